@@ -1,0 +1,25 @@
+"""tf-nst: neural style transfer in TensorFlow/Keras, from a CLI to TF Serving."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tf_nst.backbones import BACKBONES, FeatureExtractor, build_vgg  # noqa: E402
+from tf_nst.errors import (  # noqa: E402
+    ImageError, InvalidArgumentError, NSTError, OutputError, WeightsError)
+from tf_nst.images import LoadedImage, load_image, read_png_text, save_png  # noqa: E402
+from tf_nst.losses import (  # noqa: E402
+    LossTerm, content_loss, gram_matrix, style_loss, total_variation_loss)
+from tf_nst.optimizers import LBFGS, Adam, get_optimizer  # noqa: E402
+from tf_nst.stylizer import Progress, StylizeResult, Stylizer  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKBONES", "FeatureExtractor", "build_vgg",
+    "NSTError", "ImageError", "InvalidArgumentError", "OutputError", "WeightsError",
+    "LoadedImage", "load_image", "read_png_text", "save_png",
+    "LossTerm", "content_loss", "gram_matrix", "style_loss", "total_variation_loss",
+    "LBFGS", "Adam", "get_optimizer",
+    "Progress", "StylizeResult", "Stylizer",
+]

@@ -1,0 +1,31 @@
+"""The project's exception types.
+
+Every error a user can cause derives from `NSTError`, so the CLI (and any
+caller) can turn them into one readable line. Messages follow the form
+"expected X. Received: name=value".
+"""
+
+
+class NSTError(Exception):
+    """Base class for errors caused by input or environment, not by a bug."""
+
+
+class InvalidArgumentError(NSTError, ValueError):
+    """A parameter value is out of range or inconsistent with the others."""
+
+
+class ImageError(NSTError):
+    """An image file is missing, unreadable or not an image."""
+
+    def __init__(self, path, problem):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class WeightsError(NSTError):
+    """Backbone weights are unavailable, corrupt, or of the wrong architecture."""
+
+
+class OutputError(NSTError):
+    """The output cannot be written where the user asked."""

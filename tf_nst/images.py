@@ -1,0 +1,178 @@
+"""Decode, resize, encode: the only module that knows pixel formats.
+
+Images travel through the library as `uint8` numpy arrays of shape
+`(height, width, 3)` (RGB). An alpha channel, when the content image has one,
+travels beside it as a `(height, width)` array and is re-attached on save.
+"""
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
+
+DEFAULT_MAX_INPUT_PIXELS = 100_000_000
+
+
+@dataclasses.dataclass
+class LoadedImage:
+    """An RGB image with its optional alpha channel and notes for the user.
+
+    Args:
+        rgb: `uint8` array `(height, width, 3)`.
+        alpha: `uint8` array `(height, width)` or `None`.
+        notes: things the user should know (first frame of an animation, ...).
+        path: where it came from, if a file.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    notes: list = dataclasses.field(default_factory=list)
+    path: str | None = None
+
+
+def load_image(path, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
+    """Read an image file into a `LoadedImage`, refusing anything not an image.
+
+    EXIF orientation is honoured; grayscale, palette, CMYK, 16-bit and
+    alpha images are converted to RGB (+ alpha).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ImageError(path, "no such file")
+    if os.path.isdir(path):
+        raise ImageError(path, "is a directory, expected an image file")
+    if not os.access(path, os.R_OK):
+        raise ImageError(path, "permission denied")
+    if os.path.getsize(path) == 0:
+        raise ImageError(path, "file is empty")
+    notes = []
+    try:
+        with _pillow_bomb_check_off(), Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_input_pixels:
+                raise ImageError(
+                    path,
+                    f"image is {width}x{height} = {width * height} pixels, expected "
+                    f"at most {max_input_pixels} (raise the cap with --max-input-pixels)",
+                )
+            if getattr(image, "n_frames", 1) > 1:
+                notes.append(f"{path}: animated image, using its first frame")
+                image.seek(0)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            rgb, alpha = _to_rgb_alpha(image)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(path, "not a recognised image file (expected PNG, JPEG, GIF, WebP, BMP or TIFF)")
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(path, f"cannot decode image ({error})")
+    return LoadedImage(rgb=rgb, alpha=alpha, notes=notes, path=path)
+
+
+@contextlib.contextmanager
+def _pillow_bomb_check_off():
+    """Pillow's own cap would pre-empt ours (which the user can raise); we check the header size ourselves."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _to_rgb_alpha(image):
+    """Convert any Pillow mode to (RGB uint8 array, alpha uint8 array or None)."""
+    alpha = None
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit grayscale: scale to 8 bits instead of clipping.
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if array.max() > 255 else 255.0
+        gray = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2), None
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        image = image.convert("RGBA")
+        array = np.asarray(image)
+        alpha = array[..., 3].copy()
+        return np.ascontiguousarray(array[..., :3]), alpha
+    return np.asarray(image.convert("RGB")).copy(), None
+
+
+def resize_to_max_side(rgb, max_side):
+    """Resize so that the longer side equals `max_side` (up or down)."""
+    height, width = rgb.shape[:2]
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return resize(rgb, size)
+
+
+def resize(array, size):
+    """Resize a uint8 image or alpha array to `size=(width, height)` with Lanczos."""
+    if (array.shape[1], array.shape[0]) == tuple(size):
+        return array
+    return np.asarray(Image.fromarray(array).resize(size, Image.LANCZOS))
+
+
+def check_output_path(path, overwrite=False):
+    """Fail early, before any work, if `path` cannot be written."""
+    path = os.fspath(path)
+    if not path.lower().endswith(".png"):
+        raise InvalidArgumentError(f"expected an output path ending in .png. Received: output={path}")
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a directory, expected a file path")
+    if os.path.exists(path) and not overwrite:
+        raise OutputError(f"{path}: already exists (pass --overwrite to replace it)")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OutputError(f"{path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise OutputError(f"{path}: directory {directory} is not writable")
+
+
+def save_png(path, rgb, alpha=None, text=None):
+    """Write a PNG atomically (temporary file in the same directory, then rename).
+
+    Args:
+        rgb: `uint8` array `(height, width, 3)`.
+        alpha: optional `uint8` array `(height, width)`, resized if needed.
+        text: optional dict of PNG text chunks (provenance).
+    """
+    path = os.fspath(path)
+    image = Image.fromarray(np.asarray(rgb, dtype=np.uint8), "RGB")
+    if alpha is not None:
+        alpha = resize(np.asarray(alpha, dtype=np.uint8), image.size)
+        image.putalpha(Image.fromarray(alpha, "L"))
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, str(value))
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            image.save(stream, format="PNG", pnginfo=info)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def read_png_text(path):
+    """Return the text chunks of a PNG written by `save_png`."""
+    with Image.open(path) as image:
+        image.load()
+        return dict(getattr(image, "text", {}) or {})
+

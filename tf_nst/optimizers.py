@@ -1,0 +1,214 @@
+"""In-graph L-BFGS and Adam as stateless `tf.while_loop` bodies.
+
+Neither optimizer owns a `tf.Variable`: the image and all optimizer state
+(Adam moments, L-BFGS history) are plain tensors carried as loop variables.
+That is what lets the same loop be exported as a SavedModel signature and
+serve concurrent requests (see ../shared/DESIGN_NOTES.md). Keras optimizers
+hold per-call state and TFP's L-BFGS needs Keras 2, hence these.
+
+Both take exactly one loss+gradient evaluation per step, keep the image in
+`[lower, upper]` by projection, and track the lowest-loss image seen.
+
+A `value_and_grad(x)` function returns `(loss, parts, grad)`: the scalar
+loss, a float32 vector of loss parts for reporting, and the gradient.
+"""
+
+import tensorflow as tf
+
+from tf_nst.errors import InvalidArgumentError
+
+
+def _dot(a, b):
+    return tf.reduce_sum(a * b)
+
+
+class Optimizer:
+    """Base: `initialize` evaluates the start point; `step` advances one evaluation."""
+
+    name = "optimizer"
+
+    def initialize(self, x, value_and_grad):
+        loss, parts, grad = value_and_grad(x)
+        state = {"x": x, "loss": loss, "parts": parts, "grad": grad,
+                 "best_x": x, "best_loss": loss, "best_parts": parts,
+                 "iteration": tf.constant(0, tf.int32)}
+        state.update(self.initial_slots(x))
+        return state
+
+    def initial_slots(self, x):
+        return {}
+
+    def propose(self, state):
+        """Return the next point (before projection) and updated slots."""
+        raise NotImplementedError
+
+    def absorb(self, state, slots, x_new, grad_new):
+        """Update slots with the evaluated new point (L-BFGS history)."""
+        return slots
+
+    def step(self, state, value_and_grad, lower, upper):
+        proposal, slots = self.propose(state)
+        x_new = tf.clip_by_value(proposal, lower, upper)
+        loss, parts, grad = value_and_grad(x_new)
+        slots = self.absorb(state, slots, x_new, grad)
+        improved = loss < state["best_loss"]
+        new_state = dict(state)
+        new_state.update(slots)
+        new_state.update(
+            x=x_new, loss=loss, parts=parts, grad=grad,
+            best_x=tf.where(improved, x_new, state["best_x"]),
+            best_loss=tf.where(improved, loss, state["best_loss"]),
+            best_parts=tf.where(improved, parts, state["best_parts"]),
+            iteration=state["iteration"] + 1,
+        )
+        return new_state
+
+    def get_config(self):
+        return {}
+
+
+class Adam(Optimizer):
+    """Adam on the pixels (0-255 units: `learning_rate` is in grey levels per step).
+
+    Args:
+        learning_rate: step size in pixel units.
+        beta_1, beta_2, epsilon: as in Kingma & Ba.
+    """
+
+    name = "adam"
+
+    def __init__(self, learning_rate=2.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        if not learning_rate > 0:
+            raise InvalidArgumentError(
+                f"expected learning_rate > 0. Received: learning_rate={learning_rate}")
+        self.learning_rate = float(learning_rate)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+
+    def initial_slots(self, x):
+        return {"m": tf.zeros_like(x), "v": tf.zeros_like(x)}
+
+    def propose(self, state):
+        t = tf.cast(state["iteration"] + 1, tf.float32)
+        grad = state["grad"]
+        m = self.beta_1 * state["m"] + (1.0 - self.beta_1) * grad
+        v = self.beta_2 * state["v"] + (1.0 - self.beta_2) * tf.square(grad)
+        m_hat = m / (1.0 - tf.pow(self.beta_1, t))
+        v_hat = v / (1.0 - tf.pow(self.beta_2, t))
+        proposal = state["x"] - self.learning_rate * m_hat / (tf.sqrt(v_hat) + self.epsilon)
+        return proposal, {"m": m, "v": v}
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1,
+                "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class LBFGS(Optimizer):
+    """Limited-memory BFGS with a fixed step, as in jcjohnson/neural-style (torch optim.lbfgs).
+
+    No line search: one evaluation per step. The first step is scaled by
+    `min(1, 1/||g||₁)`; later steps use the usual `sᵀy / yᵀy` initial Hessian
+    scale. The history is a fixed-size buffer `(history_size, N)`, newest last.
+
+    Args:
+        history_size: number of (s, y) pairs kept.
+        learning_rate: multiplier of the step (1.0 is the standard choice).
+    """
+
+    name = "lbfgs"
+
+    def __init__(self, history_size=10, learning_rate=1.0):
+        if not (isinstance(history_size, int) and history_size >= 1):
+            raise InvalidArgumentError(
+                f"expected history_size an integer >= 1. Received: history_size={history_size}")
+        if not learning_rate > 0:
+            raise InvalidArgumentError(
+                f"expected learning_rate > 0. Received: learning_rate={learning_rate}")
+        self.history_size = history_size
+        self.learning_rate = float(learning_rate)
+
+    def initial_slots(self, x):
+        size = tf.size(x)
+        return {
+            "s_history": tf.zeros([self.history_size, size], tf.float32),
+            "y_history": tf.zeros([self.history_size, size], tf.float32),
+            "rho_history": tf.zeros([self.history_size], tf.float32),
+            "pairs": tf.constant(0, tf.int32),
+            "hessian_scale": tf.constant(1.0, tf.float32),
+        }
+
+    def propose(self, state):
+        grad = tf.reshape(state["grad"], [-1])
+        s_history, y_history = state["s_history"], state["y_history"]
+        rho_history = state["rho_history"]
+        valid = tf.range(self.history_size) >= self.history_size - state["pairs"]
+        # Two-loop recursion, unrolled over the fixed-size buffer; empty slots are masked.
+        q = -grad
+        alphas = [None] * self.history_size
+        for i in reversed(range(self.history_size)):
+            alpha = tf.where(valid[i], rho_history[i] * _dot(s_history[i], q), 0.0)
+            q = q - alpha * y_history[i]
+            alphas[i] = alpha
+        direction = q * state["hessian_scale"]
+        for i in range(self.history_size):
+            beta = tf.where(valid[i], rho_history[i] * _dot(y_history[i], direction), 0.0)
+            direction = direction + s_history[i] * (alphas[i] - beta)
+        # Not a descent direction (possible after projection): fall back to the gradient.
+        descent = _dot(direction, grad) < 0.0
+        direction = tf.where(descent, direction, -grad * state["hessian_scale"])
+        first = tf.equal(state["iteration"], 0)
+        step_size = self.learning_rate * tf.where(
+            first, tf.minimum(1.0, 1.0 / (tf.reduce_sum(tf.abs(grad)) + 1e-12)), 1.0)
+        proposal = state["x"] + step_size * tf.reshape(direction, tf.shape(state["x"]))
+        return proposal, {}
+
+    def absorb(self, state, slots, x_new, grad_new):
+        s = tf.reshape(x_new - state["x"], [-1])
+        y = tf.reshape(grad_new - state["grad"], [-1])
+        ys = _dot(y, s)
+        accept = ys > 1e-10
+        s_history = tf.where(accept, tf.concat([state["s_history"][1:], s[None]], 0), state["s_history"])
+        y_history = tf.where(accept, tf.concat([state["y_history"][1:], y[None]], 0), state["y_history"])
+        rho = 1.0 / tf.where(accept, ys, 1.0)
+        rho_history = tf.where(accept, tf.concat([state["rho_history"][1:], [rho]], 0), state["rho_history"])
+        return {
+            "s_history": s_history,
+            "y_history": y_history,
+            "rho_history": rho_history,
+            "pairs": tf.where(accept, tf.minimum(state["pairs"] + 1, self.history_size), state["pairs"]),
+            "hessian_scale": tf.where(accept, ys / (_dot(y, y) + 1e-12), state["hessian_scale"]),
+        }
+
+    def get_config(self):
+        return {"history_size": self.history_size, "learning_rate": self.learning_rate}
+
+
+OPTIMIZERS = {"lbfgs": LBFGS, "adam": Adam}
+
+
+def get_optimizer(name, **kwargs):
+    """Build an optimizer by name (`"lbfgs"` or `"adam"`)."""
+    if name not in OPTIMIZERS:
+        raise InvalidArgumentError(
+            f"expected optimizer to be one of {sorted(OPTIMIZERS)}. Received: optimizer={name!r}")
+    return OPTIMIZERS[name](**kwargs)
+
+
+def run_steps(optimizer, state, value_and_grad, num_steps, lower=0.0, upper=255.0):
+    """Advance `state` by `num_steps` evaluations inside one `tf.while_loop`.
+
+    Returns the new state and the `(num_steps, parts)` history of loss parts.
+    """
+    history = tf.TensorArray(tf.float32, size=num_steps, element_shape=state["parts"].shape)
+
+    def body(index, state, history):
+        state = optimizer.step(state, value_and_grad, lower, upper)
+        return index + 1, state, history.write(index, state["parts"])
+
+    _, state, history = tf.while_loop(
+        lambda index, *_: index < num_steps,
+        body,
+        (tf.constant(0, tf.int32), state, history),
+    )
+    return state, history.stack()
