@@ -27,9 +27,12 @@ def _float_list(ctx, param, value):
     if value is None:
         return None
     try:
-        return [float(item) for item in value.split(",")]
+        numbers = [float(item) for item in value.split(",")]
     except ValueError:
         raise click.BadParameter(f"expected comma-separated numbers, received {value!r}")
+    if any(not (number >= 0 and math.isfinite(number)) for number in numbers) or sum(numbers) <= 0:
+        raise click.BadParameter(f"expected non-negative finite numbers, not all zero, received {value!r}")
+    return numbers
 
 
 def _init_value(ctx, param, value):
@@ -69,7 +72,7 @@ def cli():
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Adam: step in grey levels (default 2.0). L-BFGS: step multiplier (default 1.0).")
 @click.option("--content-weight", type=click.FloatRange(min=0), default=1.0, show_default=True)
-@click.option("--style-weight", type=click.FloatRange(min=0), default=1e3, show_default=True)
+@click.option("--style-weight", type=click.FloatRange(min=0), default=10.0, show_default=True)
 @click.option("--tv-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Total-variation (smoothness) weight.")
 @click.option("--content-layers", default="block4_conv2", show_default=True,
@@ -97,34 +100,42 @@ def cli():
               help="Also write OUT-000100.png style snapshots every N steps.")
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None,
               help="Write settings and loss history to this JSON file.")
+@click.option("--max-input-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
+              help="Refuse input images with more pixels than this (decompression-bomb guard).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
             style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
-            pooling, style_blend, style_scale, scales, max_seconds, save_every, log_json, quiet):
+            pooling, style_blend, style_scale, scales, max_seconds, save_every, log_json,
+            max_input_pixels, quiet):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
     """
+    init_setting = init
     content = content or DEFAULT_CONTENT
     styles = list(styles) or [DEFAULT_STYLE]
+    if style_blend is not None and len(style_blend) != len(styles):
+        raise click.BadParameter(
+            f"expected {len(styles)} weights (one per style), received {len(style_blend)}",
+            param_hint="--style-blend")
     with library_errors():
         from tf_nst import images as image_io
         from tf_nst.stylizer import Stylizer
 
+        # Every check that can fail runs before the (long) optimization.
         image_io.check_output_path(output, overwrite=overwrite)
-        content_image = image_io.load_image(content)
-        style_images = [image_io.load_image(path) for path in styles]
-        if style_blend is not None and len(style_blend) != len(styles):
-            raise click.BadParameter(
-                f"expected {len(styles)} weights (one per style), received {len(style_blend)}",
-                param_hint="--style-blend")
+        if log_json:
+            image_io.check_output_path(log_json, overwrite=overwrite, suffix=".json")
+        content_image = image_io.load_image(content, max_input_pixels=max_input_pixels)
+        style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
+        if init not in ("content", "random"):
+            init = image_io.load_image(init, max_input_pixels=max_input_pixels).rgb
         stylizer = Stylizer(
             backbone=backbone, weights=weights or "default", pooling=pooling,
             content_layers=content_layers, style_layers=style_layers,
             content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
             optimizer=optimizer, num_steps=steps, learning_rate=learning_rate, size=size,
-            scales=scales, style_scale=style_scale, init=init if init in ("content", "random") else init,
-            seed=seed)
+            scales=scales, style_scale=style_scale, init=init, seed=seed)
         progress = _ProgressReporter(stylizer.num_steps * len(stylizer.scale_sizes), quiet, output, save_every)
         try:
             result = stylizer.stylize(content_image, style_images, style_blend_weights=style_blend,
@@ -133,7 +144,7 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
         finally:
             progress.close()
         settings = stylizer.get_config()
-        settings.update(content=content, styles=styles, style_blend=style_blend, init=init)
+        settings.update(content=content, styles=styles, style_blend=style_blend, init=init_setting)
         text = _provenance(settings, [content] + styles)
         image_io.save_png(output, result.image, alpha=result.alpha, text=text)
         if log_json:
@@ -196,9 +207,14 @@ def _provenance(settings, paths):
 def _write_json(path, data):
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    with os.fdopen(handle, "w") as stream:
-        json.dump(data, stream, indent=1)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=1)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 @cli.command()

@@ -7,6 +7,7 @@ reads.
 """
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -123,12 +124,28 @@ def _load_weights_file(model, backbone, path):
     if not os.path.isfile(path):
         raise WeightsError(f"expected a weights file. Received: weights={path} (no such file)")
     try:
-        model.load_weights(path)
+        with warnings.catch_warnings():
+            # Keras warns per skipped layer before raising; the error below says it once.
+            warnings.simplefilter("ignore")
+            model.load_weights(path)
     except Exception as error:
         raise WeightsError(
             f"could not load weights from {path}: expected a Keras weights file (.h5 or "
-            f".weights.h5) for {backbone} with include_top=False. Received: {_first_line(error)}"
+            f".weights.h5) for {backbone} with include_top=False. Received: {_weights_problem(error)}"
         ) from None
+
+
+def _weights_problem(error):
+    """Keras' load error in one line: its summary, plus the first detail when the summary ends in ':'."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    summary = lines[0]
+    if summary.endswith(":") and len(lines) > 1:
+        detail = lines[1].split(" Target variable:")[0]
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        summary = f"{summary[:-1]} ({detail})"
+    return summary
 
 
 def _load_hed_weights(model, path):

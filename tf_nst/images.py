@@ -47,6 +47,9 @@ def load_image(path, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
         raise ImageError(path, "no such file")
     if os.path.isdir(path):
         raise ImageError(path, "is a directory, expected an image file")
+    if not os.path.isfile(path):
+        # FIFOs and devices would block or stream forever.
+        raise ImageError(path, "is not a regular file, expected an image file")
     if not os.access(path, os.R_OK):
         raise ImageError(path, "permission denied")
     if os.path.getsize(path) == 0:
@@ -59,7 +62,7 @@ def load_image(path, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
                 raise ImageError(
                     path,
                     f"image is {width}x{height} = {width * height} pixels, expected "
-                    f"at most {max_input_pixels} (raise the cap with --max-input-pixels)",
+                    f"at most {max_input_pixels} (raise the cap with --max-input-pixels; Python: max_input_pixels=)",
                 )
             if getattr(image, "n_frames", 1) > 1:
                 notes.append(f"{path}: animated image, using its first frame")
@@ -69,11 +72,32 @@ def load_image(path, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
             rgb, alpha = _to_rgb_alpha(image)
     except ImageError:
         raise
+    except PermissionError:
+        # os.access can say yes and open still fail (root on NFS, ACLs, a race).
+        raise ImageError(path, "permission denied")
     except UnidentifiedImageError:
+        claimed = _sniff_format(path)
+        if claimed:
+            raise ImageError(path, f"cannot decode image (starts like a {claimed} file but is corrupt)")
         raise ImageError(path, "not a recognised image file (expected PNG, JPEG, GIF, WebP, BMP or TIFF)")
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(path, f"cannot decode image ({error})")
     return LoadedImage(rgb=rgb, alpha=alpha, notes=notes, path=path)
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"),
+    (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+)
+
+
+def _sniff_format(path):
+    """The format a file's first bytes claim, or None: tells 'corrupt PNG' from 'not an image'."""
+    with open(path, "rb") as stream:
+        head = stream.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for signature, name in _SIGNATURES if head.startswith(signature)), None)
 
 
 @contextlib.contextmanager
@@ -93,9 +117,10 @@ def _to_rgb_alpha(image):
     """Convert any Pillow mode to (RGB uint8 array, alpha uint8 array or None)."""
     alpha = None
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: scale to 8 bits instead of clipping.
+        # 16/32-bit grayscale: scale to 8 bits instead of clipping. "I;16" is known to be
+        # 16-bit (a dark 16-bit image must stay dark); "I" can hold 8-bit values too.
         array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if array.max() > 255 else 255.0
+        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
         gray = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2), None
     if image.mode == "P" and "transparency" in image.info:
@@ -123,11 +148,11 @@ def resize(array, size):
     return np.asarray(Image.fromarray(array).resize(size, Image.LANCZOS))
 
 
-def check_output_path(path, overwrite=False):
+def check_output_path(path, overwrite=False, suffix=".png"):
     """Fail early, before any work, if `path` cannot be written."""
     path = os.fspath(path)
-    if not path.lower().endswith(".png"):
-        raise InvalidArgumentError(f"expected an output path ending in .png. Received: output={path}")
+    if not path.lower().endswith(suffix):
+        raise InvalidArgumentError(f"expected an output path ending in {suffix}. Received: output={path}")
     if os.path.isdir(path):
         raise OutputError(f"{path}: is a directory, expected a file path")
     if os.path.exists(path) and not overwrite:
@@ -156,16 +181,20 @@ def save_png(path, rgb, alpha=None, text=None):
     for key, value in (text or {}).items():
         info.add_itxt(key, str(value))
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
+    temporary = None
     try:
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
         with os.fdopen(handle, "wb") as stream:
             image.save(stream, format="PNG", pnginfo=info)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
+    except BaseException as error:
+        if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(error, OSError):
+            # Disk full, directory removed or made read-only during the run, ...
+            raise OutputError(f"{path}: cannot write ({error.strerror or error})") from None
         raise
     return path
 

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from tf_nst import images as image_io
 from tf_nst.backbones import FeatureExtractor
-from tf_nst.errors import InvalidArgumentError
+from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.losses import content_loss, gram_matrix, normalized_squared_error, total_variation_loss
 from tf_nst.optimizers import get_optimizer, run_steps
 
@@ -27,6 +27,7 @@ DEFAULT_STYLE_LAYERS = {f"block{i}_conv1": 1.0 for i in range(1, 6)}
 LOSS_NAMES = ("total", "content", "style", "tv")
 INIT_MODES = ("content", "random")
 MIN_SIDE = 32  # below this the deepest VGG layers have no spatial extent left
+MAX_ASPECT_RATIO = 64
 
 
 def parse_layer_weights(spec, name="layers"):
@@ -141,7 +142,7 @@ class Stylizer:
 
     def __init__(self, backbone="vgg19", weights="default", pooling="max",
                  content_layers=None, style_layers=None,
-                 content_weight=1.0, style_weight=1e3, tv_weight=1.0,
+                 content_weight=1.0, style_weight=10.0, tv_weight=1.0,
                  optimizer="lbfgs", num_steps=200, learning_rate=None,
                  size=512, scales=1, style_scale=1.0, init="content", seed=0,
                  extra_loss_terms=(), preprocessing="caffe"):
@@ -318,6 +319,12 @@ class Stylizer:
         blend = _blend_weights(style_blend_weights, len(styles))
         notes = list(content.notes) + [note for style in styles for note in style.notes]
         for loaded in [content] + styles:
+            height, width = loaded.rgb.shape[:2]
+            if max(height, width) > MAX_ASPECT_RATIO * min(height, width):
+                # The short side is upscaled to the backbone's minimum, so the long side would explode.
+                raise ImageError(
+                    loaded.path or "image",
+                    f"is {width}x{height}, expected an aspect ratio of at most {MAX_ASPECT_RATIO}:1")
             if min(loaded.rgb.shape[:2]) < self.min_side:
                 notes.append(
                     f"{loaded.path or 'image'}: {loaded.rgb.shape[1]}x{loaded.rgb.shape[0]} is smaller "
@@ -327,22 +334,22 @@ class Stylizer:
         started = time.perf_counter()
         total_steps = self.num_steps * len(self.scale_sizes)
         rows, done, interrupted, state = [], 0, False, None
-        for scale_index, scale_size in enumerate(self.scale_sizes):
-            content_rgb = self._fit(content.rgb, scale_size)
-            height, width = content_rgb.shape[:2]
-            style_inputs = [
-                _to_batch(self._fit(style.rgb, max(self.min_side, round(self.style_scale * scale_size))))
-                for style in styles]
-            targets = self._targets_fn(_to_batch(content_rgb), style_inputs, tf.constant(blend))
-            if state is None:
-                x = self._initial_image(content_rgb)
-            else:
-                x = tf.image.resize(state["best_x"], [height, width], method="bicubic")
-                x = tf.clip_by_value(x, 0.0, 255.0)
-            state = self._start_fn(x, targets, *weights)
-            rows.append(state["parts"].numpy())
-            steps_here = 0
-            try:
+        try:
+            for scale_index, scale_size in enumerate(self.scale_sizes):
+                content_rgb = self._fit(content.rgb, scale_size)
+                height, width = content_rgb.shape[:2]
+                style_inputs = [
+                    _to_batch(self._fit(style.rgb, max(self.min_side, round(self.style_scale * scale_size))))
+                    for style in styles]
+                targets = self._targets_fn(_to_batch(content_rgb), style_inputs, tf.constant(blend))
+                if state is None:
+                    x = self._initial_image(content_rgb)
+                else:
+                    x = tf.image.resize(state["best_x"], [height, width], method="bicubic")
+                    x = tf.clip_by_value(x, 0.0, 255.0)
+                state = self._start_fn(x, targets, *weights)
+                rows.append(state["parts"].numpy())
+                steps_here = 0
                 while steps_here < self.num_steps:
                     if max_seconds is not None and time.perf_counter() - started >= max_seconds:
                         interrupted = True
@@ -362,11 +369,15 @@ class Stylizer:
                             scale_index=scale_index, scale_count=len(self.scale_sizes),
                             size=(width, height),
                             _best_image=lambda current=current: to_uint8(current["best_x"]).numpy()[0]))
-            except KeyboardInterrupt:
-                interrupted = True
-                notes.append(f"interrupted after {done} steps")
-            if interrupted:
-                break
+                if interrupted:
+                    break
+        except KeyboardInterrupt:
+            # Ctrl-C lands wherever Python next runs: between chunks, in a callback, or while
+            # the next scale's targets are built. Before the first state there is nothing to keep.
+            if state is None:
+                raise
+            interrupted = True
+            notes.append(f"interrupted after {done} steps")
         image = to_uint8(state["best_x"]).numpy()[0]
         alpha = None
         if content.alpha is not None:
