@@ -43,10 +43,14 @@ BACKBONES = {
 }
 
 
+def keras_home():
+    """Keras' cache root, read when called (Keras itself reads `KERAS_HOME` at import)."""
+    return os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+
+
 def keras_cache_path(file_name):
     """Where Keras' download cache keeps `file_name`."""
-    keras_home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
-    return os.path.join(keras_home, "models", file_name)
+    return os.path.join(keras_home(), "models", file_name)
 
 
 def hed_weights_path():
@@ -107,7 +111,8 @@ def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=No
 
 def _load_imagenet_weights(model, backbone, spec):
     try:
-        path = keras.utils.get_file(spec["weights_file"], spec["weights_url"], cache_subdir="models")
+        path = keras.utils.get_file(
+            spec["weights_file"], spec["weights_url"], cache_dir=keras_home(), cache_subdir="models")
     except Exception as error:  # Keras raises a bare Exception on URL failures
         raise WeightsError(
             f"could not download the ImageNet weights for {backbone} ({_first_line(error)}). "

@@ -17,9 +17,6 @@ Custom terms: subclass `LossTerm` and pass instances to
 import keras
 import tensorflow as tf
 
-_EPSILON = 1e-8
-
-
 def gram_matrix(features):
     """Gram matrix of `(batch, height, width, channels)` features, averaged over positions.
 
@@ -36,7 +33,9 @@ def normalized_squared_error(value, target):
     """`||value - target||² / ||target||²`: scale-free, 0 at the target, 1 at zero."""
     value = tf.cast(value, tf.float32)
     target = tf.cast(target, tf.float32)
-    return tf.reduce_sum(tf.square(value - target)) / (tf.reduce_sum(tf.square(target)) + _EPSILON)
+    energy = tf.reduce_sum(tf.square(target))
+    # An all-zero target (e.g. a dead ReLU layer on a black image) falls back to the plain error.
+    return tf.reduce_sum(tf.square(value - target)) / tf.where(energy > 0.0, energy, 1.0)
 
 
 def content_loss(features, target_features):

@@ -107,9 +107,9 @@ class Adam(Optimizer):
 class LBFGS(Optimizer):
     """Limited-memory BFGS with a fixed step, as in jcjohnson/neural-style (torch optim.lbfgs).
 
-    No line search: one evaluation per step. The first step is scaled by
-    `min(1, 1/||g||₁)`; later steps use the usual `sᵀy / yᵀy` initial Hessian
-    scale. The history is a fixed-size buffer `(history_size, N)`, newest last.
+    No line search: one evaluation per step. Until a curvature pair is stored
+    the step moves the largest pixel by one grey level; later steps use the
+    usual `sᵀy / yᵀy` initial Hessian scale. The history is a fixed-size buffer `(history_size, N)`, newest last.
 
     Args:
         history_size: number of (s, y) pairs kept.
@@ -157,9 +157,11 @@ class LBFGS(Optimizer):
         # Not a descent direction (possible after projection): fall back to the gradient.
         descent = _dot(direction, grad) < 0.0
         direction = tf.where(descent, direction, -grad * state["hessian_scale"])
-        first = tf.equal(state["iteration"], 0)
+        # Without curvature pairs the direction is the raw gradient, whose scale says
+        # nothing about pixels: move the largest pixel by one grey level instead.
+        no_history = tf.equal(state["pairs"], 0)
         step_size = self.learning_rate * tf.where(
-            first, tf.minimum(1.0, 1.0 / (tf.reduce_sum(tf.abs(grad)) + 1e-12)), 1.0)
+            no_history, 1.0 / (tf.reduce_max(tf.abs(direction)) + 1e-12), 1.0)
         proposal = state["x"] + step_size * tf.reshape(direction, tf.shape(state["x"]))
         return proposal, {}
 

@@ -1,0 +1,45 @@
+"""Tiny fixtures: small images, random-weight and vgg16-hed stylizers."""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ASSETS = os.path.join(ROOT, "tf_nst", "assets")
+CONTENT_PATH = os.path.join(ASSETS, "astronaut.png")
+STYLE_PATH = os.path.join(ASSETS, "starry_night.jpg")
+
+
+def gradient_image(height=48, width=64, seed=0):
+    """A smooth colourful test image with a little texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.stack([255 * x / width, 255 * y / height, 128 + 100 * np.sin(x / 5.0)], axis=-1)
+    image += rng.normal(0, 8, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def content_path():
+    return CONTENT_PATH
+
+
+@pytest.fixture(scope="session")
+def style_path():
+    return STYLE_PATH
+
+
+@pytest.fixture
+def small_content():
+    return gradient_image(48, 64, seed=1)
+
+
+@pytest.fixture
+def small_style():
+    rng = np.random.default_rng(2)
+    return rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)

@@ -1,0 +1,183 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import gradient_image
+from tf_nst import LossTerm, Stylizer, load_image
+from tf_nst.backbones import FeatureExtractor
+from tf_nst.errors import InvalidArgumentError
+from tf_nst.images import resize
+
+
+def tiny_stylizer(**kwargs):
+    settings = dict(backbone="vgg16-hed", size=64, num_steps=6)
+    settings.update(kwargs)
+    return Stylizer(**settings)
+
+
+def test_result_shape_history_and_best(small_content, small_style):
+    stylizer = tiny_stylizer(num_steps=7)
+    result = stylizer.stylize(small_content, small_style, chunk_steps=3)
+    assert result.image.shape == (48, 64, 3) and result.image.dtype == np.uint8
+    assert result.history.shape == (8, 4)  # initial evaluation + 7 steps
+    assert result.loss_names == ("total", "content", "style", "tv")
+    assert result.steps == 7
+    assert result.best_loss == pytest.approx(float(result.history[:, 0].min()), rel=1e-5)
+    assert result.best_loss < result.history[0, 0]
+
+
+def test_same_seed_is_bit_identical_and_seeds_differ(small_content, small_style):
+    first = tiny_stylizer(init="random", seed=3).stylize(small_content, small_style).image
+    again = tiny_stylizer(init="random", seed=3).stylize(small_content, small_style).image
+    other = tiny_stylizer(init="random", seed=4).stylize(small_content, small_style).image
+    np.testing.assert_array_equal(first, again)
+    assert np.mean(np.abs(first.astype(int) - other.astype(int))) > 1.0
+
+
+def test_lbfgs_beats_adam_on_style_transfer(small_content, small_style):
+    lbfgs = tiny_stylizer(num_steps=25).stylize(small_content, small_style)
+    adam = tiny_stylizer(num_steps=25, optimizer="adam").stylize(small_content, small_style)
+    assert adam.best_loss < adam.history[0, 0]
+    assert lbfgs.best_loss < adam.best_loss
+
+
+def test_chunking_does_not_change_the_result(small_content, small_style):
+    stylizer = tiny_stylizer(num_steps=6)
+    one = stylizer.stylize(small_content, small_style, chunk_steps=6)
+    many = stylizer.stylize(small_content, small_style, chunk_steps=2)
+    np.testing.assert_array_equal(one.image, many.image)
+
+
+def test_callback_reports_progress(small_content, small_style):
+    seen = []
+    tiny_stylizer(num_steps=6).stylize(small_content, small_style, chunk_steps=2, callback=seen.append)
+    assert [p.step for p in seen] == [2, 4, 6]
+    assert set(seen[-1].losses) == {"total", "content", "style", "tv"}
+    assert seen[-1].best_image().shape == (48, 64, 3)
+
+
+def test_style_blend_is_a_weighted_gram_blend(small_content):
+    red = np.zeros((32, 32, 3), np.uint8); red[..., 0] = 200
+    blue = np.zeros((32, 32, 3), np.uint8); blue[..., 2] = 200
+    stylizer = tiny_stylizer()
+    content = tf.constant(small_content[None], tf.float32)
+    styles = [tf.constant(red[None], tf.float32), tf.constant(blue[None], tf.float32)]
+    blended = stylizer.compute_targets(content, styles, tf.constant([0.25, 0.75]))
+    only_red = stylizer.compute_targets(content, styles[:1], tf.constant([1.0]))
+    only_blue = stylizer.compute_targets(content, styles[1:], tf.constant([1.0]))
+    for name in stylizer.style_layers:
+        expected = 0.25 * only_red["style"][name] + 0.75 * only_blue["style"][name]
+        np.testing.assert_allclose(blended["style"][name].numpy(), expected.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_coarse_to_fine_ends_at_full_size(small_content, small_style):
+    stylizer = tiny_stylizer(size=64, scales=2, num_steps=3)
+    assert stylizer.scale_sizes == [32, 64]
+    result = stylizer.stylize(small_content, small_style)
+    assert result.image.shape == (48, 64, 3)
+    assert result.steps == 6
+
+
+def test_tiny_input_is_upscaled_with_a_note(small_style):
+    result = tiny_stylizer(num_steps=2).stylize(np.full((8, 8, 3), 90, np.uint8), small_style)
+    assert min(result.image.shape[:2]) >= 32
+    assert any("smaller than the backbone's minimum" in note for note in result.notes)
+
+
+def test_max_seconds_stops_early(small_content, small_style):
+    result = tiny_stylizer(num_steps=500).stylize(small_content, small_style, max_seconds=1e-9)
+    assert result.interrupted and result.steps == 0
+    assert any("time budget" in note for note in result.notes)
+
+
+def test_custom_loss_term_is_added(small_content, small_style):
+    class Darkness(LossTerm):
+        def call(self, image, features):
+            return tf.reduce_mean(image) / 255.0
+
+    plain = tiny_stylizer(num_steps=10).stylize(small_content, small_style)
+    dark = tiny_stylizer(num_steps=10, extra_loss_terms=[Darkness(weight=20.0)]).stylize(
+        small_content, small_style)
+    assert dark.loss_names[-1] == "Darkness"
+    assert dark.image.mean() < plain.image.mean() - 5
+
+
+def test_custom_keras_backbone():
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_a")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(x)
+    model = keras.Model(inputs, x)
+    stylizer = Stylizer(backbone=model, content_layers="conv_b", style_layers="conv_a,conv_b:2",
+                        size=48, num_steps=3, preprocessing="unit")
+    result = stylizer.stylize(gradient_image(32, 48), gradient_image(32, 32, seed=5))
+    assert result.image.shape == (32, 48, 3)
+    assert stylizer.style_layers == {"conv_a": 1.0, "conv_b": 2.0}
+
+
+def test_feature_extractor_config_round_trip():
+    extractor = FeatureExtractor(["block1_conv1", "block2_conv1"], backbone="vgg19", weights=None,
+                                 pooling="avg")
+    config = extractor.get_config()
+    clone = FeatureExtractor.from_config(config)
+    assert clone.get_config() == config
+    # Truncated at the deepest requested layer: block2_conv1 follows one pooling layer.
+    assert clone.spatial_divisor == 2
+    features = clone(np.zeros((1, 32, 32, 3), np.float32))
+    assert features["block2_conv1"].shape == (1, 16, 16, 128)
+
+
+def test_loss_term_config_round_trip():
+    import keras
+
+    term = LossTerm(weight=3.0, layer_names=["block1_conv1"])
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(term))
+    assert restored.get_config() == term.get_config()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"style_weight": -1.0}, "expected style_weight a finite number >= 0"),
+    ({"num_steps": 0}, "expected num_steps an integer in"),
+    ({"size": 0}, "expected size an integer >= 32"),
+    ({"style_layers": "block1_conv1,nope"}, "expected layer names of the backbone, one of block1_conv1"),
+    ({"backbone": "resnet"}, "expected backbone to be one of"),
+    ({"scales": 9}, "expected scales in"),
+])
+def test_invalid_settings_raise(kwargs, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        tiny_stylizer(**kwargs)
+
+
+def test_blend_weights_validated(small_content, small_style):
+    stylizer = tiny_stylizer()
+    with pytest.raises(InvalidArgumentError, match="expected one blend weight per style"):
+        stylizer.stylize(small_content, [small_style, small_style], style_blend_weights=[1.0])
+    with pytest.raises(InvalidArgumentError, match="not all zero"):
+        stylizer.stylize(small_content, [small_style, small_style], style_blend_weights=[0, 0])
+
+
+@pytest.mark.large
+def test_vgg16_hed_really_stylizes(content_path, style_path):
+    """At 128 px the output's Grams approach the style's while content features stay close."""
+    stylizer = Stylizer(backbone="vgg16-hed", size=128, num_steps=100)
+    content, style = load_image(content_path), load_image(style_path)
+    result = stylizer.stylize(content, style)
+    content_rgb = stylizer._fit(content.rgb, 128)
+    height, width = content_rgb.shape[:2]
+    targets = stylizer.compute_targets(
+        tf.constant(content_rgb[None], tf.float32),
+        [tf.constant(stylizer._fit(style.rgb, 128)[None], tf.float32)], tf.ones([1]))
+    measure = stylizer.loss_function(targets, 1.0, 1.0, 0.0)
+
+    def parts(rgb):
+        return dict(zip(stylizer.loss_names, measure(tf.constant(rgb[None], tf.float32))[1].numpy()))
+
+    output, original = parts(result.image), parts(content_rgb)
+    unrelated = parts(resize(style.rgb, (width, height)))
+    assert output["style"] < 0.1 * original["style"]
+    assert output["content"] < 0.6 * unrelated["content"]
+    # Not grey, not unchanged.
+    assert result.image.std() > 30
+    assert np.mean(np.abs(result.image.astype(int) - content_rgb.astype(int))) > 10
