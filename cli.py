@@ -117,7 +117,7 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
     if style_blend is not None and len(style_blend) != len(styles):
         raise click.BadParameter(
             f"expected {len(styles)} weights (one per style), received {len(style_blend)}",
-            param_hint="--style-blend")
+            param_hint="'--style-blend'")
     with library_errors():
         from tf_nst import images as image_io
         from tf_nst.stylizer import Stylizer

@@ -113,9 +113,10 @@ BAD_IMAGES = {
     "directory": (write_directory, "is a directory, expected an image file"),
     "empty": (write_empty, "file is empty"),
     "text_as_jpg": (write_text_as_jpg, NOT_RECOGNISED),
-    "truncated_jpeg": (write_truncated_jpeg, None),  # "cannot decode image (...)"; checked by prefix
-    "corrupt_png": (write_corrupt_png, None),
-    "corrupt_png_data": (write_corrupt_png_data, None),
+    "truncated_jpeg": (write_truncated_jpeg, "cannot decode image (the file is truncated)"),
+    "corrupt_png": (write_corrupt_png, "cannot decode image (starts like a PNG file but is corrupt)"),
+    "corrupt_png_data": (
+        write_corrupt_png_data, "cannot decode image (broken data stream when reading image file)"),
 }
 DECODE_PREFIX = "cannot decode image"
 

@@ -81,6 +81,8 @@ def load_image(path, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
             raise ImageError(path, f"cannot decode image (starts like a {claimed} file but is corrupt)")
         raise ImageError(path, "not a recognised image file (expected PNG, JPEG, GIF, WebP, BMP or TIFF)")
     except (OSError, SyntaxError, ValueError) as error:
+        if "truncated" in str(error).lower():  # Pillow words it differently per format
+            raise ImageError(path, "cannot decode image (the file is truncated)")
         raise ImageError(path, f"cannot decode image ({error})")
     return LoadedImage(rgb=rgb, alpha=alpha, notes=notes, path=path)
 
