@@ -46,7 +46,7 @@ def test_open_permission_error_is_reported_as_such(tmp_path, monkeypatch):
     real_open = builtins.open
 
     def refusing_open(file, *args, **kwargs):
-        if os.fspath(file) == path if isinstance(file, (str, os.PathLike)) else False:
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == path:
             raise PermissionError(13, "Permission denied", path)
         return real_open(file, *args, **kwargs)
 
