@@ -14,9 +14,6 @@ import tempfile
 
 import click
 
-# TensorFlow's C++ start-up chatter would bury the progress bar and `Error:` lines.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tf_nst", "assets")
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
@@ -235,5 +232,27 @@ def info(image):
         click.echo(f"{key[len('tf_nst:'):]}: {value}")
 
 
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up log lines (oneDNN, CUDA probes) discarded.
+
+    They would bury the progress bar and `Error:` lines; absl prints them before
+    TF_CPP_MIN_LOG_LEVEL is honoured, so stderr is muted at the file-descriptor level.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.constant(0)  # device initialisation logs too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] not in ("--help", "-h"):
+        _import_tensorflow_quietly()
     cli()
