@@ -29,3 +29,7 @@ class WeightsError(NSTError):
 
 class OutputError(NSTError):
     """The output cannot be written where the user asked."""
+
+
+class ServingError(NSTError):
+    """A SavedModel or model server cannot be used: not loadable, unreachable, unknown model, deadline."""

@@ -1,0 +1,331 @@
+"""Export the style-transfer optimization itself as a SavedModel for TF Serving.
+
+The export runs `Stylizer.stylize_graph` (the same targets / start / run
+pieces as `Stylizer.stylize`, no second loop) behind two signatures:
+
+- `serving_default`: uint8 tensors `content`, `style` `(1, H, W, 3)` plus scalar
+  controls -> `{"stylized": uint8 (1, H, W, 3), "losses": float32 (steps + 1, parts)}`.
+- `stylize_bytes`: PNG/JPEG strings `content_bytes`, `style_bytes` plus the same
+  controls -> `{"stylized_bytes": PNG string, "losses": ...}` (REST: `{"b64": ...}`).
+
+Controls have `SignatureDef.defaults`, so TF Serving fills in whatever a request
+leaves out. Inputs are checked in the graph against caps fixed at export
+(`max_steps`, `max_pixels`): a bad request fails with InvalidArgument before
+any large allocation (encoded images are measured from their headers before
+decoding). The image and optimizer state are `tf.while_loop` variables, so
+concurrent requests share nothing but the backbone weights.
+
+Written with `keras.export.ExportArchive` (a `tf.Module` saved with
+`tf.saved_model.save` does not load in the Session loader TF Serving uses;
+see ../shared/DESIGN_NOTES.md) into `<output>/<version>/`, atomically.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from tf_nst.errors import InvalidArgumentError, OutputError
+
+# Names shared by the export and its clients (tf_nst/serving.py).
+MODEL_NAME = "tf_nst"
+SERVING_DEFAULT = "serving_default"
+STYLIZE_BYTES = "stylize_bytes"
+SIGNATURE_NAMES = (SERVING_DEFAULT, STYLIZE_BYTES)
+
+CONTENT = "content"
+STYLE = "style"
+CONTENT_BYTES = "content_bytes"
+STYLE_BYTES = "style_bytes"
+STEPS = "steps"
+CONTENT_WEIGHT = "content_weight"
+STYLE_WEIGHT = "style_weight"
+TV_WEIGHT = "tv_weight"
+SEED = "seed"
+INIT = "init"
+CONTROL_NAMES = (STEPS, CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, SEED, INIT)
+CONTROL_DTYPES = {STEPS: tf.int32, CONTENT_WEIGHT: tf.float32, STYLE_WEIGHT: tf.float32,
+                  TV_WEIGHT: tf.float32, SEED: tf.int64, INIT: tf.string}
+INIT_MODES = ("content", "random")
+
+STYLIZED = "stylized"
+STYLIZED_BYTES = "stylized_bytes"
+LOSSES = "losses"  # (steps + 1, parts): row 0 is the start image; columns as Stylizer.loss_names
+
+DEFAULT_MAX_STEPS = 1000
+DEFAULT_MAX_PIXELS = 1024 * 1024
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+EXPORT_INFO_FILE = os.path.join("assets.extra", "tf_nst_export.json")
+WARMUP_SIDE = 64
+
+
+def image_specs():
+    """Input specs of `serving_default`'s images."""
+    return {CONTENT: tf.TensorSpec([1, None, None, 3], tf.uint8, name=CONTENT),
+            STYLE: tf.TensorSpec([1, None, None, 3], tf.uint8, name=STYLE)}
+
+
+def bytes_specs():
+    """Input specs of `stylize_bytes`' encoded images (scalar strings)."""
+    return {CONTENT_BYTES: tf.TensorSpec([], tf.string, name=CONTENT_BYTES),
+            STYLE_BYTES: tf.TensorSpec([], tf.string, name=STYLE_BYTES)}
+
+
+def control_specs():
+    return {name: tf.TensorSpec([], CONTROL_DTYPES[name], name=name) for name in CONTROL_NAMES}
+
+
+def _assert(condition, template, values):
+    """An in-graph check that fails the request with InvalidArgument and a formatted message."""
+    return tf.debugging.Assert(condition, [tf.strings.format(template, values, summarize=-1)])
+
+
+def _after(checks, tensor):
+    """`tensor`, usable only once `checks` passed (so nothing big runs on bad input)."""
+    with tf.control_dependencies(checks):
+        return tf.identity(tensor)
+
+
+class SignatureBuilder:
+    """Builds the endpoint functions for one `Stylizer` and the caps fixed at export.
+
+    Args:
+        stylizer: the `Stylizer` whose backbone, layers and optimizer are exported.
+        max_steps: largest `steps` a request may ask for.
+        max_pixels: largest `height * width` of either image.
+        defaults: `{control: value}` applied when a request omits a control.
+    """
+
+    def __init__(self, stylizer, max_steps, max_pixels, defaults):
+        self.stylizer = stylizer
+        self.max_steps = int(max_steps)
+        self.max_pixels = int(max_pixels)
+        self.min_side = int(stylizer.min_side)
+        self.defaults = defaults
+
+    def check_controls(self, steps, content_weight, style_weight, tv_weight, init):
+        checks = [
+            _assert(tf.logical_and(steps >= 1, steps <= self.max_steps),
+                    f"expected steps in [1, {self.max_steps}]. Received: steps={{}}", [steps]),
+            _assert(tf.equal(init, INIT_MODES[0]) | tf.equal(init, INIT_MODES[1]),
+                    "expected init content or random. Received: init={}", [init]),
+        ]
+        for name, value in ((CONTENT_WEIGHT, content_weight), (STYLE_WEIGHT, style_weight),
+                            (TV_WEIGHT, tv_weight)):
+            checks.append(_assert(tf.math.is_finite(value) & (value >= 0.0),
+                                  f"expected {name} a finite number >= 0. Received: {name}={{}}", [value]))
+        return checks
+
+    def check_size(self, name, height, width):
+        height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
+        return [
+            _assert(tf.minimum(height, width) >= self.min_side,
+                    f"expected {name} with sides of at least {self.min_side} pixels. "
+                    f"Received: {name} of {{}}x{{}}", [width, height]),
+            _assert(height * width <= self.max_pixels,
+                    f"expected {name} of at most {self.max_pixels} pixels (export cap). "
+                    f"Received: {name} of {{}}x{{}} = {{}} pixels", [width, height, height * width]),
+        ]
+
+    def check_image(self, name, image):
+        shape = tf.shape(image)
+        rank_ok = _assert(tf.equal(tf.size(shape), 4), f"expected {name} of shape [1, height, width, 3]. "
+                          f"Received: shape={{}}", [shape])
+        with tf.control_dependencies([rank_ok]):
+            shape = tf.identity(shape)
+        layout = _assert(tf.equal(shape[0], 1) & tf.equal(shape[3], 3),
+                         f"expected {name} of shape [1, height, width, 3]. Received: shape={{}}", [shape])
+        with tf.control_dependencies([layout]):
+            return _after(self.check_size(name, shape[1], shape[2]), image)
+
+    def decode(self, name, encoded):
+        """Decode PNG/JPEG bytes to `(1, H, W, 3)` uint8, refusing oversize images before decoding."""
+        length = tf.strings.length(encoded)
+        is_png = tf.equal(tf.strings.substr(encoded, 0, 8), b"\x89PNG\r\n\x1a\n") & (length >= 24)
+        is_jpeg = tf.equal(tf.strings.substr(encoded, 0, 3), b"\xff\xd8\xff")
+        known = _assert(is_png | is_jpeg, f"expected {name} to be PNG or JPEG bytes. "
+                        f"Received: {{}} bytes starting with {{}}", [length, tf.strings.substr(encoded, 0, 8)])
+        with tf.control_dependencies([known]):
+            encoded = tf.identity(encoded)
+
+        def png_size():
+            header = tf.cast(tf.io.decode_raw(tf.strings.substr(encoded, 16, 8), tf.uint8), tf.int64)
+            big_endian = tf.constant([2 ** 24, 2 ** 16, 2 ** 8, 1], tf.int64)
+            return tf.stack([tf.reduce_sum(header[4:] * big_endian), tf.reduce_sum(header[:4] * big_endian)])
+
+        def jpeg_size():
+            return tf.cast(tf.image.extract_jpeg_shape(encoded)[:2], tf.int64)
+
+        size = tf.cond(is_png, png_size, jpeg_size)  # (height, width) from the header
+        encoded = _after(self.check_size(name, size[0], size[1]), encoded)
+        image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return image[None]
+
+    def stylize(self, content, style, steps, content_weight, style_weight, tv_weight, seed, init):
+        checks = self.check_controls(steps, content_weight, style_weight, tv_weight, init)
+        content = _after(checks, content)
+        stylized, losses = self.stylizer.stylize_graph(
+            content, style, steps, content_weight, style_weight, tv_weight, seed,
+            random_init=tf.equal(init, "random"))
+        return stylized, losses
+
+    def endpoints(self):
+        """`{signature name: (function, input_signature)}`; controls have tensor defaults."""
+        d = {name: tf.constant(self.defaults[name], CONTROL_DTYPES[name]) for name in CONTROL_NAMES}
+
+        def serve(content, style, steps=d[STEPS], content_weight=d[CONTENT_WEIGHT],
+                  style_weight=d[STYLE_WEIGHT], tv_weight=d[TV_WEIGHT], seed=d[SEED], init=d[INIT]):
+            content = self.check_image(CONTENT, content)
+            style = self.check_image(STYLE, style)
+            stylized, losses = self.stylize(content, style, steps, content_weight, style_weight,
+                                            tv_weight, seed, init)
+            return {STYLIZED: stylized, LOSSES: losses}
+
+        def serve_bytes(content_bytes, style_bytes, steps=d[STEPS], content_weight=d[CONTENT_WEIGHT],
+                        style_weight=d[STYLE_WEIGHT], tv_weight=d[TV_WEIGHT], seed=d[SEED], init=d[INIT]):
+            content = self.decode(CONTENT_BYTES, content_bytes)
+            style = self.decode(STYLE_BYTES, style_bytes)
+            stylized, losses = self.stylize(content, style, steps, content_weight, style_weight,
+                                            tv_weight, seed, init)
+            return {STYLIZED_BYTES: tf.io.encode_png(stylized[0]), LOSSES: losses}
+
+        controls = list(control_specs().values())
+        # Plain functions plus input signatures: ExportArchive then keeps the tf.function itself as
+        # the signature, which is what records the tensor defaults in SignatureDef.defaults.
+        return {
+            SERVING_DEFAULT: (serve, list(image_specs().values()) + controls),
+            STYLIZE_BYTES: (serve_bytes, list(bytes_specs().values()) + controls),
+        }
+
+
+def export_defaults(stylizer):
+    """The signature defaults taken from a Stylizer's settings."""
+    init = stylizer.init if isinstance(stylizer.init, str) else None
+    if init not in INIT_MODES:
+        raise InvalidArgumentError(
+            f"expected init 'content' or 'random' for an export. Received: init={stylizer.get_config()['init']!r}")
+    return {STEPS: stylizer.num_steps, CONTENT_WEIGHT: stylizer.content_weight,
+            STYLE_WEIGHT: stylizer.style_weight, TV_WEIGHT: stylizer.tv_weight,
+            SEED: stylizer.seed, INIT: init}
+
+
+def next_version(base_path):
+    """The next free integer version folder under `base_path` (1 if none)."""
+    versions = [int(name) for name in os.listdir(base_path) if name.isdigit()] if os.path.isdir(base_path) else []
+    return max(versions, default=0) + 1
+
+
+def export_model(stylizer, output, version=None, max_steps=DEFAULT_MAX_STEPS,
+                 max_pixels=DEFAULT_MAX_PIXELS, model_name=MODEL_NAME):
+    """Write the optimization as a servable SavedModel at `<output>/<version>/`.
+
+    Args:
+        stylizer: a `Stylizer`; its backbone, layers, optimizer and learning rate are
+            fixed in the export; its num_steps, weights, seed and init become the
+            signature defaults. Single scale, one style per request.
+        output: the model's base path (what TF Serving's `base_path` points to).
+        version: integer version; default the next free one.
+        max_steps, max_pixels: server-side caps on `steps` and on each image's `H*W`.
+        model_name: the model name written into the warmup requests.
+
+    Returns:
+        The path of the new version folder.
+
+    Example:
+    ```python
+    stylizer = Stylizer(backbone="vgg16-hed", num_steps=100)
+    path = export_model(stylizer, "models/tf_nst")  # models/tf_nst/1
+    ```
+    """
+    import keras
+
+    if not (isinstance(max_steps, int) and max_steps >= 1):
+        raise InvalidArgumentError(f"expected max_steps an integer >= 1. Received: max_steps={max_steps!r}")
+    if not (isinstance(max_pixels, int) and max_pixels >= stylizer.min_side ** 2):
+        raise InvalidArgumentError(
+            f"expected max_pixels an integer >= {stylizer.min_side ** 2}. Received: max_pixels={max_pixels!r}")
+    defaults = export_defaults(stylizer)
+    if defaults[STEPS] > max_steps:
+        raise InvalidArgumentError(
+            f"expected default steps <= max_steps={max_steps}. Received: steps={defaults[STEPS]}")
+    output = os.fspath(output)
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise OutputError(f"{output}: exists and is not a directory, expected a model base folder")
+    os.makedirs(output, exist_ok=True)
+    if version is None:
+        version = next_version(output)
+    if not (isinstance(version, int) and version >= 1):
+        raise InvalidArgumentError(f"expected version an integer >= 1. Received: version={version!r}")
+    final_path = os.path.join(output, str(version))
+    if os.path.exists(final_path):
+        raise OutputError(f"{final_path}: version {version} already exists (omit --version for the next free one)")
+
+    builder = SignatureBuilder(stylizer, max_steps, max_pixels, defaults)
+    archive = keras.export.ExportArchive()
+    archive.track(stylizer.extractor.model)
+    for name, (function, input_signature) in builder.endpoints().items():
+        archive.add_endpoint(name, function, input_signature=input_signature)
+    # TF Serving ignores folders whose name is not an integer, so the partial export is invisible.
+    temporary = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=output)
+    try:
+        archive.write_out(temporary, verbose=False)
+        os.makedirs(os.path.join(temporary, "assets.extra"), exist_ok=True)
+        warmup_side = max(builder.min_side, min(WARMUP_SIDE, int(max_pixels ** 0.5)))
+        write_warmup_requests(os.path.join(temporary, WARMUP_FILE), model_name, warmup_side)
+        info = {"settings": stylizer.get_config(), "max_steps": max_steps, "max_pixels": max_pixels,
+                "min_side": builder.min_side, "defaults": defaults, "signatures": list(SIGNATURE_NAMES),
+                "loss_names": list(stylizer.loss_names)}
+        with open(os.path.join(temporary, EXPORT_INFO_FILE), "w") as stream:
+            json.dump(info, stream, indent=1, default=str)
+        os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide it from a server running as another user
+        os.rename(temporary, final_path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return final_path
+
+
+def warmup_requests(model_name=MODEL_NAME, side=WARMUP_SIDE):
+    """One tiny `PredictRequest` per signature (one step, `side` x `side`)."""
+    from tensorflow_serving.apis import predict_pb2
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1, side, side, 3), dtype=np.uint8)
+    png = tf.io.encode_png(image[0]).numpy()
+    requests = []
+    for signature, inputs in ((SERVING_DEFAULT, {CONTENT: image, STYLE: image}),
+                              (STYLIZE_BYTES, {CONTENT_BYTES: np.array(png, object),
+                                               STYLE_BYTES: np.array(png, object)})):
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = model_name
+        request.model_spec.signature_name = signature
+        for name, value in inputs.items():
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+        request.inputs[STEPS].CopyFrom(tf.make_tensor_proto(np.int32(1)))
+        requests.append(request)
+    return requests
+
+
+def write_warmup_requests(path, model_name=MODEL_NAME, side=WARMUP_SIDE):
+    """Write `assets.extra/tf_serving_warmup_requests` (TFRecord of `PredictionLog`)."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    with tf.io.TFRecordWriter(path) as writer:
+        for request in warmup_requests(model_name, side):
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def read_signature_defaults(path, signature=SERVING_DEFAULT):
+    """`{control: numpy value}` from a SavedModel's `SignatureDef.defaults`."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(os.fspath(path), "saved_model.pb"), "rb") as stream:
+        saved_model.ParseFromString(stream.read())
+    signature_def = saved_model.meta_graphs[0].signature_def[signature]
+    return {name: tf.make_ndarray(proto) for name, proto in signature_def.defaults.items()}

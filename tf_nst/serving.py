@@ -1,0 +1,352 @@
+"""Call the exported optimization: a local SavedModel, or TF Serving over gRPC or REST.
+
+All three speak the signatures of `tf_nst/export.py` and share its name
+constants. They return a `ServedResult` and raise the project's typed errors:
+`InvalidArgumentError` for a request the model rejected (over a cap, not an
+image, ...), `ServingError` for an unreachable server, an unknown model, a
+deadline or a model folder that does not load.
+
+Example:
+```python
+from tf_nst import serving
+model = serving.load_saved_model("models/tf_nst/1")
+result = model.stylize(content_rgb, style_rgb, steps=50)        # in process
+result = serving.request_grpc("127.0.0.1:8500", content_rgb, style_rgb, steps=50)
+result = serving.request_rest("127.0.0.1:8501", content_rgb, style_rgb, steps=50)
+```
+"""
+
+import base64
+import dataclasses
+import json
+import os
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from tf_nst import export as names
+from tf_nst import images as image_io
+from tf_nst.errors import InvalidArgumentError, ServingError
+
+DEFAULT_TIMEOUT = 600.0  # seconds; the optimization takes a while at full size
+# gRPC's default receive limit (4 MiB) rejects a ~1200 px uint8 reply after the work is done.
+MAX_MESSAGE_BYTES = 1 << 30
+GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+
+
+@dataclasses.dataclass
+class ServedResult:
+    """What a served call returns.
+
+    Args:
+        image: `uint8` array `(height, width, 3)`.
+        losses: float32 `(steps + 1, parts)`: row 0 is the start image, columns as
+            `Stylizer.loss_names` (`total`, `content`, `style`, `tv`, ...).
+        seconds: wall time of the call, transfer included.
+    """
+
+    image: np.ndarray
+    losses: np.ndarray
+    seconds: float
+
+    @property
+    def best_loss(self):
+        return float(np.min(self.losses[:, 0]))
+
+
+def control_values(controls):
+    """Typed numpy scalars for the controls given (None = leave to the model's default)."""
+    unknown = sorted(set(controls) - set(names.CONTROL_NAMES))
+    if unknown:
+        raise InvalidArgumentError(
+            f"expected controls among {', '.join(names.CONTROL_NAMES)}. Received: {', '.join(unknown)}")
+    values = {}
+    for name, value in controls.items():
+        if value is None:
+            continue
+        if name == names.INIT:
+            values[name] = np.array(value.encode() if isinstance(value, str) else value, object)
+        else:
+            values[name] = np.array(value, names.CONTROL_DTYPES[name].as_numpy_dtype)
+    return values
+
+
+def prepare_image(rgb, size=None, min_side=32):
+    """What the client sends: `rgb` resized so its longest side is `size` (short side >= `min_side`)."""
+    rgb = np.asarray(rgb, np.uint8)
+    if size is None:
+        return rgb
+    height, width = rgb.shape[:2]
+    size = max(size, int(np.ceil(min_side * max(height, width) / min(height, width))))
+    return image_io.resize_to_max_side(rgb, size)
+
+
+def encode_png(rgb):
+    import tensorflow as tf
+
+    return tf.io.encode_png(np.asarray(rgb, np.uint8)).numpy()
+
+
+def decode_png(data):
+    import tensorflow as tf
+
+    return tf.io.decode_png(data, channels=3).numpy()
+
+
+def server_message(text):
+    """The useful line of a TF error message (the assertion text of an in-graph check)."""
+    match = re.search(r"assertion failed: \[(.*?)\]\s*$", text, re.MULTILINE)
+    if match:
+        return match.group(1).replace('\\"', '"').replace("\\'", "'")
+    noise = ("Graph execution error", "[[", "{{", "File ", "Detected at node", "Traceback", "<stack traces")
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.strip().startswith(noise) and not line.startswith((" ", "\t"))]
+    return lines[0] if lines else text.strip()
+
+
+# --- local SavedModel -----------------------------------------------------------------------
+
+
+class LocalModel:
+    """An exported tf-nst SavedModel loaded in this process (`tf.saved_model.load`).
+
+    Needs neither `tf_nst`'s Python classes nor Keras: only TensorFlow.
+
+    Args:
+        path: a version folder (`models/tf_nst/1`) or a base folder (its highest version).
+    """
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.path = resolve_version(path)
+        try:
+            self._loaded = tf.saved_model.load(self.path)
+        except (OSError, ValueError, tf.errors.OpError) as error:
+            raise ServingError(f"could not load a SavedModel from {self.path}: expected a tf-nst export "
+                               f"(python cli.py export). Received: {server_message(str(error))}") from None
+        missing = [name for name in names.SIGNATURE_NAMES if name not in self._loaded.signatures]
+        if missing:
+            raise ServingError(f"{self.path}: expected signatures {', '.join(names.SIGNATURE_NAMES)}. "
+                               f"Received: {', '.join(self._loaded.signatures) or 'none'}")
+        # Python's signature functions need every argument; TF Serving fills these itself.
+        self.defaults = {name: names.read_signature_defaults(self.path, name) for name in names.SIGNATURE_NAMES}
+        self.info = {}
+        info_path = os.path.join(self.path, names.EXPORT_INFO_FILE)
+        if os.path.exists(info_path):
+            with open(info_path) as stream:
+                self.info = json.load(stream)
+
+    def _call(self, signature, inputs, controls):
+        import tensorflow as tf
+
+        arguments = dict(self.defaults[signature])
+        arguments.update(control_values(controls))
+        arguments.update(inputs)
+        function = self._loaded.signatures[signature]
+        try:
+            return {key: value.numpy() for key, value in function(
+                **{key: tf.constant(value) for key, value in arguments.items()}).items()}
+        except tf.errors.InvalidArgumentError as error:
+            raise InvalidArgumentError(f"the model rejected the request: {server_message(error.message)}") from None
+
+    def stylize(self, content, style, **controls):
+        """Run `serving_default` on `uint8 (H, W, 3)` arrays, taken as they are (no resizing).
+
+        Controls: steps, content_weight, style_weight, tv_weight, seed, init ("content"/"random").
+        """
+        started = time.perf_counter()
+        outputs = self._call(names.SERVING_DEFAULT, {
+            names.CONTENT: np.asarray(content, np.uint8)[None], names.STYLE: np.asarray(style, np.uint8)[None]},
+            controls)
+        return ServedResult(outputs[names.STYLIZED][0], outputs[names.LOSSES], time.perf_counter() - started)
+
+    def stylize_bytes(self, content_bytes, style_bytes, **controls):
+        """Run `stylize_bytes` on encoded PNG/JPEG bytes; the result's image is decoded."""
+        started = time.perf_counter()
+        outputs = self._call(names.STYLIZE_BYTES, {
+            names.CONTENT_BYTES: np.array(content_bytes, object),
+            names.STYLE_BYTES: np.array(style_bytes, object)}, controls)
+        return ServedResult(decode_png(outputs[names.STYLIZED_BYTES]), outputs[names.LOSSES],
+                            time.perf_counter() - started)
+
+
+def resolve_version(path):
+    """A version folder as is; a base folder -> its highest integer version (as TF Serving picks)."""
+    path = os.fspath(path)
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    if os.path.isdir(path):
+        versions = [int(name) for name in os.listdir(path)
+                    if name.isdigit() and os.path.isfile(os.path.join(path, name, "saved_model.pb"))]
+        if versions:
+            return os.path.join(path, str(max(versions)))
+    raise ServingError(f"expected a SavedModel folder (with saved_model.pb) or a base folder of integer "
+                       f"versions. Received: {path}")
+
+
+def load_saved_model(path):
+    """Load an export for in-process calls; see `LocalModel`."""
+    return LocalModel(path)
+
+
+# --- TF Serving over gRPC -------------------------------------------------------------------
+
+
+def predict_request(content, style, model_name=names.MODEL_NAME, version=None,
+                    signature=names.SERVING_DEFAULT, **controls):
+    """A `PredictRequest` for `uint8 (H, W, 3)` arrays (PNG-encoded for `stylize_bytes`)."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    if signature not in names.SIGNATURE_NAMES:
+        raise InvalidArgumentError(
+            f"expected signature one of {', '.join(names.SIGNATURE_NAMES)}. Received: signature={signature!r}")
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature
+    if version is not None:
+        request.model_spec.version.value = int(version)
+    if signature == names.STYLIZE_BYTES:
+        inputs = {names.CONTENT_BYTES: np.array(encode_png(content), object),
+                  names.STYLE_BYTES: np.array(encode_png(style), object)}
+    else:
+        inputs = {names.CONTENT: np.asarray(content, np.uint8)[None], names.STYLE: np.asarray(style, np.uint8)[None]}
+    inputs.update(control_values(controls))
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def request_grpc(server, content, style, model_name=names.MODEL_NAME, version=None,
+                 signature=names.SERVING_DEFAULT, timeout=DEFAULT_TIMEOUT, channel=None, **controls):
+    """Stylize on TF Serving through its gRPC PredictionService.
+
+    Args:
+        server: `host:port` of the gRPC endpoint (TF Serving's 8500).
+        content, style: `uint8 (H, W, 3)` arrays, sent as they are (see `prepare_image`).
+        model_name, version: which servable (version None = the latest).
+        signature: `serving_default` (raw tensors) or `stylize_bytes` (PNG both ways).
+        timeout: the request's deadline in seconds; the server cancels the run after it.
+        channel: an existing `grpc.Channel` to reuse.
+        **controls: steps, content_weight, style_weight, tv_weight, seed, init.
+
+    Returns:
+        A `ServedResult`.
+    """
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    request = predict_request(content, style, model_name, version, signature, **controls)
+    own_channel = channel is None
+    channel = channel or grpc.insecure_channel(server, options=GRPC_OPTIONS)
+    started = time.perf_counter()
+    try:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=timeout)
+    except grpc.RpcError as error:
+        raise _grpc_error(error, server, model_name, version, timeout) from None
+    finally:
+        if own_channel:
+            channel.close()
+    seconds = time.perf_counter() - started
+    losses = tf.make_ndarray(response.outputs[names.LOSSES])
+    if signature == names.STYLIZE_BYTES:
+        image = decode_png(tf.make_ndarray(response.outputs[names.STYLIZED_BYTES]).item())
+    else:
+        image = tf.make_ndarray(response.outputs[names.STYLIZED])[0]
+    return ServedResult(image, losses, seconds)
+
+
+def _model_label(model_name, version):
+    return f"model {model_name!r}" + (f" version {version}" if version is not None else "")
+
+
+def _grpc_error(error, server, model_name, version, timeout):
+    import grpc
+
+    code, details = error.code(), error.details() or ""
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidArgumentError(f"the server rejected the request: {server_message(details)}")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return ServingError(f"cannot reach a model server at {server}: expected TF Serving listening there "
+                            f"(see serving/README.md). Received: UNAVAILABLE ({server_message(details)})")
+    if code == grpc.StatusCode.NOT_FOUND:
+        return ServingError(f"{_model_label(model_name, version)} is not served at {server}: expected a name "
+                            f"from the server's models.config. Received: NOT_FOUND ({server_message(details)})")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ServingError(f"no reply from {server} within {timeout:g} s: expected the stylization to finish "
+                            f"before the deadline; raise --timeout or lower --steps/--size. "
+                            f"Received: DEADLINE_EXCEEDED")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return ServingError(f"message too large for {server}: expected a smaller image or a server with a "
+                            f"larger message limit. Received: RESOURCE_EXHAUSTED ({server_message(details)})")
+    return ServingError(f"request to {server} failed. Received: {code.name} ({server_message(details)})")
+
+
+# --- TF Serving over REST -------------------------------------------------------------------
+
+
+def rest_url(server, model_name=names.MODEL_NAME, version=None):
+    base = server if server.startswith(("http://", "https://")) else f"http://{server}"
+    version_part = f"/versions/{int(version)}" if version is not None else ""
+    return f"{base.rstrip('/')}/v1/models/{model_name}{version_part}:predict"
+
+
+def rest_body(content, style, **controls):
+    """The JSON body of a REST predict call on `stylize_bytes` (binary inputs as `{"b64": ...}`)."""
+    inputs = {names.CONTENT_BYTES: {"b64": base64.b64encode(encode_png(content)).decode()},
+              names.STYLE_BYTES: {"b64": base64.b64encode(encode_png(style)).decode()}}
+    for name, value in control_values(controls).items():
+        inputs[name] = value.item().decode() if name == names.INIT else value.item()
+    return {"signature_name": names.STYLIZE_BYTES, "inputs": inputs}
+
+
+def request_rest(server, content, style, model_name=names.MODEL_NAME, version=None,
+                 timeout=DEFAULT_TIMEOUT, **controls):
+    """Stylize on TF Serving's REST API (`stylize_bytes`, PNG in base64). Arguments as `request_grpc`.
+
+    TF Serving's own REST timeout (`--rest_api_timeout_in_ms`, 30 s by default) must also
+    be long enough; serving/docker-compose.yml raises it.
+    """
+    url = rest_url(server, model_name, version)
+    data = json.dumps(rest_body(content, style, **controls)).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            reply = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise _rest_error(error, server, model_name, version) from None
+    except (socket.timeout, TimeoutError):
+        raise ServingError(f"no reply from {server} within {timeout:g} s: expected the stylization to finish "
+                           f"before the deadline; raise --timeout or lower --steps/--size. Received: timeout") from None
+    except (urllib.error.URLError, ConnectionError) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise ServingError(f"no reply from {server} within {timeout:g} s: expected the stylization to "
+                               f"finish before the deadline; raise --timeout. Received: timeout") from None
+        raise ServingError(f"cannot reach a model server at {server}: expected TF Serving's REST port "
+                           f"there (see serving/README.md). Received: {reason}") from None
+    seconds = time.perf_counter() - started
+    outputs = reply.get("outputs", reply)
+    image = decode_png(base64.b64decode(outputs[names.STYLIZED_BYTES]["b64"]))
+    return ServedResult(image, np.asarray(outputs[names.LOSSES], np.float32), seconds)
+
+
+def _rest_error(error, server, model_name, version):
+    try:
+        message = json.loads(error.read()).get("error", "")
+    except (ValueError, AttributeError):
+        message = str(error.reason)
+    if error.code == 404 or "not found" in message.lower() and "servable" in message.lower():
+        return ServingError(f"{_model_label(model_name, version)} is not served at {server}: expected a name "
+                            f"from the server's models.config. Received: {error.code} ({server_message(message)})")
+    if error.code == 400:
+        return InvalidArgumentError(f"the server rejected the request: {server_message(message)}")
+    return ServingError(f"request to {server} failed. Received: HTTP {error.code} ({server_message(message)})")
