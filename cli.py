@@ -2,6 +2,9 @@
 
     python cli.py stylize [CONTENT] [STYLE...] -o OUT.png
     python cli.py info OUT.png
+    python cli.py export --output models/tf_nst
+    python cli.py stylize --saved-model models/tf_nst/1 CONTENT STYLE -o OUT.png
+    python cli.py request --server HOST:8500 CONTENT STYLE -o OUT.png
 """
 
 import contextlib
@@ -99,11 +102,13 @@ def cli():
               help="Write settings and loss history to this JSON file.")
 @click.option("--max-input-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
               help="Refuse input images with more pixels than this (decompression-bomb guard).")
+@click.option("--saved-model", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Run this export (python cli.py export) instead of building the model here.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
             style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
             pooling, style_blend, style_scale, scales, max_seconds, save_every, log_json,
-            max_input_pixels, quiet):
+            max_input_pixels, saved_model, quiet):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
@@ -111,6 +116,8 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
     init_setting = init
     content = content or DEFAULT_CONTENT
     styles = list(styles) or [DEFAULT_STYLE]
+    if saved_model:
+        return _stylize_saved_model(saved_model, content, styles, output, overwrite, max_input_pixels, quiet)
     if style_blend is not None and len(style_blend) != len(styles):
         raise click.BadParameter(
             f"expected {len(styles)} weights (one per style), received {len(style_blend)}",
@@ -230,6 +237,157 @@ def info(image):
         raise click.ClickException(f"{image}: no tf-nst settings found (not written by tf-nst)")
     for key, value in entries.items():
         click.echo(f"{key[len('tf_nst:'):]}: {value}")
+
+
+# Settings fixed inside an export; giving them with --saved-model would be silently ignored.
+_FIXED_IN_EXPORT = ("optimizer", "learning_rate", "content_layers", "style_layers", "backbone", "weights",
+                    "pooling", "style_blend", "style_scale", "scales", "max_seconds", "save_every", "log_json")
+# Controls sent to the model only when given, so that the export's defaults apply otherwise.
+_CONTROLS = ("steps", "content_weight", "style_weight", "tv_weight", "seed", "init")
+
+
+def _given(name):
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+def _given_controls():
+    params = click.get_current_context().params
+    return {name: params[name] for name in _CONTROLS if _given(name)}
+
+
+def _stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet):
+    fixed = [f"--{name.replace('_', '-')}" for name in _FIXED_IN_EXPORT if _given(name)]
+    if fixed:
+        raise click.UsageError(f"{', '.join(fixed)}: fixed when the model was exported, expected only "
+                               f"--size, --steps, --content-weight, --style-weight, --tv-weight, --seed, "
+                               f"--init with --saved-model")
+    if len(styles) != 1:
+        raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
+    controls = _given_controls()
+    if controls.get("init") not in (None, "content", "random"):
+        raise click.BadParameter("expected 'content' or 'random' with --saved-model", param_hint="'--init'")
+    with library_errors():
+        from tf_nst import images as image_io
+        from tf_nst import serving
+
+        image_io.check_output_path(output, overwrite=overwrite)
+        content_rgb, style_rgb = _load_request_images(content, styles[0], max_input_pixels)
+        model = serving.load_saved_model(path)
+        size = click.get_current_context().params["size"]
+        min_side = model.info.get("min_side", 32)
+        result = model.stylize(serving.prepare_image(content_rgb, size, min_side),
+                               serving.prepare_image(style_rgb, size, min_side), **controls)
+        image_io.save_png(output, result.image)
+    if not quiet:
+        click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
+                   f"{len(result.losses) - 1} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
+
+
+def _load_request_images(content, style, max_input_pixels):
+    from tf_nst import images as image_io
+
+    return (image_io.load_image(content, max_input_pixels=max_input_pixels).rgb,
+            image_io.load_image(style, max_input_pixels=max_input_pixels).rgb)
+
+
+@cli.command()
+@click.option("--output", required=True, type=click.Path(file_okay=False),
+              help="Model base folder (TF Serving's base_path); the export goes to OUTPUT/VERSION.")
+@click.option("--version", type=click.IntRange(min=1), default=None,
+              help="Integer version folder. Default: the next free one.")
+@click.option("--backbone", type=click.Choice(BACKBONE_NAMES), default="vgg19", show_default=True)
+@click.option("--weights", type=click.Path(), default=None,
+              help="Local weights file for the backbone instead of the Keras download.")
+@click.option("--random-weights", is_flag=True, help="Random backbone weights (tests and timing only).")
+@click.option("--pooling", type=click.Choice(["max", "avg"]), default="max", show_default=True)
+@click.option("--optimizer", type=click.Choice(["lbfgs", "adam"]), default="lbfgs", show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--content-layers", default=None, help="Comma list of layer[:weight] (default as stylize).")
+@click.option("--style-layers", default=None, help="Comma list of layer[:weight] (default as stylize).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Default steps of a request (default as stylize).")
+@click.option("--content-weight", type=click.FloatRange(min=0), default=None, help="Default for requests.")
+@click.option("--style-weight", type=click.FloatRange(min=0), default=None, help="Default for requests.")
+@click.option("--tv-weight", type=click.FloatRange(min=0), default=None, help="Default for requests.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Server-side cap on a request's steps.")
+@click.option("--max-pixels", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
+              help="Server-side cap on each image's width*height.")
+@click.option("--model-name", default="tf_nst", show_default=True, help="Model name used in the warmup requests.")
+def export(output, version, backbone, weights, random_weights, pooling, optimizer, learning_rate,
+           content_layers, style_layers, steps, content_weight, style_weight, tv_weight, max_steps,
+           max_pixels, model_name):
+    """Export the optimization as a SavedModel for TF Serving (OUTPUT/VERSION)."""
+    import time
+
+    if random_weights and weights:
+        raise click.UsageError("--random-weights and --weights exclude each other")
+    settings = {"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight,
+                "num_steps": steps, "content_layers": content_layers, "style_layers": style_layers}
+    with library_errors():
+        from tf_nst.export import export_model
+        from tf_nst.stylizer import Stylizer
+
+        started = time.perf_counter()
+        stylizer = Stylizer(backbone=backbone, weights=None if random_weights else (weights or "default"),
+                            pooling=pooling, optimizer=optimizer, learning_rate=learning_rate,
+                            **{key: value for key, value in settings.items() if value is not None})
+        path = export_model(stylizer, output, version=version, max_steps=max_steps, max_pixels=max_pixels,
+                            model_name=model_name)
+    size = sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
+    click.echo(f"Exported {path} ({size / 1e6:.0f} MB, {time.perf_counter() - started:.1f} s; "
+               f"signatures serving_default, stylize_bytes)")
+
+
+@cli.command()
+@click.argument("content", type=click.Path(dir_okay=False))
+@click.argument("style", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="stylized.png", show_default=True, help="Output PNG path.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--server", default=None, help="TF Serving gRPC address HOST:PORT (port 8500).")
+@click.option("--rest", default=None, help="TF Serving REST address HOST:PORT (port 8501) instead of gRPC.")
+@click.option("--model", "model_name", default="tf_nst", show_default=True, help="Served model name.")
+@click.option("--model-version", type=click.IntRange(min=1), default=None, help="Default: the latest.")
+@click.option("--signature", type=click.Choice(["serving_default", "stylize_bytes"]), default="serving_default",
+              show_default=True, help="gRPC: raw uint8 tensors or PNG bytes. REST always uses stylize_bytes.")
+@click.option("--size", type=click.IntRange(32, 8192), default=512, show_default=True,
+              help="Images are resized here so their longest side is SIZE before sending.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Deadline in seconds (the server cancels the run after it).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Default: the export's.")
+@click.option("--content-weight", type=click.FloatRange(min=0), default=None, help="Default: the export's.")
+@click.option("--style-weight", type=click.FloatRange(min=0), default=None, help="Default: the export's.")
+@click.option("--tv-weight", type=click.FloatRange(min=0), default=None, help="Default: the export's.")
+@click.option("--seed", type=int, default=None, help="Default: the export's.")
+@click.option("--init", type=click.Choice(["content", "random"]), default=None, help="Default: the export's.")
+@click.option("--max-input-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True)
+@click.option("--quiet", is_flag=True)
+def request(content, style, output, overwrite, server, rest, model_name, model_version, signature, size,
+            timeout, steps, content_weight, style_weight, tv_weight, seed, init, max_input_pixels, quiet):
+    """Stylize CONTENT with STYLE on a TF Serving model server."""
+    if bool(server) == bool(rest):
+        raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
+    controls = {"steps": steps, "content_weight": content_weight, "style_weight": style_weight,
+                "tv_weight": tv_weight, "seed": seed, "init": init}
+    with library_errors():
+        from tf_nst import images as image_io
+        from tf_nst import serving
+
+        image_io.check_output_path(output, overwrite=overwrite)
+        content_rgb, style_rgb = _load_request_images(content, style, max_input_pixels)
+        content_rgb, style_rgb = serving.prepare_image(content_rgb, size), serving.prepare_image(style_rgb, size)
+        if rest:
+            result = serving.request_rest(rest, content_rgb, style_rgb, model_name=model_name,
+                                          version=model_version, timeout=timeout, **controls)
+        else:
+            result = serving.request_grpc(server, content_rgb, style_rgb, model_name=model_name,
+                                          version=model_version, signature=signature, timeout=timeout, **controls)
+        image_io.save_png(output, result.image)
+    if not quiet:
+        click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
+                   f"{len(result.losses) - 1} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
 
 
 def _import_tensorflow_quietly():
