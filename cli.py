@@ -92,6 +92,9 @@ def cli():
               help="Comma list of weights, one per STYLE (normalized).")
 @click.option("--style-scale", type=click.FloatRange(0, 8, min_open=True), default=1.0, show_default=True,
               help="Style image size relative to the output.")
+@click.option("--preserve-colors", type=click.Choice(["none", "luminance", "histogram"]), default="none",
+              show_default=True,
+              help="Keep the content's colours: luminance-only transfer, or style colours matched to the content.")
 @click.option("--scales", type=click.IntRange(1, 6), default=1, show_default=True,
               help="Coarse-to-fine: number of resolutions, each half the next.")
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -107,7 +110,7 @@ def cli():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
             style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
-            pooling, style_blend, style_scale, scales, max_seconds, save_every, log_json,
+            pooling, style_blend, style_scale, preserve_colors, scales, max_seconds, save_every, log_json,
             max_input_pixels, saved_model, quiet):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
@@ -139,8 +142,8 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
             content_layers=content_layers, style_layers=style_layers,
             content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
             optimizer=optimizer, num_steps=steps, learning_rate=learning_rate, size=size,
-            scales=scales, style_scale=style_scale, init=init, seed=seed)
-        progress = _ProgressReporter(stylizer.num_steps * len(stylizer.scale_sizes), quiet, output, save_every)
+            scales=scales, style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed)
+        progress = _ProgressReporter(sum(stylizer.scale_steps), quiet, output, save_every)
         try:
             result = stylizer.stylize(content_image, style_images, style_blend_weights=style_blend,
                                       callback=progress, max_seconds=max_seconds,
@@ -241,7 +244,7 @@ def info(image):
 
 # Settings fixed inside an export; giving them with --saved-model would be silently ignored.
 _FIXED_IN_EXPORT = ("optimizer", "learning_rate", "content_layers", "style_layers", "backbone", "weights",
-                    "pooling", "style_blend", "style_scale", "scales", "max_seconds", "save_every", "log_json")
+                    "pooling", "style_blend", "style_scale", "preserve_colors", "scales", "max_seconds", "save_every", "log_json")
 # Controls sent to the model only when given, so that the export's defaults apply otherwise.
 _CONTROLS = ("steps", "content_weight", "style_weight", "tv_weight", "seed", "init")
 

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from tf_nst import colors
 from tf_nst import images as image_io
 from tf_nst.backbones import FeatureExtractor
 from tf_nst.errors import ImageError, InvalidArgumentError
@@ -122,11 +123,15 @@ class Stylizer:
         content_weight, style_weight, tv_weight: weights of the normalized terms.
         optimizer: `"lbfgs"` (default) or `"adam"`.
         num_steps: loss+gradient evaluations at the finest scale.
+        scale_steps: evaluations per scale, coarsest first (default: `num_steps` at each).
         learning_rate: Adam's step in grey levels (default 2.0); L-BFGS step multiplier (default 1.0).
         size: longest side of the output in pixels.
         scales: number of resolutions for coarse-to-fine (1 = single resolution), or
             an explicit increasing list of sizes ending at `size`.
         style_scale: style images are resized to `style_scale * size` (longest side).
+        preserve_colors: `"none"`, `"luminance"` (transfer luminance only, keep the
+            content's chroma) or `"histogram"` (match the style's colours to the
+            content's before the run).
         init: `"content"`, `"random"` or a `uint8 (h, w, 3)` array / image path.
         seed: seed of the random initialisation.
         extra_loss_terms: `LossTerm` instances added to the objective.
@@ -143,8 +148,8 @@ class Stylizer:
     def __init__(self, backbone="vgg19", weights="default", pooling="max",
                  content_layers=None, style_layers=None,
                  content_weight=1.0, style_weight=10.0, tv_weight=1.0,
-                 optimizer="lbfgs", num_steps=200, learning_rate=None,
-                 size=512, scales=1, style_scale=1.0, init="content", seed=0,
+                 optimizer="lbfgs", num_steps=200, scale_steps=None, learning_rate=None,
+                 size=512, scales=1, style_scale=1.0, preserve_colors="none", init="content", seed=0,
                  extra_loss_terms=(), preprocessing="caffe"):
         self.content_layers = parse_layer_weights(
             DEFAULT_CONTENT_LAYERS if content_layers is None else content_layers, "content_layers")
@@ -167,7 +172,17 @@ class Stylizer:
         self.num_steps = num_steps
         self.size = size
         self.scale_sizes = self._scale_sizes(scales, size)
+        if scale_steps is None:
+            scale_steps = [num_steps] * len(self.scale_sizes)
+        scale_steps = list(scale_steps)
+        if len(scale_steps) != len(self.scale_sizes) or not all(
+                isinstance(n, int) and 0 <= n <= 100_000 for n in scale_steps) or scale_steps[-1] < 1:
+            raise InvalidArgumentError(
+                f"expected scale_steps: one integer in [0, 100000] per scale ({len(self.scale_sizes)}), "
+                f"the last >= 1. Received: scale_steps={scale_steps!r}")
+        self.scale_steps = scale_steps
         self.style_scale = float(style_scale)
+        self.preserve_colors = colors.check_mode(preserve_colors)
         self.init = init
         self.seed = int(seed)
         self.extra_loss_terms = list(extra_loss_terms)
@@ -204,8 +219,8 @@ class Stylizer:
             "content_layers": self.content_layers, "style_layers": self.style_layers,
             "content_weight": self.content_weight, "style_weight": self.style_weight,
             "tv_weight": self.tv_weight, "optimizer": self.optimizer_name,
-            "num_steps": self.num_steps, "learning_rate": self.optimizer.learning_rate,
-            "size": self.size, "scales": self.scale_sizes, "style_scale": self.style_scale,
+            "num_steps": self.num_steps, "scale_steps": self.scale_steps, "learning_rate": self.optimizer.learning_rate,
+            "size": self.size, "scales": self.scale_sizes, "style_scale": self.style_scale, "preserve_colors": self.preserve_colors,
             "init": self.init if isinstance(self.init, str) else "array", "seed": self.seed,
         }
 
@@ -318,6 +333,14 @@ class Stylizer:
             raise InvalidArgumentError("expected at least one style image. Received: styles=[]")
         blend = _blend_weights(style_blend_weights, len(styles))
         notes = list(content.notes) + [note for style in styles for note in style.notes]
+        content_colors = content.rgb
+        if self.preserve_colors == "luminance":
+            content = dataclasses.replace(content, rgb=colors.gray_rgb(colors.luminance(content.rgb)))
+            styles = [dataclasses.replace(style, rgb=colors.match_luminance(style.rgb, content_colors))
+                      for style in styles]
+        elif self.preserve_colors == "histogram":
+            styles = [dataclasses.replace(style, rgb=colors.match_histogram(style.rgb, content_colors))
+                      for style in styles]
         for loaded in [content] + styles:
             height, width = loaded.rgb.shape[:2]
             if max(height, width) > MAX_ASPECT_RATIO * min(height, width):
@@ -332,10 +355,10 @@ class Stylizer:
         weights = (tf.constant(self.content_weight), tf.constant(self.style_weight),
                    tf.constant(self.tv_weight))
         started = time.perf_counter()
-        total_steps = self.num_steps * len(self.scale_sizes)
+        total_steps = sum(self.scale_steps)
         rows, done, interrupted, state = [], 0, False, None
         try:
-            for scale_index, scale_size in enumerate(self.scale_sizes):
+            for scale_index, (scale_size, scale_steps) in enumerate(zip(self.scale_sizes, self.scale_steps)):
                 content_rgb = self._fit(content.rgb, scale_size)
                 height, width = content_rgb.shape[:2]
                 style_inputs = [
@@ -350,12 +373,12 @@ class Stylizer:
                 state = self._start_fn(x, targets, *weights)
                 rows.append(state["parts"].numpy())
                 steps_here = 0
-                while steps_here < self.num_steps:
+                while steps_here < scale_steps:
                     if max_seconds is not None and time.perf_counter() - started >= max_seconds:
                         interrupted = True
                         notes.append(f"time budget of {max_seconds:g} s reached after {done} steps")
                         break
-                    chunk = min(chunk_steps, self.num_steps - steps_here)
+                    chunk = min(chunk_steps, scale_steps - steps_here)
                     new_state, history = self._run_fn(state, targets, *weights, tf.constant(chunk))
                     state = new_state
                     rows.extend(history.numpy())
@@ -379,6 +402,9 @@ class Stylizer:
             interrupted = True
             notes.append(f"interrupted after {done} steps")
         image = to_uint8(state["best_x"]).numpy()[0]
+        if self.preserve_colors == "luminance":
+            chroma_source = image_io.resize(content_colors, (image.shape[1], image.shape[0]))
+            image = colors.recombine_luminance(image, chroma_source)
         alpha = None
         if content.alpha is not None:
             alpha = image_io.resize(content.alpha, (image.shape[1], image.shape[0]))
