@@ -13,7 +13,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 
 import click
 
@@ -212,16 +211,10 @@ def _provenance(settings, paths):
 
 
 def _write_json(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=1)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    from tf_nst.images import atomic_output
+
+    with atomic_output(path, mode="w") as stream:
+        json.dump(data, stream, indent=1)
 
 
 @cli.command()

@@ -182,12 +182,27 @@ def save_png(path, rgb, alpha=None, text=None):
     info = PngImagePlugin.PngInfo()
     for key, value in (text or {}).items():
         info.add_itxt(key, str(value))
+    with atomic_output(path) as stream:
+        image.save(stream, format="PNG", pnginfo=info)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path, mode="wb"):
+    """Open a temporary file beside `path`; on success it is renamed onto `path`.
+
+    A failed or interrupted write leaves neither a partial `path` nor the
+    temporary file. Write errors become `OutputError`.
+    """
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1]
     temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
-        with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format="PNG", pnginfo=info)
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private
+        with os.fdopen(handle, mode) as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -198,7 +213,12 @@ def save_png(path, rgb, alpha=None, text=None):
             # Disk full, directory removed or made read-only during the run, ...
             raise OutputError(f"{path}: cannot write ({error.strerror or error})") from None
         raise
-    return path
+
+
+def _umask():
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def read_png_text(path):
