@@ -40,6 +40,54 @@ def _init_value(ctx, param, value):
     raise click.BadParameter(f"expected 'content', 'random' or an image file, received {value!r}")
 
 
+def _set_defaults(ctx, settings):
+    """Make `settings` the defaults of this invocation: options given explicitly still win."""
+    ctx.default_map = {**(ctx.default_map or {}), **settings}
+
+
+def _preset_callback(ctx, param, value):
+    if value is not None:
+        from tf_nst.presets import get_preset
+
+        settings = get_preset(value)
+        settings.pop("weights_note")
+        _set_defaults(ctx, settings)
+    return value
+
+
+def _from_callback(ctx, param, value):
+    """Replay the settings stored in a tf-nst PNG."""
+    if value is None:
+        return value
+    from tf_nst.images import read_png_text
+
+    try:
+        stored = json.loads(read_png_text(value)["tf_nst:settings"])
+    except (OSError, KeyError, ValueError):
+        raise click.BadParameter(f"{value}: no tf-nst settings found (not written by tf-nst)")
+    optimizer_config = stored.get("optimizer_config") or {}
+    settings = {
+        "backbone": stored.get("backbone"),
+        "weights": None if stored.get("weights") in ("default", None) else stored["weights"],
+        "pooling": stored.get("pooling"),
+        "content_layers": ",".join(f"{k}:{v}" for k, v in stored.get("content_layers", {}).items()),
+        "style_layers": ",".join(f"{k}:{v}" for k, v in stored.get("style_layers", {}).items()),
+        "content_weight": stored.get("content_weight"), "style_weight": stored.get("style_weight"),
+        "tv_weight": stored.get("tv_weight"), "optimizer": stored.get("optimizer"),
+        "steps": stored.get("num_steps"), "learning_rate": stored.get("learning_rate"),
+        "adam_beta1": optimizer_config.get("beta_1"), "adam_beta2": optimizer_config.get("beta_2"),
+        "adam_epsilon": optimizer_config.get("epsilon"),
+        "size": stored.get("size"), "style_scale": stored.get("style_scale"),
+        "preserve_colors": stored.get("preserve_colors"), "init": stored.get("init"),
+        "seed": stored.get("seed"),
+        "scales": len(stored["scales"]) if isinstance(stored.get("scales"), list) else stored.get("scales"),
+        "style_blend": ",".join(map(str, stored["style_blend"])) if stored.get("style_blend") else None,
+    }
+    _set_defaults(ctx, {key: value for key, value in settings.items() if value is not None})
+    ctx.meta["replay_inputs"] = (stored.get("content"), stored.get("styles"))
+    return value
+
+
 @contextlib.contextmanager
 def library_errors():
     """Turn library errors into one `Error: ...` line (usage errors exit 2, others 1)."""
@@ -106,18 +154,28 @@ def cli():
               help="Refuse input images with more pixels than this (decompression-bomb guard).")
 @click.option("--saved-model", type=click.Path(exists=True, file_okay=False), default=None,
               help="Run this export (python cli.py export) instead of building the model here.")
+@click.option("--adam-beta1", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True)
+@click.option("--adam-beta2", type=click.FloatRange(0, 1, max_open=True), default=0.999, show_default=True)
+@click.option("--adam-epsilon", type=click.FloatRange(min=0, min_open=True), default=1e-8, show_default=True)
+@click.option("--preset", type=click.Choice(["jcjohnson", "tf-tutorial", "prayge"]), default=None,
+              is_eager=True, expose_value=False, callback=_preset_callback,
+              help="Published settings (see tf_nst/presets.py); explicit options override them.")
+@click.option("--from", "from_png", type=click.Path(exists=True, dir_okay=False), default=None,
+              is_eager=True, expose_value=False, callback=_from_callback,
+              help="Replay the settings (and inputs) stored in a tf-nst PNG; explicit options override.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
             style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
             pooling, style_blend, style_scale, preserve_colors, scales, max_seconds, save_every, log_json,
-            max_input_pixels, saved_model, quiet):
+            max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, quiet):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
     """
     init_setting = init
-    content = content or DEFAULT_CONTENT
-    styles = list(styles) or [DEFAULT_STYLE]
+    replay_content, replay_styles = click.get_current_context().meta.get("replay_inputs", (None, None))
+    content = content or replay_content or DEFAULT_CONTENT
+    styles = list(styles) or list(replay_styles or []) or [DEFAULT_STYLE]
     if saved_model:
         return _stylize_saved_model(saved_model, content, styles, output, overwrite, max_input_pixels, quiet)
     if style_blend is not None and len(style_blend) != len(styles):
@@ -140,7 +198,8 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
             backbone=backbone, weights=weights or "default", pooling=pooling,
             content_layers=content_layers, style_layers=style_layers,
             content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-            optimizer=optimizer, num_steps=steps, learning_rate=learning_rate, size=size,
+            optimizer=_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2, adam_epsilon),
+            num_steps=steps, size=size,
             scales=scales, style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed)
         progress = _ProgressReporter(sum(stylizer.scale_steps), quiet, output, save_every)
         try:
@@ -164,6 +223,15 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
                    f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
     if result.interrupted and any(note.startswith("interrupted") for note in result.notes):
         sys.exit(130)
+
+
+def _optimizer(name, learning_rate, beta_1, beta_2, epsilon):
+    from tf_nst.optimizers import Adam, get_optimizer
+
+    step = {} if learning_rate is None else {"learning_rate": learning_rate}
+    if name == "adam":
+        return Adam(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, **step)
+    return get_optimizer(name, **step)
 
 
 class _ProgressReporter:
@@ -236,7 +304,7 @@ def info(image):
 
 
 # Settings fixed inside an export; giving them with --saved-model would be silently ignored.
-_FIXED_IN_EXPORT = ("optimizer", "learning_rate", "content_layers", "style_layers", "backbone", "weights",
+_FIXED_IN_EXPORT = ("optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "content_layers", "style_layers", "backbone", "weights",
                     "pooling", "style_blend", "style_scale", "preserve_colors", "scales", "max_seconds", "save_every", "log_json")
 # Controls sent to the model only when given, so that the export's defaults apply otherwise.
 _CONTROLS = ("steps", "content_weight", "style_weight", "tv_weight", "seed", "init")

@@ -134,3 +134,51 @@ def test_existing_output_needs_overwrite(runner, tmp_path, content_path, style_p
     result = runner.invoke(cli.cli, ["stylize", content_path, style_path, "-o", str(out), *FAST, "--overwrite"])
     assert result.exit_code == 0, result.output
     assert Image.open(out).size == (48, 48)
+
+
+def test_from_replays_settings_and_inputs(runner, tmp_path, content_path, style_path):
+    first = tmp_path / "first.png"
+    result = runner.invoke(cli.cli, ["stylize", content_path, style_path, "-o", str(first), *FAST,
+                                     "--init", "random", "--seed", "5", "--style-weight", "7",
+                                     "--optimizer", "adam", "--adam-beta1", "0.5", "--preserve-colors", "luminance"])
+    assert result.exit_code == 0, result.output
+    replay = tmp_path / "replay.png"
+    result = runner.invoke(cli.cli, ["stylize", "--from", str(first), "-o", str(replay), "--quiet"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(replay)))
+    first_settings = json.loads(read_png_text(first)["tf_nst:settings"])
+    assert json.loads(read_png_text(replay)["tf_nst:settings"]) == first_settings
+    assert first_settings["optimizer_config"]["beta_1"] == 0.5
+    # An explicit option overrides the replayed one.
+    override = tmp_path / "override.png"
+    result = runner.invoke(cli.cli, ["stylize", "--from", str(first), "-o", str(override), "--quiet", "--seed", "6"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(read_png_text(override)["tf_nst:settings"])["seed"] == 6
+
+
+def test_from_rejects_a_png_without_settings(runner, tmp_path):
+    plain = tmp_path / "plain.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(plain)
+    result = runner.invoke(cli.cli, ["stylize", "--from", str(plain)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: Invalid value for '--from': {plain}: no tf-nst settings found (not written by tf-nst)")
+
+
+@pytest.mark.parametrize("preset, expected", [
+    ("prayge", {"optimizer": "adam", "style_weight": 100.0, "learning_rate": 0.003 * 255,
+                "content_layers": {f"block{i}_conv1": 1.0 for i in range(1, 6)}}),
+    ("tf-tutorial", {"optimizer": "adam", "content_layers": {"block5_conv2": 1.0}, "learning_rate": 0.02 * 255}),
+    ("jcjohnson", {"optimizer": "lbfgs", "init": "random", "content_weight": 5.0, "style_weight": 100.0}),
+])
+def test_presets_apply_and_explicit_options_override(runner, tmp_path, content_path, style_path, preset, expected):
+    out = tmp_path / "p.png"
+    log = tmp_path / "p.json"
+    # Size, steps and backbone given explicitly override the preset's.
+    result = runner.invoke(cli.cli, ["stylize", content_path, style_path, "-o", str(out), "--preset", preset,
+                                     *FAST, "--log-json", str(log)])
+    assert result.exit_code == 0, result.output
+    settings = json.loads(log.read_text())["settings"]
+    assert settings["size"] == 48 and settings["num_steps"] == 4 and settings["backbone"] == "vgg16-hed"
+    for key, value in expected.items():
+        assert settings[key] == pytest.approx(value) if isinstance(value, float) else settings[key] == value

@@ -21,7 +21,7 @@ from tf_nst import images as image_io
 from tf_nst.backbones import FeatureExtractor
 from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.losses import content_loss, gram_matrix, normalized_squared_error, total_variation_loss
-from tf_nst.optimizers import get_optimizer, run_steps
+from tf_nst.optimizers import Optimizer, get_optimizer, run_steps
 
 DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
 DEFAULT_STYLE_LAYERS = {f"block{i}_conv1": 1.0 for i in range(1, 6)}
@@ -121,7 +121,8 @@ class Stylizer:
         content_layers, style_layers: layer names, `"name:weight,..."` strings or
             `{name: weight}` dicts; weights are normalized to sum to 1.
         content_weight, style_weight, tv_weight: weights of the normalized terms.
-        optimizer: `"lbfgs"` (default) or `"adam"`.
+        optimizer: `"lbfgs"` (default), `"adam"`, or an `Optimizer` instance
+            (e.g. `Adam(learning_rate=5.1, beta_1=0.99)`).
         num_steps: loss+gradient evaluations at the finest scale.
         scale_steps: evaluations per scale, coarsest first (default: `num_steps` at each).
         learning_rate: Adam's step in grey levels (default 2.0); L-BFGS step multiplier (default 1.0).
@@ -136,6 +137,8 @@ class Stylizer:
         seed: seed of the random initialisation.
         extra_loss_terms: `LossTerm` instances added to the objective.
         preprocessing: backbone input convention for a custom `keras.Model`.
+        precision: `"float32"` (default) or `"bfloat16"`: the backbone's convolutions
+            run in bf16, Grams and losses stay float32 (named backbones only).
 
     Example:
     ```python
@@ -150,7 +153,7 @@ class Stylizer:
                  content_weight=1.0, style_weight=10.0, tv_weight=1.0,
                  optimizer="lbfgs", num_steps=200, scale_steps=None, learning_rate=None,
                  size=512, scales=1, style_scale=1.0, preserve_colors="none", init="content", seed=0,
-                 extra_loss_terms=(), preprocessing="caffe"):
+                 extra_loss_terms=(), preprocessing="caffe", precision="float32"):
         self.content_layers = parse_layer_weights(
             DEFAULT_CONTENT_LAYERS if content_layers is None else content_layers, "content_layers")
         self.style_layers = parse_layer_weights(
@@ -186,15 +189,23 @@ class Stylizer:
         self.init = init
         self.seed = int(seed)
         self.extra_loss_terms = list(extra_loss_terms)
-        self.optimizer_name = optimizer
-        optimizer_kwargs = {} if learning_rate is None else {"learning_rate": learning_rate}
-        self.optimizer = get_optimizer(optimizer, **optimizer_kwargs)
+        if isinstance(optimizer, Optimizer):
+            if learning_rate is not None:
+                raise InvalidArgumentError(
+                    "expected learning_rate given to the Optimizer instance, not to the Stylizer. "
+                    f"Received: learning_rate={learning_rate!r}")
+            self.optimizer = optimizer
+        else:
+            optimizer_kwargs = {} if learning_rate is None else {"learning_rate": learning_rate}
+            self.optimizer = get_optimizer(optimizer, **optimizer_kwargs)
+        self.optimizer_name = self.optimizer.name
         layer_names = list(self.content_layers) + list(self.style_layers)
         for term in self.extra_loss_terms:
             layer_names += list(term.layer_names)
         self.backbone = backbone if isinstance(backbone, str) else getattr(backbone, "name", "custom")
         self.extractor = FeatureExtractor(
-            layer_names, backbone=backbone, weights=weights, pooling=pooling, preprocessing=preprocessing)
+            layer_names, backbone=backbone, weights=weights, pooling=pooling, preprocessing=preprocessing,
+            precision=precision)
         self.min_side = max(MIN_SIDE, self.extractor.spatial_divisor)
         self._compile()
 
@@ -219,9 +230,11 @@ class Stylizer:
             "content_layers": self.content_layers, "style_layers": self.style_layers,
             "content_weight": self.content_weight, "style_weight": self.style_weight,
             "tv_weight": self.tv_weight, "optimizer": self.optimizer_name,
-            "num_steps": self.num_steps, "scale_steps": self.scale_steps, "learning_rate": self.optimizer.learning_rate,
+            "num_steps": self.num_steps, "scale_steps": self.scale_steps,
+            "learning_rate": self.optimizer.learning_rate, "optimizer_config": self.optimizer.get_config(),
             "size": self.size, "scales": self.scale_sizes, "style_scale": self.style_scale, "preserve_colors": self.preserve_colors,
             "init": self.init if isinstance(self.init, str) else "array", "seed": self.seed,
+            "precision": self.extractor.precision,
         }
 
     @property
