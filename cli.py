@@ -12,7 +12,9 @@ import hashlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -182,7 +184,7 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
         raise click.BadParameter(
             f"expected {len(styles)} weights (one per style), received {len(style_blend)}",
             param_hint="'--style-blend'")
-    with library_errors():
+    with _stop_signals(), library_errors():
         from tf_nst import images as image_io
         from tf_nst.stylizer import Stylizer
 
@@ -223,6 +225,28 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
                    f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
     if result.interrupted and any(note.startswith("interrupted") for note in result.notes):
         sys.exit(130)
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """SIGTERM acts like Ctrl-C (the library then returns the best image so far, exit 130).
+
+    An interrupt before the first step has nothing to keep: one line, exit 130.
+    """
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted before the first step; nothing written", err=True)
+        sys.exit(130)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _optimizer(name, learning_rate, beta_1, beta_2, epsilon):

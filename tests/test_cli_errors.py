@@ -337,7 +337,8 @@ def _wait_for(process, stream_text, predicate, timeout):
     return False
 
 
-def test_sigint_subprocess_writes_best_image_and_exits_130(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_signal_subprocess_writes_best_image_and_exits_130(tmp_path, stop_signal):
     output = tmp_path / "out.png"
     stderr_path = tmp_path / "stderr.txt"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -352,7 +353,7 @@ def test_sigint_subprocess_writes_best_image_and_exits_130(tmp_path):
             started = _wait_for(process, stderr_path.read_text,
                                 lambda text: re.search(r"\b[1-9][0-9]*/100000", text), 120)
             assert started, stderr_path.read_text()
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop_signal)
             code = process.wait(timeout=60)
         finally:
             if process.poll() is None:
