@@ -129,6 +129,13 @@ def test_feature_extractor_config_round_trip():
     assert features["block2_conv1"].shape == (1, 16, 16, 128)
 
 
+def test_stylizer_config_round_trip():
+    stylizer = tiny_stylizer(optimizer="adam", learning_rate=3.0, style_layers="block1_conv1:2,block2_conv1",
+                             scales=2, preserve_colors="luminance", init="random", seed=9)
+    config = stylizer.get_config()
+    assert Stylizer.from_config(config).get_config() == config
+
+
 def test_loss_term_config_round_trip():
     import keras
 

@@ -237,6 +237,20 @@ class Stylizer:
             "precision": self.extractor.precision,
         }
 
+    @classmethod
+    def from_config(cls, config, **overrides):
+        """Rebuild a Stylizer from `get_config()` output (extra loss terms are passed in `overrides`)."""
+        config = {**config, **overrides}
+        optimizer_config = config.pop("optimizer_config", None)
+        if optimizer_config is not None and isinstance(config.get("optimizer"), str):
+            config["optimizer"] = get_optimizer(config["optimizer"], **optimizer_config)
+            config.pop("learning_rate", None)
+        if config.get("init") == "array":
+            raise InvalidArgumentError(
+                "expected the init image as init=array or path: configs do not store pixels. "
+                "Received: init='array'")
+        return cls(**config)
+
     @property
     def loss_names(self):
         return LOSS_NAMES + tuple(term.name for term in self.extra_loss_terms)
