@@ -68,7 +68,18 @@ def hed_weights_path():
     return path
 
 
-def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=None):
+PRECISIONS = ("float32", "bfloat16")
+
+
+def check_precision(precision):
+    """Return `precision` if it is one of `PRECISIONS`, else raise `InvalidArgumentError`."""
+    if precision not in PRECISIONS:
+        raise InvalidArgumentError(
+            f"expected precision to be one of {', '.join(PRECISIONS)}. Received: precision={precision!r}")
+    return precision
+
+
+def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=None, precision="float32"):
     """Build a keras.applications VGG, truncated after the deepest of `layer_names`.
 
     Args:
@@ -80,6 +91,8 @@ def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=No
         layer_names: layers that will be read; they are checked (before any
             weights are fetched) and the model stops after the deepest one.
             `None` keeps all conv blocks.
+        precision: `"float32"` or `"bfloat16"` (the layers run under Keras'
+            `mixed_bfloat16` policy: float32 weights cast to bf16, bf16 activations).
 
     Returns:
         A functional `keras.Model` with variable spatial input `(None, None, None, 3)`
@@ -92,6 +105,7 @@ def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=No
         )
     if pooling not in ("max", "avg"):
         raise InvalidArgumentError(f"expected pooling 'max' or 'avg'. Received: pooling={pooling!r}")
+    check_precision(precision)
     spec = BACKBONES[backbone]
     application = getattr(keras.applications, spec["application"])
     base = application(include_top=False, weights=None, input_shape=(None, None, 3))
@@ -106,7 +120,7 @@ def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=No
         _load_imagenet_weights(base, backbone, spec)
     elif weights is not None:
         _load_weights_file(base, backbone, weights)
-    return _rebuild(base, pooling, deepest_layer, layer_names)
+    return _rebuild(base, pooling, deepest_layer, layer_names, precision)
 
 
 def _load_imagenet_weights(model, backbone, spec):
@@ -173,14 +187,23 @@ def _load_hed_weights(model, path):
         ) from None
 
 
-def _rebuild(base, pooling, deepest_layer, layer_names):
-    """Re-wire `base` up to `deepest_layer`, swapping max for average pooling if asked."""
+def _rebuild(base, pooling, deepest_layer, layer_names, precision="float32"):
+    """Re-wire `base` up to `deepest_layer`, swapping max for average pooling if asked.
+
+    For bfloat16 every layer is cloned under the `mixed_bfloat16` policy (it casts
+    its float32 input and weights to bf16) and given the same weights.
+    """
+    dtype = "mixed_bfloat16" if precision == "bfloat16" else None
     inputs = keras.Input((None, None, 3), name="image")
     x = inputs
     outputs = {}
     for layer in base.layers[1:]:
         if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
-            x = keras.layers.AveragePooling2D(2, 2, name=layer.name)(x)
+            x = keras.layers.AveragePooling2D(2, 2, name=layer.name, dtype=dtype)(x)
+        elif dtype is not None:
+            clone = type(layer).from_config({**layer.get_config(), "dtype": dtype})
+            x = clone(x)
+            clone.set_weights(layer.get_weights())
         else:
             x = layer(x)
         outputs[layer.name] = x
@@ -220,6 +243,9 @@ class FeatureExtractor(keras.layers.Layer):
         pooling: `"max"` or `"avg"` (named VGG backbones only).
         preprocessing: `"caffe"` (keras.applications VGG: BGR, mean-subtracted),
             `"unit"` (scaled to [0, 1]) or `"none"` (raw 0-255).
+        precision: `"float32"` (default) or `"bfloat16"`: the convolutions of a named
+            backbone run in bf16; the returned features are always float32, so Grams
+            and losses stay float32 (they overflow in 16-bit formats).
 
     Returns:
         Calling it on `(batch, height, width, 3)` float images returns
@@ -234,8 +260,9 @@ class FeatureExtractor(keras.layers.Layer):
     """
 
     def __init__(self, layer_names, backbone="vgg19", weights="default", pooling="max",
-                 preprocessing="caffe", **kwargs):
+                 preprocessing="caffe", precision="float32", **kwargs):
         super().__init__(**kwargs)
+        self.precision = check_precision(precision)
         if preprocessing not in ("caffe", "unit", "none"):
             raise InvalidArgumentError(
                 f"expected preprocessing 'caffe', 'unit' or 'none'. Received: preprocessing={preprocessing!r}"
@@ -248,8 +275,13 @@ class FeatureExtractor(keras.layers.Layer):
         self.pooling = pooling
         self.preprocessing = preprocessing
         if isinstance(backbone, str):
-            self.model = build_vgg(backbone, weights=weights, pooling=pooling, layer_names=self.layer_names)
+            self.model = build_vgg(backbone, weights=weights, pooling=pooling, layer_names=self.layer_names,
+                                   precision=precision)
         else:
+            if precision != "float32":
+                raise InvalidArgumentError(
+                    "expected precision='float32' for a custom keras.Model backbone (set its dtype "
+                    f"policy when building it). Received: precision={precision!r}")
             check_layer_names(self.layer_names, [layer.name for layer in backbone.layers])
             self.model = keras.Model(
                 backbone.inputs, {name: backbone.get_layer(name).output for name in self.layer_names},
@@ -282,6 +314,7 @@ class FeatureExtractor(keras.layers.Layer):
             weights=self.weights_source if isinstance(self.weights_source, (str, type(None))) else os.fspath(self.weights_source),
             pooling=self.pooling,
             preprocessing=self.preprocessing,
+            precision=self.precision,
             backbone=self.backbone_name
             if self.custom_model is None
             else keras.saving.serialize_keras_object(self.custom_model),
