@@ -188,3 +188,18 @@ def test_vgg16_hed_really_stylizes(content_path, style_path):
     # Not grey, not unchanged.
     assert result.image.std() > 30
     assert np.mean(np.abs(result.image.astype(int) - content_rgb.astype(int))) > 10
+
+
+@pytest.mark.parametrize("style_scale, expected_side", [(0.75, 48), (1.0, 64), (2.0, 128)])
+def test_style_scale_resizes_the_style_relative_to_the_output(small_content, style_scale, expected_side):
+    stylizer = tiny_stylizer(num_steps=1, style_scale=style_scale)
+    seen = []
+    compiled = stylizer._targets_fn
+
+    def spy(content, styles, blend):
+        seen.append([tuple(style.shape) for style in styles])
+        return compiled(content, styles, blend)
+
+    stylizer._targets_fn = spy
+    stylizer.stylize(small_content, gradient_image(80, 100, seed=3))
+    assert seen == [[(1, round(expected_side * 80 / 100), expected_side, 3)]]
