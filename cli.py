@@ -36,6 +36,21 @@ def _float_list(ctx, param, value):
     return numbers
 
 
+def _scales_value(ctx, param, value):
+    """`N` (resolutions, each half the next) or an increasing comma list of sizes ending at --size."""
+    if isinstance(value, (int, list)):
+        return value
+    try:
+        sizes = [int(item) for item in str(value).split(",") if item.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected a number of scales or comma-separated sizes, received {value!r}")
+    if len(sizes) == 1:
+        if not 1 <= sizes[0] <= 6:
+            raise click.BadParameter(f"expected a number of scales in [1, 6], received {value!r}")
+        return sizes[0]
+    return sizes
+
+
 def _init_value(ctx, param, value):
     if value in ("content", "random") or os.path.isfile(value):
         return value
@@ -82,7 +97,9 @@ def _from_callback(ctx, param, value):
         "size": stored.get("size"), "style_scale": stored.get("style_scale"),
         "preserve_colors": stored.get("preserve_colors"), "init": stored.get("init"),
         "seed": stored.get("seed"),
-        "scales": len(stored["scales"]) if isinstance(stored.get("scales"), list) else stored.get("scales"),
+        "scales": (",".join(map(str, stored["scales"])) if len(stored["scales"]) > 1 else 1)
+        if isinstance(stored.get("scales"), list) else stored.get("scales"),
+        "precision": stored.get("precision"),
         "style_blend": ",".join(map(str, stored["style_blend"])) if stored.get("style_blend") else None,
     }
     _set_defaults(ctx, {key: value for key, value in settings.items() if value is not None})
@@ -144,8 +161,11 @@ def cli():
 @click.option("--preserve-colors", type=click.Choice(["none", "luminance", "histogram"]), default="none",
               show_default=True,
               help="Keep the content's colours: luminance-only transfer, or style colours matched to the content.")
-@click.option("--scales", type=click.IntRange(1, 6), default=1, show_default=True,
-              help="Coarse-to-fine: number of resolutions, each half the next.")
+@click.option("--scales", default="1", show_default=True, callback=_scales_value,
+              help="Coarse-to-fine: number of resolutions, each half the next, or sizes such as "
+                   "128,256,512 (ending at --size). See benchmarks/RESULTS.md before using it.")
+@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
+              help="bfloat16: convolutions in bf16 (Grams and losses stay float32).")
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this long and write the best image so far.")
 @click.option("--save-every", type=click.IntRange(min=1), default=None,
@@ -168,8 +188,8 @@ def cli():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
             style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
-            pooling, style_blend, style_scale, preserve_colors, scales, max_seconds, save_every, log_json,
-            max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, quiet):
+            pooling, style_blend, style_scale, preserve_colors, scales, precision, max_seconds, save_every,
+            log_json, max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, quiet):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
@@ -202,7 +222,8 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
             content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
             optimizer=_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2, adam_epsilon),
             num_steps=steps, size=size,
-            scales=scales, style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed)
+            scales=scales, style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed,
+            precision=precision)
         progress = _ProgressReporter(sum(stylizer.scale_steps), quiet, output, save_every)
         try:
             result = stylizer.stylize(content_image, style_images, style_blend_weights=style_blend,
@@ -329,7 +350,7 @@ def info(image):
 
 # Settings fixed inside an export; giving them with --saved-model would be silently ignored.
 _FIXED_IN_EXPORT = ("optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "content_layers", "style_layers", "backbone", "weights",
-                    "pooling", "style_blend", "style_scale", "preserve_colors", "scales", "max_seconds", "save_every", "log_json")
+                    "pooling", "style_blend", "style_scale", "preserve_colors", "scales", "precision", "max_seconds", "save_every", "log_json")
 # Controls sent to the model only when given, so that the export's defaults apply otherwise.
 _CONTROLS = ("steps", "content_weight", "style_weight", "tv_weight", "seed", "init")
 

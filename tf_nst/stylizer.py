@@ -258,9 +258,10 @@ class Stylizer:
     # --- graph pieces -----------------------------------------------------------------------
 
     def _compile(self):
-        self._targets_fn = tf.function(self.compute_targets, reduce_retracing=True)
-        self._start_fn = tf.function(self.start, reduce_retracing=True)
-        self._run_fn = tf.function(self.run, reduce_retracing=True)
+        # Traced for any image size, exactly as the exported graph is (see `AnySizeFunction`).
+        self._targets_fn = AnySizeFunction(self.compute_targets)
+        self._start_fn = AnySizeFunction(self.start)
+        self._run_fn = AnySizeFunction(self.run)
 
     def compute_targets(self, content, styles, blend_weights):
         """Content features and blended style Grams, computed once per run.
@@ -327,8 +328,8 @@ class Stylizer:
         """
         content = tf.cast(content, tf.float32)
         targets = self.compute_targets(content, [tf.cast(style, tf.float32)], tf.ones([1]))
-        x = tf.cond(random_init, lambda: random_image(tf.shape(content), seed), lambda: content) \
-            if isinstance(random_init, tf.Tensor) else (random_image(tf.shape(content), seed) if random_init else content)
+        x = tf.cond(tf.convert_to_tensor(random_init), lambda: random_image(tf.shape(content), seed),
+                    lambda: content)
         state = self.start(x, targets, content_weight, style_weight, tv_weight)
         first = state["parts"][None]
         state, history = self.run(state, targets, content_weight, style_weight, tv_weight, num_steps)
@@ -395,8 +396,7 @@ class Stylizer:
                 if state is None:
                     x = self._initial_image(content_rgb)
                 else:
-                    x = tf.image.resize(state["best_x"], [height, width], method="bicubic")
-                    x = tf.clip_by_value(x, 0.0, 255.0)
+                    x = self._upsample(state["best_x"], content_rgb)
                 state = self._start_fn(x, targets, *weights)
                 rows.append(state["parts"].numpy())
                 steps_here = 0
@@ -446,6 +446,11 @@ class Stylizer:
         max_side = max(max_side, math.ceil(self.min_side * max(height, width) / min(height, width)))
         return image_io.resize_to_max_side(rgb, max_side)
 
+    def _upsample(self, x, content_rgb):
+        """The previous scale's best image resized to `content_rgb`'s size (bicubic, clipped)."""
+        x = tf.image.resize(x, content_rgb.shape[:2], method="bicubic")
+        return tf.clip_by_value(x, 0.0, 255.0)
+
     def _initial_image(self, content_rgb):
         if isinstance(self.init, str) and self.init == "content":
             return tf.constant(content_rgb[None], tf.float32)
@@ -453,6 +458,43 @@ class Stylizer:
             return random_image(tf.constant([1, *content_rgb.shape]), self.seed)
         init = image_io.resize(np.asarray(self.init, np.uint8), (content_rgb.shape[1], content_rgb.shape[0]))
         return tf.constant(init[None], tf.float32)
+
+
+def any_size_spec(value):
+    """`value`'s `TensorSpec` with the image-size dimensions unknown, as in the exported signature.
+
+    `(1, H, W, C)` images, features and Adam moments -> `(1, None, None, C)`;
+    `(history, H*W*3)` L-BFGS buffers -> `(history, None)`; Grams, scalars and loss vectors keep
+    their shapes. Anything that is not a tensor is returned unchanged.
+    """
+    if not isinstance(value, (tf.Tensor, np.ndarray)):
+        return value
+    shape = list(value.shape)
+    if len(shape) == 4:
+        shape[1:3] = [None, None]
+    elif len(shape) == 2:
+        shape[1] = None
+    return tf.TensorSpec(shape, tf.as_dtype(value.dtype))
+
+
+class AnySizeFunction:
+    """`tf.function(fn)` traced once per structure for any image size, never for one size.
+
+    The export traces `Stylizer.stylize_graph` with unknown height and width. With static
+    shapes grappler's constant folding rewrites shape-derived arithmetic (such as the Gram
+    normalisation and the `reduce_mean` gradients), which rounds differently; L-BFGS amplifies
+    that to tens of grey levels within 20 steps (128 px, vgg16-hed). Tracing
+    the library's pieces with the same unknown sizes makes library and served results
+    bit-identical (and avoids a retrace per scale).
+    """
+
+    def __init__(self, fn):
+        self.python_function = fn
+        self._function = tf.function(fn)
+
+    def __call__(self, *args):
+        specs = tf.nest.map_structure(any_size_spec, args)
+        return self._function.get_concrete_function(*specs)(*args)
 
 
 def random_image(shape, seed):

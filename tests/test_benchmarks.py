@@ -1,0 +1,70 @@
+"""Smoke test of the benchmark harness at tiny sizes (the real runs stay out of the test suite)."""
+
+import numpy as np
+import tensorflow as tf
+
+from benchmarks import memory, quality, report, timing
+from benchmarks.reference_loops import KerasIoLoop, TutorialLoop
+
+
+def test_reference_loops_step_and_change_the_image():
+    rng = np.random.default_rng(0)
+    content = tf.constant(rng.uniform(0, 1, (1, 32, 32, 3)), tf.float32)
+    style = tf.constant(rng.uniform(0, 1, (1, 32, 32, 3)), tf.float32)
+    tutorial = TutorialLoop(content, style)
+    before = tutorial.image.numpy()
+    assert np.isfinite(float(tutorial.step()))
+    assert 0.0 <= tutorial.image.numpy().min() and tutorial.image.numpy().max() <= 1.0
+    assert not np.array_equal(before, tutorial.image.numpy())
+    keras_io = KerasIoLoop(content * 255.0, style * 255.0)
+    before = keras_io.combination_image.numpy()
+    assert np.isfinite(float(keras_io.step()))
+    assert not np.array_equal(before, keras_io.combination_image.numpy())
+
+
+def test_flop_count_from_layer_shapes():
+    loop = timing.ProjectLoop(64, "lbfgs")
+    flops = loop.flops(64)
+    # block1_conv1 alone: forward 2*64*64*3*64*9, doubled for the backward pass to the input.
+    assert flops > 2 * 2 * 64 * 64 * 3 * 64 * 9
+    shapes = timing.conv_layer_shapes(loop.stylizer.extractor.model, 64, 64)
+    assert shapes[0] == ("block1_conv1", 64, 64, 3, 64, 9)
+    assert shapes[-1][0] == "block5_conv1" and shapes[-1][1:3] == (4, 4)
+
+
+def test_timing_rounds_and_ratios():
+    figures = timing.speed_figures(32, steps=1, repeats=2, log=lambda message: None)
+    loops = figures["loops"]
+    assert set(loops) == {"tf_nst_lbfgs", "tf_nst_adam", "tf_nst_lbfgs_bfloat16", "tf_tutorial", "keras_io"}
+    assert loops["tf_nst_lbfgs"]["project_over_this"]["median"] == 1.0
+    assert all(loop["seconds_per_evaluation"]["n"] == 2 for loop in loops.values())
+    assert timing.matmul_throughput(n=128, repeats=2)["median"] > 0
+
+
+def test_time_to_reach():
+    trace = [(1.0, 5, 3.0), (2.0, 10, 1.5), (3.0, 15, 1.0)]
+    assert quality.time_to_reach(trace, 1.5) == (2.0, 10)
+    assert quality.time_to_reach(trace, 0.5) is None
+
+
+def test_memory_child_reports_peak_rss():
+    figures = memory.child(48, "adam", steps=1)
+    assert figures["peak_rss_bytes"] >= figures["rss_after_build_bytes"] > 0
+    assert figures["steps"] == 1
+
+
+def test_report_renders_targets():
+    summary = {"median": 1.0, "min": 1.0, "max": 1.0, "n": 5}
+    loop = {"seconds_per_evaluation": summary, "flops_per_evaluation": 1e9, "project_over_this": summary}
+    section = {"started": "now", "minutes": 1.0, "loadavg_before": [1, 1, 1], "loadavg_after": [1, 1, 1]}
+    results = {"speed": {**section, "result": {
+        "matmul_float32": {**summary, "median": 1e9}, "matmul_bfloat16": summary,
+        "sizes": [{"size": 512, "steps_per_round": 3, "loops": {
+            "tf_nst_lbfgs": loop, "tf_tutorial": {**loop, "project_over_this": {**summary, "median": 0.9}},
+            "keras_io": {**loop, "project_over_this": {**summary, "median": 0.5}}}}]}},
+        "memory": {**section, "result": [{"size": 1024, "optimizer": "lbfgs", "peak_rss_bytes": 2e9,
+                                          "rss_after_build_bytes": 1e9, "steps": 3}]}}
+    text = report.render(results)
+    assert "| 1 | ≤ 0.95× the tutorial loop per evaluation at 512 px | 0.900× | **met** |" in text
+    assert "| 1 | ≤ 0.40× the keras.io loop per evaluation at 512 px | 0.500× | **not met** |" in text
+    assert "2.00 GB" in text and "Pending" in text
