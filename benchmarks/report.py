@@ -1,6 +1,14 @@
-"""Render results.json as RESULTS.md: figures, targets met, and what limits the rest."""
+"""Render results.json as RESULTS.md: figures, targets met, and what limits the rest.
+
+    python -m benchmarks.report    # re-render RESULTS.md from results.json and closing_note.md
+"""
+
+import json
+import os
 
 GB = 1e9
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLOSING_NOTE = os.path.join(HERE, "closing_note.md")
 
 
 def _fmt(summary, scale=1.0, digits=3):
@@ -93,10 +101,24 @@ def render(results):
     lines += _quality(results.get("quality"))
     lines += _memory(results.get("memory"))
     lines += _served(results.get("served"))
-    notes = results.get("notes")
-    if notes:
-        lines += ["## Closing note", ""] + notes + [""]
-    return "\n".join(lines)
+    lines += ["## Closing note", ""]
+    met = [f"{target} ({measured})" for _, target, measured, ok in rows if ok]
+    missed = [f"{target} ({measured})" for _, target, measured, ok in rows if ok is False]
+    lines += [f"- Met: {'; '.join(met) if met else 'none'}.", f"- Not met: {'; '.join(missed) if missed else 'none'}."]
+    if os.path.exists(CLOSING_NOTE):
+        with open(CLOSING_NOTE) as stream:
+            lines += ["", stream.read().strip()]
+    return "\n".join(lines) + "\n"
+
+
+def work_to_step(run, step, size):
+    """Full-size-evaluation equivalents spent up to evaluation `step` (cost ∝ pixels)."""
+    work, done = 0.0, 0
+    for scale_size, steps in zip(run["sizes"], run["scale_steps"]):
+        here = min(steps, step - done)
+        work += max(here, 0) * (scale_size / size) ** 2
+        done += steps
+    return work
 
 
 def _speed(section):
@@ -139,23 +161,25 @@ def _quality(section):
              "1.05·L. Candidates are whole `stylize` calls (targets, upsampling and coarse scales included) "
              "after a warm-up call that traces the functions; losses are the normalized full-size loss of the "
              "finest scale, so they compare directly. Ratio = candidate wall time / reference wall time. "
+             "Work = evaluations weighted by pixels relative to the full size (a load-independent cost). "
              "The default `stylize` is single-resolution (coarse-to-fine did not pay off, see the closing "
              "note), so its time to the bar is the reference's own. "
              f"{_load(section)}.", "",
-             "| Size | Run | Sizes × evaluations | Seconds | Ratio | Final loss (× L) | Bar reached at (÷ reference time) | Loss at 1/3 of the reference time (× L) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| Size | Run | Sizes × evaluations | Seconds | Ratio | Final loss (× L) | Bar reached at (÷ reference time) | Work to the bar (÷ 150) | Loss at 1/3 of the reference time (× L) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for run in section["result"]:
         ref = run["reference"]
         lines.append(f"| {run['size']} | single-resolution reference | {ref['sizes']} × {ref['scale_steps']} | "
                      f"{ref['seconds']:.1f} | 1 | {ref['best_loss']:.4g} (1.000) | "
                      f"{_seconds(ref.get('time_to_bar'), ref['seconds'])} (evaluation {ref.get('steps_to_bar')}) | "
-                     f"{_third(ref, ref)} |")
+                     f"{_work(ref, run)} | {_third(ref, ref)} |")
         for candidate in run["candidates"]:
             label = "default `stylize`" if candidate.get("default") else "candidate"
             lines.append(f"| {run['size']} | {label} | {candidate['sizes']} × {candidate['scale_steps']} | "
                          f"{candidate['seconds']:.1f} | {candidate['ratio_whole_call']:.3f} | "
                          f"{candidate['best_loss']:.4g} ({candidate['loss_ratio']:.3f}) | "
-                         f"{_seconds(candidate.get('time_to_bar'), ref['seconds'])} | {_third(candidate, ref)} |")
+                         f"{_seconds(candidate.get('time_to_bar'), ref['seconds'])} | {_work(candidate, run)} | "
+                         f"{_third(candidate, ref)} |")
     lines.append("")
     precision = [run for run in section["result"] if run.get("precision")]
     if precision:
@@ -174,6 +198,13 @@ def _quality(section):
 
 def _seconds(value, reference_seconds):
     return "not reached" if value is None else f"{value:.1f} s ({value / reference_seconds:.2f})"
+
+
+def _work(candidate, run):
+    if candidate.get("steps_to_bar") is None:
+        return "–"
+    work = work_to_step(candidate, candidate["steps_to_bar"], run["size"])
+    return f"{work:.0f} ({work / run['reference_steps']:.2f})"
 
 
 def _third(run, ref):
@@ -211,3 +242,16 @@ def _served(section):
         f"served ÷ library: {_fmt(served['served_over_library'])}",
         f"- export written in {served['export_seconds']:.1f} s; final loss library {served['library_best_loss']:.4g}, "
         f"served {served['served_best_loss']:.4g}", ""]
+
+
+def main():
+    path = os.path.join(HERE, "results.json")
+    with open(path) as stream:
+        results = json.load(stream)
+    with open(os.path.join(HERE, "RESULTS.md"), "w") as stream:
+        stream.write(render(results))
+    print(f"Wrote {os.path.join(HERE, 'RESULTS.md')}")
+
+
+if __name__ == "__main__":
+    main()
