@@ -82,6 +82,7 @@ def main(argv=None):
     parser.add_argument("--memory-sizes", default="512,1024", help="Peak-memory sizes (figure 5).")
     parser.add_argument("--repeats", type=int, default=5, help="Timed rounds per figure (median, min-max).")
     parser.add_argument("--steps", type=int, default=3, help="Evaluations per timed round.")
+    parser.add_argument("--served-size", type=int, default=256, help="Image size for figure 6.")
     parser.add_argument("--quick", action="store_true", help="Tiny sizes and counts: checks the harness only.")
     parser.add_argument("--output", default=HERE, help="Folder for RESULTS.md and results.json.")
     args = parser.parse_args(argv)
@@ -90,7 +91,7 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown sections {unknown}; expected some of {', '.join(SECTIONS)}")
     sizes = dict(speed=args.sizes, quality=args.quality_sizes, memory=args.memory_sizes)
-    settings = dict(repeats=args.repeats, steps=args.steps, memory_steps=3, served_size=256, reference_steps=150)
+    settings = dict(repeats=args.repeats, steps=args.steps, memory_steps=3, served_size=args.served_size, reference_steps=150)
     if args.quick:
         sizes = dict(speed="64", quality="64", memory="64")
         settings = dict(repeats=2, steps=1, memory_steps=1, served_size=64, reference_steps=10,

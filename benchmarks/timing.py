@@ -30,12 +30,13 @@ def matmul_throughput(n=4096, repeats=5, dtype=tf.float32):
     a, b = tf.cast(a, dtype), tf.cast(b, dtype)
     matmul = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.linalg.matmul(a, b)[:1, :1], tf.float32)))
     matmul(a, b).numpy()
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         matmul(a, b).numpy()
         rates.append(2.0 * n ** 3 / (time.perf_counter() - started))
-    return summary(rates)
+        cpu_rates.append(2.0 * n ** 3 / (time.process_time() - cpu_started))
+    return {**summary(rates), "per_cpu_second": summary(cpu_rates)}
 
 
 def conv_layer_shapes(model, height, width):
@@ -132,14 +133,16 @@ def time_loops(size, loops, steps=3, repeats=5, log=print):
         loop.run(1)  # trace
         loop.run(steps)  # warm caches / settle retracing
     times = {loop.name: [] for loop in loops}
+    cpu_times = {loop.name: [] for loop in loops}
     for round_index in range(repeats):
         for loop in loops:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             loop.run(steps)
             times[loop.name].append((time.perf_counter() - started) / steps)
+            cpu_times[loop.name].append((time.process_time() - cpu_started) / steps)
         log(f"[timing {size}px] round {round_index + 1}/{repeats}: " +
-            ", ".join(f"{name} {values[-1]:.3f} s" for name, values in times.items()))
-    return times
+            ", ".join(f"{name} {values[-1]:.3f} s ({cpu_times[name][-1]:.3f} cpu-s)" for name, values in times.items()))
+    return times, cpu_times
 
 
 def speed_figures(size, steps=3, repeats=5, include_bfloat16=True, include_adam=True, log=print):
@@ -150,8 +153,8 @@ def speed_figures(size, steps=3, repeats=5, include_bfloat16=True, include_adam=
     if include_bfloat16:
         loops.append(ProjectLoop(size, "lbfgs", precision="bfloat16"))
     loops += [ReferenceLoop(TutorialLoop, size), ReferenceLoop(KerasIoLoop, size)]
-    times = time_loops(size, loops, steps, repeats, log)
-    base = times["tf_nst_lbfgs"]
+    times, cpu_times = time_loops(size, loops, steps, repeats, log)
+    base, cpu_base = times["tf_nst_lbfgs"], cpu_times["tf_nst_lbfgs"]
     result = {"size": size, "steps_per_round": steps, "rounds": repeats, "loops": {}}
     for loop in loops:
         values = times[loop.name]
@@ -160,5 +163,8 @@ def speed_figures(size, steps=3, repeats=5, include_bfloat16=True, include_adam=
             "flops_per_evaluation": loop.flops(size),
             # Same-round ratios: project time / this loop's time, round by round.
             "project_over_this": summary([b / v for b, v in zip(base, values)]),
+            # Process CPU seconds (all threads): what the loop costs, whatever else runs on the machine.
+            "cpu_seconds_per_evaluation": summary(cpu_times[loop.name]),
+            "project_over_this_cpu": summary([b / v for b, v in zip(cpu_base, cpu_times[loop.name])]),
         }
     return result

@@ -38,6 +38,7 @@ def test_timing_rounds_and_ratios():
     assert set(loops) == {"tf_nst_lbfgs", "tf_nst_adam", "tf_nst_lbfgs_bfloat16", "tf_tutorial", "keras_io"}
     assert loops["tf_nst_lbfgs"]["project_over_this"]["median"] == 1.0
     assert all(loop["seconds_per_evaluation"]["n"] == 2 for loop in loops.values())
+    assert all(loop["cpu_seconds_per_evaluation"]["median"] > 0 for loop in loops.values())
     assert timing.matmul_throughput(n=128, repeats=2)["median"] > 0
 
 
