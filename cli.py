@@ -66,9 +66,7 @@ def _preset_callback(ctx, param, value):
     if value is not None:
         from tf_nst.presets import get_preset
 
-        settings = get_preset(value)
-        settings.pop("weights_note")
-        _set_defaults(ctx, settings)
+        _set_defaults(ctx, get_preset(value))
     return value
 
 
@@ -96,6 +94,7 @@ def _from_callback(ctx, param, value):
         "adam_epsilon": optimizer_config.get("epsilon"),
         "size": stored.get("size"), "style_scale": stored.get("style_scale"),
         "preserve_colors": stored.get("preserve_colors"), "init": stored.get("init"),
+        "loss_form": stored.get("loss_form"), "precision": stored.get("precision"),
         "seed": stored.get("seed"),
         "scales": (",".join(map(str, stored["scales"])) if len(stored["scales"]) > 1 else 1)
         if isinstance(stored.get("scales"), list) else stored.get("scales"),
@@ -185,11 +184,15 @@ def cli():
 @click.option("--from", "from_png", type=click.Path(exists=True, dir_okay=False), default=None,
               is_eager=True, expose_value=False, callback=_from_callback,
               help="Replay the settings (and inputs) stored in a tf-nst PNG; explicit options override.")
+@click.option("--loss-form", type=click.Choice(["normalized", "tf-tutorial", "jcjohnson"]),
+              default="normalized", show_default=True,
+              help="normalized: weights carry across sizes and backbones. tf-tutorial/jcjohnson: those "
+                   "projects' unnormalized losses, for their published weights (set by --preset).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
             style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
             pooling, style_blend, style_scale, preserve_colors, scales, precision, max_seconds, save_every,
-            log_json, max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, quiet):
+            log_json, max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, loss_form, quiet):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
@@ -223,7 +226,7 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
             optimizer=_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2, adam_epsilon),
             num_steps=steps, size=size,
             scales=scales, style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed,
-            precision=precision)
+            precision=precision, loss_form=loss_form)
         progress = _ProgressReporter(sum(stylizer.scale_steps), quiet, output, save_every)
         try:
             result = stylizer.stylize(content_image, style_images, style_blend_weights=style_blend,
@@ -349,8 +352,10 @@ def info(image):
 
 
 # Settings fixed inside an export; giving them with --saved-model would be silently ignored.
-_FIXED_IN_EXPORT = ("optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "content_layers", "style_layers", "backbone", "weights",
-                    "pooling", "style_blend", "style_scale", "preserve_colors", "scales", "precision", "max_seconds", "save_every", "log_json")
+_FIXED_IN_EXPORT = ("optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "content_layers",
+                    "style_layers", "backbone", "weights", "pooling", "style_blend", "style_scale",
+                    "preserve_colors", "scales", "precision", "loss_form", "max_seconds", "save_every",
+                    "log_json")
 # Controls sent to the model only when given, so that the export's defaults apply otherwise.
 _CONTROLS = ("steps", "content_weight", "style_weight", "tv_weight", "seed", "init")
 

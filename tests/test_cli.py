@@ -168,8 +168,10 @@ def test_from_rejects_a_png_without_settings(runner, tmp_path):
 @pytest.mark.parametrize("preset, expected", [
     ("prayge", {"optimizer": "adam", "style_weight": 100.0, "learning_rate": 0.003 * 255,
                 "content_layers": {f"block{i}_conv1": 1.0 for i in range(1, 6)}}),
-    ("tf-tutorial", {"optimizer": "adam", "content_layers": {"block5_conv2": 1.0}, "learning_rate": 0.02 * 255}),
-    ("jcjohnson", {"optimizer": "lbfgs", "init": "random", "content_weight": 5.0, "style_weight": 100.0}),
+    ("tf-tutorial", {"optimizer": "adam", "content_layers": {"block5_conv2": 1.0}, "learning_rate": 0.02 * 255,
+                     "content_weight": 1e4, "style_weight": 1e-2, "tv_weight": 30.0, "loss_form": "tf-tutorial"}),
+    ("jcjohnson", {"optimizer": "lbfgs", "init": "random", "content_weight": 5.0, "style_weight": 100.0,
+                   "loss_form": "jcjohnson"}),
 ])
 def test_presets_apply_and_explicit_options_override(runner, tmp_path, content_path, style_path, preset, expected):
     out = tmp_path / "p.png"

@@ -70,3 +70,23 @@ def test_normalized_losses_are_scale_invariant(features):
 def test_normalized_error_is_zero_at_target_and_one_at_zero(features):
     assert float(normalized_squared_error(features, features)) == 0.0
     np.testing.assert_allclose(normalized_squared_error(np.zeros_like(features), features).numpy(), 1.0, rtol=1e-6)
+
+
+def test_published_loss_forms_match_numpy(features):
+    from tf_nst.losses import (
+        jcjohnson_style_error, mean_squared_error, total_variation_abs, total_variation_squared_sum)
+
+    other = np.random.default_rng(4).normal(size=features.shape).astype(np.float32)
+    np.testing.assert_allclose(mean_squared_error(features, other).numpy(), np.mean((features - other) ** 2), rtol=1e-5)
+    gram, target = numpy_gram(features), numpy_gram(other)
+    # neural_style.lua: Gram / (C*H*W), MSECriterion (mean over C*C).
+    hw, channels = features.shape[1] * features.shape[2], features.shape[3]
+    expected = np.mean((gram * hw / (channels * hw) - target * hw / (channels * hw)) ** 2)
+    np.testing.assert_allclose(jcjohnson_style_error(gram, target).numpy(), expected, rtol=1e-5)
+    image = np.random.default_rng(0).uniform(0, 255, (1, 6, 8, 3)).astype(np.float32)
+    unit = image / 255.0
+    expected_abs = np.abs(np.diff(unit, axis=1)).sum() + np.abs(np.diff(unit, axis=2)).sum()
+    np.testing.assert_allclose(total_variation_abs(image).numpy(), expected_abs, rtol=1e-5)
+    dx = image[:, :-1, :-1] - image[:, :-1, 1:]
+    dy = image[:, :-1, :-1] - image[:, 1:, :-1]
+    np.testing.assert_allclose(total_variation_squared_sum(image).numpy(), 0.5 * np.sum(dx ** 2 + dy ** 2), rtol=1e-5)

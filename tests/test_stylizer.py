@@ -203,3 +203,25 @@ def test_style_scale_resizes_the_style_relative_to_the_output(small_content, sty
     stylizer._targets_fn = spy
     stylizer.stylize(small_content, gradient_image(80, 100, seed=3))
     assert seen == [[(1, round(expected_side * 80 / 100), expected_side, 3)]]
+
+
+def test_tf_tutorial_loss_form_is_the_tutorials_objective(small_content, small_style):
+    """Weights 1e4/1e-2/30 on plain means and tf.image.total_variation, as in the tutorial."""
+    stylizer = tiny_stylizer(loss_form="tf-tutorial", content_layers="block5_conv2")
+    content = tf.constant(small_content[None], tf.float32)
+    targets = stylizer.compute_targets(content, [tf.constant(small_style[None], tf.float32)], tf.ones([1]))
+    x = tf.constant(gradient_image(48, 64, seed=7)[None], tf.float32)
+    total, parts, _ = stylizer.loss_function(targets, 1e4, 1e-2, 30.0)(x)
+    features = stylizer.extractor(x)
+    style = np.mean([np.mean((tf_gram(features[name]) - targets["style"][name].numpy()) ** 2)
+                     for name in stylizer.style_layers])
+    content_term = np.mean((features["block5_conv2"].numpy() - targets["content"]["block5_conv2"].numpy()) ** 2)
+    tv = float(tf.reduce_sum(tf.image.total_variation(x / 255.0)))
+    np.testing.assert_allclose(parts.numpy()[1:4], [content_term, style, tv], rtol=1e-4)
+    np.testing.assert_allclose(float(total), 1e4 * content_term + 1e-2 * style + 30 * tv, rtol=1e-4)
+
+
+def tf_gram(features):
+    from tf_nst.losses import gram_matrix
+
+    return gram_matrix(features).numpy()

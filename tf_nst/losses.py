@@ -56,6 +56,46 @@ def total_variation_loss(image):
     return tf.reduce_mean(tf.square(dy)) + tf.reduce_mean(tf.square(dx))
 
 
+def mean_squared_error(value, target):
+    """Plain mean squared error (the TF tutorial's content and style losses)."""
+    return tf.reduce_mean(tf.square(tf.cast(value, tf.float32) - tf.cast(target, tf.float32)))
+
+
+def jcjohnson_style_error(gram, target_gram):
+    """jcjohnson/neural-style's style loss: Grams divided by C·H·W, then mean squared error.
+
+    Our Grams are divided by H·W only, so this is `mean((G - T)²) / C²`.
+    """
+    channels = tf.cast(tf.shape(gram)[-1], tf.float32)
+    return mean_squared_error(gram, target_gram) / tf.square(channels)
+
+
+def total_variation_abs(image):
+    """`tf.image.total_variation` of a 0-255 image seen in [0, 1] (the TF tutorial's TV)."""
+    return tf.reduce_sum(tf.image.total_variation(tf.cast(image, tf.float32) / 255.0))
+
+
+def total_variation_squared_sum(image):
+    """`½ Σ (dx² + dy²)` in grey levels: the loss whose gradient jcjohnson/neural-style's TVLoss uses."""
+    image = tf.cast(image, tf.float32)
+    dx = image[:, :-1, :-1, :] - image[:, :-1, 1:, :]
+    dy = image[:, :-1, :-1, :] - image[:, 1:, :-1, :]
+    return 0.5 * tf.reduce_sum(tf.square(dx) + tf.square(dy))
+
+
+# How the terms are computed and how layer terms are combined. "normalized" is tf-nst's
+# (size- and backbone-independent weights); the others reproduce published projects so
+# that their published weights mean what they meant there.
+LOSS_FORMS = {
+    "normalized": {"content": normalized_squared_error, "style": normalized_squared_error,
+                   "tv": total_variation_loss, "layers": "mean"},
+    "tf-tutorial": {"content": mean_squared_error, "style": mean_squared_error,
+                    "tv": total_variation_abs, "layers": "mean"},
+    "jcjohnson": {"content": mean_squared_error, "style": jcjohnson_style_error,
+                  "tv": total_variation_squared_sum, "layers": "sum"},
+}
+
+
 @keras.saving.register_keras_serializable(package="tf_nst")
 class LossTerm:
     """A user-defined loss term added to the objective as `weight * term(image, features)`.

@@ -20,7 +20,7 @@ from tf_nst import colors
 from tf_nst import images as image_io
 from tf_nst.backbones import FeatureExtractor
 from tf_nst.errors import ImageError, InvalidArgumentError
-from tf_nst.losses import content_loss, gram_matrix, normalized_squared_error, total_variation_loss
+from tf_nst.losses import LOSS_FORMS, gram_matrix
 from tf_nst.optimizers import Optimizer, get_optimizer, run_steps
 
 DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
@@ -120,7 +120,10 @@ class Stylizer:
         pooling: `"max"` or `"avg"`.
         content_layers, style_layers: layer names, `"name:weight,..."` strings or
             `{name: weight}` dicts; weights are normalized to sum to 1.
-        content_weight, style_weight, tv_weight: weights of the normalized terms.
+        content_weight, style_weight, tv_weight: weights of the loss terms.
+        loss_form: `"normalized"` (default: each term divided by its target's energy,
+            so weights carry across sizes and backbones), or `"tf-tutorial"` /
+            `"jcjohnson"` (those projects' unnormalized losses, for their published weights).
         optimizer: `"lbfgs"` (default), `"adam"`, or an `Optimizer` instance
             (e.g. `Adam(learning_rate=5.1, beta_1=0.99)`).
         num_steps: loss+gradient evaluations at the finest scale.
@@ -153,6 +156,7 @@ class Stylizer:
                  content_weight=1.0, style_weight=10.0, tv_weight=1.0,
                  optimizer="lbfgs", num_steps=200, scale_steps=None, learning_rate=None,
                  size=512, scales=1, style_scale=1.0, preserve_colors="none", init="content", seed=0,
+                 loss_form="normalized",
                  extra_loss_terms=(), preprocessing="caffe", precision="float32"):
         self.content_layers = parse_layer_weights(
             DEFAULT_CONTENT_LAYERS if content_layers is None else content_layers, "content_layers")
@@ -186,6 +190,10 @@ class Stylizer:
         self.scale_steps = scale_steps
         self.style_scale = float(style_scale)
         self.preserve_colors = colors.check_mode(preserve_colors)
+        if loss_form not in LOSS_FORMS:
+            raise InvalidArgumentError(
+                f"expected loss_form one of {', '.join(LOSS_FORMS)}. Received: loss_form={loss_form!r}")
+        self.loss_form = loss_form
         self.init = init
         self.seed = int(seed)
         self.extra_loss_terms = list(extra_loss_terms)
@@ -233,6 +241,7 @@ class Stylizer:
             "num_steps": self.num_steps, "scale_steps": self.scale_steps,
             "learning_rate": self.optimizer.learning_rate, "optimizer_config": self.optimizer.get_config(),
             "size": self.size, "scales": self.scale_sizes, "style_scale": self.style_scale, "preserve_colors": self.preserve_colors,
+            "loss_form": self.loss_form,
             "init": self.init if isinstance(self.init, str) else "array", "seed": self.seed,
             "precision": self.extractor.precision,
         }
@@ -283,21 +292,21 @@ class Stylizer:
 
     def loss_function(self, targets, content_weight, style_weight, tv_weight):
         """Return `value_and_grad(x) -> (loss, parts, grad)` for the optimizers."""
-        content_total = sum(self.content_layers.values())
-        style_total = sum(self.style_layers.values())
+        form = LOSS_FORMS[self.loss_form]
+        content_scale = sum(self.content_layers.values()) if form["layers"] == "mean" else 1.0
+        style_scale = sum(self.style_layers.values()) if form["layers"] == "mean" else 1.0
 
         def value_and_grad(x):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 features = self.extractor(x)
                 content = tf.add_n([
-                    (weight / content_total) * content_loss(features[name], targets["content"][name])
+                    (weight / content_scale) * form["content"](features[name], targets["content"][name])
                     for name, weight in self.content_layers.items()])
                 style = tf.add_n([
-                    (weight / style_total) * normalized_squared_error(
-                        gram_matrix(features[name]), targets["style"][name])
+                    (weight / style_scale) * form["style"](gram_matrix(features[name]), targets["style"][name])
                     for name, weight in self.style_layers.items()])
-                tv = total_variation_loss(x)
+                tv = form["tv"](x)
                 extras = [term(x, features) for term in self.extra_loss_terms]
                 total = content_weight * content + style_weight * style + tv_weight * tv
                 for extra in extras:
