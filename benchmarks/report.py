@@ -64,7 +64,8 @@ def targets(results):
         default_ratio = ref["time_to_bar"] / ref["seconds"] if ref.get("time_to_bar") else None
         candidates = [c for c in run["candidates"] if c.get("ratio_to_bar") is not None]
         best = min(candidates, key=lambda c: c["ratio_to_bar"]) if candidates else None
-        measured = f"default (single-resolution) {default_ratio:.2f}" if default_ratio else "default n/a"
+        measured = (f"default (single-resolution) {default_ratio:.2f} of the time, evaluation "
+                    f"{ref['steps_to_bar']}/{run['reference_steps']}" if default_ratio else "default n/a")
         measured += (f"; coarse-to-fine {best['sizes']}×{best['scale_steps']} {best['ratio_to_bar']:.2f}"
                      if best else "; coarse-to-fine: bar not reached")
         ratios = [r for r in [default_ratio, best and best["ratio_to_bar"]] if r]
@@ -212,11 +213,15 @@ def _quality(section):
                          f"{_seconds(candidate.get('time_to_bar'), ref['seconds'])} | {_work(candidate, run)} | "
                          f"{_third(candidate, ref)} |")
     lines.append("")
+    lines += [f"Note: {run['note']}" for run in section["result"] if run.get("note")]
+    lines.append("")
     precision = [run for run in section["result"] if run.get("precision")]
     if precision:
         lines += ["bf16 (`precision=\"bfloat16\"`, same 150-evaluation single-resolution run; both final images "
-                  "re-scored with float32 features):", "",
-                  "| Size | float32 s | bfloat16 s | Speed-up | float32 loss | bfloat16 loss (float32-rescored) | Change |",
+                  "re-scored with float32 features). The wall-time speed-up here is only indicative: the two runs "
+                  "ran minutes apart under a changing load; figure 4a's interleaved CPU-time ratio is the speed "
+                  "figure.", "",
+                  "| Size | float32 s | bfloat16 s | Wall speed-up | float32 loss | bfloat16 loss (float32-rescored) | Change |",
                   "|---|---|---|---|---|---|---|"]
         for run in precision:
             p = run["precision"]
