@@ -52,8 +52,9 @@ def targets(results):
                      f"{100 * judged:.0f} %" + (f" per CPU-second (wall {100 * efficiency:.0f} %)"
                                                 if cpu_efficiency is not None else ""), judged >= 0.75))
         if "tf_nst_lbfgs_bfloat16" in loops:
-            speedup = 1.0 / loops["tf_nst_lbfgs_bfloat16"][key]["median"]
-            speedup_wall = 1.0 / wall("tf_nst_lbfgs_bfloat16")
+            # The ratio column is float32 time / bf16 time: the speed-up itself.
+            speedup = loops["tf_nst_lbfgs_bfloat16"][key]["median"]
+            speedup_wall = wall("tf_nst_lbfgs_bfloat16")
             rows.append(("4", "bf16 ≥ 1.4× faster per evaluation (512 px)",
                          f"{speedup:.2f}×" + (f" CPU time (wall {speedup_wall:.2f}×)"
                                               if key == "project_over_this_cpu" else ""), speedup >= 1.4))
@@ -91,10 +92,15 @@ def _cpu_efficiency(speed, size_entry, name):
     return rate / speed["matmul_float32"]["per_cpu_second"]["median"]
 
 
+def _matmul_wall_peak(speed):
+    """The best of the wall-time matmul medians measured before and after the loops."""
+    return max(speed["matmul_float32"]["median"], (speed.get("matmul_float32_after") or {}).get("median", 0.0))
+
+
 def _efficiency(speed, size_entry, name):
     loop = size_entry["loops"][name]
     rate = loop["flops_per_evaluation"] / loop["seconds_per_evaluation"]["median"]
-    return rate / speed["matmul_float32"]["median"]
+    return rate / _matmul_wall_peak(speed)
 
 
 def render(results):
@@ -164,7 +170,7 @@ def _speed(section):
     lines += ["| Size | Loop | wall s / evaluation | tf_nst_lbfgs ÷ loop (wall) | CPU s / evaluation | "
               "tf_nst_lbfgs ÷ loop (CPU) | GFLOP / evaluation | of fp32 matmul (wall) | of fp32 matmul (per CPU-s) |",
               "|---|---|---|---|---|---|---|---|---|"]
-    peak = speed["matmul_float32"]["median"]
+    peak = _matmul_wall_peak(speed)
     cpu_peak = speed["matmul_float32"].get("per_cpu_second", {}).get("median")
     for entry in speed["sizes"]:
         for name, loop in entry["loops"].items():
@@ -178,10 +184,17 @@ def _speed(section):
                          + (f"{100 * cpu_rate / cpu_peak:.0f} % |" if cpu_rate and cpu_peak else "n/a |"))
     lines += ["", "FLOPs are counted from the layer shapes (`benchmarks/timing.py: evaluation_flops`): each "
               "convolution's forward pass 2·H·W·Cin·Cout·9 per image, plus its backward pass to the input (the "
-              "same count; filter gradients are not computed), plus Gram matrices forward and backward; ReLU, "
-              "pooling, losses and optimizer arithmetic are neglected. The keras.io loop pushes three images "
-              "through the network forward and backward (its slices come after the convolutions). For bf16 the "
-              "same FLOP count is divided by the float32 matmul rate.", ""]
+              "same count; filter gradients are not needed, and the per-CPU-second rates below 100 % confirm they are "
+              "not computed), plus Gram matrices forward and backward; ReLU, pooling, losses and optimizer "
+              "arithmetic are neglected. The keras.io loop pushes three images through the network forward and "
+              "backward (its slices come after the convolutions). The wall-time column divides by the best "
+              "wall-time matmul rate of the run; wall rates swing with the load, the per-CPU-second column does "
+              "not. bf16 rows are divided by the float32 rate too (above 100 % = faster than float32 can be); "
+              "against the bf16 matmul rate per CPU-second they reach "
+              + ", ".join(f"{100 * entry['loops']['tf_nst_lbfgs_bfloat16']['flops_per_evaluation'] / entry['loops']['tf_nst_lbfgs_bfloat16']['cpu_seconds_per_evaluation']['median'] / speed['matmul_bfloat16']['per_cpu_second']['median']:.0f} % at {entry['size']} px"
+                          for entry in speed["sizes"] if "tf_nst_lbfgs_bfloat16" in entry["loops"]
+                          and "cpu_seconds_per_evaluation" in entry["loops"]["tf_nst_lbfgs_bfloat16"]
+                          and "per_cpu_second" in speed["matmul_bfloat16"]) + ".", ""]
     return lines
 
 
@@ -195,7 +208,9 @@ def _quality(section):
              "finest scale, so they compare directly. Ratio = candidate wall time / reference wall time. "
              "Work = evaluations weighted by pixels relative to the full size (a load-independent cost). "
              "The default `stylize` is single-resolution (coarse-to-fine did not pay off, see the closing "
-             "note), so its time to the bar is the reference's own. "
+             "note), so its time to the bar is the reference's own. The runs are minutes apart and the "
+             "load changed meanwhile (see the load averages), so wall ratios here are indicative; the "
+             "evaluation counts and the work column are not affected. "
              f"{_load(section)}.", "",
              "| Size | Run | Sizes × evaluations | Seconds | Ratio | Final loss (× L) | Bar reached at (÷ reference time) | Work to the bar (÷ 150) | Loss at 1/3 of the reference time (× L) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -238,7 +253,8 @@ def _seconds(value, reference_seconds):
 
 def _work(candidate, run):
     if candidate.get("steps_to_bar") is None:
-        return "–"
+        total = work_to_step(candidate, sum(candidate["scale_steps"]), run["size"])
+        return f"not reached ({total:.0f} in all, {total / run['reference_steps']:.2f})"
     work = work_to_step(candidate, candidate["steps_to_bar"], run["size"])
     return f"{work:.0f} ({work / run['reference_steps']:.2f})"
 
