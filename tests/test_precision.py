@@ -1,0 +1,46 @@
+"""bf16 convolutions (`precision="bfloat16"`) and the CLI's `--precision` / `--scales SIZES`."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import cli
+from tf_nst.backbones import FeatureExtractor
+from tf_nst.errors import InvalidArgumentError
+from tf_nst.stylizer import Stylizer
+
+LAYERS = ["block1_conv1", "block3_conv1"]
+
+
+def test_bfloat16_features_are_float32_and_close():
+    image = np.random.default_rng(0).uniform(0, 255, (1, 48, 48, 3)).astype("float32")
+    full = FeatureExtractor(LAYERS, backbone="vgg16-hed")
+    half = FeatureExtractor(LAYERS, backbone="vgg16-hed", precision="bfloat16")
+    assert {layer.dtype_policy.name for layer in half.model.layers[1:]} == {"mixed_bfloat16"}
+    for name in LAYERS:
+        a, b = np.asarray(full(image)[name]), half(image)[name]
+        assert b.dtype == "float32"
+        assert np.abs(a - np.asarray(b)).mean() / np.abs(a).mean() < 0.03
+
+
+def test_precision_config_round_trip_and_errors():
+    extractor = FeatureExtractor(LAYERS, weights=None, precision="bfloat16")
+    config = extractor.get_config()
+    assert config["precision"] == "bfloat16"
+    assert FeatureExtractor.from_config(config).get_config() == config
+    with pytest.raises(InvalidArgumentError, match="expected precision to be one of float32, bfloat16"):
+        FeatureExtractor(LAYERS, weights=None, precision="float16")
+    stylizer = Stylizer(weights=None, size=32, num_steps=1, precision="bfloat16")
+    assert Stylizer.from_config(stylizer.get_config()).get_config()["precision"] == "bfloat16"
+
+
+def test_cli_precision_and_scale_sizes(tmp_path):
+    output = tmp_path / "out.png"
+    result = CliRunner().invoke(cli.cli, [
+        "stylize", "--backbone", "vgg16-hed", "--size", "64", "--steps", "1", "--scales", "32,64",
+        "--precision", "bfloat16", "-o", str(output), "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli.cli, ["stylize", "--scales", "9", "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--scales': expected a number of scales in [1, 6], received '9'")
