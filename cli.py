@@ -46,7 +46,7 @@ def _scales_value(ctx, param, value):
         raise click.BadParameter(f"expected a number of scales or comma-separated sizes, received {value!r}")
     if len(sizes) == 1:
         if not 1 <= sizes[0] <= 6:
-            raise click.BadParameter(f"expected a number of scales in [1, 6], received {value!r}")
+            raise click.BadParameter(f"{sizes[0]} is not in the range 1<=x<=6.")  # as click.IntRange says
         return sizes[0]
     return sizes
 

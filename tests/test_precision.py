@@ -43,4 +43,4 @@ def test_cli_precision_and_scale_sizes(tmp_path):
     result = CliRunner().invoke(cli.cli, ["stylize", "--scales", "9", "-o", str(tmp_path / "x.png")])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
-        "Error: Invalid value for '--scales': expected a number of scales in [1, 6], received '9'")
+        "Error: Invalid value for '--scales': 9 is not in the range 1<=x<=6.")
