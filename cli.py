@@ -207,7 +207,7 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
         raise click.BadParameter(
             f"expected {len(styles)} weights (one per style), received {len(style_blend)}",
             param_hint="'--style-blend'")
-    with _stop_signals(), library_errors():
+    with _stop_signals() as stop, library_errors():
         from tf_nst import images as image_io
         from tf_nst.stylizer import Stylizer
 
@@ -228,12 +228,15 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
             scales=scales, style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed,
             precision=precision, loss_form=loss_form)
         progress = _ProgressReporter(sum(stylizer.scale_steps), quiet, output, save_every)
+        stop.optimizing = True
         try:
             result = stylizer.stylize(content_image, style_images, style_blend_weights=style_blend,
                                       callback=progress, max_seconds=max_seconds,
+                                      should_stop=lambda: stop.requested,
                                       chunk_steps=math.gcd(5, save_every) if save_every else 5)
         finally:
             progress.close()
+            stop.optimizing = False
         settings = stylizer.get_config()
         settings.update(content=content, styles=styles, style_blend=style_blend, init=init_setting)
         text = _provenance(settings, [content] + styles)
@@ -251,26 +254,42 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
         sys.exit(130)
 
 
-@contextlib.contextmanager
-def _stop_signals():
-    """SIGTERM acts like Ctrl-C (the library then returns the best image so far, exit 130).
+class _StopRequest:
+    """Ctrl-C (SIGINT) and SIGTERM during the optimization ask it to stop at the next chunk.
 
-    An interrupt before the first step has nothing to keep: one line, exit 130.
+    The run then returns the best image so far, which is written (exit 130). A signal is
+    only turned into a flag: an exception raised at an arbitrary point inside TensorFlow's
+    Python code could be lost. Before the optimization starts, or on a second signal, it
+    raises KeyboardInterrupt at once.
     """
-    def interrupt(signum, frame):
+
+    def __init__(self):
+        self.requested = False
+        self.optimizing = False
+
+    def __call__(self, signum, frame):
+        if self.optimizing and not self.requested:
+            self.requested = True
+            return
         raise KeyboardInterrupt
 
-    previous = None
+
+@contextlib.contextmanager
+def _stop_signals():
+    """Install `_StopRequest` for SIGINT and SIGTERM; an interrupt before the first step exits 130."""
+    stop = _StopRequest()
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, stop)
     try:
-        yield
+        yield stop
     except KeyboardInterrupt:
         click.echo("Error: interrupted before the first step; nothing written", err=True)
         sys.exit(130)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _optimizer(name, learning_rate, beta_1, beta_2, epsilon):

@@ -225,3 +225,16 @@ def tf_gram(features):
     from tf_nst.losses import gram_matrix
 
     return gram_matrix(features).numpy()
+
+
+def test_should_stop_ends_the_run_cleanly_between_chunks(small_content, small_style):
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) > 2  # let two chunks run
+
+    result = tiny_stylizer(num_steps=50).stylize(small_content, small_style, chunk_steps=3, should_stop=should_stop)
+    assert result.interrupted and result.steps == 6
+    assert "interrupted after 6 steps" in result.notes
+    assert result.best_loss == pytest.approx(float(result.history[:, 0].min()), rel=1e-6)

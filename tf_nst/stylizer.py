@@ -347,7 +347,7 @@ class Stylizer:
     # --- Python driver ----------------------------------------------------------------------
 
     def stylize(self, content, styles, style_blend_weights=None, callback=None, max_seconds=None,
-                chunk_steps=5):
+                chunk_steps=5, should_stop=None):
         """Stylize `content` with one or more `styles`.
 
         Args:
@@ -357,6 +357,8 @@ class Stylizer:
             callback: called with a `Progress` after each chunk of steps.
             max_seconds: stop cleanly after this much wall time (best image kept).
             chunk_steps: steps per in-graph call between callbacks.
+            should_stop: callable checked between chunks; when it returns True the run stops
+                cleanly like Ctrl-C (how the CLI turns SIGINT/SIGTERM into a clean stop).
 
         Returns:
             A `StylizeResult`. Ctrl-C stops the run and returns the best image so far
@@ -413,6 +415,10 @@ class Stylizer:
                     if max_seconds is not None and time.perf_counter() - started >= max_seconds:
                         interrupted = True
                         notes.append(f"time budget of {max_seconds:g} s reached after {done} steps")
+                        break
+                    if should_stop is not None and should_stop():
+                        interrupted = True
+                        notes.append(f"interrupted after {done} steps")
                         break
                     chunk = min(chunk_steps, scale_steps - steps_here)
                     new_state, history = self._run_fn(state, targets, *weights, tf.constant(chunk))
