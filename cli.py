@@ -94,7 +94,7 @@ def _from_callback(ctx, param, value):
         "adam_epsilon": optimizer_config.get("epsilon"),
         "size": stored.get("size"), "style_scale": stored.get("style_scale"),
         "preserve_colors": stored.get("preserve_colors"), "init": stored.get("init"),
-        "loss_form": stored.get("loss_form"), "precision": stored.get("precision"),
+        "loss_form": stored.get("loss_form"),
         "seed": stored.get("seed"),
         "scales": (",".join(map(str, stored["scales"])) if len(stored["scales"]) > 1 else 1)
         if isinstance(stored.get("scales"), list) else stored.get("scales"),
