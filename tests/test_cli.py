@@ -170,8 +170,9 @@ def test_from_rejects_a_png_without_settings(runner, tmp_path):
                 "content_layers": {f"block{i}_conv1": 1.0 for i in range(1, 6)}}),
     ("tf-tutorial", {"optimizer": "adam", "content_layers": {"block5_conv2": 1.0}, "learning_rate": 0.02 * 255,
                      "content_weight": 1e4, "style_weight": 1e-2, "tv_weight": 30.0, "loss_form": "tf-tutorial"}),
-    ("jcjohnson", {"optimizer": "lbfgs", "init": "random", "content_weight": 5.0, "style_weight": 100.0,
-                   "loss_form": "jcjohnson"}),
+    ("jcjohnson", {"optimizer": "lbfgs", "init": "mean-noise", "content_weight": 5.0, "style_weight": 100.0,
+                   "loss_form": "jcjohnson",
+                   "optimizer_config": {"history_size": 100, "learning_rate": 1.0, "first_step": "torch"}}),
 ])
 def test_presets_apply_and_explicit_options_override(runner, tmp_path, content_path, style_path, preset, expected):
     out = tmp_path / "p.png"

@@ -71,3 +71,30 @@ def test_unknown_optimizer_and_bad_learning_rate():
         Adam(learning_rate=0)
     with pytest.raises(InvalidArgumentError, match="expected history_size"):
         LBFGS(history_size=0)
+    with pytest.raises(InvalidArgumentError, match="expected first_step one of max_pixel, torch"):
+        LBFGS(first_step="huge")
+
+
+def first_step_of(optimizer):
+    x0 = tf.zeros([1, 8, 8, 3])  # float32 resolves tiny steps near 0, not near 128
+    state = optimizer.initialize(x0, quadratic)
+    state = optimizer.step(state, quadratic, -1e9, 1e9)
+    return (state["x"] - x0).numpy(), quadratic(x0)[2].numpy()
+
+
+@pytest.mark.parametrize("first_step", ["max_pixel", "torch"])
+def test_lbfgs_first_step(first_step):
+    step, grad = first_step_of(LBFGS(first_step=first_step))
+    if first_step == "max_pixel":
+        expected = -grad / np.abs(grad).max()  # the largest pixel moves one grey level
+    else:
+        expected = -grad * min(1.0, 1.0 / np.abs(grad).sum())  # torch optim.lbfgs
+    np.testing.assert_allclose(step, expected, rtol=1e-4, atol=1e-12)
+
+
+def test_lbfgs_longer_history_is_used():
+    # On this 192-dimensional quadratic, 100 pairs capture more curvature than 3.
+    short, _ = minimize(LBFGS(history_size=3), 80)
+    long, _ = minimize(LBFGS(history_size=100), 80)
+    assert int(short["pairs"]) == 3 and int(long["pairs"]) == 80
+    assert float(long["best_loss"]) < 0.6 * float(short["best_loss"])

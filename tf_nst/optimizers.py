@@ -108,25 +108,34 @@ class LBFGS(Optimizer):
     """Limited-memory BFGS with a fixed step, as in jcjohnson/neural-style (torch optim.lbfgs).
 
     No line search: one evaluation per step. Until a curvature pair is stored
-    the step moves the largest pixel by one grey level; later steps use the
-    usual `sᵀy / yᵀy` initial Hessian scale. The history is a fixed-size buffer `(history_size, N)`, newest last.
+    the step is a scaled gradient step (see `first_step`); later steps use the
+    usual `sᵀy / yᵀy` initial Hessian scale. The history is a fixed-size buffer
+    `(history_size, N)`, newest last.
 
     Args:
-        history_size: number of (s, y) pairs kept.
+        history_size: number of (s, y) pairs kept (jcjohnson/neural-style: 100,
+            via torch optim.lbfgs; 10 is as good per evaluation here and lighter).
         learning_rate: multiplier of the step (1.0 is the standard choice).
+        first_step: `"max_pixel"` (default): the first step moves the largest pixel by
+            one grey level; `"torch"`: torch optim.lbfgs's `min(1, 1/‖g‖₁)` times the gradient.
     """
 
     name = "lbfgs"
+    FIRST_STEPS = ("max_pixel", "torch")
 
-    def __init__(self, history_size=10, learning_rate=1.0):
+    def __init__(self, history_size=10, learning_rate=1.0, first_step="max_pixel"):
         if not (isinstance(history_size, int) and history_size >= 1):
             raise InvalidArgumentError(
                 f"expected history_size an integer >= 1. Received: history_size={history_size}")
         if not learning_rate > 0:
             raise InvalidArgumentError(
                 f"expected learning_rate > 0. Received: learning_rate={learning_rate}")
+        if first_step not in self.FIRST_STEPS:
+            raise InvalidArgumentError(
+                f"expected first_step one of {', '.join(self.FIRST_STEPS)}. Received: first_step={first_step!r}")
         self.history_size = history_size
         self.learning_rate = float(learning_rate)
+        self.first_step = first_step
 
     def initial_slots(self, x):
         size = tf.size(x)
@@ -158,10 +167,14 @@ class LBFGS(Optimizer):
         descent = _dot(direction, grad) < 0.0
         direction = tf.where(descent, direction, -grad * state["hessian_scale"])
         # Without curvature pairs the direction is the raw gradient, whose scale says
-        # nothing about pixels: move the largest pixel by one grey level instead.
+        # nothing about pixels: move the largest pixel by one grey level instead
+        # (or take torch's min(1, 1/|g|_1) step).
         no_history = tf.equal(state["pairs"], 0)
-        step_size = self.learning_rate * tf.where(
-            no_history, 1.0 / (tf.reduce_max(tf.abs(direction)) + 1e-12), 1.0)
+        if self.first_step == "torch":
+            first = tf.minimum(1.0, 1.0 / (tf.reduce_sum(tf.abs(direction)) + 1e-12))
+        else:
+            first = 1.0 / (tf.reduce_max(tf.abs(direction)) + 1e-12)
+        step_size = self.learning_rate * tf.where(no_history, first, 1.0)
         proposal = state["x"] + step_size * tf.reshape(direction, tf.shape(state["x"]))
         return proposal, {}
 
@@ -183,7 +196,8 @@ class LBFGS(Optimizer):
         }
 
     def get_config(self):
-        return {"history_size": self.history_size, "learning_rate": self.learning_rate}
+        return {"history_size": self.history_size, "learning_rate": self.learning_rate,
+                "first_step": self.first_step}
 
 
 OPTIMIZERS = {"lbfgs": LBFGS, "adam": Adam}

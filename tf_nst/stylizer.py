@@ -26,7 +26,7 @@ from tf_nst.optimizers import Optimizer, get_optimizer, run_steps
 DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
 DEFAULT_STYLE_LAYERS = {f"block{i}_conv1": 1.0 for i in range(1, 6)}
 LOSS_NAMES = ("total", "content", "style", "tv")
-INIT_MODES = ("content", "random")
+INIT_MODES = ("content", "random", "mean-noise")
 MIN_SIDE = 32  # below this the deepest VGG layers have no spatial extent left
 MAX_ASPECT_RATIO = 64
 
@@ -136,7 +136,9 @@ class Stylizer:
         preserve_colors: `"none"`, `"luminance"` (transfer luminance only, keep the
             content's chroma) or `"histogram"` (match the style's colours to the
             content's before the run).
-        init: `"content"`, `"random"` or a `uint8 (h, w, 3)` array / image path.
+        init: `"content"`, `"random"` (grey noise), `"mean-noise"` (the ImageNet mean colour
+            plus 0.001-grey-level noise: jcjohnson/neural-style's `-init random`) or a
+            `uint8 (h, w, 3)` array / image path.
         seed: seed of the random initialisation.
         extra_loss_terms: `LossTerm` instances added to the objective.
         preprocessing: backbone input convention for a custom `keras.Model`.
@@ -469,6 +471,8 @@ class Stylizer:
     def _initial_image(self, content_rgb):
         if isinstance(self.init, str) and self.init == "content":
             return tf.constant(content_rgb[None], tf.float32)
+        if isinstance(self.init, str) and self.init == "mean-noise":
+            return mean_noise_image(tf.constant([1, *content_rgb.shape]), self.seed)
         if isinstance(self.init, str):  # "random"
             return random_image(tf.constant([1, *content_rgb.shape]), self.seed)
         init = image_io.resize(np.asarray(self.init, np.uint8), (content_rgb.shape[1], content_rgb.shape[0]))
@@ -517,6 +521,19 @@ def random_image(shape, seed):
     seed = tf.cast(tf.stack([seed, 0]), tf.int64) if isinstance(seed, tf.Tensor) else [int(seed), 0]
     noise = tf.random.stateless_normal(shape, seed=seed)
     return tf.clip_by_value(127.5 + 40.0 * noise, 0.0, 255.0)
+
+
+IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+
+
+def mean_noise_image(shape, seed):
+    """The ImageNet mean colour plus N(0, 0.001) noise, seeded (jcjohnson's `-init random`).
+
+    neural_style.lua draws `0.001 * randn` in its mean-subtracted input space, so its
+    random start is the mean pixel up to a thousandth of a grey level.
+    """
+    noise = tf.random.stateless_normal(shape, seed=[int(seed), 0])
+    return tf.constant(IMAGENET_MEAN_RGB, tf.float32) + 0.001 * noise
 
 
 def to_uint8(x):
