@@ -68,6 +68,7 @@ def _preset_callback(ctx, param, value):
         from tf_nst.presets import get_preset
 
         _set_defaults(ctx, get_preset(value))
+        ctx.meta["preset"] = value
     return value
 
 
@@ -170,8 +171,9 @@ def cli():
               help="bfloat16: convolutions in bf16 (Grams and losses stay float32).")
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this long and write the best image so far.")
-@click.option("--save-every", type=click.IntRange(min=1), default=None,
-              help="Also write OUT-000100.png style snapshots every N steps.")
+@click.option("--save-every", type=click.IntRange(min=0), default=None,
+              help="Also write OUT-000100.png style snapshots every N steps (0: none, e.g. to "
+                   "override a preset's).")
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None,
               help="Write settings and loss history to this JSON file.")
 @click.option("--max-input-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
@@ -230,6 +232,7 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
         if init not in INIT_CHOICES:
             init = image_io.load_image(init, max_input_pixels=max_input_pixels).rgb
         _announce_download(backbone, weights)
+        _check_preset_backbone(backbone, loss_form)
         stylizer = Stylizer(
             backbone=backbone, weights=weights or "default", pooling=pooling,
             content_layers=content_layers, style_layers=style_layers,
@@ -302,6 +305,20 @@ def _stop_signals():
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _check_preset_backbone(backbone, loss_form):
+    """Warn when a preset's unnormalized weights meet features they were not set for."""
+    from tf_nst.presets import get_preset
+
+    preset = click.get_current_context().meta.get("preset")
+    if preset is None or loss_form == "normalized":
+        return
+    published = get_preset(preset)["backbone"]
+    if backbone != published:
+        click.echo(f"Note: preset {preset}'s weights were set for {published} features; with {backbone} its "
+                   f"unnormalized {loss_form} losses strike a different balance between content and style "
+                   f"(the default normalized losses carry across backbones)", err=True)
 
 
 def _announce_download(backbone, weights):
@@ -489,6 +506,7 @@ def export(output, version, backbone, weights, random_weights, pooling, optimize
         started = time.perf_counter()
         if not random_weights:
             _announce_download(backbone, weights)
+        _check_preset_backbone(backbone, loss_form)
         stylizer = Stylizer(backbone=backbone, weights=None if random_weights else (weights or "default"),
                             pooling=pooling, optimizer=optimizer, learning_rate=learning_rate,
                             **{key: value for key, value in settings.items() if value is not None})

@@ -96,6 +96,15 @@ def test_options_parse_and_outputs(runner, tmp_path, content_path, style_path):
     assert info.exit_code == 0 and '"backbone": "vgg16-hed"' in info.output
 
 
+def test_save_every_zero_writes_no_snapshots(runner, tmp_path, content_path, style_path):
+    # 0 switches snapshots off, e.g. a preset's --save-every.
+    out = tmp_path / "out.png"
+    result = runner.invoke(cli.cli, ["stylize", content_path, style_path, "-o", str(out), *FAST,
+                                     "--save-every", "0"])
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png"]
+
+
 def test_progress_bar_shows_losses(runner, tmp_path, content_path, style_path):
     result = runner.invoke(cli.cli, ["stylize", content_path, style_path, "-o", str(tmp_path / "p.png"),
                                      "--backbone", "vgg16-hed", "--size", "40", "--steps", "10"])
@@ -192,3 +201,6 @@ def test_presets_apply_and_explicit_options_override(runner, tmp_path, content_p
     assert settings["size"] == 48 and settings["num_steps"] == 4 and settings["backbone"] == "vgg16-hed"
     for key, value in expected.items():
         assert settings[key] == pytest.approx(value) if isinstance(value, float) else settings[key] == value
+    # The unnormalized presets were tuned for VGG19 features: say so when the backbone differs.
+    warned = f"Note: preset {preset}'s weights were set for vgg19 features; with vgg16-hed" in result.output
+    assert warned == (settings["loss_form"] != "normalized")

@@ -22,7 +22,9 @@ PRESETS = {
                  "(converted from the same Caffe model), TensorFlow numerics, and the image is kept in "
                  "[0, 255]. Seen here (vgg16-hed, 256 px): the first ~110 steps overshoot (the curvature "
                  "measured over torch's tiny first step is far too flat), so the best image stays the "
-                 "flat start until then; the loss then falls steadily",
+                 "flat start until then; the loss then falls steadily. Its weights suit VGG19 features only: "
+                 "with vgg16-hed (256 px, 200 steps from the content) the weighted terms end at content 340, "
+                 "style 13400, TV 10100, and the content barely survives",
     },
     # TensorFlow's "Neural style transfer" tutorial (tensorflow.org/tutorials/generative/style_transfer).
     "tf-tutorial": {
