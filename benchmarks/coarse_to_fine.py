@@ -176,6 +176,8 @@ def main(argv=None):
     parser.add_argument("--coarse-steps", type=int, default=100)
     parser.add_argument("--fine-steps", type=int, default=80)
     args = parser.parse_args(argv)
+    if not 0 < args.fine_steps <= args.reference_steps or args.reference_steps < 5:
+        parser.error("expected 0 < --fine-steps <= --reference-steps and --reference-steps >= 5")
     started = time.perf_counter()
     content, style, _ = load_pair()
     stylizer = Stylizer(backbone="vgg16-hed", size=args.size, num_steps=args.reference_steps)
@@ -186,7 +188,7 @@ def main(argv=None):
     # The single-resolution reference, with snapshots for the spectrum.
     state = fine.start(tf.constant(fine.content[None], tf.float32))
     rows, images, done = [state["parts"].numpy()], {}, 0
-    for mark in (30, 95, args.reference_steps):
+    for mark in (args.reference_steps // 5, args.reference_steps * 19 // 30, args.reference_steps):
         state, history = fine.run(state, mark - done)
         rows.extend(history)
         images[mark], done = state["x"].numpy()[0], mark
@@ -195,11 +197,13 @@ def main(argv=None):
     final = reference_best[-1]
     print(f"reference: loss {final:.4f} after {args.reference_steps} evaluations; within 5 % from evaluation "
           f"{int(np.argmax(reference_best <= 1.05 * final))}; after {args.fine_steps}: {parts(rows[args.fine_steps])}")
-    starts(stylizer, fine, coarse, args.coarse_steps, args.fine_steps, rows, print)
-    spectrum(images, print)
-    mgopt(fine, coarse, cycles=4, pre_steps=10, coarse_steps=5, post_steps=10, reference_best=reference_best,
+    start_results = starts(stylizer, fine, coarse, args.coarse_steps, args.fine_steps, rows, print)
+    spectrum_results = spectrum(images, print)
+    mgopt_results = mgopt(fine, coarse, cycles=4, pre_steps=10, coarse_steps=5, post_steps=10, reference_best=reference_best,
           log=print)
     print(f"done in {time.perf_counter() - started:.0f} s")
+    return {"reference_best": reference_best.tolist(), "starts": start_results, "spectrum": spectrum_results,
+            "mgopt": mgopt_results}
 
 
 if __name__ == "__main__":

@@ -69,3 +69,19 @@ def test_report_renders_targets():
     assert "| 1 | ≤ 0.95× the tutorial loop per evaluation at 512 px | 0.900× | **met** |" in text
     assert "| 1 | ≤ 0.40× the keras.io loop per evaluation at 512 px | 0.500× | **not met** |" in text
     assert "2.00 GB" in text and "Pending" in text
+
+
+def test_coarse_to_fine_diagnostics_run(capsys):
+    from benchmarks import coarse_to_fine
+
+    results = coarse_to_fine.main(["--size", "64", "--reference-steps", "20", "--coarse-steps", "4",
+                                   "--fine-steps", "6"])
+    output = capsys.readouterr().out
+    for heading in ("1. starts", "2. where", "3. MG/OPT"):
+        assert heading in output
+    starts = results["starts"]
+    assert len(starts) == 3 and all(np.isfinite(run["best"]) for run in starts.values())
+    # The library's upsampling starts lower than plain bicubic (it restores the content's detail).
+    assert starts["library upsampling (+ content detail)"]["start"][1] < starts["plain bicubic upsampling"]["start"][1]
+    assert 0 < results["spectrum"]["4-20"]["half"] <= 1
+    assert results["mgopt"]["cost"] > 4 * 20
