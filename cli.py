@@ -506,7 +506,6 @@ def export(output, version, backbone, weights, random_weights, pooling, optimize
         started = time.perf_counter()
         if not random_weights:
             _announce_download(backbone, weights)
-        _check_preset_backbone(backbone, loss_form)
         stylizer = Stylizer(backbone=backbone, weights=None if random_weights else (weights or "default"),
                             pooling=pooling, optimizer=optimizer, learning_rate=learning_rate,
                             **{key: value for key, value in settings.items() if value is not None})

@@ -132,7 +132,7 @@ PARAMETER_CASES = {
                            "expected non-negative layer weights, not all zero. "
                            "Received: style_layers='block1_conv1:0'"),
     "init_missing": (["--init", "nowhere.png"],
-                     "Invalid value for '--init': expected 'content', 'random' or an image file, "
+                     "Invalid value for '--init': expected 'content', 'random', 'mean-noise' or an image file, "
                      "received 'nowhere.png'"),
 }
 
