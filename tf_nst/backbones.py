@@ -136,7 +136,7 @@ def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=No
 
 def _load_imagenet_weights(model, backbone, spec):
     # Keras would print "Downloading data from ..." and a progress bar on stdout; callers
-    # announce the download themselves (`weights_cached` tells them whether one is due).
+    # announce the download themselves (`pending_download` tells them whether one is due).
     interactive = keras.config.is_interactive_logging_enabled()
     keras.config.disable_interactive_logging()
     try:

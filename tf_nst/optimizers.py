@@ -114,7 +114,7 @@ class LBFGS(Optimizer):
 
     Args:
         history_size: number of (s, y) pairs kept (jcjohnson/neural-style: 100,
-            via torch optim.lbfgs; 10 is as good per evaluation here and lighter).
+            via torch optim.lbfgs; 10 ends within 1 % of it per evaluation here and is lighter).
         learning_rate: multiplier of the step (1.0 is the standard choice).
         first_step: `"max_pixel"` (default): the first step moves the largest pixel by
             one grey level; `"torch"`: torch optim.lbfgs's `min(1, 1/‖g‖₁)` times the gradient.

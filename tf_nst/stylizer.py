@@ -489,7 +489,7 @@ def content_detail(content_rgb, coarse_shape):
 
     Added to the upsampled coarse result, it restores the photo's fine detail that the
     coarse scale could not hold: at 256 px (Tübingen × Starry Night, vgg16-hed) the
-    full-size start after 100 evaluations at 128 px fell from 4.71 to 3.73 with it.
+    full-size start after 100 evaluations at 128 px fell from 5.01 to 3.73 with it.
     """
     content = tf.constant(np.asarray(content_rgb, np.float32)[None])
     low = tf.image.resize(tf.image.resize(content, coarse_shape, method="area"),
