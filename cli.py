@@ -37,14 +37,26 @@ def _float_list(ctx, param, value):
     return numbers
 
 
+def _int_list(ctx, param, value):
+    if value is None or isinstance(value, list):
+        return value
+    try:
+        numbers = [int(item) for item in str(value).split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, received {value!r}") from None
+    if any(number < 0 for number in numbers):
+        raise click.BadParameter(f"expected integers >= 0, received {value!r}")
+    return numbers
+
+
 def _scales_value(ctx, param, value):
-    """`N` (resolutions, each half the next) or an increasing comma list of sizes ending at --size."""
-    if isinstance(value, (int, list)):
+    """`auto`, `N` (resolutions, each half the next) or an increasing comma list of sizes ending at --size."""
+    if isinstance(value, (int, list)) or value == "auto":
         return value
     try:
         sizes = [int(item) for item in str(value).split(",") if item.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected a number of scales or comma-separated sizes, received {value!r}")
+        raise click.BadParameter(f"expected auto, a number of scales or comma-separated sizes, received {value!r}")
     if len(sizes) == 1:
         if not 1 <= sizes[0] <= 6:
             raise click.BadParameter(f"{sizes[0]} is not in the range 1<=x<=6.")  # as click.IntRange says
@@ -102,6 +114,7 @@ def _from_callback(ctx, param, value):
         "scales": (",".join(map(str, stored["scales"])) if len(stored["scales"]) > 1 else 1)
         if isinstance(stored.get("scales"), list) else stored.get("scales"),
         "precision": stored.get("precision"),
+        "scale_steps": ",".join(map(str, stored["scale_steps"])) if stored.get("scale_steps") else None,
         "style_blend": ",".join(map(str, stored["style_blend"])) if stored.get("style_blend") else None,
     }
     _set_defaults(ctx, {key: value for key, value in settings.items() if value is not None})
@@ -135,7 +148,7 @@ def cli():
 @click.option("--size", type=click.IntRange(32, 8192), default=512, show_default=True,
               help="Longest side of the output in pixels.")
 @click.option("--steps", type=click.IntRange(1, 100_000), default=200, show_default=True,
-              help="Loss+gradient evaluations (per scale).")
+              help="Loss+gradient evaluations per scale (the finest scale of --scales auto runs half).")
 @click.option("--optimizer", type=click.Choice(["lbfgs", "adam"]), default="lbfgs", show_default=True)
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Adam: step in grey levels (default 2.0). L-BFGS: step multiplier (default 1.0).")
@@ -164,9 +177,12 @@ def cli():
 @click.option("--preserve-colors", type=click.Choice(["none", "luminance", "histogram"]), default="none",
               show_default=True,
               help="Keep the content's colours: luminance-only transfer, or style colours matched to the content.")
-@click.option("--scales", default="1", show_default=True, callback=_scales_value,
-              help="Coarse-to-fine: number of resolutions, each half the next, or sizes such as "
-                   "128,256,512 (ending at --size). See benchmarks/RESULTS.md before using it.")
+@click.option("--scales", default="auto", show_default=True, callback=_scales_value,
+              help="Coarse-to-fine: auto (single resolution up to 512 px; above, from the halving of "
+                   "--size that stays >= 256 px), a number of resolutions, each half the next, or sizes "
+                   "such as 128,256,512 (ending at --size).")
+@click.option("--scale-steps", callback=_int_list, default=None,
+              help="Evaluations per scale, coarsest first, e.g. 200,200,100 (overrides --steps).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="bfloat16: convolutions in bf16 (Grams and losses stay float32).")
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -202,8 +218,8 @@ def cli():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def stylize(content, styles, output, overwrite, size, steps, optimizer, learning_rate, content_weight,
             style_weight, tv_weight, content_layers, style_layers, init, seed, backbone, weights,
-            pooling, style_blend, style_scale, preserve_colors, scales, precision, max_seconds, save_every,
-            log_json, max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, lbfgs_history,
+            pooling, style_blend, style_scale, preserve_colors, scales, scale_steps, precision, max_seconds,
+            save_every, log_json, max_input_pixels, saved_model, adam_beta1, adam_beta2, adam_epsilon, lbfgs_history,
             lbfgs_first_step, loss_form, quiet):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
@@ -213,6 +229,11 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
     replay_content, replay_styles = click.get_current_context().meta.get("replay_inputs", (None, None))
     content = content or replay_content or DEFAULT_CONTENT
     styles = list(styles) or list(replay_styles or []) or [DEFAULT_STYLE]
+    # A replayed (--from) schedule belongs to the replayed size and steps: new ones given here win.
+    if not _given("scale_steps") and _given("steps"):
+        scale_steps = None
+    if not _given("scales") and _given("size"):
+        scales = "auto"
     if saved_model:
         return _stylize_saved_model(saved_model, content, styles, output, overwrite, max_input_pixels, quiet)
     if style_blend is not None and len(style_blend) != len(styles):
@@ -239,8 +260,8 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
             content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
             optimizer=_optimizer(optimizer, learning_rate, adam_beta1, adam_beta2, adam_epsilon,
                                  lbfgs_history, lbfgs_first_step),
-            num_steps=steps, size=size,
-            scales=scales, style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed,
+            num_steps=steps, size=size, scales=scales, scale_steps=scale_steps,
+            style_scale=style_scale, preserve_colors=preserve_colors, init=init, seed=seed,
             precision=precision, loss_form=loss_form)
         progress = _ProgressReporter(sum(stylizer.scale_steps), quiet, output, save_every)
         stop.optimizing = True
@@ -413,7 +434,7 @@ def info(image):
 # Settings fixed inside an export; giving them with --saved-model would be silently ignored.
 _FIXED_IN_EXPORT = ("optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "content_layers",
                     "style_layers", "backbone", "weights", "pooling", "style_blend", "style_scale",
-                    "preserve_colors", "scales", "precision", "loss_form", "max_seconds", "save_every",
+                    "preserve_colors", "scales", "scale_steps", "precision", "loss_form", "max_seconds", "save_every",
                     "log_json")
 # Controls sent to the model only when given, so that the export's defaults apply otherwise.
 _CONTROLS = ("steps", "content_weight", "style_weight", "tv_weight", "seed", "init")

@@ -172,6 +172,36 @@ def test_from_replays_settings_and_inputs(runner, tmp_path, content_path, style_
     assert json.loads(read_png_text(override)["tf_nst:settings"])["seed"] == 6
 
 
+def test_from_replays_a_coarse_to_fine_schedule(runner, tmp_path, content_path, style_path):
+    first = tmp_path / "first.png"
+    result = runner.invoke(cli.cli, ["stylize", content_path, style_path, "-o", str(first), *FAST,
+                                     "--scales", "32,48", "--scale-steps", "3,2"])
+    assert result.exit_code == 0, result.output
+    settings = json.loads(read_png_text(first)["tf_nst:settings"])
+    assert settings["scales"] == [32, 48] and settings["scale_steps"] == [3, 2]
+    replay = tmp_path / "replay.png"
+    result = runner.invoke(cli.cli, ["stylize", "--from", str(first), "-o", str(replay), "--quiet"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(replay)))
+    # New --steps or --size replace the replayed schedule instead of clashing with it.
+    log = tmp_path / "again.json"
+    result = runner.invoke(cli.cli, ["stylize", "--from", str(first), "-o", str(tmp_path / "again.png"),
+                                     "--quiet", "--steps", "2", "--size", "64", "--log-json", str(log)])
+    assert result.exit_code == 0, result.output
+    again = json.loads(log.read_text())["settings"]
+    assert again["scales"] == [64] and again["scale_steps"] == [2]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("3,x", "expected comma-separated integers, received '3,x'"),
+    ("3,-1", "expected integers >= 0, received '3,-1'"),
+])
+def test_scale_steps_is_validated(runner, tmp_path, value, message):
+    result = runner.invoke(cli.cli, ["stylize", "--scale-steps", value, "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == f"Error: Invalid value for '--scale-steps': {message}"
+
+
 def test_from_rejects_a_png_without_settings(runner, tmp_path):
     plain = tmp_path / "plain.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(plain)

@@ -168,7 +168,8 @@ def test_loss_term_config_round_trip():
     ({"size": 0}, "expected size an integer >= 32"),
     ({"style_layers": "block1_conv1,nope"}, "expected layer names of the backbone, one of block1_conv1"),
     ({"backbone": "resnet"}, "expected backbone to be one of"),
-    ({"scales": 9}, "expected scales in"),
+    ({"scales": 9}, "expected scales 'auto' or in"),
+    ({"scales": "many"}, "expected scales 'auto', a number or a list of sizes"),
 ])
 def test_invalid_settings_raise(kwargs, message):
     with pytest.raises(InvalidArgumentError, match=message):
@@ -267,3 +268,21 @@ def test_coarse_to_fine_upsampling_restores_the_content_detail(small_content):
     np.testing.assert_allclose(start, small_content, atol=1e-3)
     plain = tf.image.resize(coarse, (48, 64), method="bicubic").numpy()[0]
     assert np.abs(plain - small_content).mean() > 1.0  # what plain upsampling would lose
+
+
+@pytest.mark.parametrize("size, sizes", [
+    (64, [64]), (512, [512]), (513, [256, 513]), (600, [300, 600]), (768, [384, 768]),
+    (1024, [256, 512, 1024]), (2048, [256, 512, 1024, 2048]),
+])
+def test_automatic_scales(size, sizes):
+    # Above 512 px: coarse-to-fine from the halving of the size that stays >= 256 px.
+    assert Stylizer._scale_sizes("auto", size) == sizes
+
+
+def test_automatic_schedule_halves_the_finest_steps():
+    stylizer = tiny_stylizer(size=600, num_steps=40)
+    assert stylizer.scale_sizes == [300, 600] and stylizer.scale_steps == [40, 20]
+    # Explicit scales keep --steps at every scale; explicit scale_steps win.
+    assert tiny_stylizer(size=600, num_steps=40, scales=2).scale_steps == [40, 40]
+    assert tiny_stylizer(size=600, num_steps=40, scale_steps=[3, 5]).scale_steps == [3, 5]
+    assert tiny_stylizer(size=64).scale_sizes == [64]

@@ -29,6 +29,12 @@ LOSS_NAMES = ("total", "content", "style", "tv")
 INIT_MODES = ("content", "random", "mean-noise")
 MIN_SIDE = 32  # below this the deepest VGG layers have no spatial extent left
 MAX_ASPECT_RATIO = 64
+# scales="auto": outputs longer than this run coarse-to-fine, from the halving of the size that
+# stays >= AUTO_COARSEST_SIZE. Beyond ~512 px the style's large structures (Starry Night's swirls)
+# outgrow VGG's receptive field (~200 px at block5_conv1) and a single-resolution run only
+# paints small strokes over the photo; a coarse start keeps them (benchmarks/RESULTS.md).
+AUTO_SCALES_ABOVE = 512
+AUTO_COARSEST_SIZE = 256
 
 
 def parse_layer_weights(spec, name="layers"):
@@ -126,11 +132,14 @@ class Stylizer:
             `"jcjohnson"` (those projects' unnormalized losses, for their published weights).
         optimizer: `"lbfgs"` (default), `"adam"`, or an `Optimizer` instance
             (e.g. `Adam(learning_rate=5.1, beta_1=0.99)`).
-        num_steps: loss+gradient evaluations at the finest scale.
-        scale_steps: evaluations per scale, coarsest first (default: `num_steps` at each).
+        num_steps: loss+gradient evaluations per scale (the finest scale of an automatic
+            coarse-to-fine schedule runs half of them: it starts from the upsampled result).
+        scale_steps: evaluations per scale, coarsest first (overrides the above).
         learning_rate: Adam's step in grey levels (default 2.0); L-BFGS step multiplier (default 1.0).
         size: longest side of the output in pixels.
-        scales: number of resolutions for coarse-to-fine (1 = single resolution), or
+        scales: `"auto"` (default: single resolution up to 512 px; above, coarse-to-fine from
+            the halving of `size` that stays >= 256 px), the number of resolutions for
+            coarse-to-fine (1 = single resolution), or
             an explicit increasing list of sizes ending at `size`.
         style_scale: style images are resized to `style_scale * size` (longest side).
         preserve_colors: `"none"`, `"luminance"` (transfer luminance only, keep the
@@ -157,7 +166,7 @@ class Stylizer:
                  content_layers=None, style_layers=None,
                  content_weight=1.0, style_weight=10.0, tv_weight=1.0,
                  optimizer="lbfgs", num_steps=200, scale_steps=None, learning_rate=None,
-                 size=512, scales=1, style_scale=1.0, preserve_colors="none", init="content", seed=0,
+                 size=512, scales="auto", style_scale=1.0, preserve_colors="none", init="content", seed=0,
                  loss_form="normalized",
                  extra_loss_terms=(), preprocessing="caffe", precision="float32"):
         self.content_layers = parse_layer_weights(
@@ -183,6 +192,8 @@ class Stylizer:
         self.scale_sizes = self._scale_sizes(scales, size)
         if scale_steps is None:
             scale_steps = [num_steps] * len(self.scale_sizes)
+            if scales == "auto" and len(self.scale_sizes) > 1:
+                scale_steps[-1] = max(1, num_steps // 2)
         scale_steps = list(scale_steps)
         if len(scale_steps) != len(self.scale_sizes) or not all(
                 isinstance(n, int) and 0 <= n <= 100_000 for n in scale_steps) or scale_steps[-1] < 1:
@@ -221,9 +232,17 @@ class Stylizer:
 
     @staticmethod
     def _scale_sizes(scales, size):
+        if isinstance(scales, str):
+            if scales != "auto":
+                raise InvalidArgumentError(
+                    f"expected scales 'auto', a number or a list of sizes. Received: scales={scales!r}")
+            sizes = [size]
+            while size > AUTO_SCALES_ABOVE and sizes[0] // 2 >= AUTO_COARSEST_SIZE:
+                sizes.insert(0, sizes[0] // 2)
+            return sizes
         if isinstance(scales, int) and not isinstance(scales, bool):
             if not 1 <= scales <= 6:
-                raise InvalidArgumentError(f"expected scales in [1, 6]. Received: scales={scales}")
+                raise InvalidArgumentError(f"expected scales 'auto' or in [1, 6]. Received: scales={scales}")
             sizes = [max(MIN_SIDE, round(size / 2 ** k)) for k in reversed(range(scales))]
             return sorted(set(sizes))
         sizes = [int(s) for s in scales]
