@@ -207,8 +207,9 @@ def _quality(section):
              "after a warm-up call that traces the functions; losses are the normalized full-size loss of the "
              "finest scale, so they compare directly. Ratio = candidate wall time / reference wall time. "
              "Work = evaluations weighted by pixels relative to the full size (a load-independent cost). "
-             "The default `stylize` is single-resolution (coarse-to-fine did not pay off, see the closing "
-             "note), so its time to the bar is the reference's own. The runs are minutes apart and the "
+             "At these sizes the default `stylize` is single-resolution (coarse-to-fine did not pay off in "
+             "loss, see the closing note; it is the default above 512 px for another reason), so its time "
+             "to the bar is the reference's own. The runs are minutes apart and the "
              "load changed meanwhile (see the load averages), so wall ratios here are indicative; the "
              "evaluation counts and the work column are not affected. "
              f"{_load(section)}.", "",
