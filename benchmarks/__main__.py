@@ -40,13 +40,14 @@ def _section(name, function, *args, **kwargs):
     started = datetime.datetime.now()
     before = os.getloadavg()
     value = function(*args, **kwargs)
-    return {"started": started.isoformat(timespec="seconds"),
+    # Sections may be re-run on another machine and merged: each records its own CPU.
+    return {"started": started.isoformat(timespec="seconds"), "cpu": machine()["cpu"],
             "minutes": (datetime.datetime.now() - started).total_seconds() / 60,
             "loadavg_before": before, "loadavg_after": os.getloadavg(), "result": value}
 
 
 def run(sections, speed_sizes, quality_sizes, memory_sizes, repeats, steps, memory_steps, served_size,
-        reference_steps, coarse_to_fine_steps=(100, 60, 80), bfloat16_quality_max=256, log=print):
+        reference_steps, coarse_to_fine_steps=(100, 60, 80), bfloat16_quality_max=512, log=print):
     from benchmarks import memory, quality, served, timing
     import tensorflow as tf
 

@@ -77,7 +77,7 @@ def test_coarse_to_fine_diagnostics_run(capsys):
     results = coarse_to_fine.main(["--size", "64", "--reference-steps", "20", "--coarse-steps", "4",
                                    "--fine-steps", "6"])
     output = capsys.readouterr().out
-    for heading in ("1. starts", "2. where", "3. MG/OPT"):
+    for heading in ("1. starts", "2. where", "3. MG/OPT", "4. multilevel"):
         assert heading in output
     starts = results["starts"]
     assert len(starts) == 3 and all(np.isfinite(run["best"]) for run in starts.values())
@@ -85,3 +85,6 @@ def test_coarse_to_fine_diagnostics_run(capsys):
     assert starts["library upsampling (+ content detail)"]["start"][1] < starts["plain bicubic upsampling"]["start"][1]
     assert 0 < results["spectrum"]["4-20"]["half"] <= 1
     assert results["mgopt"]["cost"] > 4 * 20
+    multilevel = results["multilevel"]
+    assert len(multilevel) == 2 and all(np.all(np.isfinite(run["best"])) for run in multilevel.values())
+    assert all(len(run["best"]) == 21 for run in multilevel.values())

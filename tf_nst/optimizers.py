@@ -159,13 +159,13 @@ class LBFGS(Optimizer):
             alpha = tf.where(valid[i], rho_history[i] * _dot(s_history[i], q), 0.0)
             q = q - alpha * y_history[i]
             alphas[i] = alpha
-        direction = q * state["hessian_scale"]
+        direction = self.initial_inverse_hessian(q, state)
         for i in range(self.history_size):
             beta = tf.where(valid[i], rho_history[i] * _dot(y_history[i], direction), 0.0)
             direction = direction + s_history[i] * (alphas[i] - beta)
         # Not a descent direction (possible after projection): fall back to the gradient.
         descent = _dot(direction, grad) < 0.0
-        direction = tf.where(descent, direction, -grad * state["hessian_scale"])
+        direction = tf.where(descent, direction, -self.initial_inverse_hessian(grad, state))
         # Without curvature pairs the direction is the raw gradient, whose scale says
         # nothing about pixels: move the largest pixel by one grey level instead
         # (or take torch's min(1, 1/|g|_1) step).
@@ -192,8 +192,20 @@ class LBFGS(Optimizer):
             "y_history": y_history,
             "rho_history": rho_history,
             "pairs": tf.where(accept, tf.minimum(state["pairs"] + 1, self.history_size), state["pairs"]),
-            "hessian_scale": tf.where(accept, ys / (_dot(y, y) + 1e-12), state["hessian_scale"]),
+            "hessian_scale": tf.where(accept, self.hessian_scale(s, y, ys, tf.shape(x_new)), state["hessian_scale"]),
         }
+
+    def initial_inverse_hessian(self, vector, state):
+        """`H₀ · vector` for a flat `vector`: the scaled identity of the two-loop recursion.
+
+        Override it (with `hessian_scale`) for a preconditioned L-BFGS: `H₀ = γ·M` with a
+        symmetric positive definite `M` (benchmarks/coarse_to_fine.py tries a multilevel one).
+        """
+        return vector * state["hessian_scale"]
+
+    def hessian_scale(self, s, y, ys, image_shape):
+        """γ of `H₀` from the newest pair: `sᵀy / yᵀy` (`sᵀy / yᵀMy` for a preconditioner `M`)."""
+        return ys / (_dot(y, y) + 1e-12)
 
     def get_config(self):
         return {"history_size": self.history_size, "learning_rate": self.learning_rate,
