@@ -3,7 +3,7 @@
     python -m benchmarks.memory --size 1024 --optimizer lbfgs --steps 3   # one child run
 
 The parent starts a child per (size, optimizer) so that no other run's
-allocations count; the child reports `ru_maxrss` (peak RSS) and its RSS
+allocations count; the child reports `VmHWM` (peak RSS) and its RSS
 after building the model, as one JSON line.
 """
 
@@ -16,10 +16,11 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _rss_bytes():
+def _rss_bytes(field="VmRSS"):
+    """This process's current (`VmRSS`) or peak (`VmHWM`) resident memory, bytes."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
 
@@ -37,7 +38,9 @@ def child(size, optimizer, steps, backbone="vgg19", precision="float32"):
     content = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     result = stylizer.stylize(content, [style], chunk_steps=steps)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a child started by a parent
+    # that had grown (after the speed section, 4.6 GB) reported the parent's peak as its own.
+    peak = _rss_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"size": size, "optimizer": optimizer, "backbone": backbone, "precision": precision,
             "steps": result.steps, "rss_after_build_bytes": after_build, "peak_rss_bytes": peak,
             "seconds": result.seconds}

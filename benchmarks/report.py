@@ -280,7 +280,7 @@ def _memory(section):
     if not section:
         return []
     lines = ["## Figure 5: peak memory", "",
-             "Peak RSS (`ru_maxrss`) of a fresh process that builds the Stylizer (VGG19, random weights) and runs "
+             "Peak RSS (`VmHWM`) of a fresh process that builds the Stylizer (VGG19, random weights) and runs "
              f"a whole single-resolution `stylize` call. {_load(section)}.", "",
              "| Size | Optimizer | Peak RSS | RSS after building the model | Evaluations |", "|---|---|---|---|---|"]
     for entry in section["result"]:
