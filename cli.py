@@ -183,8 +183,10 @@ def cli():
                    "such as 128,256,512 (ending at --size).")
 @click.option("--scale-steps", callback=_int_list, default=None,
               help="Evaluations per scale, coarsest first, e.g. 200,200,100 (overrides --steps).")
-@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
-              help="bfloat16: convolutions in bf16 (Grams and losses stay float32).")
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
+              help="bfloat16: convolutions in bf16 (Grams and losses stay float32). auto: bfloat16 on a CPU "
+                   "with native bf16 (AMX or AVX512_BF16), where it is 2-4x faster for the same loss; "
+                   "else float32.")
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this long and write the best image so far.")
 @click.option("--save-every", type=click.IntRange(min=0), default=None,
@@ -285,7 +287,8 @@ def stylize(content, styles, output, overwrite, size, steps, optimizer, learning
         click.echo(f"Note: {note}", err=True)
     if not quiet:
         click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
-                   f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
+                   f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g}, "
+                   f"{settings['precision']})", err=True)
     if result.interrupted and any(note.startswith("interrupted") for note in result.notes):
         sys.exit(130)
 

@@ -5,6 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+from tf_nst import backbones
 from tf_nst.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.stylizer import Stylizer
@@ -44,3 +45,38 @@ def test_cli_precision_and_scale_sizes(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
         "Error: Invalid value for '--scales': 9 is not in the range 1<=x<=6.")
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile", "amx_bf16"),
+    ("fpu sse2 avx2 avx512f avx512_bf16", "avx512_bf16"),
+    ("fpu sse2 avx2 avx512f", None),
+])
+def test_native_bf16_cpu_reads_the_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert backbones.native_bf16_cpu(str(cpuinfo)) == expected
+    assert backbones.native_bf16_cpu(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize("native, expected", [("amx_bf16", "bfloat16"), (None, "float32")])
+def test_auto_precision_follows_the_cpu(monkeypatch, native, expected):
+    monkeypatch.setattr(backbones, "native_bf16_cpu", lambda: native)
+    extractor = FeatureExtractor(LAYERS, weights=None, precision="auto")
+    assert extractor.precision == expected
+    policies = {layer.dtype_policy.name for layer in extractor.model.layers[1:]}
+    assert policies == ({"mixed_bfloat16"} if expected == "bfloat16" else {"float32"})
+    # The choice made is what a config (and so a PNG's provenance) records.
+    assert Stylizer(weights=None, size=32, num_steps=1, precision="auto").get_config()["precision"] == expected
+
+
+@pytest.mark.parametrize("native, expected", [("avx512_bf16", "bfloat16"), (None, "float32")])
+def test_cli_precision_defaults_to_auto(tmp_path, monkeypatch, native, expected):
+    monkeypatch.setattr(backbones, "native_bf16_cpu", lambda: native)
+    output = tmp_path / "out.png"
+    result = CliRunner().invoke(cli.cli, [
+        "stylize", "--backbone", "vgg16-hed", "--size", "32", "--steps", "1", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(f"{expected})")
+    info = CliRunner().invoke(cli.cli, ["info", str(output)])
+    assert f'"precision": "{expected}"' in info.output

@@ -11,6 +11,7 @@ import warnings
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError, WeightsError
 
@@ -80,14 +81,46 @@ def hed_weights_path():
 
 
 PRECISIONS = ("float32", "bfloat16")
+# CPU features with native bf16 matrix arithmetic, best first. Without one of them oneDNN emulates
+# bf16 and it is slower than float32; with them a 512 px evaluation took 3.8x (AMX, Xeon) and
+# 1.8x (AVX512_BF16, EPYC) fewer CPU seconds (benchmarks/RESULTS.md).
+NATIVE_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-def check_precision(precision):
-    """Return `precision` if it is one of `PRECISIONS`, else raise `InvalidArgumentError`."""
-    if precision not in PRECISIONS:
+def check_precision(precision, allow_auto=False):
+    """Return `precision` if it is one of `PRECISIONS` (or `"auto"`), else raise `InvalidArgumentError`."""
+    choices = PRECISIONS + (("auto",) if allow_auto else ())
+    if precision not in choices:
         raise InvalidArgumentError(
-            f"expected precision to be one of {', '.join(PRECISIONS)}. Received: precision={precision!r}")
+            f"expected precision to be one of {', '.join(choices)}. Received: precision={precision!r}")
     return precision
+
+
+def native_bf16_cpu(cpuinfo_path="/proc/cpuinfo"):
+    """The flag of this CPU's native bf16 arithmetic (`"amx_bf16"`, `"avx512_bf16"`), or `None`.
+
+    Reads Linux's `/proc/cpuinfo`; elsewhere (or if it cannot be read) the answer is `None`.
+    """
+    try:
+        with open(cpuinfo_path) as cpuinfo:
+            flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo if line.startswith("flags")), set())
+    except OSError:
+        return None
+    return next((flag for flag in NATIVE_BF16_CPU_FLAGS if flag in flags), None)
+
+
+def resolve_precision(precision):
+    """`"auto"` -> `"bfloat16"` when TensorFlow runs on a CPU with native bf16, else `"float32"`.
+
+    Other values are checked and returned unchanged. With a GPU visible `"auto"` stays float32
+    (whether bf16 pays off there depends on the GPU, which this does not judge).
+    """
+    check_precision(precision, allow_auto=True)
+    if precision != "auto":
+        return precision
+    if tf.config.list_physical_devices("GPU") or native_bf16_cpu() is None:
+        return "float32"
+    return "bfloat16"
 
 
 def build_vgg(backbone="vgg19", weights="default", pooling="max", layer_names=None, precision="float32"):
@@ -263,7 +296,9 @@ class FeatureExtractor(keras.layers.Layer):
             `"unit"` (scaled to [0, 1]) or `"none"` (raw 0-255).
         precision: `"float32"` (default) or `"bfloat16"`: the convolutions of a named
             backbone run in bf16; the returned features are always float32, so Grams
-            and losses stay float32 (they overflow in 16-bit formats).
+            and losses stay float32 (they overflow in 16-bit formats). `"auto"`: bfloat16
+            on a CPU with native bf16 (`native_bf16_cpu`), else float32 (`self.precision`
+            holds the choice made).
 
     Returns:
         Calling it on `(batch, height, width, 3)` float images returns
@@ -280,7 +315,9 @@ class FeatureExtractor(keras.layers.Layer):
     def __init__(self, layer_names, backbone="vgg19", weights="default", pooling="max",
                  preprocessing="caffe", precision="float32", **kwargs):
         super().__init__(**kwargs)
-        self.precision = check_precision(precision)
+        if precision == "auto" and not isinstance(backbone, str):
+            precision = "float32"  # a custom model's dtype policy is its own
+        self.precision = resolve_precision(precision)
         if preprocessing not in ("caffe", "unit", "none"):
             raise InvalidArgumentError(
                 f"expected preprocessing 'caffe', 'unit' or 'none'. Received: preprocessing={preprocessing!r}"
@@ -294,7 +331,7 @@ class FeatureExtractor(keras.layers.Layer):
         self.preprocessing = preprocessing
         if isinstance(backbone, str):
             self.model = build_vgg(backbone, weights=weights, pooling=pooling, layer_names=self.layer_names,
-                                   precision=precision)
+                                   precision=self.precision)
         else:
             if precision != "float32":
                 raise InvalidArgumentError(

@@ -152,7 +152,9 @@ class Stylizer:
         extra_loss_terms: `LossTerm` instances added to the objective.
         preprocessing: backbone input convention for a custom `keras.Model`.
         precision: `"float32"` (default) or `"bfloat16"`: the backbone's convolutions
-            run in bf16, Grams and losses stay float32 (named backbones only).
+            run in bf16, Grams and losses stay float32 (named backbones only). `"auto"`:
+            bfloat16 on a CPU with native bf16 (AMX, AVX512_BF16), else float32 (the CLI's
+            default; `get_config()` records the choice made).
 
     Example:
     ```python
