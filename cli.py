@@ -113,7 +113,7 @@ def _from_callback(ctx, param, value):
         "seed": stored.get("seed"),
         "scales": (",".join(map(str, stored["scales"])) if len(stored["scales"]) > 1 else 1)
         if isinstance(stored.get("scales"), list) else stored.get("scales"),
-        "precision": stored.get("precision"),
+        "precision": stored.get("precision", "float32"),  # written before precision was recorded: float32
         "scale_steps": ",".join(map(str, stored["scale_steps"])) if stored.get("scale_steps") else None,
         "style_blend": ",".join(map(str, stored["style_blend"])) if stored.get("style_blend") else None,
     }

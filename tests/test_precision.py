@@ -80,3 +80,27 @@ def test_cli_precision_defaults_to_auto(tmp_path, monkeypatch, native, expected)
     assert result.output.strip().endswith(f"{expected})")
     info = CliRunner().invoke(cli.cli, ["info", str(output)])
     assert f'"precision": "{expected}"' in info.output
+
+
+def test_replay_of_a_png_from_before_precision_was_recorded_stays_float32(tmp_path, monkeypatch):
+    import json
+
+    from tf_nst import images as image_io
+
+    monkeypatch.setattr(backbones, "native_bf16_cpu", lambda: "amx_bf16")  # auto would pick bf16
+    first = tmp_path / "first.png"
+    result = CliRunner().invoke(cli.cli, [
+        "stylize", "--backbone", "vgg16-hed", "--size", "32", "--steps", "1", "-o", str(first), "--quiet"])
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+    with Image.open(first) as png:
+        settings = json.loads(png.text["tf_nst:settings"])
+        pixels = np.asarray(png.convert("RGB"))
+    assert settings.pop("precision") == "bfloat16"
+    old = tmp_path / "old.png"
+    image_io.save_png(str(old), pixels, text={"tf_nst:settings": json.dumps(settings)})
+    replay = tmp_path / "replay.png"
+    result = CliRunner().invoke(cli.cli, ["stylize", "--from", str(old), "-o", str(replay), "--quiet"])
+    assert result.exit_code == 0, result.output
+    with Image.open(replay) as png:
+        assert json.loads(png.text["tf_nst:settings"])["precision"] == "float32"
