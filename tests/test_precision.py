@@ -1,11 +1,15 @@
 """bf16 convolutions (`precision="bfloat16"`) and the CLI's `--precision` / `--scales SIZES`."""
 
+import json
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 import cli
 from tf_nst import backbones
+from tf_nst import images as image_io
 from tf_nst.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.stylizer import Stylizer
@@ -83,16 +87,11 @@ def test_cli_precision_defaults_to_auto(tmp_path, monkeypatch, native, expected)
 
 
 def test_replay_of_a_png_from_before_precision_was_recorded_stays_float32(tmp_path, monkeypatch):
-    import json
-
-    from tf_nst import images as image_io
-
     monkeypatch.setattr(backbones, "native_bf16_cpu", lambda: "amx_bf16")  # auto would pick bf16
     first = tmp_path / "first.png"
     result = CliRunner().invoke(cli.cli, [
         "stylize", "--backbone", "vgg16-hed", "--size", "32", "--steps", "1", "-o", str(first), "--quiet"])
     assert result.exit_code == 0, result.output
-    from PIL import Image
     with Image.open(first) as png:
         settings = json.loads(png.text["tf_nst:settings"])
         pixels = np.asarray(png.convert("RGB"))
