@@ -166,15 +166,28 @@ def check_output_path(path, overwrite=False, suffix=".png"):
         raise OutputError(f"{path}: directory {directory} is not writable")
 
 
-def save_png(path, rgb, alpha=None, text=None):
+def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None):
     """Write a PNG atomically (temporary file in the same directory, then rename).
 
     Args:
         rgb: `uint8` array `(height, width, 3)`.
         alpha: optional `uint8` array `(height, width)`, resized if needed.
-        text: optional dict of PNG text chunks (provenance).
+        settings: the run's settings (`Stylizer.get_config()`), stored with the
+            SHA-256 of the `inputs` files and the package versions (`tf_nst.provenance`):
+            `cli.py info` shows them and `--from` replays them.
+        inputs: paths of the input images, hashed into the provenance.
+        text: further PNG text chunks.
+
+    Example:
+    ```python
+    save_png("out.png", result.image, settings=stylizer.get_config(), inputs=["a.jpg", "b.jpg"])
+    ```
     """
+    from tf_nst.provenance import provenance_text
+
     path = os.fspath(path)
+    if settings is not None:
+        text = {**provenance_text(settings, inputs), **(text or {})}
     image = Image.fromarray(np.asarray(rgb, dtype=np.uint8), "RGB")
     if alpha is not None:
         alpha = resize(np.asarray(alpha, dtype=np.uint8), image.size)

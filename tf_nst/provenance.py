@@ -1,0 +1,87 @@
+"""Provenance: the settings, input hashes and versions stored in every PNG tf-nst writes.
+
+`save_png(path, image, settings=..., inputs=...)` (tf_nst/images.py) stores them as
+PNG text chunks; `read_provenance` reads them back for `cli.py info`, `--from` and
+for batches that skip outputs already made with the same settings and inputs.
+TensorFlow-free: versions come from the installed package metadata.
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import os
+
+from tf_nst.errors import ImageError
+
+PREFIX = "tf_nst:"
+SETTINGS_KEY = PREFIX + "settings"
+INPUTS_KEY = PREFIX + "inputs_sha256"
+VERSIONS_KEY = PREFIX + "versions"
+VERSION = "0.2.0"
+
+
+def file_sha256(path):
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_hashes(paths):
+    """`{path: sha256}` for input files; non-path inputs (arrays) are left out."""
+    hashes = {}
+    for path in paths:
+        if isinstance(path, (str, os.PathLike)) and os.path.isfile(path):
+            hashes[os.fspath(path)] = file_sha256(path)
+    return hashes
+
+
+def versions():
+    """Versions of tf-nst and the packages whose numerics decide the pixels."""
+    found = {"tf_nst": VERSION}
+    for package in ("tensorflow", "keras"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def provenance_text(settings, inputs=()):
+    """PNG text chunks for `settings` (a JSON-serializable dict) and input files `inputs`."""
+    return {
+        SETTINGS_KEY: json.dumps(settings, sort_keys=True),
+        INPUTS_KEY: json.dumps(input_hashes(inputs), sort_keys=True),
+        VERSIONS_KEY: json.dumps(versions(), sort_keys=True),
+        "Software": f"tf-nst {VERSION}",
+    }
+
+
+def read_provenance(path):
+    """`{"settings": dict, "inputs_sha256": dict, "versions": dict}` stored in a tf-nst PNG.
+
+    Raises:
+        ImageError: the file is unreadable or was not written by tf-nst.
+    """
+    from tf_nst.images import read_png_text
+
+    try:
+        text = read_png_text(path)
+        return {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, VERSIONS_KEY)
+                if key in text} | {"settings": json.loads(text[SETTINGS_KEY])}
+    except (OSError, SyntaxError, ValueError):
+        raise ImageError(path, "cannot read PNG") from None
+    except KeyError:
+        raise ImageError(path, "no tf-nst settings found (not written by tf-nst)") from None
+
+
+def matches(path, settings, inputs):
+    """True when `path` is a tf-nst PNG made with exactly `settings` from the same input bytes."""
+    try:
+        stored = read_provenance(path)
+    except ImageError:
+        return False
+    same_settings = stored["settings"] == json.loads(json.dumps(settings, sort_keys=True))
+    return same_settings and stored.get("inputs_sha256") == input_hashes(inputs)
