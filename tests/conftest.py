@@ -15,6 +15,27 @@ CONTENT_PATH = os.path.join(ASSETS, "astronaut.png")
 STYLE_PATH = os.path.join(ASSETS, "starry_night.jpg")
 
 
+# Downloads fail in every test (in-process and in subprocesses: urllib and Keras honour these
+# proxies), so no result depends on the machine's network; loopback servers stay reachable.
+BLOCKED_PROXY = "http://127.0.0.1:9"
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy")
+
+
+@pytest.fixture(autouse=True)
+def isolated_machine(tmp_path_factory, monkeypatch):
+    """An empty Keras cache of the test's own and no network beyond loopback.
+
+    A test that needs the ImageNet weights provides the file (see `keras_cache_with_random_vgg19`).
+    """
+    keras_home = tmp_path_factory.mktemp("keras_home")
+    monkeypatch.setenv("KERAS_HOME", str(keras_home))
+    for name in PROXY_VARIABLES:
+        monkeypatch.setenv(name, BLOCKED_PROXY)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost,::1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,::1")
+    return keras_home
+
+
 def gradient_image(height=48, width=64, seed=0):
     """A smooth colourful test image with a little texture."""
     rng = np.random.default_rng(seed)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import ROOT, gradient_image
 from model_server import start_server
 
-import cli
+from tf_nst import cli
 from tf_nst import export, serving
 from tf_nst.errors import InvalidArgumentError, OutputError, ServingError
 from tf_nst.images import load_image, resize
@@ -168,7 +168,7 @@ def test_grpc_defaults_filled_by_server(served, exported):
     _, address = served
     content, style = images()
     result = grpc_call(address, content, style)  # no controls sent
-    assert result.losses.shape == (exported[0].num_steps + 1, 4)
+    assert result.losses.shape == (exported[0].settings.num_steps + 1, 4)
 
 
 @pytest.mark.parametrize("kwargs, content_shape, message", [
@@ -215,14 +215,36 @@ def test_grpc_garbage_bytes_are_invalid_argument(served, content_bytes, message)
     assert message in raised.value.details()
 
 
-def test_grpc_wrong_dtype_and_rank_are_invalid_argument(served):
+@pytest.mark.parametrize("content, message", [
+    # Like TF Serving, the server checks dtypes against the SignatureDef, and the session checks
+    # fed shapes against the signature's [1, None, None, 3]: such requests never reach the graph.
+    (np.zeros((1, 48, 48, 3), np.float32), "Expects arg[content] to be uint8 but float32 is provided"),
+    (np.zeros((48, 48, 3), np.uint8), "Cannot feed value of shape (48, 48, 3)"),
+    (np.zeros((1, 48, 48, 4), np.uint8), "Cannot feed value of shape (1, 48, 48, 4)"),
+])
+def test_grpc_wrong_dtype_and_rank_are_invalid_argument(served, content, message):
     _, address = served
-    for inputs in ({"content": np.zeros((1, 48, 48, 3), np.float32), "style": np.zeros((1, 48, 48, 3), np.uint8)},
-                   {"content": np.zeros((48, 48, 3), np.uint8), "style": np.zeros((1, 48, 48, 3), np.uint8)},
-                   {"content": np.zeros((1, 48, 48, 4), np.uint8), "style": np.zeros((1, 48, 48, 3), np.uint8)}):
-        with pytest.raises(grpc.RpcError) as raised:
-            raw_predict(address, inputs, signature=export.SERVING_DEFAULT)
-        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as raised:
+        raw_predict(address, {"content": content, "style": np.zeros((1, 48, 48, 3), np.uint8)},
+                    signature=export.SERVING_DEFAULT)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in raised.value.details()
+
+
+@pytest.mark.parametrize("shape, message", [
+    ((48, 48, 3), r"expected content of shape \[1, height, width, 3\]. Received: shape=\[48 48 3\]"),
+    ((1, 48, 48, 4), r"expected content of shape \[1, height, width, 3\]. Received: shape=\[1 48 48 4\]"),
+    ((2, 48, 48, 3), r"expected content of shape \[1, height, width, 3\]. Received: shape=\[2 48 48 3\]"),
+    ((1, 16, 48, 3), r"expected content with sides of at least 32 pixels. Received: content of 48x16"),
+])
+def test_check_image_guards_graphs_without_a_fixed_rank(exported, shape, message):
+    """The export's own image check, for callers whose input spec does not fix the rank."""
+    builder = export.SignatureBuilder(exported[0], MAX_STEPS, MAX_PIXELS, export.export_defaults(exported[0]))
+    check = tf.function(lambda image: builder.check_image(export.CONTENT, image),
+                        input_signature=[tf.TensorSpec(None, tf.uint8)])
+    assert check(np.zeros((1, 48, 48, 3), np.uint8)).shape == (1, 48, 48, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        check(np.zeros(shape, np.uint8))
 
 
 def test_grpc_errors_unknown_model_unreachable_deadline(served):
@@ -272,7 +294,7 @@ def test_cli_request_and_errors(served, content_path, style_path, tmp_path):
 def test_cli_export_and_stylize_saved_model(tmp_path, content_path, style_path):
     runner = CliRunner()
     base = tmp_path / "models"
-    result = runner.invoke(cli.cli, ["export", "--output", str(base), "--random-weights", "--steps", "2",
+    result = runner.invoke(cli.cli, ["export", "--output", str(base), "--weights", "random", "--steps", "2",
                                      "--max-steps", "5"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Exported {base / '1'} (")

@@ -38,6 +38,11 @@ BAD_SETTINGS = {
     "unknown_optimizer": ({"optimizer": "sgd"}, "sgd"),
     "negative_learning_rate": ({"learning_rate": -1.0}, "Received: learning_rate=-1.0"),
     "unknown_preprocessing": ({"preprocessing": "tf"}, "Received: preprocessing='tf'"),
+    "blend_negative": ({"style_blend": [-1.0]}, "Received: style_blend=[-1.0]"),
+    "blend_zero": ({"style_blend": [0.0]}, "Received: style_blend=[0.0]"),
+    "unknown_setting": ({"steps": 3}, "Received: steps"),
+    "max_memory_text": ({"max_memory": "lots"}, "Received: max_memory='lots'"),
+    "tile_too_small": ({"tile_size": 16}, "Received: tile_size=16"),
 }
 
 
@@ -74,9 +79,6 @@ def test_unknown_layers_checked_before_weights_are_fetched(monkeypatch):
 
 
 BAD_CALLS = {
-    "blend_count": ({"style_blend_weights": [1.0, 2.0]}, "expected one blend weight per style (1)"),
-    "blend_negative": ({"style_blend_weights": [-1.0]}, "expected non-negative blend weights"),
-    "blend_zero": ({"style_blend_weights": [0.0]}, "expected non-negative blend weights"),
     "no_styles": ({"styles": []}, "expected at least one style image. Received: styles=[]"),
     "gray_array": ({"content": np.zeros((32, 32), np.uint8)}, "Received: shape=(32, 32), dtype=uint8"),
     "float_array": ({"content": np.zeros((32, 32, 3), np.float32)}, "dtype=float32"),
@@ -91,6 +93,12 @@ def test_bad_stylize_call(stylizer, case):
     with pytest.raises(InvalidArgumentError, match="^expected ") as info:
         stylizer.stylize(arguments.pop("content"), arguments.pop("styles"), **arguments)
     assert expected in str(info.value)
+
+
+def test_one_blend_weight_per_style():
+    stylizer = Stylizer(backbone="vgg19", weights=None, size=32, num_steps=1, style_blend=[1.0, 2.0], **LAYERS)
+    with pytest.raises(InvalidArgumentError, match=r"^expected one blend weight per style \(1\)"):
+        stylizer.stylize(gradient_image(32, 32), [gradient_image(32, 32, seed=3)])
 
 
 @pytest.mark.parametrize("side", [1, 8])
@@ -140,14 +148,14 @@ def test_interrupt_before_any_step_propagates(monkeypatch):
     def interrupted_targets(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stylizer, "_targets_fn", interrupted_targets)
+    monkeypatch.setattr(stylizer, "targets", interrupted_targets)
     with pytest.raises(KeyboardInterrupt):
         stylizer.stylize(gradient_image(32, 32), [gradient_image(32, 32)])
 
 
 def test_interrupt_while_building_next_scale_keeps_coarse_result():
     stylizer = Stylizer(backbone="vgg19", weights=None, size=64, scales=2, num_steps=2, **LAYERS)
-    real_targets = stylizer._targets_fn
+    real_targets = stylizer.targets
     calls = []
 
     def targets_then_interrupt(*args):
@@ -156,7 +164,7 @@ def test_interrupt_while_building_next_scale_keeps_coarse_result():
             raise KeyboardInterrupt
         return real_targets(*args)
 
-    stylizer._targets_fn = targets_then_interrupt
+    stylizer.targets = targets_then_interrupt
     result = stylizer.stylize(gradient_image(64, 64), [gradient_image(64, 64)])
     assert result.interrupted and result.steps == 2
     assert result.image.shape == (32, 32, 3)

