@@ -27,29 +27,38 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.quality import load_pair
+from tf_nst import pyramid
 from tf_nst.optimizers import LBFGS, run_steps
-from tf_nst.stylizer import Stylizer, _to_batch
+from tf_nst.stylizer import AnySizeFunction, Stylizer, to_batch
 
 WEIGHTS = (1.0, 10.0, 1.0)  # the Stylizer defaults: content, style, TV
 
 
 class Problem:
-    """One size's targets and the Stylizer's traced pieces, with an evaluation counter."""
+    """One size's targets and the loop's traced pieces (the Stylizer's, or with another optimizer)."""
 
-    def __init__(self, stylizer, content, style, size):
-        self.stylizer = stylizer
-        self.content = stylizer._fit(content.rgb, size)
-        style_rgb = stylizer._fit(style.rgb, size)
-        self.targets = stylizer._targets_fn(_to_batch(self.content), [_to_batch(style_rgb)], tf.constant([1.0]))
+    def __init__(self, stylizer, content, style, size, optimizer=None):
+        self.content = pyramid.fit(content.rgb, size, stylizer.min_side)
+        style_rgb = pyramid.fit(style.rgb, size, stylizer.min_side)
+        objective = stylizer.objective()
+        self.targets = objective.compute_targets(to_batch(self.content), [to_batch(style_rgb)], tf.constant([1.0]))
         self.weights = tuple(tf.constant(w) for w in WEIGHTS)
         self.shape = self.content.shape[:2]
+        if optimizer is None:
+            pieces = stylizer.pieces()
+            self._start, self._run = pieces.start, pieces.run
+        else:
+            self._start = AnySizeFunction(lambda x, targets, *weights: optimizer.initialize(
+                x, objective.value_and_grad(targets, *weights)))
+            self._run = AnySizeFunction(lambda state, targets, c, s, t, steps: run_steps(
+                optimizer, state, objective.value_and_grad(targets, c, s, t), steps))
 
     def start(self, x):
-        return self.stylizer._start_fn(x, self.targets, *self.weights)
+        return self._start(x, self.targets, *self.weights)
 
     def run(self, state, steps):
         """`steps` L-BFGS evaluations from `state`; returns the state and the loss parts per evaluation."""
-        state, history = self.stylizer._run_fn(state, self.targets, *self.weights, tf.constant(steps))
+        state, history = self._run(state, self.targets, *self.weights, tf.constant(steps))
         return state, history.numpy()
 
 
@@ -68,7 +77,7 @@ def starts(stylizer, fine, coarse, coarse_steps, fine_steps, reference_rows, log
         "content image (single resolution)": tf.constant(fine.content[None], tf.float32),
         "plain bicubic upsampling": tf.clip_by_value(
             tf.image.resize(coarse_result, fine.shape, method="bicubic"), 0.0, 255.0),
-        "library upsampling (+ content detail)": stylizer._upsample(coarse_result, fine.content),
+        "library upsampling (+ content detail)": pyramid.upsample(coarse_result, fine.content),
     }
     results = {}
     for name, x in candidates.items():
@@ -217,14 +226,14 @@ def multilevel(content, style, size, steps, coarse_steps, reference_best, log, l
     """Evaluations to the bar of the multilevel-preconditioned L-BFGS, alone and after a half-size stage."""
     log(f"4. multilevel-preconditioned L-BFGS ({levels} levels, base {base:g}), {steps} full-size evaluations")
     bar = 1.05 * reference_best[-1]
-    stylizer = Stylizer(backbone="vgg16-hed", size=size, num_steps=steps,
-                        optimizer=MultilevelLBFGS(levels=levels, base=base))
-    fine = Problem(stylizer, content, style, size)
-    coarse = Problem(stylizer, content, style, size // 2)
+    stylizer = Stylizer(backbone="vgg16-hed", size=size, num_steps=steps)
+    optimizer = MultilevelLBFGS(levels=levels, base=base)
+    fine = Problem(stylizer, content, style, size, optimizer)
+    coarse = Problem(stylizer, content, style, size // 2, optimizer)
     coarse_state, _ = coarse.run(coarse.start(tf.constant(coarse.content[None], tf.float32)), coarse_steps)
     starts = {"content image": (tf.constant(fine.content[None], tf.float32), 0.0),
               f"{coarse_steps} half-size evaluations, library upsampling":
-                  (stylizer._upsample(coarse_state["best_x"], fine.content), coarse_steps / 4 + 0.25)}
+                  (pyramid.upsample(coarse_state["best_x"], fine.content), coarse_steps / 4 + 0.25)}
     results = {}
     for name, (x, cost) in starts.items():
         first = fine.start(x)

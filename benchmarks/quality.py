@@ -8,6 +8,7 @@ far and the wall time since the `stylize` call began (targets, upsampling and
 coarse scales included), after a warm-up call that traces the functions.
 """
 
+import dataclasses
 import os
 import time
 
@@ -15,16 +16,18 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst import images as image_io
-from tf_nst.stylizer import Stylizer
+from tf_nst import pyramid
+from tf_nst.stylizer import Stylizer, to_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONTENT_PATH = os.environ.get("TF_NST_BENCH_CONTENT", "/work/shared/images/tubingen.jpg")
+# The bundled photo by default; TF_NST_BENCH_CONTENT picks another (RESULTS.md names the one used).
+CONTENT_PATH = os.environ.get("TF_NST_BENCH_CONTENT", os.path.join(ROOT, "tf_nst", "assets", "astronaut.png"))
 STYLE_PATH = os.path.join(ROOT, "tf_nst", "assets", "starry_night.jpg")
 TOLERANCE = 0.05
 
 
 def load_pair(content_path=CONTENT_PATH, style_path=STYLE_PATH):
-    """The fixed content/style pair (falls back to the bundled astronaut if Tübingen is absent)."""
+    """The fixed content/style pair (falls back to the bundled astronaut if the content is absent)."""
     if not os.path.exists(content_path):
         content_path = os.path.join(ROOT, "tf_nst", "assets", "astronaut.png")
     return image_io.load_image(content_path), image_io.load_image(style_path), content_path
@@ -32,13 +35,13 @@ def load_pair(content_path=CONTENT_PATH, style_path=STYLE_PATH):
 
 def warm_up(stylizer, content, style):
     """Trace every function at every scale with one step per scale (not timed)."""
-    steps = stylizer.scale_steps
-    stylizer.scale_steps = [1] * len(steps)
+    schedule = stylizer.schedule
+    stylizer.schedule = dataclasses.replace(schedule, steps=[1] * len(schedule.steps))
     try:
         stylizer.stylize(content, [style], chunk_steps=1)
         stylizer.stylize(content, [style], chunk_steps=1)  # reduce_retracing: settle shapes
     finally:
-        stylizer.scale_steps = steps
+        stylizer.schedule = schedule
 
 
 def timed_stylize(stylizer, content, style, chunk_steps=5, keep_images=False):
@@ -62,18 +65,19 @@ def timed_stylize(stylizer, content, style, chunk_steps=5, keep_images=False):
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "best_loss": result.best_loss, "steps": result.steps, "image": result.image,
             "trace": trace, "snapshots": snapshots,
-            "sizes": list(stylizer.scale_sizes), "scale_steps": list(stylizer.scale_steps)}
+            "sizes": list(stylizer.schedule.sizes), "scale_steps": list(stylizer.schedule.steps)}
 
 
 def float32_loss(stylizer, content, style, image):
     """Total loss of a `uint8` image under `stylizer`'s (float32) features at its full size."""
-    size = stylizer.scale_sizes[-1]
-    content_rgb = stylizer._fit(content.rgb, size)
-    style_rgb = stylizer._fit(style.rgb, max(stylizer.min_side, round(stylizer.style_scale * size)))
-    targets = stylizer._targets_fn(tf.constant(content_rgb[None], tf.float32),
-                                   [tf.constant(style_rgb[None], tf.float32)], tf.constant([1.0]))
-    value_and_grad = stylizer.loss_function(targets, stylizer.content_weight, stylizer.style_weight,
-                                            stylizer.tv_weight)
+    settings = stylizer.settings
+    size = stylizer.schedule.sizes[-1]
+    content_rgb = pyramid.fit(content.rgb, size, stylizer.min_side)
+    style_rgb = pyramid.fit(style.rgb, max(stylizer.min_side, round(settings.style_scale * size)), stylizer.min_side)
+    objective = stylizer.objective()
+    targets = objective.compute_targets(to_batch(content_rgb), [to_batch(style_rgb)], tf.constant([1.0]))
+    value_and_grad = objective.value_and_grad(targets, settings.content_weight, settings.style_weight,
+                                              settings.tv_weight)
     return float(value_and_grad(tf.constant(np.asarray(image, np.float32)[None]))[0])
 
 

@@ -162,7 +162,7 @@ def _speed(section):
     lines = ["## Figures 1, 2 and 4a: seconds per loss+gradient evaluation", "",
              f"VGG19 with random weights (timing does not depend on the weights), square random images, "
              f"each loop warmed up, then rounds of {speed['sizes'][0]['steps_per_round']} evaluations "
-             f"interleaved across loops. `tf_nst_*` is this project's in-graph loop (`Stylizer._run_fn`, "
+             f"interleaved across loops. `tf_nst_*` is this project's in-graph loop (`Stylizer.pieces().run`, "
              f"default layers: content block4_conv2, style block1–5_conv1); `tf_tutorial` and `keras_io` are "
              f"the re-implemented reference loops (`benchmarks/reference_loops.py`). Ratio = this project's "
              f"L-BFGS time / the loop's time, per round. {_load(section)}.", "",

@@ -67,7 +67,7 @@ def evaluation_flops(model, height, width, style_layers=(), batch_forward=1, bat
 
 
 class ProjectLoop:
-    """This project's in-graph loop: `steps` evaluations per `_run_fn` call."""
+    """This project's in-graph loop: `steps` evaluations per `Stylizer.pieces().run` call."""
 
     def __init__(self, size, optimizer="lbfgs", precision="float32", backbone="vgg19", weights=None, seed=0):
         self.name = f"tf_nst_{optimizer}" + ("" if precision == "float32" else f"_{precision}")
@@ -76,15 +76,18 @@ class ProjectLoop:
         rng = np.random.default_rng(seed)
         content = tf.constant(rng.uniform(0, 255, (1, size, size, 3)), tf.float32)
         style = tf.constant(rng.uniform(0, 255, (1, size, size, 3)), tf.float32)
-        self.targets = self.stylizer._targets_fn(content, [style], tf.constant([1.0]))
-        self.weights = (tf.constant(1.0), tf.constant(10.0), tf.constant(1.0))
-        self.state = self.stylizer._start_fn(content, self.targets, *self.weights)
+        self.pieces = self.stylizer.pieces()
+        self.targets = self.pieces.objective.compute_targets(content, [style], tf.constant([1.0]))
+        settings = self.stylizer.settings
+        self.weights = tuple(tf.constant(w) for w in (settings.content_weight, settings.style_weight,
+                                                      settings.tv_weight))
+        self.state = self.pieces.start(content, self.targets, *self.weights)
 
     def flops(self, size):
-        return evaluation_flops(self.stylizer.extractor.model, size, size, self.stylizer.style_layers)
+        return evaluation_flops(self.stylizer.extractor.model, size, size, self.stylizer.settings.style_layers)
 
     def run(self, steps):
-        self.state, history = self.stylizer._run_fn(self.state, self.targets, *self.weights, tf.constant(steps))
+        self.state, history = self.pieces.run(self.state, self.targets, *self.weights, tf.constant(steps))
         history.numpy()
 
 

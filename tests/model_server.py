@@ -5,7 +5,7 @@ the parts that decide whether an export works when served:
 
 - the SavedModel is loaded with `tf.compat.v1.saved_model.loader.load` into a
   `tf.compat.v1.Session` (TF Serving's loader; `tf.saved_model.load` would hide
-  the Keras-variable bug of DESIGN_NOTES #1);
+  the Keras-variable bug keras-team/keras#20095);
 - the base folder's highest integer version is served; the warmup records in
   `assets.extra/tf_serving_warmup_requests` are replayed at load;
 - a request runs the SignatureDef's tensors: unknown inputs and wrong dtypes are

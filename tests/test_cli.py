@@ -201,8 +201,9 @@ def test_every_setting_round_trips_through_cli_png_and_from(runner, tmp_path, co
     replay = tmp_path / "replay.png"
     result = runner.invoke(cli.cli, ["stylize", "--from", str(first), "-o", str(replay), "--quiet"])
     assert result.exit_code == 0, result.output
+    # Same settings; not the same pixels here, as random backbone weights are drawn anew
+    # (test_from_replays_settings_and_inputs shows a replay's pixels).
     assert json.loads(read_png_text(replay)["tf_nst:settings"]) == stored
-    np.testing.assert_array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(replay)))
 
 
 def test_png_saved_from_python_carries_provenance(tmp_path, content_path, style_path):

@@ -110,7 +110,7 @@ PARAMETER_CASES = {
                    "Invalid value for '--steps': 1000000 is not in the range 1<=x<=100000."),
     "size_zero": (["--size", "0"], "Invalid value for '--size': 0 is not in the range 32<=x<=16384."),
     "negative_style_weight": (["--style-weight", "-1"],
-                              "Invalid value for '--style-weight': -1.0 is not in the range x>=0."),
+                              "Invalid value for '--style-weight': -1.0 is not in the range x>=0.0."),
     "nan_content_weight": (["--content-weight", "nan"],
                            "expected content_weight a finite number. Received: content_weight=nan"),
     "inf_tv_weight": (["--tv-weight", "inf"], "expected tv_weight a finite number. Received: tv_weight=inf"),
@@ -130,9 +130,10 @@ PARAMETER_CASES = {
                          "comma-separated integers. Received: scale_steps='3,x'"),
     "scale_steps_negative": (["--scale-steps", "3,-1"], "Invalid value for '--scale-steps': expected integers "
                              "in [0, 100000], the last >= 1. Received: scale_steps='3,-1'"),
-    "scale_steps_count": (["--scales", "32,48", "--scale-steps", "3"],
+    "scale_steps_count": (["--size", "48", "--scales", "32,48", "--scale-steps", "3"],
                           "expected scale_steps: one integer per scale (2: [32, 48]). Received: scale_steps=[3]"),
-    "max_memory": (["--max-memory", "lots"], "Invalid value for '--max-memory': "),
+    "max_memory": (["--max-memory", "lots"], "Invalid value for '--max-memory': expected max_memory a size such "
+                   "as 6GB, 512MB or 1.5GiB. Received: max_memory='lots'"),
     "tile_not_on_grid": (["--tile", "100"], "expected tile_size a multiple of 16 (the pooling grid). "
                          "Received: tile_size=100"),
     "output_not_png": (["-o", "out.jpg"], "expected an output path ending in .png. Received: output=out.jpg"),

@@ -80,7 +80,7 @@ def test_cli_precision_defaults_to_auto(tmp_path, monkeypatch, native, expected)
     result = CliRunner().invoke(cli.cli, [
         "stylize", "--backbone", "vgg16-hed", "--size", "32", "--steps", "1", "-o", str(output)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith(f"{expected})")
+    assert result.output.strip().endswith(f"{expected}, untiled)")
     info = CliRunner().invoke(cli.cli, ["info", str(output)])
     assert f'"precision": "{expected}"' in info.output
 

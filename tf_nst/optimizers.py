@@ -3,7 +3,7 @@
 Neither optimizer owns a `tf.Variable`: the image and all optimizer state
 (Adam moments, L-BFGS history) are plain tensors carried as loop variables.
 That is what lets the same loop be exported as a SavedModel signature and
-serve concurrent requests (see ../shared/DESIGN_NOTES.md). Keras optimizers
+serve concurrent requests: variables built outside the signature would be shared by them. Keras optimizers
 hold per-call state and TFP's L-BFGS needs Keras 2, hence these.
 
 Both take exactly one loss+gradient evaluation per step, keep the image in

@@ -298,6 +298,9 @@ class StylizeSettings:
         if isinstance(self.scales, list) and self.scales[-1] != self.size:
             raise InvalidArgumentError(
                 f"expected scale sizes ending at size={self.size}. Received: scales={self.scales!r}")
+        from tf_nst.pyramid import schedule
+
+        schedule(self)  # scale_steps: one per scale
         if self.tile_size is not None and self.tile_size % 16:
             raise InvalidArgumentError(
                 f"expected tile_size a multiple of 16 (the pooling grid). Received: tile_size={self.tile_size}")
