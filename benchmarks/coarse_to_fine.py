@@ -40,11 +40,12 @@ class Problem:
     def __init__(self, stylizer, content, style, size, optimizer=None):
         self.content = pyramid.fit(content.rgb, size, stylizer.min_side)
         style_rgb = pyramid.fit(style.rgb, size, stylizer.min_side)
-        objective = stylizer.objective()
+        self.objective = objective = stylizer.objective()
+        self.optimizer = optimizer = optimizer or stylizer.optimizer
         self.targets = objective.compute_targets(to_batch(self.content), [to_batch(style_rgb)], tf.constant([1.0]))
         self.weights = tuple(tf.constant(w) for w in WEIGHTS)
         self.shape = self.content.shape[:2]
-        if optimizer is None:
+        if optimizer is stylizer.optimizer:
             pieces = stylizer.pieces()
             self._start, self._run = pieces.start, pieces.run
         else:
@@ -119,8 +120,8 @@ def mgopt(fine, coarse, cycles, pre_steps, coarse_steps, post_steps, reference_b
     """Two-level MG/OPT; returns the best full-size loss against the cost in full-size evaluations."""
     log(f"3. MG/OPT: {cycles} cycles of {pre_steps} full-size, {coarse_steps} half-size (coherent), "
         f"backtracked correction, {post_steps} full-size evaluations")
-    optimizer = fine.stylizer.optimizer
-    coarse_value_and_grad = fine.stylizer.loss_function(coarse.targets, *coarse.weights)
+    optimizer = fine.optimizer
+    coarse_value_and_grad = coarse.objective.value_and_grad(coarse.targets, *coarse.weights)
 
     def prolong(image):
         return tf.image.resize(image, fine.shape, method="bilinear")

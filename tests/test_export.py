@@ -203,7 +203,7 @@ def raw_predict(address, inputs, signature=export.STYLIZE_BYTES, model="tf_nst")
     (b"not an image at all", "expected content_bytes to be PNG or JPEG bytes"),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 8 + b"\x00\x00\xff\xff\x00\x00\xff\xff" + b"\x00" * 20,
      "expected content_bytes of at most 16384 pixels"),  # a 65535x65535 header: refused before decoding
-    (b"\xff\xd8\xff" + b"\x00" * 40, ""),
+    (b"\xff\xd8\xff" + b"\x00" * 40, "Invalid JPEG data, size 43"),  # a JPEG header with no image: the decoder says so
 ])
 def test_grpc_garbage_bytes_are_invalid_argument(served, content_bytes, message):
     _, address = served
@@ -419,9 +419,10 @@ def test_vgg16_hed_export_really_stylizes_when_served(tmp_path, content_path, st
     finally:
         server.stop(0)
     height, width = content.shape[:2]
-    targets = stylizer.compute_targets(tf.constant(content[None], tf.float32),
-                                       [tf.constant(style[None], tf.float32)], tf.ones([1]))
-    measure = stylizer.loss_function(targets, 1.0, 1.0, 0.0)
+    objective = stylizer.objective()
+    targets = objective.compute_targets(tf.constant(content[None], tf.float32),
+                                        [tf.constant(style[None], tf.float32)], tf.ones([1]))
+    measure = objective.value_and_grad(targets, 1.0, 1.0, 0.0)
 
     def parts(rgb):
         return dict(zip(stylizer.loss_names, measure(tf.constant(rgb[None], tf.float32))[1].numpy()))
