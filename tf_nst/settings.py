@@ -377,5 +377,3 @@ def control_names():
     """Fields an exported model takes per request (its signature controls)."""
     return tuple(field.name for field in dataclasses.fields(StylizeSettings) if field.metadata["control"])
 
-
-DEFAULTS = StylizeSettings()

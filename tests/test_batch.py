@@ -1,0 +1,197 @@
+"""Batches on one machine: naming, failures recorded, reruns that do no work, interrupt and resume."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import gradient_image
+from PIL import Image
+
+from tf_nst import batch
+from tf_nst.errors import InvalidArgumentError
+from tf_nst.provenance import read_provenance
+from tf_nst.stylizer import Stylizer
+
+MANIFEST_FIELDS = {"content", "style", "output", "status", "seconds", "loss", "error", "steps", "notes", "run",
+                   "time"}
+
+
+@pytest.fixture(scope="module")
+def stylizer():
+    return Stylizer(backbone="vgg16-hed", size=32, num_steps=3, scales=1, seed=3)
+
+
+def write_image(path, seed, height=40, width=48):
+    Image.fromarray(gradient_image(height, width, seed=seed)).save(path)
+    return str(path)
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """contents/: five images (PNG, JPEG, WebP, BMP, TIFF) and one corrupt PNG; styles/: two."""
+    contents, styles = tmp_path / "contents", tmp_path / "styles"
+    contents.mkdir()
+    styles.mkdir()
+    for seed, extension in enumerate(("png", "jpg", "webp", "bmp", "tiff")):
+        write_image(contents / f"photo{seed}.{extension}", seed)
+    (contents / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (contents / "notes.txt").write_text("not an image, not picked up from a folder")
+    write_image(styles / "waves.png", 10, 36, 36)
+    write_image(styles / "dots.jpg", 11, 40, 32)
+    return contents, styles
+
+
+def pngs(outdir):
+    return sorted(name for name in os.listdir(outdir) if name.endswith(".png"))
+
+
+def pixels(path):
+    return np.asarray(Image.open(path))
+
+
+def test_folder_with_a_corrupt_file(stylizer, folders, tmp_path):
+    contents, styles = folders
+    outdir = tmp_path / "out"
+    pairs = batch.make_pairs([contents], [styles / "waves.png"])
+    assert len(pairs) == 6
+    summary = batch.run_batch(stylizer, pairs, outdir, progress=False)
+    assert (summary.ok, summary.skipped, summary.errors, summary.total) == (5, 0, 1, 6)
+    assert not summary.all_ok and not summary.interrupted
+    assert summary.summary_line().startswith("6 pairs: 5 ok, 0 skipped, 1 error in ")
+    assert pngs(outdir) == [f"photo{seed}--waves.png" for seed in range(5)]
+    records = batch.read_manifest(outdir / batch.MANIFEST_NAME)
+    assert len(records) == 6
+    for record in records:
+        assert set(record) == MANIFEST_FIELDS
+        assert record["status"] in batch.STATUSES
+    failed = [record for record in records if record["status"] == "error"]
+    assert len(failed) == 1 and failed[0]["content"] == str(contents / "broken.png")
+    assert failed[0]["error"] == f"{contents / 'broken.png'}: cannot decode image (starts like a PNG file but is corrupt)"
+    assert failed[0]["loss"] is None and not (outdir / "broken--waves.png").exists()
+    done = [record for record in records if record["status"] == "ok"]
+    assert all(record["loss"] > 0 and record["steps"] == 3 and record["seconds"] > 0 for record in done)
+    stored = read_provenance(outdir / "photo0--waves.png")
+    assert stored["inputs"][0] == str(contents / "photo0.png")
+    assert stored["inputs"][1:] == [str(styles / "waves.png")]
+    assert stored["settings"]["seed"] == 3 and set(stored["inputs_sha256"]) == {
+        str(contents / "photo0.png"), str(styles / "waves.png")}
+
+    # A rerun does no work: every done pair is skipped, no file is rewritten.
+    mtimes = {name: os.stat(outdir / name).st_mtime_ns for name in pngs(outdir)}
+    seen = []
+    again = batch.run_batch(stylizer, pairs, outdir, progress=False, callback=seen.append)
+    assert (again.ok, again.skipped, again.errors) == (0, 5, 1)
+    assert [result.status for result in seen] == ["error"] + ["skipped"] * 5  # broken.png sorts first
+    assert {name: os.stat(outdir / name).st_mtime_ns for name in pngs(outdir)} == mtimes
+    assert len(batch.read_manifest(outdir / batch.MANIFEST_NAME)) == 12  # one line per pair per run
+
+
+def test_two_styles_three_contents(stylizer, folders, tmp_path):
+    contents, styles = folders
+    chosen = [contents / "photo0.png", contents / "photo1.jpg", contents / "photo2.webp"]
+    pairs = batch.make_pairs(chosen, [str(styles / "*")])
+    summary = batch.run_batch(stylizer, pairs, tmp_path / "out", progress=False)
+    assert summary.all_ok and summary.ok == 6
+    assert pngs(tmp_path / "out") == sorted(
+        f"photo{index}--{style}.png" for index in range(3) for style in ("dots", "waves"))
+    assert [result.output for result in summary.results] == [
+        str(tmp_path / "out" / f"photo{index}--{style}.png") for index in range(3) for style in ("dots", "waves")]
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(stylizer, folders, tmp_path):
+    contents, styles = folders
+    pairs = batch.make_pairs([contents / f"photo{seed}.png" if seed == 0 else contents / "photo1.jpg"
+                              for seed in range(2)], [styles])
+    assert len(pairs) == 4
+    reference = batch.run_batch(stylizer, pairs, tmp_path / "reference", progress=False)
+    assert reference.all_ok
+
+    outdir = tmp_path / "resumed"
+    # Stopped between pairs after two were done.
+    first = []
+    stopped = batch.run_batch(stylizer, pairs, outdir, progress=False, callback=first.append,
+                              should_stop=lambda: len(first) >= 2)
+    assert stopped.interrupted and not stopped.all_ok and (stopped.ok, stopped.not_done) == (2, 2)
+    assert "2 not done (interrupted)" in stopped.summary_line()
+    assert len(pngs(outdir)) == 2
+    # Stopped inside the third pair's optimization: that pair is dropped, nothing partial written.
+    # should_stop is asked before each pair (three times up to the third), then between its chunks.
+    calls = []
+    dropped = batch.run_batch(stylizer, pairs, outdir, progress=False,
+                              should_stop=lambda: calls.append(1) or len(calls) > 3)
+    assert [result.status for result in dropped.results] == ["skipped", "skipped", "interrupted"]
+    assert len(pngs(outdir)) == 2 and not any(name.startswith(".tmp") for name in os.listdir(outdir))
+    resumed = batch.run_batch(stylizer, pairs, outdir, progress=False)
+    assert (resumed.skipped, resumed.ok) == (2, 2) and resumed.all_ok
+    assert pngs(outdir) == pngs(tmp_path / "reference")
+    for name in pngs(outdir):
+        np.testing.assert_array_equal(pixels(outdir / name), pixels(tmp_path / "reference" / name))
+    statuses = [record["status"] for record in batch.read_manifest(outdir / batch.MANIFEST_NAME)]
+    assert statuses == ["ok", "ok", "skipped", "skipped", "interrupted", "skipped", "skipped", "ok", "ok"]
+
+
+def test_changed_settings_or_foreign_file_are_not_skipped(stylizer, folders, tmp_path):
+    contents, styles = folders
+    pairs = batch.make_pairs([contents / "photo0.png"], [styles / "waves.png"])
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    output = outdir / "photo0--waves.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(output)  # the user's own file, no provenance
+    refused = batch.run_batch(stylizer, pairs, outdir, progress=False)
+    assert refused.errors == 1 and "not written by tf-nst" in refused.results[0].error
+    assert pixels(output).shape == (8, 8, 3)
+    assert batch.run_batch(stylizer, pairs, outdir, progress=False, overwrite=True).ok == 1
+    assert batch.run_batch(stylizer, pairs, outdir, progress=False).skipped == 1
+    changed = Stylizer(stylizer.settings, tv_weight=stylizer.settings.tv_weight * 2)
+    assert batch.run_batch(changed, pairs, outdir, progress=False).ok == 1
+    assert read_provenance(output)["settings"]["style_blend"] is None
+
+
+def test_output_name_collisions_are_refused(stylizer, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        write_image(tmp_path / folder / "x.png", 0)
+    style = write_image(tmp_path / "s.png", 1)
+    pairs = batch.make_pairs([tmp_path / "a", tmp_path / "b"], [style])
+    with pytest.raises(InvalidArgumentError, match="expected one pair per output name .* 1 collisions"):
+        batch.run_batch(stylizer, pairs, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_pairs_from_csv(tmp_path):
+    for name in ("a.png", "b.jpg", "s.png"):
+        write_image(tmp_path / name, 0)
+    (tmp_path / "pairs.csv").write_text("content,style\na.png,s.png\n\nb.jpg,s.png\na.png,s.png\n")
+    pairs = batch.read_pairs_csv(tmp_path / "pairs.csv")
+    assert pairs == [batch.Pair(str(tmp_path / "a.png"), str(tmp_path / "s.png")),
+                     batch.Pair(str(tmp_path / "b.jpg"), str(tmp_path / "s.png"))]
+    assert batch.plan_outputs(pairs, "out") == [os.path.join("out", "a--s.png"), os.path.join("out", "b--s.png")]
+    (tmp_path / "bad.csv").write_text("image,style\na.png,s.png\n")
+    with pytest.raises(InvalidArgumentError, match="expected a CSV header with content and style columns"):
+        batch.read_pairs_csv(tmp_path / "bad.csv")
+
+
+def test_expand_inputs(folders, tmp_path):
+    contents, styles = folders
+    expanded = batch.expand_inputs([str(contents / "photo1.jpg"), contents])
+    assert expanded[0] == str(contents / "photo1.jpg") and len(expanded) == 6  # duplicates dropped
+    assert all(not path.endswith(".txt") for path in expanded)
+    assert batch.expand_inputs(str(styles / "*.jpg")) == [str(styles / "dots.jpg")]
+    with pytest.raises(InvalidArgumentError, match="no such file"):
+        batch.expand_inputs([tmp_path / "missing.png"], "content")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidArgumentError, match="has no image files"):
+        batch.expand_inputs([tmp_path / "empty"], "style")
+    with pytest.raises(InvalidArgumentError, match="matches no image files"):
+        batch.expand_inputs([str(tmp_path / "*.gif")])
+
+
+def test_manifest_lines_are_whole(tmp_path):
+    manifest = batch.Manifest(tmp_path / "manifest.jsonl", run_id="run-1")
+    manifest.append(batch.PairResult("a.png", "s.png", "out/a--s.png", "ok", seconds=1.5, loss=2.0, steps=3))
+    with open(tmp_path / "manifest.jsonl", "a") as stream:
+        stream.write('{"torn": ')  # a crash in the middle of a write
+    records = batch.read_manifest(tmp_path / "manifest.jsonl")
+    assert len(records) == 1 and records[0]["run"] == "run-1" and records[0]["loss"] == 2.0
+    assert json.loads(open(tmp_path / "manifest.jsonl").readline())["status"] == "ok"

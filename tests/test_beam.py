@@ -1,0 +1,104 @@
+"""The Apache Beam pipeline on the DirectRunner: same pixels as the library batch, failures in the manifest."""
+
+import os
+
+import numpy as np
+import pytest
+from conftest import gradient_image
+from PIL import Image
+
+pytest.importorskip("apache_beam", reason="apache_beam not installed (pip install -r requirements-beam.txt)")
+
+from tf_nst import batch, export  # noqa: E402
+from tf_nst import beam as nst_beam  # noqa: E402
+from tf_nst.errors import InvalidArgumentError, ServingError  # noqa: E402
+from tf_nst.provenance import read_provenance  # noqa: E402
+from tf_nst.stylizer import Stylizer  # noqa: E402
+
+SIZE = 48
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """Inputs (two contents, one corrupt, two styles), a one-scale vgg16-hed Stylizer, its export."""
+    root = tmp_path_factory.mktemp("beam")
+    contents, styles = root / "contents", root / "styles"
+    contents.mkdir()
+    styles.mkdir()
+    Image.fromarray(gradient_image(40, 56, seed=1)).save(contents / "city.png")
+    rgba = np.dstack([gradient_image(50, 40, seed=2), np.linspace(0, 255, 50 * 40).reshape(50, 40).astype(np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(contents / "leaf.png")  # alpha travels to the output
+    (contents / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 30)
+    Image.fromarray(gradient_image(36, 36, seed=3)).save(styles / "waves.png")
+    Image.fromarray(gradient_image(60, 44, seed=4)).save(styles / "dots.jpg")
+    stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7)
+    model = export.export_model(stylizer, str(root / "models" / "tf_nst"), max_steps=10, max_pixels=96 * 96)
+    library = batch.run_batch(stylizer, batch.make_pairs([contents], [styles]), root / "library", progress=False)
+    return root, contents, styles, os.path.dirname(model), library
+
+
+def test_direct_runner_equals_library_batch(setup):
+    root, contents, styles, model, library = setup
+    assert (library.ok, library.errors) == (4, 2)
+    outdir = root / "beam"
+    summary = nst_beam.run([str(contents)], [str(styles)], str(outdir), model)
+    assert (summary.ok, summary.skipped, summary.errors, summary.total) == (4, 0, 2, 6)
+    assert not summary.all_ok
+    names = sorted(name for name in os.listdir(outdir) if name.endswith(".png"))
+    assert names == sorted(os.path.basename(result.output) for result in library.results if result.status == "ok")
+    for name in names:
+        served = np.asarray(Image.open(outdir / name))
+        expected = np.asarray(Image.open(root / "library" / name))
+        assert served.shape == expected.shape
+        np.testing.assert_array_equal(served, expected)  # RGB and the content's alpha
+    assert np.asarray(Image.open(outdir / "leaf--dots.png")).shape[2] == 4
+    records = batch.read_manifest(outdir / batch.MANIFEST_NAME)
+    assert len(records) == 6 and len({record["run"] for record in records}) == 1
+    failed = sorted((record["content"], record["style"], record["error"]) for record in records
+                    if record["status"] == "error")
+    broken = str(contents / "broken.jpg")
+    assert failed == [(broken, str(styles / "dots.jpg"), f"{broken}: cannot decode image (starts like a JPEG "
+                       "file but is corrupt)"), (broken, str(styles / "waves.png"), failed[1][2])]
+    done = [record for record in records if record["status"] == "ok"]
+    assert all(record["steps"] == STEPS and record["loss"] > 0 for record in done)
+    # The provenance is what the library batch records for the same settings.
+    stored, reference = read_provenance(outdir / "city--waves.png"), read_provenance(root / "library" / "city--waves.png")
+    assert stored["settings"] == reference["settings"]
+    assert stored["inputs_sha256"] == reference["inputs_sha256"]
+
+    # A rerun does no work.
+    mtimes = {name: os.stat(outdir / name).st_mtime_ns for name in names}
+    again = nst_beam.run([str(contents)], [str(styles)], str(outdir), model)
+    assert (again.ok, again.skipped, again.errors) == (0, 4, 2)
+    assert {name: os.stat(outdir / name).st_mtime_ns for name in names} == mtimes
+
+
+def test_request_over_the_export_cap_is_a_manifest_error(setup, tmp_path):
+    root, contents, styles, model, _ = setup
+    pairs = [batch.Pair(str(contents / "city.png"), str(styles / "waves.png"))]
+    summary = nst_beam.run(pairs=pairs, outdir=str(tmp_path), saved_model=model, size=128,
+                           controls={"steps": 1})
+    assert summary.errors == 1
+    assert "expected content of at most 9216 pixels (export cap)" in summary.results[0].error
+    assert not os.path.exists(tmp_path / "city--waves.png")
+
+
+def test_inputs_and_arguments_are_checked_before_running(setup, tmp_path):
+    root, contents, styles, model, _ = setup
+    assert nst_beam.match_inputs([str(contents)]) == [str(contents / name) for name in
+                                                      ("broken.jpg", "city.png", "leaf.png")]
+    assert nst_beam.match_inputs([str(styles / "*.jpg"), str(styles / "dots.jpg")]) == [str(styles / "dots.jpg")]
+    with pytest.raises(InvalidArgumentError, match="expected an existing file, a folder with images or a glob"):
+        nst_beam.match_inputs([str(tmp_path / "nothing")], "style")
+    clash = [batch.Pair(str(contents / "city.png"), str(styles / "dots.jpg")),
+             batch.Pair(str(contents / "city.png"), str(root / "dots.png"))]
+    with pytest.raises(InvalidArgumentError, match="expected one pair per output name"):
+        nst_beam.run(pairs=clash, outdir=str(tmp_path), saved_model=model)
+    with pytest.raises(InvalidArgumentError, match="expected controls among"):
+        nst_beam.run(pairs=clash[:1], outdir=str(tmp_path), saved_model=model, controls={"stpes": 3})
+    with pytest.raises(ServingError, match="expected a SavedModel folder"):
+        nst_beam.run(pairs=clash[:1], outdir=str(tmp_path), saved_model=str(tmp_path))
+    options = nst_beam.pipeline_options_from("DirectRunner", ["direct_num_workers=2", "--direct_running_mode=multi_threading"])
+    assert options.get_all_options()["direct_num_workers"] == 2
+    assert options.get_all_options()["direct_running_mode"] == "multi_threading"

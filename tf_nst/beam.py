@@ -1,0 +1,462 @@
+"""Batches beyond one machine: an Apache Beam pipeline around the exported SavedModel.
+
+Runs on Beam's DirectRunner, Flink, Spark or Dataflow. The pipeline matches the
+inputs with Beam's `FileSystems` (local paths, `gs://`, `s3://`), forms the pairs
+(every content x every style, or given pairs), reads and resizes each pair as
+`tf_nst.serving.prepare_image` does, runs `RunInference` with
+`SavedModelHandler` (the export loaded once per worker with `tf.saved_model.load`
+and called through its `serving_default` signature), and writes
+`OUTDIR/<content-stem>--<style-stem>.png` with provenance plus
+`OUTDIR/manifest.jsonl`, all through `FileSystems`.
+
+Beam's own `TFModelHandlerTensor` cannot load the export: it calls
+`tf.keras.models.load_model`, feeds one stacked tensor and names no signature.
+
+The export is bit-identical to `Stylizer.stylize` at one scale with one style, so
+the pipeline writes the same pixels as `tf_nst.batch.run_batch` with a
+`Stylizer(..., scales=1)` of the same settings. A pair that fails (unreadable
+image, over the export's pixel cap) is a manifest line with status `error`; the
+pipeline goes on. Outputs already holding the same settings and input hashes are
+skipped, so a rerun does no work. Unlike the library batch, the manifest is
+rewritten by each run (Beam's sinks do not append).
+
+Needs `pip install -r requirements-beam.txt` (and `apache-beam[gcp]` / `[aws]` for
+`gs://` / `s3://`).
+
+Example:
+```python
+from tf_nst import beam as nst_beam
+
+summary = nst_beam.run(["photos/"], ["styles/*.jpg"], "out", "models/tf_nst",
+                       controls={"steps": 100}, size=256,
+                       pipeline_options=["--direct_num_workers=2",
+                                         "--direct_running_mode=multi_processing"])
+print(summary.summary_line())
+```
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+
+try:
+    import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
+    from apache_beam.options.pipeline_options import PipelineOptions
+except ImportError as error:  # pragma: no cover - depends on the optional install
+    raise ImportError(
+        f"tf_nst.beam needs Apache Beam: pip install -r requirements-beam.txt ({error})") from error
+
+from tf_nst import batch
+from tf_nst import export as names
+from tf_nst import images as image_io
+from tf_nst import provenance
+from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, ServingError
+
+RUNNERS = ("DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner", "PortableRunner")
+_GLOB_CHARACTERS = "*?["
+
+
+# --- inputs, through Beam's filesystems --------------------------------------------------
+
+
+def _is_local(path):
+    return FileSystems.get_scheme(path) in (None, "file")
+
+
+def match_inputs(specs, name="inputs"):
+    """Like `tf_nst.batch.expand_inputs`, for any Beam filesystem (`gs://bucket/photos/`, ...).
+
+    A folder (local, or a prefix ending in `/`) contributes its image files (not
+    recursive); a glob its matching image files; an existing file is taken as it is.
+
+    Raises:
+        InvalidArgumentError: a spec matches nothing.
+    """
+    if isinstance(specs, (str, os.PathLike)):
+        specs = [specs]
+    paths = []
+    for spec in map(os.fspath, specs):
+        is_glob = any(character in spec for character in _GLOB_CHARACTERS)
+        if not is_glob and not spec.endswith("/") and FileSystems.exists(spec) and not (
+                _is_local(spec) and os.path.isdir(spec)):
+            paths.append(spec)
+            continue
+        pattern = spec if is_glob else FileSystems.join(spec.rstrip("/"), "*")
+        found = sorted(metadata.path for metadata in FileSystems.match([pattern])[0].metadata_list
+                       if batch.is_image_name(metadata.path) and not _basename(metadata.path).startswith("."))
+        if not is_glob:  # a folder: its own files only
+            found = [path for path in found if _parent(path) == spec.rstrip("/")]
+        if not found:
+            raise InvalidArgumentError(
+                f"expected an existing file, a folder with images or a glob matching images. "
+                f"Received: {name}={spec!r}")
+        paths.extend(found)
+    return list(dict.fromkeys(paths))
+
+
+def _basename(path):
+    return path.rsplit("/", 1)[-1] if not _is_local(path) else os.path.basename(path)
+
+
+def _parent(path):
+    return path.rsplit("/", 1)[0] if not _is_local(path) else os.path.dirname(path)
+
+
+def match_pairs(contents, styles):
+    """Every content x every style (content-major), matched with `match_inputs`."""
+    return [batch.Pair(content, style) for content in match_inputs(contents, "content")
+            for style in match_inputs(styles, "style")]
+
+
+# --- the export ------------------------------------------------------------------------------
+
+
+def resolve_export(path):
+    """A version folder as is; a base folder -> its highest integer version, on any filesystem."""
+    path = os.fspath(path).rstrip("/")
+    if _is_local(path):
+        from tf_nst.serving import resolve_version
+
+        return resolve_version(path)
+    if FileSystems.exists(FileSystems.join(path, "saved_model.pb")):
+        return path
+    versions = []
+    for metadata in FileSystems.match([FileSystems.join(path, "*", "saved_model.pb")])[0].metadata_list:
+        version = metadata.path[:-len("/saved_model.pb")].rsplit("/", 1)[-1]
+        if version.isdigit():
+            versions.append(int(version))
+    if not versions:
+        raise ServingError(f"expected a SavedModel folder (with saved_model.pb) or a base folder of integer "
+                           f"versions. Received: {path}")
+    return FileSystems.join(path, str(max(versions)))
+
+
+def read_export_info(version_path):
+    """The export's `assets.extra/tf_nst_export.json` (settings, caps, signature defaults)."""
+    info_path = FileSystems.join(version_path, *names.EXPORT_INFO_FILE.split(os.sep))
+    try:
+        with FileSystems.open(info_path) as stream:
+            return json.loads(stream.read())
+    except (OSError, ValueError, IOError) as error:
+        raise ServingError(f"{version_path}: expected a tf-nst export with {names.EXPORT_INFO_FILE} "
+                           f"(python cli.py export). Received: {error}") from None
+
+
+def served_settings(info, controls, size):
+    """The settings stored in the pipeline's outputs: what a one-scale `Stylizer` run would record.
+
+    The export's settings with the request's controls and size; equal to the library
+    batch's `Stylizer(..., scales=1).get_config()` when the settings are the same.
+    """
+    values = {**info.get("defaults", {}), **{k: v for k, v in controls.items() if v is not None}}
+    init = values[names.INIT]
+    changes = dict(num_steps=int(values[names.STEPS]), size=int(size),
+                   content_weight=float(values[names.CONTENT_WEIGHT]),
+                   style_weight=float(values[names.STYLE_WEIGHT]), tv_weight=float(values[names.TV_WEIGHT]),
+                   seed=int(values[names.SEED]), init=init.decode() if isinstance(init, bytes) else init,
+                   preserve_colors="none")  # what the export runs: one scale, one style, no colour transfer
+    settings = dict(info["settings"])
+    try:
+        from tf_nst.settings import StylizeSettings
+
+        new_style = {**StylizeSettings.from_dict(settings).to_dict(), "extra_loss_terms": []}
+    except (ImportError, InvalidArgumentError):  # settings as Stylizer attributes, scales as sizes
+        settings.update(changes, scales=[int(size)], scale_steps=[changes["num_steps"]])
+        return settings
+    changes.update(scales=1, scale_steps=None, style_blend=None, max_seconds=None)
+    known = {key: value for key, value in changes.items() if key in new_style}
+    return {**settings, **StylizeSettings.from_dict(settings).replace(**known).to_dict(),
+            "extra_loss_terms": settings.get("extra_loss_terms", [])}
+
+
+def _localize(version_path):
+    """A local folder holding the export (remote exports are copied once per worker)."""
+    if _is_local(version_path):
+        return version_path
+    local = tempfile.mkdtemp(prefix="tf_nst-export-")
+    prefix = version_path.rstrip("/") + "/"
+    for metadata in FileSystems.match([prefix + "**"])[0].metadata_list:
+        relative = metadata.path[len(prefix):]
+        target = os.path.join(local, *relative.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with FileSystems.open(metadata.path) as source, open(target, "wb") as destination:
+            shutil.copyfileobj(source, destination)
+    return local
+
+
+# --- pipeline pieces -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class PairExample:
+    """One pair, read and resized, on its way to the model."""
+
+    pair: batch.Pair
+    output: str
+    content: object  # uint8 (H, W, 3)
+    style: object
+    alpha: object
+    input_hashes: dict
+    notes: list
+    started: float
+
+
+def _read_bytes(path):
+    with FileSystems.open(path) as stream:
+        return stream.read()
+
+
+def _decode(path, data, max_input_pixels):
+    """Decode with `tf_nst.images.load_image` (its checks, EXIF, alpha) from a local copy."""
+    suffix = os.path.splitext(_basename(path))[1]
+    with tempfile.NamedTemporaryFile(suffix=suffix) as local:
+        local.write(data)
+        local.flush()
+        try:
+            loaded = image_io.load_image(local.name, max_input_pixels=max_input_pixels)
+        except ImageError as error:
+            raise ImageError(path, error.problem) from None
+    loaded.notes = [note.replace(local.name, path) for note in loaded.notes]
+    return loaded
+
+
+def _stored_matches(output, settings, hashes):
+    try:
+        with FileSystems.open(output) as stream:
+            stored = provenance.read_provenance(io.BytesIO(stream.read()))
+    except (ImageError, OSError, IOError):
+        return False
+    same_settings = stored["settings"] == json.loads(json.dumps(settings, sort_keys=True))
+    return same_settings and stored.get("inputs_sha256") == hashes
+
+
+def _record(pair, output, status, started, **fields):
+    return batch.PairResult(content=pair.content, style=pair.style, output=output, status=status,
+                            seconds=time.time() - started, **fields)
+
+
+class ReadPair(beam.DoFn):
+    """(pair, output) -> a `PairExample`, or a manifest record (skipped / error) on the `done` output."""
+
+    DONE = "done"
+
+    def __init__(self, settings, size, style_size, min_side, max_input_pixels):
+        self.settings = settings
+        self.size = size
+        self.style_size = style_size
+        self.min_side = min_side
+        self.max_input_pixels = max_input_pixels
+
+    def process(self, element):
+        from tf_nst.serving import prepare_image
+
+        pair, output = element
+        started = time.time()
+        try:
+            data = {path: _read_bytes(path) for path in dict.fromkeys([pair.content, pair.style])}
+        except (OSError, IOError) as error:
+            yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "error", started,
+                                                              error=f"cannot read input ({error})"))
+            return
+        hashes = {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
+        settings = batch.pair_settings(self.settings, pair)
+        if FileSystems.exists(output) and _stored_matches(output, settings, hashes):
+            yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "skipped", started))
+            return
+        try:
+            content = _decode(pair.content, data[pair.content], self.max_input_pixels)
+            style = _decode(pair.style, data[pair.style], self.max_input_pixels)
+        except NSTError as error:
+            yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "error", started, error=str(error)))
+            return
+        yield PairExample(pair=pair, output=output, content=prepare_image(content.rgb, self.size, self.min_side),
+                          style=prepare_image(style.rgb, self.style_size, self.min_side), alpha=content.alpha,
+                          input_hashes=hashes, notes=content.notes + style.notes, started=started)
+
+
+class SavedModelHandler(ModelHandler):
+    """Beam `ModelHandler` for a tf-nst export: loaded once per worker, one pair per call.
+
+    Args:
+        saved_model: the export's version folder (any Beam filesystem; remote exports
+            are copied to the worker's local disk first).
+        controls: `{steps, content_weight, style_weight, tv_weight, seed, init}` given to
+            every call (missing ones: the export's defaults).
+
+    `run_inference` never raises for a pair the model rejects (over the export's pixel
+    cap, ...) or that runs out of memory: its `PredictionResult.inference` is then a
+    `NSTError` for the manifest.
+    """
+
+    def __init__(self, saved_model, controls=None):
+        super().__init__(max_batch_size=1)  # images of different sizes cannot share a batch
+        self.saved_model = saved_model
+        self.controls = dict(controls or {})
+
+    def load_model(self):
+        from tf_nst.serving import load_saved_model
+
+        return load_saved_model(_localize(self.saved_model))
+
+    def run_inference(self, batch_of_examples, model, inference_args=None):
+        import tensorflow as tf
+
+        for example in batch_of_examples:
+            try:
+                inference = model.stylize(example.content, example.style, **self.controls)
+            except NSTError as error:
+                inference = error
+            except (MemoryError, tf.errors.ResourceExhaustedError) as error:
+                inference = NSTError(f"out of memory ({type(error).__name__}); expected a smaller size")
+            yield PredictionResult(example, inference)
+
+    def get_num_bytes(self, batch_of_examples):
+        return sum(example.content.nbytes + example.style.nbytes for example in batch_of_examples)
+
+    def get_metrics_namespace(self):
+        return "tf_nst"
+
+
+class WriteOutput(beam.DoFn):
+    """A `PredictionResult` -> the output PNG (with provenance) and its manifest record."""
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def process(self, prediction):
+        example, served = prediction.example, prediction.inference
+        pair, output = example.pair, example.output
+        if isinstance(served, Exception):
+            yield _record(pair, output, "error", example.started, error=str(served))
+            return
+        text = {provenance.INPUTS_KEY: json.dumps(example.input_hashes, sort_keys=True)}
+        settings = batch.pair_settings(self.settings, pair)
+        try:
+            if _is_local(output):
+                image_io.save_png(output, served.image, alpha=example.alpha, settings=settings, text=text)
+            else:
+                # Object stores publish an object only when its upload completes: no partial files.
+                with tempfile.TemporaryDirectory() as local:
+                    path = image_io.save_png(os.path.join(local, "out.png"), served.image, alpha=example.alpha,
+                                             settings=settings, text=text)
+                    with open(path, "rb") as source, FileSystems.create(output, mime_type="image/png") as target:
+                        shutil.copyfileobj(source, target)
+        except (NSTError, OSError, IOError) as error:
+            yield _record(pair, output, "error", example.started, error=f"cannot write output ({error})")
+            return
+        yield _record(pair, output, "ok", example.started, loss=served.best_loss,
+                      steps=int(served.losses.shape[0]) - 1, notes=example.notes)
+
+
+def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=None,
+                   max_input_pixels=image_io.DEFAULT_MAX_INPUT_PIXELS, manifest_name=batch.MANIFEST_NAME,
+                   run_id=None):
+    """Add the batch to `pipeline`; returns the PCollection of `PairResult`s.
+
+    Args:
+        pipeline: a `beam.Pipeline`.
+        pairs: `tf_nst.batch.Pair`s (`match_pairs`, `tf_nst.batch.read_pairs_csv`).
+        outdir: output folder on any Beam filesystem.
+        saved_model: the export's version or base folder (`python cli.py export`),
+            readable by every worker.
+        controls: `{steps, content_weight, style_weight, tv_weight, seed, init}`;
+            missing ones are the export's defaults.
+        size: longest side of the outputs (default: the exported Stylizer's size).
+        max_input_pixels: inputs larger than this are recorded as errors.
+        manifest_name: the manifest's file name in `outdir` (rewritten by each run).
+        run_id: the `run` field of the manifest lines.
+
+    Raises:
+        InvalidArgumentError: unknown controls, or two pairs would write the same output.
+        ServingError: `saved_model` is not a tf-nst export.
+    """
+    from tf_nst.serving import control_values
+
+    controls = dict(controls or {})
+    control_values(controls)  # rejects unknown names before anything runs
+    outdir = os.fspath(outdir).rstrip("/") or "/"
+    pairs = list(pairs)
+    outputs = batch.plan_outputs(pairs, outdir, join=FileSystems.join)
+    version_path = resolve_export(saved_model)
+    info = read_export_info(version_path)
+    size = int(size if size is not None else info["settings"]["size"])
+    min_side = int(info.get("min_side", 32))
+    if size < min_side:
+        raise InvalidArgumentError(f"expected size >= {min_side}. Received: size={size}")
+    style_size = max(min_side, round(float(info["settings"].get("style_scale", 1.0)) * size))
+    settings = served_settings(info, controls, size)
+    if _is_local(outdir):
+        os.makedirs(outdir, exist_ok=True)
+    run_id = run_id or datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+    read = (pipeline
+            | "Pairs" >> beam.Create(list(zip(pairs, outputs)))
+            | "Spread" >> beam.Reshuffle()
+            | "Read" >> beam.ParDo(ReadPair(settings, size, style_size, min_side, max_input_pixels))
+            .with_outputs(ReadPair.DONE, main="examples"))
+    written = (read.examples
+               | "Stylize" >> RunInference(SavedModelHandler(version_path, controls))
+               | "Write" >> beam.ParDo(WriteOutput(settings)))
+    records = (written, read[ReadPair.DONE]) | "Records" >> beam.Flatten()
+    _ = (records
+         | "ToJson" >> beam.Map(lambda record: record.to_json(run=run_id))
+         | "Manifest" >> beam.io.WriteToText(FileSystems.join(outdir, manifest_name), shard_name_template="",
+                                             num_shards=1))
+    return records
+
+
+def pipeline_options_from(runner, pipeline_options=()):
+    """`PipelineOptions` from a runner name and `K=V` / `--k=v` strings (the CLI's `--pipeline-option`)."""
+    flags = [f"--runner={runner}"]
+    for option in pipeline_options or ():
+        option = str(option)
+        flags.append(option if option.startswith("--") else f"--{option}")
+    return PipelineOptions(flags)
+
+
+def run(contents=None, styles=None, outdir=None, saved_model=None, pairs=None, controls=None, size=None,
+        runner="DirectRunner", pipeline_options=(), max_input_pixels=image_io.DEFAULT_MAX_INPUT_PIXELS,
+        manifest_name=batch.MANIFEST_NAME):
+    """Build and run the batch pipeline; wait for it; return a `tf_nst.batch.BatchSummary`.
+
+    Args:
+        contents, styles: files, folders or globs on any Beam filesystem (every content
+            x every style), or give `pairs` instead.
+        outdir: output folder; `saved_model`, `controls`, `size`: see `build_pipeline`.
+        runner: `DirectRunner`, `FlinkRunner`, `SparkRunner`, `DataflowRunner`, ...
+        pipeline_options: `K=V` or `--k=v` strings for the runner (e.g.
+            `direct_num_workers=2`, `project=...`, `temp_location=gs://...`).
+
+    Returns:
+        A `BatchSummary` read back from the manifest (`all_ok` when every pair has its output).
+    """
+    if outdir is None or saved_model is None:
+        raise InvalidArgumentError(
+            f"expected outdir and saved_model. Received: outdir={outdir!r}, saved_model={saved_model!r}")
+    if pairs is None:
+        if not contents or not styles:
+            raise InvalidArgumentError("expected contents and styles, or pairs. Received: neither")
+        pairs = match_pairs(contents, styles)
+    pairs = list(pairs)
+    started = time.perf_counter()
+    with beam.Pipeline(options=pipeline_options_from(runner, pipeline_options)) as pipeline:
+        build_pipeline(pipeline, pairs, outdir, saved_model, controls=controls, size=size,
+                       max_input_pixels=max_input_pixels, manifest_name=manifest_name)
+    manifest = FileSystems.join(os.fspath(outdir).rstrip("/"), manifest_name)
+    with FileSystems.open(manifest) as stream:
+        lines = stream.read().decode("utf-8").splitlines()
+    fields = {field.name for field in dataclasses.fields(batch.PairResult)}
+    results = [batch.PairResult(**{key: value for key, value in json.loads(line).items() if key in fields})
+               for line in lines if line.strip()]
+    order = {(pair.content, pair.style): index for index, pair in enumerate(pairs)}
+    results.sort(key=lambda result: order.get((result.content, result.style), len(order)))
+    return batch.BatchSummary(results=results, total=len(pairs), seconds=time.perf_counter() - started,
+                              manifest=manifest)
