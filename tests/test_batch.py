@@ -195,3 +195,54 @@ def test_manifest_lines_are_whole(tmp_path):
     records = batch.read_manifest(tmp_path / "manifest.jsonl")
     assert len(records) == 1 and records[0]["run"] == "run-1" and records[0]["loss"] == 2.0
     assert json.loads(open(tmp_path / "manifest.jsonl").readline())["status"] == "ok"
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+def run_cli(*args):
+    from click.testing import CliRunner
+
+    from tf_nst import cli
+
+    return CliRunner().invoke(cli.cli, ["batch", *map(str, args)])
+
+
+def test_cli_batch_two_styles_three_contents_then_a_rerun(tmp_path):
+    contents = [write_image(tmp_path / f"c{seed}.png", seed) for seed in range(3)]
+    styles = [write_image(tmp_path / "s-a.png", 10, 36, 36), write_image(tmp_path / "s-b.jpg", 11)]
+    outdir = tmp_path / "out"
+    common = ["--backbone", "vgg16-hed", "--size", "32", "--steps", "2", "-o", outdir, "--quiet"]
+    result = run_cli(*contents, "-s", styles[0], "-s", styles[1], *common)
+    assert result.exit_code == 0, result.output
+    assert pngs(outdir) == sorted(f"c{c}--s-{s}.png" for c in range(3) for s in "ab")
+    assert result.output.strip().splitlines()[-1].startswith("6 pairs: 6 ok, 0 skipped, 0 errors in ")
+    again = run_cli(*contents, "-s", styles[0], "-s", styles[1], *common)
+    assert again.exit_code == 0, again.output
+    assert again.output.strip().splitlines()[-1].startswith("6 pairs: 0 ok, 6 skipped, 0 errors in ")
+
+
+def test_cli_batch_failure_is_recorded_and_exit_1(folders, tmp_path):
+    contents, styles = folders
+    outdir = tmp_path / "out"
+    result = run_cli(contents, "--style", styles / "waves.png", "--backbone", "vgg16-hed", "--size", "32",
+                     "--steps", "2", "-o", outdir, "--quiet")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("6 pairs: 5 ok, 0 skipped, 1 error in ")
+    assert any(line.startswith(f"Note: {contents / 'broken.png'} x ") for line in lines)
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "Error: expected CONTENT... with --style STYLE..., or --pairs FILE.csv"),
+    (["a.png"], "Error: expected at least one CONTENT and one --style"),
+    (["a.png", "-s", "b.png", "--runner", "DirectRunner"],
+     "Error: expected --saved-model with --runner (workers load the export)"),
+    (["a.png", "-s", "b.png", "--saved-model", "m", "--lbfgs-history", "3"],
+     "Error: --lbfgs-history: fixed when the model was exported, expected only --size, --content-weight, "
+     "--style-weight, --tv-weight, --steps, --init, --seed with --saved-model"),
+])
+def test_cli_batch_usage_errors(tmp_path, args, message):
+    result = run_cli(*args, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == message

@@ -102,3 +102,24 @@ def test_inputs_and_arguments_are_checked_before_running(setup, tmp_path):
     options = nst_beam.pipeline_options_from("DirectRunner", ["direct_num_workers=2", "--direct_running_mode=multi_threading"])
     assert options.get_all_options()["direct_num_workers"] == 2
     assert options.get_all_options()["direct_running_mode"] == "multi_threading"
+
+
+def test_cli_batch_on_the_direct_runner_equals_cli_batch(setup, tmp_path):
+    """`cli.py batch --saved-model M --runner DirectRunner` gives `cli.py batch`'s pixels."""
+    from click.testing import CliRunner
+
+    from tf_nst import cli
+
+    root, contents, styles, model, _ = setup
+    good = [str(contents / "city.png"), str(contents / "leaf.png")]
+    common = ["-s", str(styles / "waves.png"), "--size", str(SIZE), "--steps", str(STEPS), "--seed", "7",
+              "--quiet"]
+    local = CliRunner().invoke(cli.cli, ["batch", *good, *common, "-o", str(tmp_path / "local"),
+                                         "--backbone", "vgg16-hed", "--scales", "1", "--precision", "float32"])
+    assert local.exit_code == 0, local.output
+    served = CliRunner().invoke(cli.cli, ["batch", *good, *common, "-o", str(tmp_path / "beam"),
+                                          "--saved-model", model, "--runner", "DirectRunner"])
+    assert served.exit_code == 0, served.output
+    for name in ("city--waves.png", "leaf--waves.png"):
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "beam" / name)),
+                                      np.asarray(Image.open(tmp_path / "local" / name)))

@@ -58,6 +58,7 @@ from tf_nst import batch
 from tf_nst import export as names
 from tf_nst import images as image_io
 from tf_nst import provenance
+from tf_nst.settings import StylizeSettings
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, ServingError
 
 RUNNERS = ("DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner", "PortableRunner")
@@ -163,18 +164,10 @@ def served_settings(info, controls, size):
                    style_weight=float(values[names.STYLE_WEIGHT]), tv_weight=float(values[names.TV_WEIGHT]),
                    seed=int(values[names.SEED]), init=init.decode() if isinstance(init, bytes) else init,
                    preserve_colors="none")  # what the export runs: one scale, one style, no colour transfer
-    settings = dict(info["settings"])
-    try:
-        from tf_nst.settings import StylizeSettings
-
-        new_style = {**StylizeSettings.from_dict(settings).to_dict(), "extra_loss_terms": []}
-    except (ImportError, InvalidArgumentError):  # settings as Stylizer attributes, scales as sizes
-        settings.update(changes, scales=[int(size)], scale_steps=[changes["num_steps"]])
-        return settings
+    stored = dict(info["settings"])
+    extra_loss_terms = stored.pop("extra_loss_terms", [])
     changes.update(scales=1, scale_steps=None, style_blend=None, max_seconds=None)
-    known = {key: value for key, value in changes.items() if key in new_style}
-    return {**settings, **StylizeSettings.from_dict(settings).replace(**known).to_dict(),
-            "extra_loss_terms": settings.get("extra_loss_terms", [])}
+    return {**StylizeSettings.from_dict(stored).replace(**changes).to_dict(), "extra_loss_terms": extra_loss_terms}
 
 
 def _localize(version_path):
