@@ -58,7 +58,7 @@ from tf_nst import batch
 from tf_nst import export as names
 from tf_nst import images as image_io
 from tf_nst import provenance
-from tf_nst.settings import StylizeSettings
+from tf_nst.settings import MIN_SIDE, StylizeSettings
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, ServingError
 
 RUNNERS = ("DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner", "PortableRunner")
@@ -381,7 +381,7 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
     version_path = resolve_export(saved_model)
     info = read_export_info(version_path)
     size = int(size if size is not None else info["settings"]["size"])
-    min_side = int(info.get("min_side", 32))
+    min_side = int(info.get("min_side", MIN_SIDE))
     if size < min_side:
         raise InvalidArgumentError(f"expected size >= {min_side}. Received: size={size}")
     style_size = max(min_side, round(float(info["settings"].get("style_scale", 1.0)) * size))

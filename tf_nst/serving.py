@@ -29,8 +29,9 @@ import urllib.request
 import numpy as np
 
 from tf_nst import export as names
-from tf_nst import images as image_io
+from tf_nst import pyramid
 from tf_nst.errors import InvalidArgumentError, ServingError
+from tf_nst.settings import MIN_SIDE
 
 DEFAULT_TIMEOUT = 600.0  # seconds; the optimization takes a while at full size
 # gRPC's default receive limit (4 MiB) rejects a ~1200 px uint8 reply after the work is done.
@@ -76,14 +77,10 @@ def control_values(controls):
     return values
 
 
-def prepare_image(rgb, size=None, min_side=32):
-    """What the client sends: `rgb` resized so its longest side is `size` (short side >= `min_side`)."""
+def prepare_image(rgb, size=None, min_side=MIN_SIDE):
+    """What the client sends: `rgb` resized as the library's `pyramid.fit` does (or as is, without `size`)."""
     rgb = np.asarray(rgb, np.uint8)
-    if size is None:
-        return rgb
-    height, width = rgb.shape[:2]
-    size = max(size, int(np.ceil(min_side * max(height, width) / min(height, width))))
-    return image_io.resize_to_max_side(rgb, size)
+    return rgb if size is None else pyramid.fit(rgb, size, min_side)
 
 
 def encode_png(rgb):
