@@ -181,6 +181,7 @@ class StyleObjective:
                     - tiling.core_target(content_targets[name], tile, strides[name]))) / denominators[name]
                 for name, weight in self.content_layers.items()])
 
+        @tf.autograph.experimental.do_not_convert  # plain TF ops (see tiling._no_autograph)
         def value_and_grad(x):
             x = tf.convert_to_tensor(x, tf.float32)
 

@@ -299,7 +299,7 @@ class Stylizer:
         history = self.settings.lbfgs_history if self.settings.optimizer == "lbfgs" else 1
         tile_size, estimate, budget = plan_tiling(
             self.extractor, height, width, history_size=history, max_memory=self.settings.max_memory,
-            tile_size=self.settings.tile_size)
+            tile_size=self.settings.tile_size, content_layers=list(self.settings.content_layers))
         return {"size": (width, height), "tile_size": tile_size, "estimate": estimate, "budget": budget}
 
     # --- Python driver ----------------------------------------------------------------------

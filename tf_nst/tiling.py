@@ -48,6 +48,11 @@ _POINTWISE_LAYERS = (
 _CONV_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 _POOL_LAYERS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
+# Everything here is plain TensorFlow ops with Python control flow on Python values only:
+# AutoGraph has nothing to convert, and a converted helper once failed with a signature
+# mismatch (`tf___size() takes 1 positional argument`) in a benchmark run.
+_no_autograph = tf.autograph.experimental.do_not_convert
+
 Tile = collections.namedtuple(
     "Tile", ["core_top", "core_bottom", "core_left", "core_right", "top", "bottom", "left", "right"])
 Tile.__doc__ = """One tile: its core `[core_top, core_bottom) x [core_left, core_right)` (the pixels
@@ -98,9 +103,14 @@ def receptive_field_radius(extractor):
     return math.ceil(field / 2)
 
 
+def layer_strides(extractor):
+    """`{layer_name: downsampling factor}` for every layer of the extractor's model."""
+    return {layer.name: stride for layer, _, stride in _walk(extractor)}
+
+
 def feature_strides(extractor):
     """`{layer_name: downsampling factor}` for the extractor's requested layers (1, 2, ..., 16)."""
-    strides = {layer.name: stride for layer, _, stride in _walk(extractor)}
+    strides = layer_strides(extractor)
     return {name: strides[name] for name in extractor.layer_names}
 
 
@@ -192,6 +202,7 @@ def core_target(target, tile, stride):
                   tile.core_left // stride:tile.core_right // stride, :]
 
 
+@_no_autograph
 def for_each_tile(image, tile_size, halo, body, initial):
     """Fold `body(tile, state) -> state` over the image's tiles in a `tf.while_loop`.
 
@@ -218,6 +229,7 @@ def _channels(extractor, name):
     return extractor.model.get_layer(name).output.shape[-1]
 
 
+@_no_autograph
 def tiled_grams(extractor, image, layer_names, tile_size, halo=None):
     """Gram matrices (as `losses.gram_matrix`: averaged over positions) accumulated tile by tile.
 
@@ -249,6 +261,7 @@ def tiled_grams(extractor, image, layer_names, tile_size, halo=None):
     return {name: (sums[name] / tf.cast(counts[name], tf.float32))[None] for name in layer_names}
 
 
+@_no_autograph
 def tiled_features(extractor, image, layer_names, tile_size, halo=None):
     """Image-sized feature maps computed tile by tile (equal to `extractor(image)`).
 
@@ -295,18 +308,19 @@ def _energy(target):
     return tf.where(energy > 0.0, energy, 1.0)
 
 
-def _size(target):
+def _element_count(target):
     return tf.cast(tf.size(target), tf.float32)
 
 
 # Content losses as `Σ_p (F_p - T_p)² / Z(T)`: the sum splits over tiles, `Z` depends on the
 # whole target only. Keyed by the loss function of `losses.LOSS_FORMS[form]["content"]`.
 CONTENT_DECOMPOSITIONS = {
-    normalized_squared_error: _energy,  # ||F - T||² / ||T||² (plain error for an all-zero T)
-    mean_squared_error: _size,          # mean((F - T)²)
+    normalized_squared_error: _energy,   # ||F - T||² / ||T||² (plain error for an all-zero T)
+    mean_squared_error: _element_count,  # mean((F - T)²)
 }
 
 
+@_no_autograph
 def content_denominator(content_function, target):
     """`Z(target)` of a content loss `Σ (F - T)² / Z(target)`; raises if the loss has no such split."""
     if content_function not in CONTENT_DECOMPOSITIONS:
