@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import STYLE_PATH
-from tests.video_clips import make_clip
+from conftest import STYLE_PATH
+from video_clips import make_clip
 from tf_nst import Stylizer
 from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
 from tf_nst.flow import (
@@ -240,3 +240,54 @@ def test_bad_inputs_raise_typed_errors_and_leave_nothing(tmp_path, small_clip):
         write_video(tmp_path / "half.mp4", small_clip.frames[:4] + [np.zeros((50, 48, 3), np.uint8)], 12)
     assert sorted(os.listdir(tmp_path)) == before
     assert not os.path.exists(work_dir_for(tmp_path / "styled.mp4"))
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+def run_video(*args):
+    from click.testing import CliRunner
+
+    from tf_nst import cli
+
+    return CliRunner().invoke(cli.cli, ["video", *map(str, args)])
+
+
+CLI_TINY = ["--backbone", "vgg16-hed", "--size", "48", "--steps", "6", "--frame-steps", "3", "--quiet"]
+
+
+def test_cli_video_mp4_in_mp4_and_frames_out(tmp_path, small_clip):
+    source = tmp_path / "clip.mp4"
+    write_video(source, small_clip.frames, small_clip.fps)
+    result = run_video(source, STYLE_PATH, "-o", tmp_path / "out.mp4", *CLI_TINY)
+    assert result.exit_code == 0, result.output
+    assert len(open_video(tmp_path / "out.mp4")) == 8
+    result = run_video(source, STYLE_PATH, "-o", tmp_path / "frames", "--frames", "2:5", *CLI_TINY)
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(tmp_path / "frames")) == [f"frame_{index:05d}.png" for index in (1, 2, 3)]
+    assert _leftovers(tmp_path) == []
+
+
+def test_cli_video_bad_inputs_are_one_error_line(tmp_path, small_clip):
+    (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(5000))
+    mixed = tmp_path / "mixed"
+    write_video(mixed, small_clip.frames[:2], 12)
+    write_video(tmp_path / "big", [np.zeros((50, 48, 3), np.uint8)], 12)
+    os.replace(tmp_path / "big" / "frame_00001.png", mixed / "frame_00003.png")
+    (tmp_path / "none").mkdir()
+    cases = {
+        "noise.mp4": f"Error: {tmp_path / 'noise.mp4'}: cannot read video (expected a video file FFmpeg can decode",
+        "mixed": f"Error: {mixed}: frames differ in size, expected all 48x48 like frame_00001.png. "
+                 "Received: frame_00003.png is 48x50",
+        "none": f"Error: {tmp_path / 'none'}: contains no PNG or JPEG frames, expected at least one",
+    }
+    for source, message in cases.items():
+        result = run_video(tmp_path / source, STYLE_PATH, "-o", tmp_path / "out.mp4", *CLI_TINY)
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().splitlines()[-1].startswith(message)
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "out.mp4").exists() and _leftovers(tmp_path) == []
+    result = run_video(tmp_path / "mixed", STYLE_PATH, "-o", tmp_path / "out.mp4", "--frames", "5:2", *CLI_TINY)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--frames': expected frames as START:STOP with 0 <= START < STOP. "
+        "Received: frames='5:2'")

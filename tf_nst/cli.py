@@ -27,7 +27,7 @@ from click.core import ParameterSource
 
 from tf_nst import settings as settings_module
 from tf_nst.errors import InvalidArgumentError, NSTError
-from tf_nst.settings import StylizeSettings
+from tf_nst.settings import StylizeSettings, VideoSettings
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
@@ -41,6 +41,7 @@ EXPORT_MODEL_FIELDS = ("backbone", "weights", "pooling", "content_layers", "styl
                        "optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "lbfgs_history",
                        "lbfgs_first_step")
 CONTROL_FIELDS = settings_module.control_names()
+VIDEO_FIELDS = settings_module.fields_by_name(VideoSettings)
 EXPORT_INIT_MODES = ("content", "random")
 
 
@@ -74,28 +75,30 @@ def option_type(field):
     return click.STRING
 
 
-def setting_option(name, default=dataclasses.MISSING, help_suffix="", choices=None):
+def setting_option(name, default=dataclasses.MISSING, help_suffix="", choices=None, fields=FIELDS):
     """The click option of field `name`: destination the field name, default the field's."""
-    field = FIELDS[name]
+    field = fields[name]
     meta = field.metadata
     if default is dataclasses.MISSING:
         default = meta["cli_default"] if meta["cli_default"] is not None else field.default
     help_text = meta["help"] + (f" {help_suffix}" if help_suffix else "")
     if meta["cli_default"] is not None and default == meta["cli_default"]:
         help_text += f" (Python API default: {field.default})"
-    return click.option(settings_module.option_name(field), name,
-                        type=click.Choice(choices) if choices else option_type(field),
+    option = settings_module.option_name(field)
+    if meta["kind"] is bool:
+        return click.option(f"{option}/--no-{option[2:]}", name, default=default, show_default=True, help=help_text)
+    return click.option(option, name, type=click.Choice(choices) if choices else option_type(field),
                         default=default, show_default=default is not None, help=help_text)
 
 
-def settings_options(names=CLI_FIELDS, defaults=True, help_suffix="", choices=None):
-    """Add one option per settings field in `names` (defaults from `StylizeSettings`, or None)."""
+def settings_options(names=CLI_FIELDS, defaults=True, help_suffix="", choices=None, fields=FIELDS):
+    """Add one option per settings field in `names` (defaults from the settings class, or None)."""
     choices = choices or {}
 
     def decorator(function):
         for name in reversed(names):
             default = dataclasses.MISSING if defaults else None
-            function = setting_option(name, default, help_suffix, choices.get(name))(function)
+            function = setting_option(name, default, help_suffix, choices.get(name), fields)(function)
         return function
 
     return decorator
@@ -685,6 +688,83 @@ def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, p
                               saved_model=saved_model, controls={wire[k]: v for k, v in controls.items()},
                               size=values["size"] if given("size") else None, runner=runner or "DirectRunner",
                               pipeline_options=pipeline_options, max_input_pixels=max_input_pixels)
+
+
+# --- video ----------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True,
+              help="Output: OUT.mp4, OUT.gif or a folder for PNG frames (at the input's frame rate).")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@settings_options(tuple(VIDEO_FIELDS), fields=VIDEO_FIELDS)
+@click.option("--keep-frames", is_flag=True, help="Keep the stylized frames (OUTPUT.work/) after assembling.")
+@settings_options()
+@input_options
+@click.option("--preset", type=click.Choice(_preset_names()), default=None, is_eager=True, expose_value=False,
+              callback=_preset_callback, help="Published settings (see tf_nst/presets.py).")
+@quiet_option
+def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, **values):
+    """Stylize a video (MP4, WebM, GIF) or a folder of frames with STYLE, without flicker.
+
+    Frame 1 runs the full schedule; each later frame starts from the previous result warped
+    by the optical flow and adds the temporal loss (Ruder et al. 2016). Finished frames are
+    kept in OUTPUT.work/: rerun the same command to resume after an interruption.
+    """
+    video_settings = _build(VideoSettings, {name: values.pop(name) for name in VIDEO_FIELDS})
+    settings = build_settings(values)
+    with _stop_signals() as stop, library_errors():
+        from tqdm import tqdm
+
+        from tf_nst import images as image_io
+        from tf_nst import video as videos
+        from tf_nst.flow import TemporalLoss
+        from tf_nst.stylizer import Stylizer
+
+        videos.check_video_output(output, overwrite)
+        style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
+        clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
+        _announce_download(settings.backbone, settings.weights)
+        terms = settings.extra_loss_terms
+        if video_settings.temporal_weight > 0:
+            terms += (TemporalLoss(weight=video_settings.temporal_weight),)
+        stylizer = Stylizer(settings, extra_loss_terms=terms)
+        bar = tqdm(total=len(clip), unit="frame", dynamic_ncols=True, file=sys.stderr, disable=quiet)
+
+        def progress(update):
+            bar.update(update.frame - bar.n)
+            bar.set_postfix({"s/frame": f"{update.seconds:.1f}", **{
+                name: f"{value:.3g}" for name, value in list(update.losses.items())[:3]}}, refresh=False)
+
+        stop.optimizing = True
+        try:
+            result = videos.stylize_video(stylizer, clip, [str(path) for path in styles], output,
+                                          frame_steps=video_settings.frame_steps,
+                                          warp_start=video_settings.warp_start,
+                                          flow_method=video_settings.flow_method, overwrite=overwrite,
+                                          keep_frames=keep_frames, callback=progress,
+                                          should_stop=lambda: stop.requested)
+        finally:
+            bar.close()
+            stop.optimizing = False
+    del style_images  # loaded above only to fail early on a bad style
+    for note in clip.notes + result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if result.interrupted:
+        click.echo(f"Note: interrupted after {len(result.frames)} of {result.total_frames} frames; they are kept in "
+                   f"{result.work_dir}: rerun the same command to resume", err=True)
+        sys.exit(130)
+    if not quiet:
+        click.echo(f"Wrote {result.output} ({result.total_frames} frames at {float(result.fps):g} fps, "
+                   f"{result.resumed} resumed from an earlier run)", err=True)
+
+
+def _build(settings_class, values):
+    try:
+        return settings_class(**values)
+    except InvalidArgumentError as error:
+        raise click.UsageError(str(error))
 
 
 def main():

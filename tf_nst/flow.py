@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.losses import LossTerm
+from tf_nst.settings import VideoSettings
 
 FLOW_METHODS = ("dis", "farneback")
 # Ruder et al.'s thresholds: forward-backward consistency and motion boundaries.
@@ -25,7 +26,7 @@ CONSISTENCY_RELATIVE = 0.01
 CONSISTENCY_ABSOLUTE = 0.5
 BOUNDARY_RELATIVE = 0.01
 BOUNDARY_ABSOLUTE = 0.002
-DEFAULT_TEMPORAL_WEIGHT = 200.0
+DEFAULT_TEMPORAL_WEIGHT = VideoSettings().temporal_weight  # tf_nst/settings.py
 
 
 def _check_frame(name, frame):

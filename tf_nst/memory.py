@@ -37,7 +37,7 @@ ACTIVATION_FACTOR = {("float32", False): 1.57, ("float32", True): 2.0,
                      ("bfloat16", False): 2.37, ("bfloat16", True): 2.37}  # (precision, tiled)
 IMAGE_BYTES_PER_PIXEL = 100                # image-sized float32 tensors of an evaluation
 OPTIMIZER_IMAGE_VECTORS = 8                # image-sized vectors of the optimizer beside its history
-SAFETY = 1.1                               # estimates are multiplied by this
+SAFETY = 1.2                               # estimates are multiplied by this
 MIN_TILE = 128                             # below this the halos cost more than the cores
 BUDGET_SHARE = 0.5                         # of the device's free memory: the rest is for others
 

@@ -203,8 +203,34 @@ def setting(default, help, *, choices=None, minimum=None, maximum=None, min_open
     return dataclasses.field(default=default, metadata=metadata)
 
 
+class CheckedSettings:
+    """Shared by the settings dataclasses: every field checked on construction, `replace`, dicts."""
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, check_value(field, getattr(self, field.name)))
+
+    def replace(self, **changes):
+        """A copy with `changes` (field names) applied and checked."""
+        names = [field.name for field in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise InvalidArgumentError(
+                f"expected settings among {', '.join(names)}. Received: {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        """The fields as a dict (values as stored; see `Stylizer.get_config` for JSON)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values):
+        """Settings from a dict of field names (unknown names are an error)."""
+        return cls().replace(**values)
+
+
 @dataclasses.dataclass(frozen=True)
-class StylizeSettings:
+class StylizeSettings(CheckedSettings):
     """The settings of a run; every field is a `Stylizer` keyword argument.
 
     Values are checked and normalized on construction (layer specs become `{layer: weight}`
@@ -288,9 +314,7 @@ class StylizeSettings:
     seed: int = setting(0, "Seed of the random starts.", kind=int, control=True)
 
     def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            object.__setattr__(self, field.name, check_value(field, value))
+        super().__post_init__()
         if not isinstance(self.backbone, str) and self.precision not in ("float32", "auto"):
             raise InvalidArgumentError(
                 "expected precision='float32' for a custom keras.Model backbone (set its dtype policy when "
@@ -305,22 +329,42 @@ class StylizeSettings:
             raise InvalidArgumentError(
                 f"expected tile_size a multiple of 16 (the pooling grid). Received: tile_size={self.tile_size}")
 
-    def replace(self, **changes):
-        """A copy with `changes` (field names) applied and checked."""
-        unknown = sorted(set(changes) - set(field_names()))
-        if unknown:
-            raise InvalidArgumentError(
-                f"expected settings among {', '.join(field_names())}. Received: {', '.join(unknown)}")
-        return dataclasses.replace(self, **changes)
 
-    def to_dict(self):
-        """The fields as a dict (values as stored; see `Stylizer.get_config` for JSON)."""
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+def parse_frame_range(value, name="frames"):
+    """`"A:B"` (frames A to B-1, counted from 0; either side may be empty) as `[A, B]`, or `None`."""
+    if value is None:
+        return None
+    received = value
+    if isinstance(value, str):
+        start, colon, stop = value.partition(":")
+        try:
+            value = [int(start) if start.strip() else 0, int(stop) if stop.strip() else None]
+        except ValueError:
+            value = None
+        if not colon:
+            value = None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2 or not isinstance(value[0], int)
+            or value[0] < 0 or (value[1] is not None and (not isinstance(value[1], int) or value[1] <= value[0]))):
+        raise InvalidArgumentError(
+            f"expected {name} as START:STOP with 0 <= START < STOP. Received: {name}={received!r}")
+    return list(value)
 
-    @classmethod
-    def from_dict(cls, values):
-        """Settings from a dict of field names (unknown names are an error)."""
-        return cls().replace(**values)
+
+@dataclasses.dataclass(frozen=True)
+class VideoSettings(CheckedSettings):
+    """The settings of `cli.py video` beyond the `StylizeSettings` of each frame (tf_nst/video.py)."""
+
+    temporal_weight: float = setting(
+        200.0, "Weight of the temporal loss: the masked distance to the previous stylized frame warped by the "
+        "optical flow (0: warped start only).", kind=float, minimum=0.0)
+    frame_steps: int = setting(50, "Evaluations per frame after the first (which runs --steps).", kind=int,
+                               minimum=1, maximum=MAX_STEPS)
+    warp_start: bool = setting(True, "Start each frame from the previous result warped by the optical flow "
+                               "(--no-warp-start: independent frames, the flicker baseline).", kind=bool)
+    flow_method: str = setting("dis", "Optical flow (OpenCV).", choices=("dis", "farneback"))
+    frames: object = setting(None, "Frames START:STOP of the input (from 0, STOP excluded).",
+                             parse=parse_frame_range, metavar="A:B")
+    every: int = setting(1, "Keep every Nth frame (the output's frame rate is divided by N).", kind=int, minimum=1)
 
 
 def check_value(field, value):
@@ -343,6 +387,10 @@ def check_value(field, value):
 
 def _check_number(name, value, meta):
     kind = meta["kind"]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise InvalidArgumentError(f"expected {name} True or False. Received: {name}={value!r}")
+        return value
     ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is int:
         ok_type = ok_type and float(value) == int(value)
@@ -360,12 +408,12 @@ def _check_number(name, value, meta):
     return value
 
 
-def field_names():
-    return tuple(field.name for field in dataclasses.fields(StylizeSettings))
+def field_names(settings_class=None):
+    return tuple(field.name for field in dataclasses.fields(settings_class or StylizeSettings))
 
 
-def fields_by_name():
-    return {field.name: field for field in dataclasses.fields(StylizeSettings)}
+def fields_by_name(settings_class=None):
+    return {field.name: field for field in dataclasses.fields(settings_class or StylizeSettings)}
 
 
 def option_name(field):

@@ -31,12 +31,14 @@ from PIL import Image
 
 from tf_nst import images as image_io
 from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
+from tf_nst.settings import VideoSettings
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
 OUTPUT_SUFFIXES = (".mp4", ".gif")
 DEFAULT_FPS = 25
-DEFAULT_FRAME_STEPS = 50
+VIDEO_DEFAULTS = VideoSettings()  # defaults of the driver's options (tf_nst/settings.py)
+DEFAULT_FRAME_STEPS = VIDEO_DEFAULTS.frame_steps
 WORK_SUFFIX = ".work"
 FRAME_NAME = "frame_{:05d}.png"
 MP4_CRF = 18  # visually lossless for x264: the strokes, not the encoder, should show
@@ -623,8 +625,8 @@ def _finished_frames(work_dir, count, settings, inputs):
     return done
 
 
-def stylize_video(stylizer, video, styles, output, frame_steps=DEFAULT_FRAME_STEPS, warp_start=True,
-                  flow_method="dis", overwrite=False, keep_frames=False, callback=None, should_stop=None):
+def stylize_video(stylizer, video, styles, output, frame_steps=DEFAULT_FRAME_STEPS,
+                  warp_start=VIDEO_DEFAULTS.warp_start, flow_method=VIDEO_DEFAULTS.flow_method, overwrite=False, keep_frames=False, callback=None, should_stop=None):
     """Stylize a video frame by frame, consistently in time (Ruder et al. 2016).
 
     Frame 1 runs `stylizer`'s full schedule. Each later frame starts from the previous
