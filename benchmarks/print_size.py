@@ -1,0 +1,102 @@
+"""Whole runs at print size: the Stylizer with its memory budget, L-BFGS state included.
+
+    python -m benchmarks.print_size --size 4096x3072 --steps 2           # default budget
+    python -m benchmarks.print_size --size 1024 --steps 2 --max-memory none --tile none
+    python -m benchmarks.print_size --size 2048 --scales auto --steps 200 --max-memory 4GB
+
+Each case runs in a fresh process (vgg16-hed, the bundled astronaut photo resized to the
+size, The Starry Night): it prints the tiling chosen per scale, the peak RSS (VmHWM, the
+whole process: TensorFlow, targets, optimizer state, evaluations), the seconds of each
+finest-scale evaluation after the first chunk (tracing excluded) and the whole run's wall
+time. `benchmarks.tiling` measures one evaluation alone.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONTENT = os.path.join(ROOT, "tf_nst", "assets", "astronaut.png")
+STYLE = os.path.join(ROOT, "tf_nst", "assets", "starry_night.jpg")
+
+
+def child(width, height, steps, scales, max_memory, tile_size, precision, output=None):
+    import numpy as np
+
+    from benchmarks.tiling import _status_bytes
+    from tf_nst import images as image_io
+    from tf_nst.stylizer import Stylizer
+
+    content = image_io.resize(image_io.load_image(CONTENT).rgb, (width, height))  # any aspect: a crop-free stretch
+    stylizer = Stylizer(backbone="vgg16-hed", size=max(width, height), num_steps=steps, scales=scales,
+                        max_memory=max_memory, tile_size=tile_size, precision=precision)
+    marks = []
+    started = time.perf_counter()
+    result = stylizer.stylize(content, STYLE, chunk_steps=1,
+                              callback=lambda progress: marks.append((progress.scale_index, time.perf_counter())))
+    seconds = time.perf_counter() - started
+    finest = [moment for scale, moment in marks if scale == len(stylizer.schedule.sizes) - 1]
+    per_evaluation = float(np.median(np.diff(finest))) if len(finest) >= 2 else None
+    if output:
+        image_io.save_png(output, result.image, settings=stylizer.get_config(), inputs=[CONTENT, STYLE])
+    return {"size": [width, height], "steps": result.steps, "precision": stylizer.settings.precision,
+            "tiling": result.tiling, "peak_rss_bytes": _status_bytes("VmHWM"), "seconds": seconds,
+            "seconds_per_evaluation": per_evaluation, "best_loss": result.best_loss}
+
+
+def _size(text):
+    width, _, height = text.partition("x")
+    return int(width), int(height or width)
+
+
+def _optional(text):
+    return None if text in (None, "none", "None") else text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.print_size", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="4096x3072", help="N or WxH.")
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--scales", default="1", help="1 (single resolution) or auto (coarse-to-fine).")
+    parser.add_argument("--max-memory", default=None, help="Budget, e.g. 4GB (default: the library's).")
+    parser.add_argument("--tile", default=None, help="Force a tile size (none: as the budget decides).")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--output", default=None, help="Also write the image (with provenance) here.")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    width, height = _size(args.size)
+    scales = "auto" if args.scales == "auto" else int(args.scales)
+    tile = _optional(args.tile)
+    if args.child:
+        print(json.dumps(child(width, height, args.steps, scales, _optional(args.max_memory),
+                               None if tile is None else int(tile), args.precision, args.output)))
+        return
+    from benchmarks.tiling import cpu_model
+
+    print(f"CPU: {cpu_model()} ({len(os.sched_getaffinity(0))} usable cores)")
+    command = [sys.executable, "-m", "benchmarks.print_size", "--child", *(argv or sys.argv[1:])]
+    completed = subprocess.run(command, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                               capture_output=True, text=True)
+    if completed.returncode != 0:
+        print("failed:", (completed.stderr.strip().splitlines() or ["killed"])[-1])
+        return
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    for plan in figures["tiling"]:
+        tile = f"tiles of {plan['tile_size']} px" if plan["tile_size"] else "untiled"
+        print(f"  scale {plan['size'][0]}x{plan['size'][1]}: {tile} (estimate {plan['estimate'] / 1e9:.2f} GB, "
+              f"budget {plan['budget'] / 1e9:.2f} GB)")
+    per_evaluation = figures["seconds_per_evaluation"]
+    megapixels = width * height / 1e6
+    print(f"{width}x{height} {figures['precision']}, {figures['steps']} evaluations: peak RSS "
+          f"{figures['peak_rss_bytes'] / 1e9:.2f} GB, wall {figures['seconds']:.1f} s"
+          + (f", {per_evaluation:.2f} s per evaluation ({per_evaluation / megapixels:.2f} s/MP)"
+             if per_evaluation else ""))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    main()
