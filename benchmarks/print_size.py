@@ -26,7 +26,7 @@ STYLE = os.path.join(ROOT, "tf_nst", "assets", "starry_night.jpg")
 def child(width, height, steps, scales, max_memory, tile_size, precision, output=None):
     import numpy as np
 
-    from benchmarks.tiling import _status_bytes
+    from benchmarks.tiling import status_bytes
     from tf_nst import images as image_io
     from tf_nst.stylizer import Stylizer
 
@@ -43,7 +43,7 @@ def child(width, height, steps, scales, max_memory, tile_size, precision, output
     if output:
         image_io.save_png(output, result.image, settings=stylizer.get_config(), inputs=[CONTENT, STYLE])
     return {"size": [width, height], "steps": result.steps, "precision": stylizer.settings.precision,
-            "tiling": result.tiling, "peak_rss_bytes": _status_bytes("VmHWM"), "seconds": seconds,
+            "tiling": result.tiling, "peak_rss_bytes": status_bytes("VmHWM"), "seconds": seconds,
             "seconds_per_evaluation": per_evaluation, "best_loss": result.best_loss}
 
 

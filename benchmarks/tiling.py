@@ -28,7 +28,7 @@ DEFAULT_CONTENT_LAYERS = parse_layer_weights(settings.DEFAULT_CONTENT_LAYERS)
 DEFAULT_STYLE_LAYERS = parse_layer_weights(settings.DEFAULT_STYLE_LAYERS)
 
 
-def _status_bytes(field):
+def status_bytes(field):
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(field + ":"):
@@ -60,7 +60,7 @@ def child(height, width, tile_size, precision, calls=2, seed=0):
     content = tf.constant(rng.uniform(0, 255, (1, height, width, 3)), tf.float32)
     style = tf.constant(rng.uniform(0, 255, (1, height, width, 3)), tf.float32)
     image = tf.constant(np.clip(content.numpy() + rng.normal(0, 20, content.shape), 0, 255), tf.float32)
-    after_build = _status_bytes("VmRSS")
+    after_build = status_bytes("VmRSS")
     any_size = tf.TensorSpec([1, None, None, 3], tf.float32)
     started = time.perf_counter()
     targets = tf.function(lambda content, style: objective.compute_targets(content, [style], tf.ones([1]))
@@ -77,7 +77,7 @@ def child(height, width, tile_size, precision, calls=2, seed=0):
         times.append(time.perf_counter() - started)
     return {"height": height, "width": width, "tile_size": tile_size, "precision": extractor.precision,
             "tiles": objective.tile_count(height, width), "seconds": times[-1], "first_seconds": times[0], "targets_seconds": targets_seconds,
-            "rss_after_build_bytes": after_build, "peak_rss_bytes": _status_bytes("VmHWM"),
+            "rss_after_build_bytes": after_build, "peak_rss_bytes": status_bytes("VmHWM"),
             "total": float(total), "grad_norm": float(tf.norm(grad))}
 
 
