@@ -9,6 +9,9 @@ import os
 GB = 1e9
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLOSING_NOTE = os.path.join(HERE, "closing_note.md")
+# Print size, batches and video are measured by their own commands (benchmarks/print_size.py,
+# tiling.py, batch.py, video.py); their figures, with the command and CPU of each run, live here.
+MORE_RESULTS = os.path.join(HERE, "more_results.md")
 
 
 def _fmt(summary, scale=1.0, digits=3):
@@ -135,6 +138,9 @@ def render(results):
     lines += _quality(results.get("quality"))
     lines += _memory(results.get("memory"))
     lines += _served(results.get("served"))
+    if os.path.exists(MORE_RESULTS):
+        with open(MORE_RESULTS) as stream:
+            lines += [stream.read().rstrip(), ""]
     lines += ["## Closing note", ""]
     met = [f"{target} ({measured})" for _, target, measured, ok in rows if ok]
     missed = [f"{target} ({measured})" for _, target, measured, ok in rows if ok is False]

@@ -109,8 +109,8 @@ class LBFGS(Optimizer):
 
     No line search: one evaluation per step. Until a curvature pair is stored
     the step is a scaled gradient step (see `first_step`); later steps use the
-    usual `sᵀy / yᵀy` initial Hessian scale. The history is a fixed-size buffer
-    `(history_size, N)`, newest last.
+    usual `sᵀy / yᵀy` initial Hessian scale. The history is a fixed-size ring buffer
+    `(history_size, N)` updated in place.
 
     Args:
         history_size: number of (s, y) pairs kept (jcjohnson/neural-style: 100,
@@ -144,6 +144,7 @@ class LBFGS(Optimizer):
             "y_history": tf.zeros([self.history_size, size], tf.float32),
             "rho_history": tf.zeros([self.history_size], tf.float32),
             "pairs": tf.constant(0, tf.int32),
+            "head": tf.constant(0, tf.int32),  # ring buffer: the oldest pair's slot, where the next goes
             "hessian_scale": tf.constant(1.0, tf.float32),
         }
 
@@ -152,17 +153,19 @@ class LBFGS(Optimizer):
         s_history, y_history = state["s_history"], state["y_history"]
         rho_history = state["rho_history"]
         valid = tf.range(self.history_size) >= self.history_size - state["pairs"]
+        # Pair i (0 oldest ... history_size - 1 newest) sits in slot (head + i) mod history_size.
+        slots = [(state["head"] + i) % self.history_size for i in range(self.history_size)]
         # Two-loop recursion, unrolled over the fixed-size buffer; empty slots are masked.
         q = -grad
         alphas = [None] * self.history_size
         for i in reversed(range(self.history_size)):
-            alpha = tf.where(valid[i], rho_history[i] * _dot(s_history[i], q), 0.0)
-            q = q - alpha * y_history[i]
+            alpha = tf.where(valid[i], rho_history[slots[i]] * _dot(s_history[slots[i]], q), 0.0)
+            q = q - alpha * y_history[slots[i]]
             alphas[i] = alpha
         direction = self.initial_inverse_hessian(q, state)
         for i in range(self.history_size):
-            beta = tf.where(valid[i], rho_history[i] * _dot(y_history[i], direction), 0.0)
-            direction = direction + s_history[i] * (alphas[i] - beta)
+            beta = tf.where(valid[i], rho_history[slots[i]] * _dot(y_history[slots[i]], direction), 0.0)
+            direction = direction + s_history[slots[i]] * (alphas[i] - beta)
         # Not a descent direction (possible after projection): fall back to the gradient.
         descent = _dot(direction, grad) < 0.0
         direction = tf.where(descent, direction, -self.initial_inverse_hessian(grad, state))
@@ -183,14 +186,23 @@ class LBFGS(Optimizer):
         y = tf.reshape(grad_new - state["grad"], [-1])
         ys = _dot(y, s)
         accept = ys > 1e-10
-        s_history = tf.where(accept, tf.concat([state["s_history"][1:], s[None]], 0), state["s_history"])
-        y_history = tf.where(accept, tf.concat([state["y_history"][1:], y[None]], 0), state["y_history"])
         rho = 1.0 / tf.where(accept, ys, 1.0)
-        rho_history = tf.where(accept, tf.concat([state["rho_history"][1:], [rho]], 0), state["rho_history"])
+        # The new pair overwrites the oldest slot in place: a shifted copy of the buffers (and a
+        # select between two of them) would hold three histories at once, 9 GB at 4096x3072.
+        slot = [[state["head"]]]
+
+        def store():
+            return (tf.tensor_scatter_nd_update(state["s_history"], slot, s[None]),
+                    tf.tensor_scatter_nd_update(state["y_history"], slot, y[None]),
+                    tf.tensor_scatter_nd_update(state["rho_history"], slot, [rho]))
+
+        s_history, y_history, rho_history = tf.cond(
+            accept, store, lambda: (state["s_history"], state["y_history"], state["rho_history"]))
         return {
             "s_history": s_history,
             "y_history": y_history,
             "rho_history": rho_history,
+            "head": tf.where(accept, (state["head"] + 1) % self.history_size, state["head"]),
             "pairs": tf.where(accept, tf.minimum(state["pairs"] + 1, self.history_size), state["pairs"]),
             "hessian_scale": tf.where(accept, self.hessian_scale(s, y, ys, tf.shape(x_new)), state["hessian_scale"]),
         }
