@@ -23,7 +23,8 @@ CONTENT = os.path.join(ROOT, "tf_nst", "assets", "astronaut.png")
 STYLE = os.path.join(ROOT, "tf_nst", "assets", "starry_night.jpg")
 
 
-def child(width, height, steps, scales, max_memory, tile_size, precision, output=None):
+def child(width, height, steps, scales, max_memory, tile_size, precision, output=None, optimizer="lbfgs",
+          lbfgs_history=None):
     import numpy as np
 
     from benchmarks.tiling import status_bytes
@@ -32,7 +33,8 @@ def child(width, height, steps, scales, max_memory, tile_size, precision, output
 
     content = image_io.resize(image_io.load_image(CONTENT).rgb, (width, height))  # any aspect: a crop-free stretch
     stylizer = Stylizer(backbone="vgg16-hed", size=max(width, height), num_steps=steps, scales=scales,
-                        max_memory=max_memory, tile_size=tile_size, precision=precision)
+                        max_memory=max_memory, tile_size=tile_size, precision=precision, optimizer=optimizer,
+                        **({} if lbfgs_history is None else {"lbfgs_history": lbfgs_history}))
     marks = []
     started = time.perf_counter()
     result = stylizer.stylize(content, STYLE, chunk_steps=1,
@@ -43,6 +45,7 @@ def child(width, height, steps, scales, max_memory, tile_size, precision, output
     if output:
         image_io.save_png(output, result.image, settings=stylizer.get_config(), inputs=[CONTENT, STYLE])
     return {"size": [width, height], "steps": result.steps, "precision": stylizer.settings.precision,
+            "optimizer": stylizer.settings.optimizer, "lbfgs_history": stylizer.settings.lbfgs_history,
             "tiling": result.tiling, "peak_rss_bytes": status_bytes("VmHWM"), "seconds": seconds,
             "seconds_per_evaluation": per_evaluation, "best_loss": result.best_loss}
 
@@ -65,6 +68,8 @@ def main(argv=None):
     parser.add_argument("--tile", default=None, help="Force a tile size (none: as the budget decides).")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--output", default=None, help="Also write the image (with provenance) here.")
+    parser.add_argument("--optimizer", default="lbfgs")
+    parser.add_argument("--lbfgs-history", type=int, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     width, height = _size(args.size)
@@ -72,7 +77,8 @@ def main(argv=None):
     tile = _optional(args.tile)
     if args.child:
         print(json.dumps(child(width, height, args.steps, scales, _optional(args.max_memory),
-                               None if tile is None else int(tile), args.precision, args.output)))
+                               None if tile is None else int(tile), args.precision, args.output,
+                               args.optimizer, args.lbfgs_history)))
         return
     from benchmarks.tiling import cpu_model
 
@@ -90,7 +96,7 @@ def main(argv=None):
               f"budget {plan['budget'] / 1e9:.2f} GB)")
     per_evaluation = figures["seconds_per_evaluation"]
     megapixels = width * height / 1e6
-    print(f"{width}x{height} {figures['precision']}, {figures['steps']} evaluations: peak RSS "
+    print(f"{width}x{height} {figures['precision']} {figures['optimizer']}, {figures['steps']} evaluations: peak RSS "
           f"{figures['peak_rss_bytes'] / 1e9:.2f} GB, wall {figures['seconds']:.1f} s"
           + (f", {per_evaluation:.2f} s per evaluation ({per_evaluation / megapixels:.2f} s/MP)"
              if per_evaluation else ""))
