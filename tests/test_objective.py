@@ -288,14 +288,14 @@ def test_choose_tile():
     with pytest.raises(InvalidArgumentError, match="expected a memory budget of at least"):
         memory.choose_tile(3072, 4096, 10**8, floats)
     # More history, more memory, smaller tiles.
-    assert memory.choose_tile(3072, 4096, budget, floats, history_size=20) < tile
+    assert memory.choose_tile(3072, 4096, budget, floats, history_size=11) < tile
 
 
 def test_plan_tiling(hed):
     tile, estimate, budget = memory.plan_tiling(hed, 256, 256, history_size=10, max_memory="64GB",
                                                 content_layers=list(CONTENT_LAYERS))
     assert tile is None and estimate <= budget == 64 * 10**9
-    tile, estimate, budget = memory.plan_tiling(hed, 3072, 4096, history_size=10, max_memory="10GB",
+    tile, estimate, budget = memory.plan_tiling(hed, 3072, 4096, history_size=10, max_memory="16GB",
                                                 content_layers=list(CONTENT_LAYERS))
     assert tile is not None and tile % 16 == 0 and estimate <= budget
     forced, _, _ = memory.plan_tiling(hed, 256, 256, history_size=10, max_memory="64GB", tile_size=128)
