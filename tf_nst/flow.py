@@ -220,12 +220,12 @@ class TemporalLoss(LossTerm):
     the first frame runs the plain objective.
 
     Args:
-        weight: multiplier of the term (default 200: see benchmarks/video.py).
+        weight: multiplier of the term (default: `VideoSettings.temporal_weight`; benchmarks/video.py).
         layer_names: must be empty (the term reads no features).
 
     Example:
     ```python
-    temporal = TemporalLoss(weight=200.0)
+    temporal = TemporalLoss(weight=100.0)
     stylizer = Stylizer(backbone="vgg16-hed", size=256, extra_loss_terms=[temporal])
     temporal.set_previous(warped_previous_frame, mask)
     result = stylizer.stylize(frame, ["starry_night.jpg"], init=warped_previous_frame, num_steps=50)

@@ -6,7 +6,7 @@ input for one scale, `upsample` carries the coarse result to the next scale.
 
 Example:
 ```python
-schedule(StylizeSettings(size=1024))    # Schedule(sizes=[256, 512, 1024], steps=[200, 200, 100])
+schedule(StylizeSettings(size=1024, num_steps=100))    # Schedule(sizes=[256, 512, 1024], steps=[100, 100, 50])
 ```
 """
 

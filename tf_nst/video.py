@@ -662,8 +662,8 @@ def stylize_video(stylizer, video, styles, output, frame_steps=DEFAULT_FRAME_STE
 
     Example:
     ```python
-    temporal = TemporalLoss(weight=200.0)
-    stylizer = Stylizer(backbone="vgg16-hed", size=256, num_steps=200, extra_loss_terms=[temporal])
+    temporal = TemporalLoss()                      # the default temporal weight
+    stylizer = Stylizer(backbone="vgg16-hed", size=256, extra_loss_terms=[temporal])
     result = stylize_video(stylizer, "clip.mp4", ["starry_night.jpg"], "clip_starry.mp4", frame_steps=50)
     print(result.output, result.notes)
     ```
