@@ -6,6 +6,12 @@
 
 Sections: speed (figures 1, 2, 4a), quality (3, 4b), memory (5), served (6).
 Every section records the machine's load average before and after it.
+
+Round-2 capabilities have their own commands, whose figures (with the command and CPU of each
+run) are kept in benchmarks/more_results.md and rendered into RESULTS.md:
+`python -m benchmarks.tiling` (one evaluation, tiled vs untiled), `python -m benchmarks.print_size`
+(whole runs with the memory budget), `python -m benchmarks.batch` (style-target reuse, Beam
+DirectRunner throughput), `python -m benchmarks.video` (temporal warping error).
 """
 
 import argparse
