@@ -148,7 +148,8 @@ def choose_tile(height, width, budget_bytes, activation_floats, history_size=10,
             return tile
     raise InvalidArgumentError(
         f"expected a memory budget of at least {_format(estimate(smallest))} for a {width}x{height} "
-        f"image (tiles of {smallest} px). Received: max_memory={_format(budget_bytes)}")
+        f"image (tiles of {smallest} px; the optimizer's image-sized state shrinks with fewer L-BFGS pairs, "
+        f"lbfgs_history, or with Adam). Received: max_memory={_format(budget_bytes)}")
 
 
 def _format(size):
