@@ -723,7 +723,8 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
         from tf_nst.stylizer import Stylizer
 
         videos.check_video_output(output, overwrite)
-        style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
+        for path in styles:  # fail on a bad style before any frame is read
+            image_io.load_image(path, max_input_pixels=max_input_pixels)
         clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
         _announce_download(settings.backbone, settings.weights)
         terms = settings.extra_loss_terms
@@ -748,7 +749,6 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
         finally:
             bar.close()
             stop.optimizing = False
-    del style_images  # loaded above only to fail early on a bad style
     for note in clip.notes + result.notes:
         click.echo(f"Note: {note}", err=True)
     if result.interrupted:
