@@ -159,11 +159,17 @@ def check_output_path(path, overwrite=False, suffix=".png"):
         raise OutputError(f"{path}: is a directory, expected a file path")
     if os.path.exists(path) and not overwrite:
         raise OutputError(f"{path}: already exists (pass --overwrite to replace it)")
+    check_output_directory(path)
+
+
+def check_output_directory(path, name=None):
+    """Fail if the folder that would hold `path` is missing or not writable (errors name `name`)."""
+    name = os.fspath(path) if name is None else name
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise OutputError(f"{path}: directory {directory} does not exist")
+        raise OutputError(f"{name}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK):
-        raise OutputError(f"{path}: directory {directory} is not writable")
+        raise OutputError(f"{name}: directory {directory} is not writable")
 
 
 def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None):

@@ -344,11 +344,7 @@ def check_video_output(output, overwrite=False):
             raise OutputError(f"{output}: is a directory, expected a file path")
         if os.path.exists(target) and not overwrite:
             raise OutputError(f"{output}: already exists (pass --overwrite to replace it)")
-    directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise OutputError(f"{output}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise OutputError(f"{output}: directory {directory} is not writable")
+    image_io.check_output_directory(target, output)
     return kind
 
 
