@@ -328,3 +328,24 @@ def test_presets_apply_and_explicit_options_override(runner, tmp_path, content_p
     # The unnormalized presets were tuned for VGG19 features: say so when the backbone differs.
     warned = f"Note: preset {preset}'s weights were set for vgg19 features; with vgg16-hed" in result.output
     assert warned == (settings["loss_form"] != "normalized")
+
+
+def test_from_replays_a_png_written_by_tf_nst_0_1(runner, tmp_path, content_path, style_path):
+    """0.1 stored the inputs and the optimizer's own config inside the settings (README's gallery)."""
+    from tf_nst.images import save_png
+
+    old = tmp_path / "old.png"
+    settings = {"backbone": "vgg16-hed", "size": 48, "num_steps": 2, "scales": [48], "scale_steps": [2],
+                "optimizer": "adam", "optimizer_config": {"beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-6,
+                                                          "learning_rate": 3.0},
+                "content": content_path, "styles": [style_path, style_path], "style_blend": [1.0, 3.0]}
+    save_png(old, np.zeros((8, 8, 3), np.uint8), text={"tf_nst:settings": json.dumps(settings)})
+    replay = tmp_path / "replay.png"
+    result = runner.invoke(cli.cli, ["stylize", "--from", str(old), "-o", str(replay), "--quiet"])
+    assert result.exit_code == 0, result.output
+    from tf_nst import read_provenance
+
+    stored = read_provenance(replay)
+    assert stored["inputs"] == [content_path, style_path, style_path]
+    assert (stored["settings"]["adam_beta1"], stored["settings"]["adam_epsilon"]) == (0.5, 1e-6)
+    assert stored["settings"]["scales"] == 1 and stored["settings"]["precision"] == "float32"

@@ -251,11 +251,6 @@ def plan_outputs(pairs, outdir, join=os.path.join):
     return outputs
 
 
-def pair_settings(settings, pair):
-    """The settings stored in a pair's output: the run's (its inputs go in the provenance's `inputs`)."""
-    return dict(settings)
-
-
 # --- the manifest -----------------------------------------------------------------------------
 
 
@@ -365,7 +360,7 @@ def run_batch(stylizer, pairs, outdir, settings=None, progress=True, should_stop
                 interrupted = True
                 break
             pair_started = time.perf_counter()
-            stored = pair_settings(settings, pair)
+            stored = settings  # the pair's inputs are hashed into the provenance beside them
             inputs = [pair.content, pair.style]
             base = dict(content=pair.content, style=pair.style, output=output)
             if os.path.exists(output) and provenance.matches(output, stored, inputs):
@@ -406,7 +401,7 @@ def run_batch(stylizer, pairs, outdir, settings=None, progress=True, should_stop
         if pending is not None:
             pair, output = pending
             status = "ok" if os.path.exists(output) and provenance.matches(
-                output, pair_settings(settings, pair), [pair.content, pair.style]) else "interrupted"
+                output, settings, [pair.content, pair.style]) else "interrupted"
             record(PairResult(content=pair.content, style=pair.style, output=output, status=status))
     finally:
         bar.close()

@@ -260,8 +260,7 @@ class ReadPair(beam.DoFn):
                                                               error=f"cannot read input ({error})"))
             return
         hashes = {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
-        settings = batch.pair_settings(self.settings, pair)
-        if FileSystems.exists(output) and _stored_matches(output, settings, hashes):
+        if FileSystems.exists(output) and _stored_matches(output, self.settings, hashes):
             yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "skipped", started))
             return
         try:
@@ -330,8 +329,10 @@ class WriteOutput(beam.DoFn):
         if isinstance(served, Exception):
             yield _record(pair, output, "error", example.started, error=str(served))
             return
-        text = {provenance.INPUTS_KEY: json.dumps(example.input_hashes, sort_keys=True)}
-        settings = batch.pair_settings(self.settings, pair)
+        # Hashed from the bytes read (remote files too); the order lets `--from` replay the pair.
+        text = {provenance.INPUTS_KEY: json.dumps(example.input_hashes, sort_keys=True),
+                provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}
+        settings = self.settings
         try:
             if _is_local(output):
                 image_io.save_png(output, served.image, alpha=example.alpha, settings=settings, text=text)

@@ -42,7 +42,7 @@ EXPORT_MODEL_FIELDS = ("backbone", "weights", "pooling", "content_layers", "styl
                        "lbfgs_first_step")
 CONTROL_FIELDS = settings_module.control_names()
 VIDEO_FIELDS = settings_module.fields_by_name(VideoSettings)
-EXPORT_INIT_MODES = ("content", "random")
+EXPORT_INIT_MODES = settings_module.EXPORT_INIT_MODES
 
 
 # --- settings as options ------------------------------------------------------------------------
@@ -160,9 +160,7 @@ def cli_value(name, value):
         return "random"
     if isinstance(value, dict):
         return settings_module.format_layer_weights(value)
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return value
+    return value  # lists (scales, scale_steps, style_blend) go to their parsers as they are
 
 
 def _set_defaults(ctx, values):
@@ -190,7 +188,6 @@ def _from_callback(ctx, param, value):
     except NSTError as error:
         raise click.BadParameter(str(error))
     settings = stored["settings"]
-    settings.setdefault("precision", "float32")  # written before precision was recorded: float32
     values = {name: cli_value(name, settings[name]) for name in CLI_FIELDS
               if name in settings and not (settings[name] is None and name != "weights")}
     _set_defaults(ctx, values)

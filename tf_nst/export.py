@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError, OutputError
+from tf_nst.settings import EXPORT_INIT_MODES
 
 # Names shared by the export and its clients (tf_nst/serving.py).
 MODEL_NAME = "tf_nst"
@@ -52,7 +53,7 @@ CONTROL_FIELDS = {STEPS: "num_steps", CONTENT_WEIGHT: "content_weight", STYLE_WE
                   TV_WEIGHT: "tv_weight", SEED: "seed", INIT: "init"}
 CONTROL_DTYPES = {STEPS: tf.int32, CONTENT_WEIGHT: tf.float32, STYLE_WEIGHT: tf.float32,
                   TV_WEIGHT: tf.float32, SEED: tf.int64, INIT: tf.string}
-INIT_MODES = ("content", "random")
+INIT_MODES = EXPORT_INIT_MODES
 
 STYLIZED = "stylized"
 STYLIZED_BYTES = "stylized_bytes"

@@ -110,13 +110,16 @@ class StyleObjective:
             `{"content": {layer: features}, "style": {layer: Gram}}`.
         """
         targets = {"content": self.content_targets(content)}
-        grams = {name: 0.0 for name in self.style_layers}
-        for index, style in enumerate(styles):
-            style_grams = self.style_grams(style)
-            for name in self.style_layers:
-                grams[name] = grams[name] + blend_weights[index] * style_grams[name]
-        targets["style"] = grams
+        targets["style"] = self.blend([self.style_grams(style) for style in styles], blend_weights)
         return targets
+
+    def blend(self, style_grams, blend_weights):
+        """`Σ_i w_i · Grams_i` per style layer: the style target of several styles."""
+        grams = {name: 0.0 for name in self.style_layers}
+        for index, one_style in enumerate(style_grams):
+            for name in self.style_layers:
+                grams[name] = grams[name] + blend_weights[index] * one_style[name]
+        return grams
 
     # --- loss and gradient ------------------------------------------------------------------
 

@@ -74,12 +74,32 @@ def read_provenance(path):
 
     try:
         text = read_png_text(path)
-        return {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, INPUT_ORDER_KEY, VERSIONS_KEY)
-                if key in text} | {"settings": json.loads(text[SETTINGS_KEY])}
+        stored = {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, INPUT_ORDER_KEY, VERSIONS_KEY)
+                  if key in text} | {"settings": json.loads(text[SETTINGS_KEY])}
     except (OSError, SyntaxError, ValueError):
         raise ImageError(path, "cannot read PNG") from None
     except KeyError:
         raise ImageError(path, "no tf-nst settings found (not written by tf-nst)") from None
+    return _upgrade(stored)
+
+
+# tf-nst 0.1 stored the optimizer's own config and the inputs inside the settings.
+_OPTIMIZER_CONFIG_FIELDS = {"history_size": "lbfgs_history", "first_step": "lbfgs_first_step",
+                            "beta_1": "adam_beta1", "beta_2": "adam_beta2", "epsilon": "adam_epsilon"}
+
+
+def _upgrade(stored):
+    """Settings of PNGs written by earlier versions, in today's field names."""
+    settings = stored["settings"]
+    settings.setdefault("precision", "float32")  # written before precision was recorded: float32
+    for key, field in _OPTIMIZER_CONFIG_FIELDS.items():
+        if key in settings.get("optimizer_config", {}):
+            settings.setdefault(field, settings["optimizer_config"][key])
+    settings.pop("optimizer_config", None)
+    content, styles = settings.pop("content", None), settings.pop("styles", None)
+    if "inputs" not in stored and content:
+        stored["inputs"] = [content] + list(styles or [])
+    return stored
 
 
 def matches(path, settings, inputs):

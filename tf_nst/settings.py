@@ -34,6 +34,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 LBFGS_FIRST_STEPS = ("max_pixel", "torch")
 PRESERVE_COLORS_MODES = ("none", "luminance", "histogram")
 INIT_MODES = ("content", "random", "mean-noise")
+EXPORT_INIT_MODES = ("content", "random")  # the starts an exported model offers per request
 
 MIN_SIDE = 32  # below this the deepest VGG layers have no spatial extent left
 MAX_SIDE = 16384

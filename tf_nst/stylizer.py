@@ -12,7 +12,6 @@ export.
 
 import dataclasses
 import hashlib
-import math
 import time
 
 import keras
@@ -26,7 +25,7 @@ from tf_nst.backbones import CAFFE_MEAN_BGR, FeatureExtractor
 from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.objective import StyleObjective
 from tf_nst.optimizers import LBFGS, Adam, run_steps
-from tf_nst.settings import StylizeSettings
+from tf_nst.settings import INIT_MODES, StylizeSettings
 
 MAX_ASPECT_RATIO = 64
 STYLE_CACHE_SIZE = 32  # style Gram sets kept for reuse (a batch reuses each style's targets)
@@ -140,7 +139,7 @@ class Stylizer:
         settings = settings.replace(**overrides)
         self.schedule = pyramid.schedule(settings)
         init = settings.init
-        if isinstance(init, str) and init not in ("content", "random", "mean-noise"):
+        if isinstance(init, str) and init not in INIT_MODES:
             init = image_io.load_image(init).rgb  # a path
         self.init = init
         self.optimizer = self.build_optimizer(settings)
@@ -262,14 +261,9 @@ class Stylizer:
         contents against one style computes that style's targets once per scale.
         """
         pieces = self.pieces(tile_size)
-        targets = {"content": pieces.content_targets(to_batch(content_rgb)), "style": None}
-        blended = {name: 0.0 for name in self.settings.style_layers}
-        for weight, style_rgb in zip(blend, style_rgbs):
-            grams = self._cached_style_grams(style_rgb, tile_size)
-            for name in blended:
-                blended[name] = blended[name] + weight * grams[name]
-        targets["style"] = blended
-        return targets
+        grams = [self._cached_style_grams(style_rgb, tile_size) for style_rgb in style_rgbs]
+        return {"content": pieces.content_targets(to_batch(content_rgb)),
+                "style": pieces.objective.blend(grams, blend)}
 
     def _cached_style_grams(self, style_rgb, tile_size):
         style_rgb = np.ascontiguousarray(style_rgb, np.uint8)
@@ -514,13 +508,10 @@ def _as_loaded(image):
 
 
 def _blend_weights(weights, count):
+    """The settings' `style_blend` (checked there) for `count` styles, normalized; equal by default."""
     if weights is None:
         return np.full([count], 1.0 / count, np.float32)
-    weights = [float(w) for w in weights]
     if len(weights) != count:
         raise InvalidArgumentError(
             f"expected one blend weight per style ({count}). Received: style_blend={weights}")
-    if any(not (w >= 0 and math.isfinite(w)) for w in weights) or sum(weights) <= 0:
-        raise InvalidArgumentError(
-            f"expected non-negative blend weights, not all zero. Received: style_blend={weights}")
     return np.asarray(weights, np.float32) / sum(weights)
