@@ -139,16 +139,15 @@ class VideoSource:
     def digest(self):
         """SHA-256 of the input (file bytes, the frame files' bytes, or the arrays), computed once."""
         if self._digest is None:
+            from tf_nst.provenance import file_sha256
+
             digest = hashlib.sha256()
             if self.kind == "file":
-                with open(self.path, "rb") as stream:
-                    for block in iter(lambda: stream.read(1 << 20), b""):
-                        digest.update(block)
+                digest.update(file_sha256(self.path).encode())
             elif self.kind == "folder":
                 for index in self.indices:
                     digest.update(os.path.basename(self._files[index]).encode())
-                    with open(self._files[index], "rb") as stream:
-                        digest.update(stream.read())
+                    digest.update(file_sha256(self._files[index]).encode())
             else:
                 for index in self.indices:
                     digest.update(np.ascontiguousarray(self._arrays[index]).tobytes())
