@@ -16,13 +16,24 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _rss_bytes(field="VmRSS"):
-    """This process's current (`VmRSS`) or peak (`VmHWM`) resident memory, bytes."""
+def status_bytes(field="VmRSS"):
+    """This process's current (`VmRSS`) or recorded peak (`VmHWM`) resident memory, bytes."""
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def peak_rss_bytes(*samples):
+    """This process's peak resident memory so far, bytes: at least every RSS sample taken.
+
+    Linux updates `VmHWM` lazily (when memory is unmapped, from per-CPU counters), so it can
+    trail a `VmRSS` read moments earlier by a few hundred kB; the peak is the larger of the two.
+    Falls back to `ru_maxrss` where `/proc` is missing.
+    """
+    recorded = status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return max(recorded, status_bytes("VmRSS"), *samples)
 
 
 def child(size, optimizer, steps, backbone="vgg19", precision="float32"):
@@ -33,14 +44,14 @@ def child(size, optimizer, steps, backbone="vgg19", precision="float32"):
 
     stylizer = Stylizer(backbone=backbone, weights=None if backbone != "vgg16-hed" else "default",
                         size=size, scales=1, num_steps=steps, optimizer=optimizer, precision=precision)
-    after_build = _rss_bytes()
+    after_build = status_bytes()
     rng = np.random.default_rng(0)
     content = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     result = stylizer.stylize(content, [style], chunk_steps=steps)
     # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a child started by a parent
     # that had grown (after the speed section, 4.6 GB) reported the parent's peak as its own.
-    peak = _rss_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss_bytes(after_build)
     return {"size": size, "optimizer": optimizer, "backbone": backbone, "precision": precision,
             "steps": result.steps, "rss_after_build_bytes": after_build, "peak_rss_bytes": peak,
             "seconds": result.seconds}

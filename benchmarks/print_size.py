@@ -27,7 +27,7 @@ def child(width, height, steps, scales, max_memory, tile_size, precision, output
           lbfgs_history=None):
     import numpy as np
 
-    from benchmarks.tiling import status_bytes
+    from benchmarks.memory import peak_rss_bytes
     from tf_nst import images as image_io
     from tf_nst.stylizer import Stylizer
 
@@ -46,7 +46,7 @@ def child(width, height, steps, scales, max_memory, tile_size, precision, output
         image_io.save_png(output, result.image, settings=stylizer.get_config(), inputs=[CONTENT, STYLE])
     return {"size": [width, height], "steps": result.steps, "precision": stylizer.settings.precision,
             "optimizer": stylizer.settings.optimizer, "lbfgs_history": stylizer.settings.lbfgs_history,
-            "tiling": result.tiling, "peak_rss_bytes": status_bytes("VmHWM"), "seconds": seconds,
+            "tiling": result.tiling, "peak_rss_bytes": peak_rss_bytes(), "seconds": seconds,
             "seconds_per_evaluation": per_evaluation, "best_loss": result.best_loss}
 
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+from benchmarks.memory import peak_rss_bytes, status_bytes
 from tf_nst import settings
 from tf_nst.settings import parse_layer_weights
 
@@ -26,14 +27,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The library's default layers (Gatys et al.'s choice).
 DEFAULT_CONTENT_LAYERS = parse_layer_weights(settings.DEFAULT_CONTENT_LAYERS)
 DEFAULT_STYLE_LAYERS = parse_layer_weights(settings.DEFAULT_STYLE_LAYERS)
-
-
-def status_bytes(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def cpu_model():
@@ -77,7 +70,7 @@ def child(height, width, tile_size, precision, calls=2, seed=0):
         times.append(time.perf_counter() - started)
     return {"height": height, "width": width, "tile_size": tile_size, "precision": extractor.precision,
             "tiles": objective.tile_count(height, width), "seconds": times[-1], "first_seconds": times[0], "targets_seconds": targets_seconds,
-            "rss_after_build_bytes": after_build, "peak_rss_bytes": status_bytes("VmHWM"),
+            "rss_after_build_bytes": after_build, "peak_rss_bytes": peak_rss_bytes(after_build),
             "total": float(total), "grad_norm": float(tf.norm(grad))}
 
 
