@@ -116,3 +116,42 @@ def test_lbfgs_preconditioning_hook_is_used():
     # The curvatures span 1e-4..1: plain L-BFGS is still far off after 8 evaluations, while the
     # exact preconditioner turns it into Newton's method after its first curvature pair.
     assert float(preconditioned_state["best_loss"]) < 1e-3 * float(plain_state["best_loss"])
+
+
+def test_lbfgs_in_place_history_gives_the_same_numbers():
+    # The driver's variant keeps the history in variables; chunks of calls as the Stylizer makes
+    # them, a ring of 4 slots that wraps several times, two image sizes in turn (the shape is
+    # reset by each `initialize`): every iterate equals the stateless loop's, bit for bit.
+    from tf_nst.stylizer import AnySizeFunction
+
+    def chunked(optimizer, x0):
+        start = AnySizeFunction(lambda x: optimizer.initialize(x, quadratic_any))
+        run = AnySizeFunction(lambda state, steps: run_steps(optimizer, state, quadratic_any, steps))
+        state = start(x0)
+        rows = []
+        for steps in (3, 5, 7, 5):
+            state, history = run(state, tf.constant(steps))
+            rows.append(history.numpy())
+        return state, np.concatenate(rows)
+
+    in_place = LBFGS(history_size=4, in_place=True)
+    for side in (8, 6):
+        x0 = tf.fill([1, side, side, 3], 128.0)
+        values_state, values_rows = chunked(LBFGS(history_size=4), x0)
+        place_state, place_rows = chunked(in_place, x0)
+        assert "s_history" in values_state and "s_history" not in place_state
+        assert int(place_state["pairs"]) == 4
+        np.testing.assert_array_equal(place_rows, values_rows)
+        np.testing.assert_array_equal(place_state["best_x"].numpy(), values_state["best_x"].numpy())
+        assert in_place.variables["s_history"][0].numpy().shape == (side * side * 3,)
+
+
+def quadratic_any(x):
+    """`quadratic` for any image size (its target and curvature cropped to `x`)."""
+    shape = tf.shape(x)
+    target = TARGET[:, :shape[1], :shape[2]]
+    curvature = CURVATURE[:, :shape[1], :shape[2]]
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(curvature * tf.square(x - target))
+    return loss, tf.stack([loss]), tape.gradient(loss, x)

@@ -39,10 +39,10 @@ ACTIVATION_FACTOR = {("float32", False): 1.57, ("float32", True): 2.0,
                      ("bfloat16", False): 2.37, ("bfloat16", True): 4.5}  # (precision, tiled)
 IMAGE_BYTES_PER_PIXEL = 100                # image-sized float32 tensors of an evaluation
 OPTIMIZER_IMAGE_VECTORS = 8                # image-sized vectors of the optimizer beside its history
-HISTORY_COPIES = 2                         # the driver's state and the in-graph loop's (2048 px run: 5.6 GB)
+HISTORY_COPIES = 1.35                      # L-BFGS in place (benchmarks.memory --history: 1.35 GB per 10 pairs of 1 GB)
 SAFETY = 1.2                               # estimates are multiplied by this
 MIN_TILE = 128                             # below this the halos cost more than the cores
-BUDGET_SHARE = 0.5                         # of the device's free memory: the rest is for others
+BUDGET_SHARE = 1 / 3                       # of the device's free memory: the rest is for others
 
 
 def parse_size(size, name="max_memory"):
@@ -120,7 +120,7 @@ def estimate_peak_bytes(height, width, activation_floats, history_size=10, preci
         window = min(height, tile_size + 2 * halo) * min(width, tile_size + 2 * halo)
     activation_bytes = activation_floats * (2 if precision == "bfloat16" else 4)
     precision = precision if precision in BASE_BYTES else "float32"
-    # Two copies of the history while a chunk of steps runs: the caller's state and the loop's.
+    # The history lives in place (`LBFGS(in_place=True)`); a store may briefly hold a pair twice.
     state_vectors = 2 * HISTORY_COPIES * history_size + (OPTIMIZER_IMAGE_VECTORS if history_size else 0)
     peak = (BASE_BYTES[precision] + ACTIVATION_FACTOR[precision, tile_size is not None] * window * activation_bytes
             + IMAGE_BYTES_PER_PIXEL * pixels + 4 * content_floats * pixels

@@ -237,10 +237,13 @@ class StyleObjective:
                         share += tf.reduce_sum(
                             gram_grads[name][0] * tf.matmul(flat, flat, transpose_a=True)) / positions[name]
                 tile_grad = tape.gradient(share, tile_x)
-                shape = tf.shape(x)
-                padded = tf.pad(tile_grad, [[0, 0], [tile.top, shape[1] - tile.bottom],
-                                            [tile.left, shape[2] - tile.right], [0, 0]])
-                return grad + tf.ensure_shape(padded, x.shape)
+                # Added into the window in place (the accumulator is the loop's alone): padding
+                # the tile's gradient to the image and adding would allocate two image-sized
+                # tensors and sweep the whole image once per tile.
+                begin, end = [0, tile.top, tile.left, 0], [1, tile.bottom, tile.right, 3]
+                return tf.raw_ops.TensorStridedSliceUpdate(
+                    input=grad, begin=tf.stack(begin), end=tf.stack(end), strides=[1, 1, 1, 1],
+                    value=tiling.window(grad, tile) + tile_grad)
 
             grad = tiling.for_each_tile(x, self.tile_size, self.halo, backpropagate, image_grad)
             total = content_weight * content + style_weight * style + tv_weight * tv

@@ -1,10 +1,18 @@
-"""In-graph L-BFGS and Adam as stateless `tf.while_loop` bodies.
+"""In-graph L-BFGS and Adam as `tf.while_loop` bodies.
 
-Neither optimizer owns a `tf.Variable`: the image and all optimizer state
+By default neither optimizer owns a `tf.Variable`: the image and all optimizer state
 (Adam moments, L-BFGS history) are plain tensors carried as loop variables.
 That is what lets the same loop be exported as a SavedModel signature and
 serve concurrent requests: variables built outside the signature would be shared by them. Keras optimizers
 hold per-call state and TFP's L-BFGS needs Keras 2, hence these.
+
+`LBFGS(in_place=True)` is the library driver's variant: its history (the only large
+state: 10 pairs x 2 x 151 MB at 4096x3072) lives in one variable per vector, each
+replaced when its slot of the ring buffer is, so one copy exists while the driver calls
+the loop chunk by chunk. Carried as tensors, the
+caller's state and the loop's updated copy would both be alive during a call. Its
+numbers are the stateless variant's, bit for bit; a state is valid only until the next
+`initialize` of the same optimizer (one run at a time).
 
 Both take exactly one loss+gradient evaluation per step, keep the image in
 `[lower, upper]` by projection, and track the lowest-loss image seen.
@@ -118,12 +126,15 @@ class LBFGS(Optimizer):
         learning_rate: multiplier of the step (1.0 is the standard choice).
         first_step: `"max_pixel"` (default): the first step moves the largest pixel by
             one grey level; `"torch"`: torch optim.lbfgs's `min(1, 1/‖g‖₁)` times the gradient.
+        in_place: keep the (s, y) history in variables updated in place instead of in the
+            state (see the module docstring); for a Python driver, not for an export.
     """
 
     name = "lbfgs"
     FIRST_STEPS = ("max_pixel", "torch")
+    HISTORIES = ("s_history", "y_history")
 
-    def __init__(self, history_size=10, learning_rate=1.0, first_step="max_pixel"):
+    def __init__(self, history_size=10, learning_rate=1.0, first_step="max_pixel", in_place=False):
         if not (isinstance(history_size, int) and history_size >= 1):
             raise InvalidArgumentError(
                 f"expected history_size an integer >= 1. Received: history_size={history_size}")
@@ -136,36 +147,62 @@ class LBFGS(Optimizer):
         self.history_size = history_size
         self.learning_rate = float(learning_rate)
         self.first_step = first_step
+        self.in_place = bool(in_place)
+        self.variables = {}
+        if self.in_place:
+            # One flat vector per slot, any image size (each `initialize` sets the shape).
+            self.variables = {name: [tf.Variable(tf.zeros([0]), shape=tf.TensorShape([None]), trainable=False,
+                                                 name=f"{name}_{slot}") for slot in range(history_size)]
+                              for name in self.HISTORIES}
 
     def initial_slots(self, x):
         size = tf.size(x)
+        if self.in_place:
+            histories = {}
+            for variables in self.variables.values():
+                for variable in variables:
+                    variable.assign(tf.zeros([size], tf.float32))
+        else:
+            histories = {name: tf.zeros([self.history_size, size], tf.float32) for name in self.HISTORIES}
         return {
-            "s_history": tf.zeros([self.history_size, size], tf.float32),
-            "y_history": tf.zeros([self.history_size, size], tf.float32),
+            **histories,
             "rho_history": tf.zeros([self.history_size], tf.float32),
             "pairs": tf.constant(0, tf.int32),
             "head": tf.constant(0, tf.int32),  # ring buffer: the oldest pair's slot, where the next goes
             "hessian_scale": tf.constant(1.0, tf.float32),
         }
 
+    def pairs(self, state):
+        """`(s, y, rho)`: lists of the stored pairs' vectors, oldest first (unused slots are zero).
+
+        Pair i (0 oldest ... history_size - 1 newest) sits in slot (head + i) mod history_size.
+        In place, a slot's vector is its variable's value: a read aliases the buffer (no copy)
+        and a store replaces the buffer (the old one is freed once the last read is used).
+        """
+        slots = [(state["head"] + i) % self.history_size for i in range(self.history_size)]
+        rho = [state["rho_history"][slot] for slot in slots]
+        if self.in_place:
+            s, y = ([tf.switch_case(slot, [variable.read_value for variable in self.variables[name]])
+                     for slot in slots] for name in self.HISTORIES)
+        else:
+            s, y = ([state[name][slot] for slot in slots] for name in self.HISTORIES)
+        return s, y, rho
+
     def propose(self, state):
         grad = tf.reshape(state["grad"], [-1])
-        s_history, y_history = state["s_history"], state["y_history"]
-        rho_history = state["rho_history"]
+        s_pairs, y_pairs, rho_pairs = self.pairs(state)
         valid = tf.range(self.history_size) >= self.history_size - state["pairs"]
-        # Pair i (0 oldest ... history_size - 1 newest) sits in slot (head + i) mod history_size.
-        slots = [(state["head"] + i) % self.history_size for i in range(self.history_size)]
         # Two-loop recursion, unrolled over the fixed-size buffer; empty slots are masked.
         q = -grad
         alphas = [None] * self.history_size
         for i in reversed(range(self.history_size)):
-            alpha = tf.where(valid[i], rho_history[slots[i]] * _dot(s_history[slots[i]], q), 0.0)
-            q = q - alpha * y_history[slots[i]]
+            alpha = tf.where(valid[i], rho_pairs[i] * _dot(s_pairs[i], q), 0.0)
+            q = q - alpha * y_pairs[i]
             alphas[i] = alpha
         direction = self.initial_inverse_hessian(q, state)
         for i in range(self.history_size):
-            beta = tf.where(valid[i], rho_history[slots[i]] * _dot(y_history[slots[i]], direction), 0.0)
-            direction = direction + s_history[slots[i]] * (alphas[i] - beta)
+            beta = tf.where(valid[i], rho_pairs[i] * _dot(y_pairs[i], direction), 0.0)
+            direction = direction + s_pairs[i] * (alphas[i] - beta)
         # Not a descent direction (possible after projection): fall back to the gradient.
         descent = _dot(direction, grad) < 0.0
         direction = tf.where(descent, direction, -self.initial_inverse_hessian(grad, state))
@@ -190,17 +227,29 @@ class LBFGS(Optimizer):
         # The new pair overwrites the oldest slot in place: a shifted copy of the buffers (and a
         # select between two of them) would hold three histories at once, 9 GB at 4096x3072.
         slot = [[state["head"]]]
+        rho_history = tf.where(accept, tf.tensor_scatter_nd_update(state["rho_history"], slot, [rho]),
+                               state["rho_history"])
+        if self.in_place:
+            def replace(slot):
+                def branch():
+                    for name, vector in zip(self.HISTORIES, (s, y)):
+                        self.variables[name][slot].assign(vector)
+                    return tf.constant(True)
+                return branch
 
-        def store():
-            return (tf.tensor_scatter_nd_update(state["s_history"], slot, s[None]),
-                    tf.tensor_scatter_nd_update(state["y_history"], slot, y[None]),
-                    tf.tensor_scatter_nd_update(state["rho_history"], slot, [rho]))
+            # An untaken store is the branch past the last slot (switch_case's default).
+            tf.switch_case(tf.where(accept, state["head"], self.history_size),
+                           [replace(slot) for slot in range(self.history_size)] + [lambda: tf.constant(False)])
+            histories = {}
+        else:
+            def store():
+                return (tf.tensor_scatter_nd_update(state["s_history"], slot, s[None]),
+                        tf.tensor_scatter_nd_update(state["y_history"], slot, y[None]))
 
-        s_history, y_history, rho_history = tf.cond(
-            accept, store, lambda: (state["s_history"], state["y_history"], state["rho_history"]))
+            s_history, y_history = tf.cond(accept, store, lambda: (state["s_history"], state["y_history"]))
+            histories = {"s_history": s_history, "y_history": y_history}
         return {
-            "s_history": s_history,
-            "y_history": y_history,
+            **histories,
             "rho_history": rho_history,
             "head": tf.where(accept, (state["head"] + 1) % self.history_size, state["head"]),
             "pairs": tf.where(accept, tf.minimum(state["pairs"] + 1, self.history_size), state["pairs"]),
@@ -221,7 +270,7 @@ class LBFGS(Optimizer):
 
     def get_config(self):
         return {"history_size": self.history_size, "learning_rate": self.learning_rate,
-                "first_step": self.first_step}
+                "first_step": self.first_step, "in_place": self.in_place}
 
 
 OPTIMIZERS = {"lbfgs": LBFGS, "adam": Adam}

@@ -12,6 +12,7 @@ export.
 
 import dataclasses
 import hashlib
+import threading
 import time
 
 import keras
@@ -156,17 +157,23 @@ class Stylizer:
         self.settings = settings.replace(precision=self.extractor.precision)
         self.min_side = max(pyramid.MIN_SIDE, self.extractor.spatial_divisor)
         self._pieces = {}
+        self._in_place_optimizer = None
+        self._run_lock = threading.Lock()
         self._style_cache = {}
         self._style_cache_stats = {"hits": 0, "misses": 0}
 
     @staticmethod
-    def build_optimizer(settings):
-        """The `Optimizer` of `settings` (L-BFGS or Adam with their fields)."""
+    def build_optimizer(settings, in_place=False):
+        """The `Optimizer` of `settings` (L-BFGS or Adam with their fields).
+
+        `in_place=True`: an L-BFGS keeps its history in variables (`LBFGS(in_place=True)`).
+        """
         step = {} if settings.learning_rate is None else {"learning_rate": settings.learning_rate}
         if settings.optimizer == "adam":
             return Adam(beta_1=settings.adam_beta1, beta_2=settings.adam_beta2, epsilon=settings.adam_epsilon,
                         **step)
-        return LBFGS(history_size=settings.lbfgs_history, first_step=settings.lbfgs_first_step, **step)
+        return LBFGS(history_size=settings.lbfgs_history, first_step=settings.lbfgs_first_step,
+                     in_place=in_place, **step)
 
     def get_config(self):
         """The settings as a JSON-serializable dict (field names; not the weights).
@@ -211,11 +218,20 @@ class Stylizer:
             loss_form=self.settings.loss_form, extra_loss_terms=self.settings.extra_loss_terms,
             tile_size=tile_size)
 
-    def pieces(self, tile_size=None):
-        """The `LoopPieces` for `tile_size` (None: untiled), traced once for any image size."""
-        if tile_size not in self._pieces:
+    def pieces(self, tile_size=None, in_place=False):
+        """The `LoopPieces` for `tile_size` (None: untiled), traced once for any image size.
+
+        `in_place=True` (what `stylize` runs): the L-BFGS history lives in variables shared by
+        all in-place pieces of this Stylizer, one copy instead of the caller's and the loop's;
+        a state from `start` is then valid until the next `start`. Default: states are
+        values, as in the export.
+        """
+        key = (tile_size, bool(in_place))
+        if key not in self._pieces:
             objective = self.objective(tile_size)
-            optimizer = self.optimizer
+            if in_place and self._in_place_optimizer is None:
+                self._in_place_optimizer = self.build_optimizer(self.settings, in_place=True)
+            optimizer = self._in_place_optimizer if in_place else self.optimizer
 
             def start(x, targets, content_weight, style_weight, tv_weight):
                 return optimizer.initialize(
@@ -226,11 +242,11 @@ class Stylizer:
                 return run_steps(optimizer, state, value_and_grad, num_steps)
 
             # Traced for any image size, exactly as the exported graph is (see `AnySizeFunction`).
-            self._pieces[tile_size] = LoopPieces(
+            self._pieces[key] = LoopPieces(
                 objective=objective, content_targets=AnySizeFunction(objective.content_targets),
                 style_grams=AnySizeFunction(objective.style_grams), start=AnySizeFunction(start),
                 run=AnySizeFunction(run))
-        return self._pieces[tile_size]
+        return self._pieces[key]
 
     def stylize_graph(self, content, style, num_steps, content_weight, style_weight, tv_weight, seed,
                       random_init=False):
@@ -317,7 +333,14 @@ class Stylizer:
         Returns:
             A `StylizeResult`. Ctrl-C stops the run and returns the best image so far
             with `interrupted=True`.
+
+        One run at a time per Stylizer (the L-BFGS history is its variables): concurrent
+        calls from several threads wait for each other.
         """
+        with self._run_lock:
+            return self._stylize(content, styles, callback, should_stop, chunk_steps, init, num_steps)
+
+    def _stylize(self, content, styles, callback, should_stop, chunk_steps, init, num_steps):
         settings = self.settings
         content = _as_loaded(content)
         if not isinstance(styles, (list, tuple)):
@@ -361,7 +384,7 @@ class Stylizer:
                 height, width = content_rgb.shape[:2]
                 plan = self.plan_tiling(height, width)
                 tiling.append(plan)
-                pieces = self.pieces(plan["tile_size"])
+                pieces = self.pieces(plan["tile_size"], in_place=True)
                 style_rgbs = [pyramid.fit(style.rgb, max(self.min_side, round(settings.style_scale * scale_size)),
                                           self.min_side) for style in styles]
                 targets = self.targets(content_rgb, style_rgbs, blend, plan["tile_size"])
