@@ -3,6 +3,7 @@
     python -m benchmarks.print_size --size 4096x3072 --steps 2           # default budget
     python -m benchmarks.print_size --size 1024 --steps 2 --max-memory none --tile none
     python -m benchmarks.print_size --size 2048 --scales auto --steps 200 --max-memory 4GB
+    python -m benchmarks.print_size --fits     # README's table: what fits 8/16/24/80 GB
 
 Each case runs in a fresh process (vgg16-hed, the bundled astronaut photo resized to the
 size, The Starry Night): it prints the tiling chosen per scale, the peak RSS (VmHWM, the
@@ -50,6 +51,44 @@ def child(width, height, steps, scales, max_memory, tile_size, precision, output
             "seconds_per_evaluation": per_evaluation, "best_loss": result.best_loss}
 
 
+def largest_fitting(memory_bytes, profile, tile_size=None, aspect=(4, 3), history_size=10,
+                    precision="float32"):
+    """The largest `aspect` image (width, height) whose estimated peak fits `memory_bytes`."""
+    from tf_nst.memory import estimate_peak_bytes
+
+    def fits(unit):
+        width, height = aspect[0] * unit, aspect[1] * unit
+        return estimate_peak_bytes(height, width, profile["activation_floats"], history_size, precision,
+                                   tile_size, content_floats=profile["content_floats"]) <= memory_bytes
+
+    low, high = 1, 1
+    while fits(high):
+        low, high = high, high * 2
+    while high - low > 1:  # fits(low), not fits(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return aspect[0] * low, aspect[1] * low
+
+
+def fits_table(memories_gb=(8, 16, 24, 80), tile_size=1024):
+    """Markdown rows: per device memory, the largest 4:3 image untiled and tiled (VGG19, float32)."""
+    from tf_nst.backbones import FeatureExtractor
+    from tf_nst.memory import backbone_profile
+    from tf_nst.settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layer_weights
+
+    layers = list(parse_layer_weights(DEFAULT_CONTENT_LAYERS)) + list(parse_layer_weights(DEFAULT_STYLE_LAYERS))
+    extractor = FeatureExtractor(layers, backbone="vgg19", weights=None)
+    profile = backbone_profile(extractor, list(parse_layer_weights(DEFAULT_CONTENT_LAYERS)))
+    rows = [f"| memory | untiled up to | tiled ({tile_size} px tiles) up to |", "|---|---|---|"]
+    for memory in memories_gb:
+        cells = []
+        for tile in (None, tile_size):
+            width, height = largest_fitting(memory * 10**9, profile, tile)
+            cells.append(f"{width}×{height} ({width * height / 1e6:.1f} MP)")
+        rows.append(f"| {memory} GB | {cells[0]} | {cells[1]} |")
+    return "\n".join(rows)
+
+
 def _size(text):
     width, _, height = text.partition("x")
     return int(width), int(height or width)
@@ -70,8 +109,14 @@ def main(argv=None):
     parser.add_argument("--output", default=None, help="Also write the image (with provenance) here.")
     parser.add_argument("--optimizer", default="lbfgs")
     parser.add_argument("--lbfgs-history", type=int, default=None)
+    parser.add_argument("--fits", action="store_true",
+                        help="Print what fits 8/16/24/80 GB by the library's estimate, and exit.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.fits:
+        print("By tf_nst.memory.estimate_peak_bytes: VGG19, default layers, float32, L-BFGS with 10 pairs, 4:3")
+        print(fits_table())
+        return
     width, height = _size(args.size)
     scales = "auto" if args.scales == "auto" else int(args.scales)
     tile = _optional(args.tile)

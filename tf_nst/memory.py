@@ -20,27 +20,29 @@ from tf_nst.errors import InvalidArgumentError
 _UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
           "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
-# Calibration: `python -m benchmarks.tiling` (vgg16-hed, default layers, TF 2.21 CPU with
-# oneDNN, 2-core Xeon with AMX), peak RSS (VmHWM) of a fresh process that computes the targets
-# and runs one evaluation:
+# Calibration, TF 2.21 CPU with oneDNN, 2-core Xeon with AMX, vgg16-hed, default layers.
+# One evaluation (`python -m benchmarks.tiling`: a fresh process computes the targets and runs
+# one evaluation; peak RSS = VmHWM):
 #                   untiled 1024   untiled 2048   512 px tiles 1024   512 px tiles 2048
 #     float32       2.69 GiB       8.52 GiB       1.88 GiB            2.27 GiB
 #     bfloat16      2.36 GiB       6.86 GiB       1.58 GiB            -
-# The tiled slope (133 B per image pixel: x, gradient, padded window gradients, TV tape, content
-# targets of 32 B/px) is what stays image-sized; the untiled slope minus it is the activations:
-# 1.57x their float32 bytes untiled, 2.0x per tile window (pass 2's tape plus pass 1's buffers),
-# 2.37x their bf16 bytes (the float32 feature casts). The fit reproduces every point within 3 %.
-# It covers one evaluation; the optimizer's state is added exactly, plus a few image-sized
-# vectors of its own (x, gradient, best image, proposal).
+# The untiled slope minus the image-sized tensors is the activations: 1.57x their float32
+# bytes untiled, 2.0x per float32 tile window (pass 2's tape plus pass 1's buffers), 2.37x
+# their bf16 bytes (the float32 feature casts).
+# Whole L-BFGS runs with a full 10-pair history (`python -m benchmarks.print_size --steps 12
+# --tile N`, bf16): 4096x3072 with 512 px tiles 8.12 GB; 2048x1536 with 512 px tiles 3.46 GB,
+# with 256 px tiles 2.79 GB. Hence 4.06x the bf16 bytes per tile window (each window's
+# float32 casts and bf16 copies outlive its pass) and 486 bytes per image pixel: the history
+# (`benchmarks.memory --history`: 1.25 copies of each pair held in place), 8 more vectors of
+# the optimizer (x, gradient, best image, proposal; the driver's and the loop's), and 90 B
+# of the evaluation (x, the gradient accumulator, the TV tape, content targets of 32 B/px).
 BASE_BYTES = {"float32": 800 * 10**6, "bfloat16": 925 * 10**6}  # runtime, oneDNN, weights (bf16: twice)
-# bf16 tiled: 4.5, from a whole CLI run (1024x768, 352 px tiles, L-BFGS): 2.19 GB peak where 2.37
-# predicted 1.99 GB; each window's float32 casts and bf16 copies outlive the window's pass.
 ACTIVATION_FACTOR = {("float32", False): 1.57, ("float32", True): 2.0,
-                     ("bfloat16", False): 2.37, ("bfloat16", True): 4.5}  # (precision, tiled)
-IMAGE_BYTES_PER_PIXEL = 100                # image-sized float32 tensors of an evaluation
+                     ("bfloat16", False): 2.37, ("bfloat16", True): 4.06}  # (precision, tiled)
+IMAGE_BYTES_PER_PIXEL = 58                 # image-sized float32 tensors of an evaluation, beside content targets
 OPTIMIZER_IMAGE_VECTORS = 8                # image-sized vectors of the optimizer beside its history
-HISTORY_COPIES = 1.35                      # L-BFGS in place (benchmarks.memory --history: 1.35 GB per 10 pairs of 1 GB)
-SAFETY = 1.2                               # estimates are multiplied by this
+HISTORY_COPIES = 1.25                      # L-BFGS in place: each pair's two vectors, 1.25 times
+SAFETY = 1.2                               # the evaluation's part of an estimate is multiplied by this
 MIN_TILE = 128                             # below this the halos cost more than the cores
 BUDGET_SHARE = 1 / 3                       # of the device's free memory: the rest is for others
 
@@ -111,7 +113,9 @@ def estimate_peak_bytes(height, width, activation_floats, history_size=10, preci
         content_floats: values per input pixel of the content targets (8 for block4_conv2).
 
     Returns:
-        Bytes, including `SAFETY`.
+        Bytes: the runtime and the optimizer's state as measured, plus the evaluation's
+        activations and image-sized tensors times `SAFETY` (they vary with the backbone and
+        the allocator).
     """
     pixels = height * width
     if tile_size is None:
@@ -120,12 +124,20 @@ def estimate_peak_bytes(height, width, activation_floats, history_size=10, preci
         window = min(height, tile_size + 2 * halo) * min(width, tile_size + 2 * halo)
     activation_bytes = activation_floats * (2 if precision == "bfloat16" else 4)
     precision = precision if precision in BASE_BYTES else "float32"
-    # The history lives in place (`LBFGS(in_place=True)`); a store may briefly hold a pair twice.
-    state_vectors = 2 * HISTORY_COPIES * history_size + (OPTIMIZER_IMAGE_VECTORS if history_size else 0)
-    peak = (BASE_BYTES[precision] + ACTIVATION_FACTOR[precision, tile_size is not None] * window * activation_bytes
-            + IMAGE_BYTES_PER_PIXEL * pixels + 4 * content_floats * pixels
-            + state_vectors * 4 * 3 * pixels)
-    return int(SAFETY * peak)
+    evaluation = (ACTIVATION_FACTOR[precision, tile_size is not None] * window * activation_bytes
+                  + IMAGE_BYTES_PER_PIXEL * pixels + 4 * content_floats * pixels)
+    return int(BASE_BYTES[precision] + optimizer_state_bytes(pixels, history_size) + SAFETY * evaluation)
+
+
+def optimizer_state_bytes(pixels, history_size=10):
+    """Bytes of the optimizer's image-sized state at `pixels`: its history (measured, in place)
+    and its other vectors (x, gradient, best image, proposal; the driver's and the loop's).
+
+    `history_size`: L-BFGS pairs; Adam: 1 (its two moments); 0: no optimizer.
+    """
+    if not history_size:
+        return 0
+    return int((2 * HISTORY_COPIES * history_size + OPTIMIZER_IMAGE_VECTORS) * 4 * 3 * pixels)
 
 
 def choose_tile(height, width, budget_bytes, activation_floats, history_size=10, precision="float32",
