@@ -142,6 +142,19 @@ def test_tiled_equals_untiled_vgg16_hed_odd_size(hed, loss_form):
     _assert_tiled_matches(hed, 161, 225, loss_form, [CONTENT_ONLY, STYLE_ONLY])
 
 
+def test_bfloat16_content_targets_are_stored_losslessly():
+    # A bf16 extractor's float32 features are casts of bf16 values: the tiled objective keeps
+    # its image-sized content targets in bf16 (half the memory) without changing one value.
+    extractor = FeatureExtractor(list(SHALLOW_CONTENT) + list(SHALLOW_STYLE), backbone="vgg19", weights=None,
+                                 precision="bfloat16")
+    content, _, _ = _random_images(72, 88)
+    stored = StyleObjective(extractor, SHALLOW_CONTENT, SHALLOW_STYLE, tile_size=32).content_targets(content)
+    full = tiling.tiled_features(extractor, content, list(SHALLOW_CONTENT), 32, dtype=tf.float32)
+    for name in SHALLOW_CONTENT:
+        assert stored[name].dtype == tf.bfloat16
+        np.testing.assert_array_equal(tf.cast(stored[name], tf.float32).numpy(), full[name].numpy())
+
+
 def test_too_small_halo_breaks_the_agreement(vgg19):
     """Negative control: with a halo below the receptive field the test above would fail."""
     content, style, x = _random_images(160, 224)

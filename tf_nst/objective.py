@@ -86,8 +86,10 @@ class StyleObjective:
     def content_targets(self, content):
         """`{layer: features}` of the content image `(1, H, W, 3)` float 0-255."""
         if self.tile_size is not None:
+            # bf16 features stored as bf16: lossless, half the image-sized memory.
+            dtype = tf.bfloat16 if self.extractor.precision == "bfloat16" else tf.float32
             return tiling.tiled_features(self.extractor, content, list(self.content_layers),
-                                         self.tile_size, self.halo)
+                                         self.tile_size, self.halo, dtype=dtype)
         content_features = self.extractor(content)
         return {name: content_features[name] for name in self.content_layers}
 
@@ -181,7 +183,8 @@ class StyleObjective:
             return tf.add_n([
                 (weight / content_scale) * tf.reduce_sum(tf.square(
                     tiling.core_features(features[name], tile, strides[name])
-                    - tiling.core_target(content_targets[name], tile, strides[name]))) / denominators[name]
+                    - tf.cast(tiling.core_target(content_targets[name], tile, strides[name]), tf.float32)))
+                / denominators[name]
                 for name, weight in self.content_layers.items()])
 
         @tf.autograph.experimental.do_not_convert  # plain TF ops (see tiling._no_autograph)

@@ -64,7 +64,8 @@ class Optimizer:
         new_state.update(slots)
         new_state.update(
             x=x_new, loss=loss, parts=parts, grad=grad,
-            best_x=tf.where(improved, x_new, state["best_x"]),
+            # A choice of tensor, not an element-wise select: no new image-sized buffer.
+            best_x=tf.cond(improved, lambda: x_new, lambda: state["best_x"]),
             best_loss=tf.where(improved, loss, state["best_loss"]),
             best_parts=tf.where(improved, parts, state["best_parts"]),
             iteration=state["iteration"] + 1,

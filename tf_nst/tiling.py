@@ -262,14 +262,17 @@ def tiled_grams(extractor, image, layer_names, tile_size, halo=None):
 
 
 @_no_autograph
-def tiled_features(extractor, image, layer_names, tile_size, halo=None):
+def tiled_features(extractor, image, layer_names, tile_size, halo=None, dtype=tf.float32):
     """Image-sized feature maps computed tile by tile (equal to `extractor(image)`).
+
+    `dtype=tf.bfloat16` stores them at half the size; for a bfloat16 extractor that is
+    lossless (its float32 features are casts of bfloat16 values).
 
     The cores are assembled row by row: a row's cores share their height, so they are
     concatenated (transposed, along the width) in a `TensorArray`, then the rows along the height.
 
     Returns:
-        `{layer_name: (1, h, w, C) float32}`.
+        `{layer_name: (1, h, w, C) dtype}`.
     """
     tile_size, halo = check_tile_size(extractor, tile_size, halo)
     strides = feature_strides(extractor)
@@ -279,7 +282,7 @@ def tiled_features(extractor, image, layer_names, tile_size, halo=None):
     rows, columns = tile_grid(height, width, tile_size)
 
     def array(name):
-        return tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
+        return tf.TensorArray(dtype, size=0, dynamic_size=True, infer_shape=False,
                               element_shape=tf.TensorShape([None, None, _channels(extractor, name)]))
 
     def row_step(row, row_arrays):
@@ -288,7 +291,7 @@ def tiled_features(extractor, image, layer_names, tile_size, halo=None):
             features = extractor(window(image, tile))
             return column + 1, {
                 name: column_arrays[name].write(
-                    column, tf.transpose(core_features(features[name], tile, strides[name])[0], [1, 0, 2]))
+                    column, tf.transpose(tf.cast(core_features(features[name], tile, strides[name])[0], dtype), [1, 0, 2]))
                 for name in layer_names}
 
         _, column_arrays = tf.while_loop(
