@@ -110,7 +110,8 @@ def estimate_peak_bytes(height, width, activation_floats, history_size=10, preci
         precision: `"float32"` or `"bfloat16"` (activations of half the size).
         tile_size: `None` for an untiled evaluation, else the tile side in pixels.
         halo: context pixels around each tile (`tiling.default_halo`).
-        content_floats: values per input pixel of the content targets (8 for block4_conv2).
+        content_floats: values per input pixel of the content targets (8 for block4_conv2;
+            float32, or bf16 when tiled in bf16).
 
     Returns:
         Bytes: the runtime and the optimizer's state as measured, plus the evaluation's
@@ -124,8 +125,10 @@ def estimate_peak_bytes(height, width, activation_floats, history_size=10, preci
         window = min(height, tile_size + 2 * halo) * min(width, tile_size + 2 * halo)
     activation_bytes = activation_floats * (2 if precision == "bfloat16" else 4)
     precision = precision if precision in BASE_BYTES else "float32"
+    # Tiled bf16 runs keep their content targets in bf16 (`StyleObjective.content_targets`).
+    content_bytes = (2 if precision == "bfloat16" and tile_size is not None else 4) * content_floats
     evaluation = (ACTIVATION_FACTOR[precision, tile_size is not None] * window * activation_bytes
-                  + IMAGE_BYTES_PER_PIXEL * pixels + 4 * content_floats * pixels)
+                  + IMAGE_BYTES_PER_PIXEL * pixels + content_bytes * pixels)
     return int(BASE_BYTES[precision] + optimizer_state_bytes(pixels, history_size) + SAFETY * evaluation)
 
 
