@@ -173,37 +173,46 @@ class LBFGS(Optimizer):
             "hessian_scale": tf.constant(1.0, tf.float32),
         }
 
-    def pairs(self, state):
-        """`(s, y, rho)`: lists of the stored pairs' vectors, oldest first (unused slots are zero).
+    def pair(self, state, index):
+        """`(s, y, rho)` of stored pair `index` (0 oldest ... history_size - 1 newest; unused: zero).
 
-        Pair i (0 oldest ... history_size - 1 newest) sits in slot (head + i) mod history_size.
-        In place, a slot's vector is its variable's value: a read aliases the buffer (no copy)
-        and a store replaces the buffer (the old one is freed once the last read is used).
+        Pair i sits in slot (head + i) mod history_size. In place, a slot's vectors are its
+        variables' values, read through one `switch_case` over the slots: a read aliases the
+        buffer (no copy) and a store replaces it (the old one is freed once its last read is used).
         """
-        slots = [(state["head"] + i) % self.history_size for i in range(self.history_size)]
-        rho = [state["rho_history"][slot] for slot in slots]
+        slot = (state["head"] + index) % self.history_size
         if self.in_place:
-            s, y = ([tf.switch_case(slot, [variable.read_value for variable in self.variables[name]])
-                     for slot in slots] for name in self.HISTORIES)
+            s, y = tf.switch_case(slot, [
+                (lambda s_var=s_var, y_var=y_var: (s_var.read_value(), y_var.read_value()))
+                for s_var, y_var in zip(*(self.variables[name] for name in self.HISTORIES))])
         else:
-            s, y = ([state[name][slot] for slot in slots] for name in self.HISTORIES)
-        return s, y, rho
+            s, y = (state[name][slot] for name in self.HISTORIES)
+        return s, y, state["rho_history"][slot]
 
     def propose(self, state):
         grad = tf.reshape(state["grad"], [-1])
-        s_pairs, y_pairs, rho_pairs = self.pairs(state)
         valid = tf.range(self.history_size) >= self.history_size - state["pairs"]
-        # Two-loop recursion, unrolled over the fixed-size buffer; empty slots are masked.
-        q = -grad
-        alphas = [None] * self.history_size
-        for i in reversed(range(self.history_size)):
-            alpha = tf.where(valid[i], rho_pairs[i] * _dot(s_pairs[i], q), 0.0)
-            q = q - alpha * y_pairs[i]
-            alphas[i] = alpha
+
+        # Two-loop recursion over the fixed-size ring; empty slots are masked. Loops, not
+        # unrolled: the graph stays small for a 100-pair history (jcjohnson's preset).
+        def newest_first(index, q, alphas):
+            s, y, rho = self.pair(state, index)
+            alpha = tf.where(valid[index], rho * _dot(s, q), 0.0)
+            return index - 1, q - alpha * y, alphas.write(index, alpha)
+
+        _, q, alphas = tf.while_loop(
+            lambda index, *_: index >= 0, newest_first,
+            (tf.constant(self.history_size - 1), -grad, tf.TensorArray(tf.float32, size=self.history_size)),
+            parallel_iterations=1)
         direction = self.initial_inverse_hessian(q, state)
-        for i in range(self.history_size):
-            beta = tf.where(valid[i], rho_pairs[i] * _dot(y_pairs[i], direction), 0.0)
-            direction = direction + s_pairs[i] * (alphas[i] - beta)
+
+        def oldest_first(index, direction):
+            s, y, rho = self.pair(state, index)
+            beta = tf.where(valid[index], rho * _dot(y, direction), 0.0)
+            return index + 1, direction + s * (alphas.read(index) - beta)
+
+        _, direction = tf.while_loop(lambda index, _: index < self.history_size, oldest_first,
+                                     (tf.constant(0), direction), parallel_iterations=1)
         # Not a descent direction (possible after projection): fall back to the gradient.
         descent = _dot(direction, grad) < 0.0
         direction = tf.where(descent, direction, -self.initial_inverse_hessian(grad, state))
