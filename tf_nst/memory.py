@@ -33,8 +33,8 @@ _UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 
 # --tile N`, bf16): 4096x3072 with 512 px tiles 8.12 GB; 2048x1536 with 512 px tiles 3.46 GB,
 # with 256 px tiles 2.79 GB. Hence 4.06x the bf16 bytes per tile window (each window's
 # float32 casts and bf16 copies outlive its pass) and 486 bytes per image pixel: the history
-# (`benchmarks.memory --history`: 1.25 copies of each pair then; 1.04 since the two-loop
-# recursion reads one pair at a time), 8 more vectors of
+# (`benchmarks.memory --history`: 1.04 copies of each pair on a cheap objective; whole runs fit
+# 1.22: 4096x3072 in 656 px tiles measured 8.36 GB after the bf16 content targets), 8 more vectors of
 # the optimizer (x, gradient, best image, proposal; the driver's and the loop's), and 90 B
 # of the evaluation (x, the gradient accumulator, the TV tape, content targets of 32 B/px).
 BASE_BYTES = {"float32": 800 * 10**6, "bfloat16": 925 * 10**6}  # runtime, oneDNN, weights (bf16: twice)
@@ -42,7 +42,7 @@ ACTIVATION_FACTOR = {("float32", False): 1.57, ("float32", True): 2.0,
                      ("bfloat16", False): 2.37, ("bfloat16", True): 4.06}  # (precision, tiled)
 IMAGE_BYTES_PER_PIXEL = 58                 # image-sized float32 tensors of an evaluation, beside content targets
 OPTIMIZER_IMAGE_VECTORS = 8                # image-sized vectors of the optimizer beside its history
-HISTORY_COPIES = 1.05                      # L-BFGS in place: each pair's two vectors, 1.04 times measured
+HISTORY_COPIES = 1.25                      # L-BFGS in place, per pair's two vectors (fit of whole runs: 1.22)
 SAFETY = 1.2                               # the evaluation's part of an estimate is multiplied by this
 MIN_TILE = 128                             # below this the halos cost more than the cores
 BUDGET_SHARE = 1 / 3                       # of the device's free memory: the rest is for others
