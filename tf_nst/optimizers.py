@@ -176,18 +176,22 @@ class LBFGS(Optimizer):
     def pair(self, state, index):
         """`(s, y, rho)` of stored pair `index` (0 oldest ... history_size - 1 newest; unused: zero).
 
-        Pair i sits in slot (head + i) mod history_size. In place, a slot's vectors are its
-        variables' values, read through one `switch_case` over the slots: a read aliases the
-        buffer (no copy) and a store replaces it (the old one is freed once its last read is used).
+        Pair i sits in slot (head + i) mod history_size. In place, a slot's vectors are read
+        through the slot's variable handle, picked from the stacked handles: a read aliases the
+        buffer (no copy), and the graph stays one read whatever the history size (a
+        `switch_case` over the variables grows with its square).
         """
         slot = (state["head"] + index) % self.history_size
         if self.in_place:
-            s, y = tf.switch_case(slot, [
-                (lambda s_var=s_var, y_var=y_var: (s_var.read_value(), y_var.read_value()))
-                for s_var, y_var in zip(*(self.variables[name] for name in self.HISTORIES))])
+            s, y = (tf.ensure_shape(tf.raw_ops.ReadVariableOp(resource=self.handles(name)[slot], dtype=tf.float32),
+                                    [None]) for name in self.HISTORIES)
         else:
             s, y = (state[name][slot] for name in self.HISTORIES)
         return s, y, state["rho_history"][slot]
+
+    def handles(self, name):
+        """The resource handles of history `name`'s variables, stacked (slot order)."""
+        return tf.stack([variable.handle for variable in self.variables[name]])
 
     def propose(self, state):
         grad = tf.reshape(state["grad"], [-1])
@@ -240,16 +244,17 @@ class LBFGS(Optimizer):
         rho_history = tf.where(accept, tf.tensor_scatter_nd_update(state["rho_history"], slot, [rho]),
                                state["rho_history"])
         if self.in_place:
-            def replace(slot):
-                def branch():
-                    for name, vector in zip(self.HISTORIES, (s, y)):
-                        self.variables[name][slot].assign(vector)
+            def store_in_place():
+                # Fresh tensors (the same subtraction as `s` and `y`): each variable adopts one as
+                # its buffer, no copy; the slot's old buffer is freed once its last read is used.
+                writes = [tf.raw_ops.AssignVariableOp(resource=self.handles(name)[state["head"]],
+                                                      value=tf.reshape(new - old, [-1]))
+                          for name, (new, old) in zip(self.HISTORIES, ((x_new, state["x"]),
+                                                                       (grad_new, state["grad"])))]
+                with tf.control_dependencies(writes):
                     return tf.constant(True)
-                return branch
 
-            # An untaken store is the branch past the last slot (switch_case's default).
-            tf.switch_case(tf.where(accept, state["head"], self.history_size),
-                           [replace(slot) for slot in range(self.history_size)] + [lambda: tf.constant(False)])
+            stored = tf.cond(accept, store_in_place, lambda: tf.constant(False))
             histories = {}
         else:
             def store():
@@ -258,10 +263,15 @@ class LBFGS(Optimizer):
 
             s_history, y_history = tf.cond(accept, store, lambda: (state["s_history"], state["y_history"]))
             histories = {"s_history": s_history, "y_history": y_history}
+        head = tf.where(accept, (state["head"] + 1) % self.history_size, state["head"])
+        if self.in_place:
+            # The next step's reads pick their slots from `head`: after this step's writes.
+            with tf.control_dependencies([stored]):
+                head = tf.identity(head)
         return {
             **histories,
             "rho_history": rho_history,
-            "head": tf.where(accept, (state["head"] + 1) % self.history_size, state["head"]),
+            "head": head,
             "pairs": tf.where(accept, tf.minimum(state["pairs"] + 1, self.history_size), state["pairs"]),
             "hessian_scale": tf.where(accept, self.hessian_scale(s, y, ys, tf.shape(x_new)), state["hessian_scale"]),
         }
