@@ -33,7 +33,7 @@ _UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 
 # --tile N`, bf16): 4096x3072 with 512 px tiles 8.12 GB; 2048x1536 with 512 px tiles 3.46 GB,
 # with 256 px tiles 2.79 GB. Hence 4.06x the bf16 bytes per tile window (each window's
 # float32 casts and bf16 copies outlive its pass) and 486 bytes per image pixel: the history
-# (`benchmarks.memory --history`: 1.04 copies of each pair on a cheap objective; whole runs fit
+# (`benchmarks.memory --history`: 1.02 copies of each pair on a cheap objective; whole runs fit
 # 1.22: 4096x3072 in 656 px tiles measured 8.36 GB after the bf16 content targets), 8 more vectors of
 # the optimizer (x, gradient, best image, proposal; the driver's and the loop's), and 90 B
 # of the evaluation (x, the gradient accumulator, the TV tape, content targets of 32 B/px).
