@@ -228,7 +228,12 @@ class Stylizer:
         """
         key = (tile_size, bool(in_place))
         if key not in self._pieces:
-            objective = self.objective(tile_size)
+            other = self._pieces.get((tile_size, not in_place))
+            # The objective and its target functions do not depend on where the history lives:
+            # built and traced once per tile size.
+            objective = other.objective if other else self.objective(tile_size)
+            content_targets = other.content_targets if other else AnySizeFunction(objective.content_targets)
+            style_grams = other.style_grams if other else AnySizeFunction(objective.style_grams)
             if in_place and self._in_place_optimizer is None:
                 self._in_place_optimizer = self.build_optimizer(self.settings, in_place=True)
             optimizer = self._in_place_optimizer if in_place else self.optimizer
@@ -243,9 +248,8 @@ class Stylizer:
 
             # Traced for any image size, exactly as the exported graph is (see `AnySizeFunction`).
             self._pieces[key] = LoopPieces(
-                objective=objective, content_targets=AnySizeFunction(objective.content_targets),
-                style_grams=AnySizeFunction(objective.style_grams), start=AnySizeFunction(start),
-                run=AnySizeFunction(run))
+                objective=objective, content_targets=content_targets, style_grams=style_grams,
+                start=AnySizeFunction(start), run=AnySizeFunction(run))
         return self._pieces[key]
 
     def stylize_graph(self, content, style, num_steps, content_weight, style_weight, tv_weight, seed,
