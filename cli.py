@@ -1,4 +1,4 @@
-"""tf-nst command line (`python cli.py --help`); the commands live in tf_nst/cli.py.
+"""tf-nst command line (`python cli.py --help`); the commands live in tf_nst/cli/.
 
 The same CLI is installed as `tf-nst` by `pip install .`.
 """

@@ -3,11 +3,11 @@
     python -m benchmarks.batch                       # 128 px, 20 steps, 3 contents x 2 styles
     python -m benchmarks.batch --size 64 --steps 5   # a smoke run
 
-1. Style targets once per style: `tf_nst.batch.run_batch` with one shared Stylizer
+1. Style targets once per style: `tf_nst.runs.batch.run_batch` with one shared Stylizer
    (its style cache computes each style's Grams once) against the same batch with
    the cache cleared after every pair (every pair recomputes its style's targets).
    Rounds alternate; the same Stylizer (already traced) serves both.
-2. Throughput of `tf_nst.beam` on the DirectRunner with 1 and 2 workers
+2. Throughput of `tf_nst.runs.beam` on the DirectRunner with 1 and 2 workers
    (multi_processing, and multi_threading for 2), in pairs per minute of wall time
    (pipeline start, one model load per worker and writing included), next to the
    library batch on the same pairs.
@@ -61,7 +61,7 @@ def make_images(folder, count, prefix, seed, shape):
 
 def style_target_saving(stylizer, pairs, root, rounds=2, log=print):
     """Seconds of the batch with the style cache against the cache cleared after every pair."""
-    from tf_nst import batch
+    from tf_nst.runs import batch
 
     if not hasattr(stylizer, "clear_style_cache"):
         return estimated_style_target_saving(stylizer, pairs, root, log)
@@ -95,10 +95,10 @@ def estimated_style_target_saving(stylizer, pairs, root, log=print):
     the Grams) and the batch's pairs; the saving is that cost for every pair after a style's first."""
     import tensorflow as tf
 
-    from tf_nst import batch
-    from tf_nst.images import load_image
-    from tf_nst.losses import gram_matrix
-    from tf_nst.serving import prepare_image
+    from tf_nst.runs import batch
+    from tf_nst.io.images import load_image
+    from tf_nst.engine.losses import gram_matrix
+    from tf_nst.serving.client import prepare_image
 
     style = prepare_image(load_image(pairs[0].style).rgb, stylizer.size)
     grams = tf.function(lambda x: [gram_matrix(value) for value in stylizer.extractor(x).values()])
@@ -126,7 +126,7 @@ def estimated_style_target_saving(stylizer, pairs, root, log=print):
 def beam_throughput(model, pairs, root, configurations, log=print):
     """Pairs per minute of the DirectRunner pipeline for each `(label, options)`."""
     try:
-        from tf_nst import beam as nst_beam
+        from tf_nst.runs import beam as nst_beam
     except ImportError as error:
         return {"status": "skipped", "reason": str(error)}
     # multi_processing workers are fresh Python processes: they must import tf_nst too.
@@ -158,8 +158,9 @@ def main(argv=None):
     parser.add_argument("--backbone", default="vgg16-hed")
     args = parser.parse_args(argv)
 
-    from tf_nst import batch, export
-    from tf_nst.stylizer import Stylizer
+    from tf_nst.runs import batch
+    from tf_nst.serving import export
+    from tf_nst.engine.stylizer import Stylizer
 
     report = {"cpu": cpu_model(), "logical_cpus_usable": len(os.sched_getaffinity(0)),
               "loadavg_before": os.getloadavg(), "size": args.size, "steps": args.steps, "backbone": args.backbone}

@@ -46,7 +46,7 @@ def child(size, optimizer, steps, backbone="vgg19", precision="float32"):
     """Run one stylize call of `steps` evaluations; return peak RSS figures (bytes)."""
     import numpy as np
 
-    from tf_nst.stylizer import Stylizer
+    from tf_nst.engine.stylizer import Stylizer
 
     stylizer = Stylizer(backbone=backbone, weights=None if backbone != "vgg16-hed" else "default",
                         size=size, scales=1, num_steps=steps, optimizer=optimizer, precision=precision)
@@ -67,8 +67,8 @@ def history_child(history_size, in_place, side=2048, chunks=4, chunk_steps=5):
     """Peak RSS of `chunks` x `chunk_steps` L-BFGS steps on a cheap objective (no network)."""
     import tensorflow as tf
 
-    from tf_nst.optimizers import LBFGS, run_steps
-    from tf_nst.stylizer import AnySizeFunction
+    from tf_nst.engine.optimizers import LBFGS, run_steps
+    from tf_nst.engine.stylizer import AnySizeFunction
 
     optimizer = LBFGS(history_size=history_size, in_place=in_place)
     shape = [1, side, side, 3]

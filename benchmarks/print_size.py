@@ -29,8 +29,8 @@ def child(width, height, steps, scales, max_memory, tile_size, precision, output
     import numpy as np
 
     from benchmarks.memory import peak_rss_bytes
-    from tf_nst import images as image_io
-    from tf_nst.stylizer import Stylizer
+    from tf_nst.io import images as image_io
+    from tf_nst.engine.stylizer import Stylizer
 
     content = image_io.resize(image_io.load_image(CONTENT).rgb, (width, height))  # any aspect: a crop-free stretch
     stylizer = Stylizer(backbone="vgg16-hed", size=max(width, height), num_steps=steps, scales=scales,
@@ -54,7 +54,7 @@ def child(width, height, steps, scales, max_memory, tile_size, precision, output
 def largest_fitting(memory_bytes, profile, tile_size=None, aspect=(4, 3), history_size=10,
                     precision="float32"):
     """The largest `aspect` image (width, height) whose estimated peak fits `memory_bytes`."""
-    from tf_nst.memory import estimate_peak_bytes
+    from tf_nst.engine.memory import estimate_peak_bytes
 
     def fits(unit):
         width, height = aspect[0] * unit, aspect[1] * unit
@@ -72,8 +72,8 @@ def largest_fitting(memory_bytes, profile, tile_size=None, aspect=(4, 3), histor
 
 def fits_table(memories_gb=(8, 16, 24, 80), tile_size=1024):
     """Markdown rows: per device memory, the largest 4:3 image untiled and tiled (VGG19, float32)."""
-    from tf_nst.backbones import FeatureExtractor
-    from tf_nst.memory import backbone_profile
+    from tf_nst.engine.backbones import FeatureExtractor
+    from tf_nst.engine.memory import backbone_profile
     from tf_nst.settings import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layer_weights
 
     layers = list(parse_layer_weights(DEFAULT_CONTENT_LAYERS)) + list(parse_layer_weights(DEFAULT_STYLE_LAYERS))
@@ -114,7 +114,7 @@ def main(argv=None):
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.fits:
-        print("By tf_nst.memory.estimate_peak_bytes: VGG19, default layers, float32, L-BFGS with 10 pairs, 4:3")
+        print("By tf_nst.engine.memory.estimate_peak_bytes: VGG19, default layers, float32, L-BFGS with 10 pairs, 4:3")
         print(fits_table())
         return
     width, height = _size(args.size)

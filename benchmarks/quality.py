@@ -15,9 +15,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tf_nst import images as image_io
-from tf_nst import pyramid
-from tf_nst.stylizer import Stylizer, to_batch
+from tf_nst.io import images as image_io
+from tf_nst.engine import pyramid
+from tf_nst.engine.stylizer import Stylizer, to_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The bundled photo by default; TF_NST_BENCH_CONTENT picks another (RESULTS.md names the one used).

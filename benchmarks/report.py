@@ -305,7 +305,7 @@ def _served(section):
         return lines + [f"Pending: {reason}.", ""]
     served = section["result"]
     return lines + [
-        f"`serving_default` of an export loaded in-process (`tf_nst.serving.load_saved_model`) vs "
+        f"`serving_default` of an export loaded in-process (`tf_nst.serving.client.load_saved_model`) vs "
         f"`Stylizer.stylize`, {served['size']} px, {served['steps']} L-BFGS evaluations, {served['backbone']} "
         f"(random weights), interleaved rounds. {_load(section)}.", "",
         f"- library call: {_fmt(served['library_seconds'])} s; served: {_fmt(served['served_seconds'])} s; "

@@ -1,7 +1,7 @@
 """Figure 6: the exported serving signature against the library call at the same settings.
 
 The export (`tf_nst.export.export_model`) is loaded in-process with
-`tf_nst.serving.load_saved_model` and called on the same images, steps and
+`tf_nst.serving.client.load_saved_model` and called on the same images, steps and
 weights as `Stylizer.stylize` (single scale, one style); rounds interleave the
 two calls. `benchmarks/serving_latency.py` measures the gRPC path through the
 TF1 Session loader as well.
@@ -18,10 +18,11 @@ from benchmarks.timing import summary
 
 def served_vs_library(size=256, steps=10, repeats=5, backbone="vgg19", log=print):
     try:
-        from tf_nst import export, serving
+        from tf_nst.serving import export
+        from tf_nst.serving import client as serving
     except ImportError as error:  # the export is developed separately
-        return {"status": "pending", "reason": f"tf_nst.export not importable: {error}"}
-    from tf_nst.stylizer import Stylizer
+        return {"status": "pending", "reason": f"tf_nst.serving.export not importable: {error}"}
+    from tf_nst.engine.stylizer import Stylizer
 
     weights = None if backbone == "vgg19" else "default"
     stylizer = Stylizer(backbone=backbone, weights=weights, size=size, scales=1, num_steps=steps)

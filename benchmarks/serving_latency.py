@@ -3,7 +3,7 @@
     python benchmarks/serving_latency.py [--backbone vgg16-hed] [--size 128] [--steps 20] [--runs 5]
 
 The served path is the Session loader (as TF Serving) behind an in-process gRPC
-PredictionService (tests/model_server.py), called with `tf_nst.serving.request_grpc`;
+PredictionService (tests/model_server.py), called with `tf_nst.serving.client.request_grpc`;
 the library path is `Stylizer.stylize` at the same settings (single scale).
 """
 
@@ -20,9 +20,11 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 from model_server import start_server  # noqa: E402
 
-from tf_nst import export, serving  # noqa: E402
-from tf_nst.images import load_image  # noqa: E402
-from tf_nst.stylizer import Stylizer  # noqa: E402
+from tf_nst.serving import export  # noqa: E402
+
+from tf_nst.serving import client as serving  # noqa: E402
+from tf_nst.io.images import load_image  # noqa: E402
+from tf_nst.engine.stylizer import Stylizer  # noqa: E402
 
 
 def main():

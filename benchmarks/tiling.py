@@ -9,7 +9,7 @@ Each case runs in a fresh Python process (vgg16-hed, the default layers, random
 content and style of the same size): it builds the targets, traces one evaluation
 (`StyleObjective.value_and_grad`) for any image size, then times one call. Peak RSS
 is the child's `VmHWM`, so nothing from another case counts. No optimizer state is
-included (`tf_nst.memory.estimate_peak_bytes` adds it).
+included (`tf_nst.engine.memory.estimate_peak_bytes` adds it).
 """
 
 import argparse
@@ -43,8 +43,8 @@ def child(height, width, tile_size, precision, calls=2, seed=0):
     import numpy as np
     import tensorflow as tf
 
-    from tf_nst.backbones import FeatureExtractor
-    from tf_nst.objective import StyleObjective
+    from tf_nst.engine.backbones import FeatureExtractor
+    from tf_nst.engine.objective import StyleObjective
 
     extractor = FeatureExtractor(list(DEFAULT_CONTENT_LAYERS) + list(DEFAULT_STYLE_LAYERS),
                                  backbone="vgg16-hed", precision=precision)
@@ -143,7 +143,7 @@ def main(argv=None):
         print(json.dumps(child(height, width, args.tile,
                                args.precisions.split(",")[0])))
         return
-    from tf_nst.backbones import resolve_precision
+    from tf_nst.engine.backbones import resolve_precision
 
     precisions = list(dict.fromkeys(resolve_precision(p.strip()) for p in args.precisions.split(",") if p.strip()))
     sizes = [_parse_size(size.strip()) for size in args.sizes.split(",") if size.strip()]

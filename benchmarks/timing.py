@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.reference_loops import KerasIoLoop, TutorialLoop
-from tf_nst.stylizer import Stylizer
+from tf_nst.engine.stylizer import Stylizer
 
 
 def summary(values):

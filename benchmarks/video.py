@@ -12,7 +12,7 @@ vgg16-hed and Starry Night three ways, each frame getting the same evaluations (
 - warped start: later frames start from the previous result warped by the flow;
 - warped start + temporal loss (`TemporalLoss(weight=--temporal-weight)`).
 
-Printed: the warping error (Lai et al. 2018, `tf_nst.flow.warping_error`) with the flow
+Printed: the warping error (Lai et al. 2018, `tf_nst.engine.flow.warping_error`) with the flow
 measured on the content and with the clip's true flow, the mean per-frame style loss of the
 later frames (each final frame re-scored by the same objective without the temporal term),
 seconds for the first and the later frames, and the CPU. The issue's target: the full method's
@@ -30,9 +30,9 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 from tests.video_clips import make_clip  # noqa: E402
 from tf_nst import Stylizer  # noqa: E402
-from tf_nst.flow import TemporalLoss, warping_error  # noqa: E402
-from tf_nst.images import resize  # noqa: E402
-from tf_nst.video import open_video, stylize_video  # noqa: E402
+from tf_nst.engine.flow import TemporalLoss, warping_error  # noqa: E402
+from tf_nst.io.images import resize  # noqa: E402
+from tf_nst.runs.video import open_video, stylize_video  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE_PATH = os.path.join(ROOT, "tf_nst", "assets", "starry_night.jpg")

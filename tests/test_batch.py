@@ -8,10 +8,10 @@ import pytest
 from conftest import gradient_image
 from PIL import Image
 
-from tf_nst import batch
+from tf_nst.runs import batch
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.provenance import read_provenance
-from tf_nst.stylizer import Stylizer
+from tf_nst.io.provenance import read_provenance
+from tf_nst.engine.stylizer import Stylizer
 
 MANIFEST_FIELDS = {"content", "style", "output", "status", "seconds", "loss", "error", "steps", "notes", "run",
                    "time"}
@@ -202,7 +202,7 @@ def test_manifest_lines_are_whole(tmp_path):
 def run_cli(*args):
     from click.testing import CliRunner
 
-    from tf_nst import cli
+    from tf_nst.cli import commands as cli
 
     return CliRunner().invoke(cli.cli, ["batch", *map(str, args)])
 

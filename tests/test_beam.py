@@ -9,11 +9,12 @@ from PIL import Image
 
 pytest.importorskip("apache_beam", reason="apache_beam not installed (pip install -r requirements-beam.txt)")
 
-from tf_nst import batch, export  # noqa: E402
-from tf_nst import beam as nst_beam  # noqa: E402
+from tf_nst.runs import batch  # noqa: E402
+from tf_nst.serving import export  # noqa: E402
+from tf_nst.runs import beam as nst_beam  # noqa: E402
 from tf_nst.errors import InvalidArgumentError, ServingError  # noqa: E402
-from tf_nst.provenance import read_provenance  # noqa: E402
-from tf_nst.stylizer import Stylizer  # noqa: E402
+from tf_nst.io.provenance import read_provenance  # noqa: E402
+from tf_nst.engine.stylizer import Stylizer  # noqa: E402
 
 SIZE = 48
 STEPS = 4
@@ -108,7 +109,7 @@ def test_cli_batch_on_the_direct_runner_equals_cli_batch(setup, tmp_path):
     """`cli.py batch --saved-model M --runner DirectRunner` gives `cli.py batch`'s pixels."""
     from click.testing import CliRunner
 
-    from tf_nst import cli
+    from tf_nst.cli import commands as cli
 
     root, contents, styles, model, _ = setup
     good = [str(contents / "city.png"), str(contents / "leaf.png")]

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tf_nst import cli
-from tf_nst.images import read_png_text
+from tf_nst.cli import commands as cli
+from tf_nst.io.provenance import read_png_text
 
 FAST = ["--backbone", "vgg16-hed", "--size", "48", "--steps", "4", "--quiet"]
 
@@ -269,7 +269,7 @@ def test_help_and_usage_errors_do_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom tf_nst.cli import cli\n"
+    code = ("import sys\nfrom tf_nst.cli.commands import cli\n"
             "for args in (['stylize', '--help'], ['stylize', '--steps', '0']):\n"
             "    try:\n        cli(args)\n    except SystemExit:\n        pass\n"
             "print('tensorflow' in sys.modules)")
@@ -291,7 +291,7 @@ def test_readme_option_table_matches_help():
 
 
 def test_presets_use_field_names():
-    from tf_nst.presets import PRESETS
+    from tf_nst.settings.presets import PRESETS
 
     for name, preset in PRESETS.items():
         unknown = set(preset) - set(cli.FIELDS) - {"save_every", "notes"}
@@ -299,7 +299,7 @@ def test_presets_use_field_names():
 
 
 def test_export_controls_are_the_settings_controls():
-    from tf_nst import export
+    from tf_nst.serving import export
     from tf_nst.settings import control_names
 
     assert set(export.CONTROL_FIELDS.values()) == set(control_names())
@@ -332,7 +332,7 @@ def test_presets_apply_and_explicit_options_override(runner, tmp_path, content_p
 
 def test_from_replays_a_png_written_by_tf_nst_0_1(runner, tmp_path, content_path, style_path):
     """0.1 stored the inputs and the optimizer's own config inside the settings (README's gallery)."""
-    from tf_nst.images import save_png
+    from tf_nst.io.images import save_png
 
     old = tmp_path / "old.png"
     settings = {"backbone": "vgg16-hed", "size": 48, "num_steps": 2, "scales": [48], "scale_steps": [2],

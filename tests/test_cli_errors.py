@@ -16,7 +16,7 @@ from PIL import Image
 import image_corpus as corpus
 from conftest import ROOT, STYLE_PATH
 from image_corpus import BAD_IMAGES
-from tf_nst import cli
+from tf_nst.cli import commands as cli
 
 FAST = ["--size", "32", "--steps", "2", "--quiet"]
 HED = ["--backbone", "vgg16-hed"]
@@ -37,12 +37,12 @@ def temporaries(directory):
 @pytest.fixture
 def no_stylizer(monkeypatch):
     """Fail the test if the CLI gets as far as building a model."""
-    import tf_nst.stylizer
+    import tf_nst.engine.stylizer
 
     def refuse(*args, **kwargs):
         raise AssertionError("Stylizer was built: the check should have failed before")
 
-    monkeypatch.setattr(tf_nst.stylizer, "Stylizer", refuse)
+    monkeypatch.setattr(tf_nst.engine.stylizer, "Stylizer", refuse)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import pytest
 
 from conftest import gradient_image
 from tf_nst import Stylizer
-from tf_nst.colors import match_histogram, recombine_luminance, rgb_to_yuv
+from tf_nst.engine.colors import match_histogram, recombine_luminance, rgb_to_yuv
 from tf_nst.errors import InvalidArgumentError
 
 

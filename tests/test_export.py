@@ -14,11 +14,12 @@ from click.testing import CliRunner
 from conftest import ROOT, gradient_image
 from model_server import start_server
 
-from tf_nst import cli
-from tf_nst import export, serving
+from tf_nst.cli import commands as cli
+from tf_nst.serving import export
+from tf_nst.serving import client as serving
 from tf_nst.errors import InvalidArgumentError, OutputError, ServingError
-from tf_nst.images import load_image, resize
-from tf_nst.stylizer import Stylizer
+from tf_nst.io.images import load_image, resize
+from tf_nst.engine.stylizer import Stylizer
 
 MAX_STEPS = 20
 MAX_PIXELS = 128 * 128

@@ -10,7 +10,8 @@ from PIL import Image
 import image_corpus as corpus
 from image_corpus import BAD_IMAGES, DECODE_PREFIX, HEIGHT, ODD_IMAGES, WIDTH
 from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
-from tf_nst.images import check_output_path, load_image, read_png_text, save_png
+from tf_nst.io.images import check_output_path, load_image, save_png
+from tf_nst.io.provenance import read_png_text
 
 
 @pytest.mark.parametrize("case", sorted(BAD_IMAGES))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_nst.losses import (
+from tf_nst.engine.losses import (
     content_loss, gram_matrix, normalized_squared_error, style_loss, total_variation_loss)
 
 
@@ -73,7 +73,7 @@ def test_normalized_error_is_zero_at_target_and_one_at_zero(features):
 
 
 def test_published_loss_forms_match_numpy(features):
-    from tf_nst.losses import (
+    from tf_nst.engine.losses import (
         jcjohnson_style_error, mean_squared_error, total_variation_abs, total_variation_squared_sum)
 
     other = np.random.default_rng(4).normal(size=features.shape).astype(np.float32)

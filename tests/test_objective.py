@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_nst import memory, tiling
-from tf_nst.backbones import FeatureExtractor
+from tf_nst import settings
+from tf_nst.engine import memory, tiling
+from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.losses import LOSS_FORMS, LossTerm, gram_matrix
-from tf_nst.objective import StyleObjective
+from tf_nst.engine.losses import LOSS_FORMS, LossTerm, gram_matrix
+from tf_nst.engine.objective import StyleObjective
 
 CONTENT_LAYERS = {"block4_conv2": 1.0}
 STYLE_LAYERS = {f"block{i}_conv1": 1.0 for i in range(1, 6)}
@@ -69,7 +70,7 @@ def test_untiled_objective_is_the_losses_module_objective(vgg19, loss_form):
     objective = StyleObjective(vgg19, CONTENT_LAYERS, STYLE_LAYERS, loss_form=loss_form)
     [(parts, grad)] = _evaluate(objective, content, style, x, [(1.0, 10.0, 2.0)])
 
-    # Reference written from tf_nst.losses alone.
+    # Reference written from tf_nst.engine.losses alone.
     form = LOSS_FORMS[loss_form]
     layer_mean = form["layers"] == "mean"
     content_target = vgg19(content)
@@ -277,13 +278,13 @@ def test_tiling_refuses_feature_terms_and_misaligned_tiles(shallow):
     ("6GB", 6 * 10**9), ("512MB", 512 * 10**6), ("1.5GiB", int(1.5 * 2**30)), ("800m", 800 * 10**6),
     (" 2 gb ", 2 * 10**9), ("4096", 4096), (3 * 2**30, 3 * 2**30)])
 def test_parse_size(text, expected):
-    assert memory.parse_size(text) == expected
+    assert settings.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("junk", ["", "GB", "six GB", "6XB", "-1GB", "0", 0, True, "1e9", None])
 def test_parse_size_rejects_junk(junk):
     with pytest.raises(InvalidArgumentError, match="expected max_memory"):
-        memory.parse_size(junk)
+        settings.parse_size(junk)
 
 
 def test_choose_tile():
@@ -295,7 +296,7 @@ def test_choose_tile():
     assert tile == 1024  # the largest aligned tile that fits
     assert memory.estimate_peak_bytes(3072, 4096, floats, tile_size=tile + 16) > budget
     smaller = memory.choose_tile(3072, 4096, budget - 1, floats)
-    assert smaller % 16 == 0 and memory.MIN_TILE <= smaller < tile
+    assert smaller % 16 == 0 and settings.MIN_AUTO_TILE <= smaller < tile
     assert memory.choose_tile(3072, 4096, memory.estimate_peak_bytes(3072, 4096, floats, tile_size=512),
                               floats) == 512
     with pytest.raises(InvalidArgumentError, match="expected a memory budget of at least"):

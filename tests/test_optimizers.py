@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.optimizers import LBFGS, Adam, get_optimizer, run_steps
+from tf_nst.engine.optimizers import LBFGS, Adam, get_optimizer, run_steps
 
 # A fixed ill-conditioned problem in the image domain: curvatures from 1e-4 to 1.
 TARGET = tf.constant(np.random.default_rng(0).uniform(20, 235, (1, 8, 8, 3)), tf.float32)
@@ -122,7 +122,7 @@ def test_lbfgs_in_place_history_gives_the_same_numbers():
     # The driver's variant keeps the history in variables; chunks of calls as the Stylizer makes
     # them, a ring of 4 slots that wraps several times, two image sizes in turn (the shape is
     # reset by each `initialize`): every iterate equals the stateless loop's, bit for bit.
-    from tf_nst.stylizer import AnySizeFunction
+    from tf_nst.engine.stylizer import AnySizeFunction
 
     def chunked(optimizer, x0):
         start = AnySizeFunction(lambda x: optimizer.initialize(x, quadratic_any))

@@ -7,12 +7,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tf_nst import cli
-from tf_nst import backbones
-from tf_nst import images as image_io
-from tf_nst.backbones import FeatureExtractor
+from tf_nst.cli import commands as cli
+from tf_nst.engine import backbones
+from tf_nst.io import images as image_io
+from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.stylizer import Stylizer
+from tf_nst.engine.stylizer import Stylizer
 
 LAYERS = ["block1_conv1", "block3_conv1"]
 

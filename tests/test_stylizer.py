@@ -6,11 +6,12 @@ import tensorflow as tf
 
 from conftest import gradient_image
 from tf_nst import LossTerm, Stylizer, load_image
-from tf_nst.backbones import FeatureExtractor
+from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.images import resize
+from tf_nst.io.images import resize
 from tf_nst.settings import StylizeSettings
-from tf_nst import pyramid
+from tf_nst import settings
+from tf_nst.engine import pyramid
 
 
 def tiny_stylizer(**kwargs):
@@ -39,7 +40,7 @@ def test_same_seed_is_bit_identical_and_seeds_differ(small_content, small_style)
 
 
 def test_mean_noise_init_starts_at_the_imagenet_mean(small_content, small_style):
-    from tf_nst.stylizer import IMAGENET_MEAN_RGB
+    from tf_nst.engine.stylizer import IMAGENET_MEAN_RGB
 
     stylizer = tiny_stylizer(init="mean-noise", num_steps=1)
     start = stylizer.initial_image(resize(small_content, (64, 48))).numpy()[0]
@@ -237,7 +238,7 @@ def test_tf_tutorial_loss_form_is_the_tutorials_objective(small_content, small_s
 
 
 def tf_gram(features):
-    from tf_nst.losses import gram_matrix
+    from tf_nst.engine.losses import gram_matrix
 
     return gram_matrix(features).numpy()
 
@@ -271,13 +272,13 @@ def test_coarse_to_fine_upsampling_restores_the_content_detail(small_content):
 ])
 def test_automatic_scales(size, sizes):
     # Above 512 px: coarse-to-fine from the halving of the size that stays >= 256 px.
-    assert pyramid.scale_sizes("auto", size) == sizes
+    assert settings.scale_sizes("auto", size) == sizes
 
 
 def test_automatic_schedule_halves_the_finest_steps():
-    schedule = pyramid.schedule(StylizeSettings(size=600, num_steps=40))
+    schedule = settings.schedule(StylizeSettings(size=600, num_steps=40))
     assert schedule.sizes == [300, 600] and schedule.steps == [40, 20]
     # Explicit scales keep --steps at every scale; explicit scale_steps win.
-    assert pyramid.schedule(StylizeSettings(size=600, num_steps=40, scales=2)).steps == [40, 40]
-    assert pyramid.schedule(StylizeSettings(size=600, num_steps=40, scale_steps=[3, 5])).steps == [3, 5]
-    assert pyramid.schedule(StylizeSettings(size=64)).sizes == [64]
+    assert settings.schedule(StylizeSettings(size=600, num_steps=40, scales=2)).steps == [40, 40]
+    assert settings.schedule(StylizeSettings(size=600, num_steps=40, scale_steps=[3, 5])).steps == [3, 5]
+    assert settings.schedule(StylizeSettings(size=64)).sizes == [64]

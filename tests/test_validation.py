@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import gradient_image
-from tf_nst.backbones import FeatureExtractor, build_vgg
+from tf_nst.engine.backbones import FeatureExtractor, build_vgg
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, WeightsError
-from tf_nst.stylizer import Stylizer
+from tf_nst.engine.stylizer import Stylizer
 
 LAYERS = {"content_layers": ["block2_conv1"], "style_layers": ["block1_conv1", "block2_conv1"]}
 

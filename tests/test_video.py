@@ -12,10 +12,11 @@ from conftest import STYLE_PATH
 from video_clips import make_clip
 from tf_nst import Stylizer
 from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
-from tf_nst.flow import (
+from tf_nst.engine.flow import (
     TemporalLoss, inside_mask, optical_flow, previous_frame_flow, reliability_mask, warp, warping_error)
-from tf_nst.images import load_image, read_png_text
-from tf_nst.video import open_video, stylize_video, work_dir_for, write_video
+from tf_nst.io.images import load_image
+from tf_nst.io.provenance import read_png_text
+from tf_nst.runs.video import open_video, stylize_video, work_dir_for, write_video
 
 TINY = dict(backbone="vgg16-hed", size=48, num_steps=6)
 
@@ -247,7 +248,7 @@ def test_bad_inputs_raise_typed_errors_and_leave_nothing(tmp_path, small_clip):
 def run_video(*args):
     from click.testing import CliRunner
 
-    from tf_nst import cli
+    from tf_nst.cli import commands as cli
 
     return CliRunner().invoke(cli.cli, ["video", *map(str, args)])
 

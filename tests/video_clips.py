@@ -13,7 +13,7 @@ import os
 import cv2
 import numpy as np
 
-from tf_nst.images import load_image
+from tf_nst.io.images import load_image
 
 PHOTO_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "tf_nst", "assets", "astronaut.png")

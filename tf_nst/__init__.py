@@ -6,24 +6,24 @@ TensorFlow-free modules such as `tf_nst.settings`) start without TensorFlow.
 
 import importlib
 
-from tf_nst.provenance import VERSION as __version__
+from tf_nst.io.provenance import VERSION as __version__
 
 # Public name -> module that defines it.
 _EXPORTS = {
-    "BACKBONES": "backbones", "FeatureExtractor": "backbones", "build_vgg": "backbones",
+    "BACKBONES": "engine.backbones", "FeatureExtractor": "engine.backbones", "build_vgg": "engine.backbones",
     "NSTError": "errors", "ImageError": "errors", "InvalidArgumentError": "errors", "OutputError": "errors",
     "ServingError": "errors", "WeightsError": "errors",
-    "export_model": "export",
-    "LoadedImage": "images", "load_image": "images", "read_png_text": "images", "save_png": "images",
-    "LossTerm": "losses", "content_loss": "losses", "gram_matrix": "losses", "style_loss": "losses",
-    "total_variation_loss": "losses",
-    "StyleObjective": "objective",
-    "LBFGS": "optimizers", "Adam": "optimizers", "get_optimizer": "optimizers",
-    "read_provenance": "provenance",
-    "load_saved_model": "serving", "request_grpc": "serving", "request_rest": "serving",
+    "export_model": "serving.export",
+    "LoadedImage": "io.images", "load_image": "io.images", "read_png_text": "io.provenance", "save_png": "io.images",
+    "LossTerm": "engine.losses", "content_loss": "engine.losses", "gram_matrix": "engine.losses", "style_loss": "engine.losses",
+    "total_variation_loss": "engine.losses",
+    "StyleObjective": "engine.objective",
+    "LBFGS": "engine.optimizers", "Adam": "engine.optimizers", "get_optimizer": "engine.optimizers",
+    "read_provenance": "io.provenance",
+    "load_saved_model": "serving.client", "request_grpc": "serving.client", "request_rest": "serving.client",
     "StylizeSettings": "settings",
-    "Progress": "stylizer", "StylizeResult": "stylizer", "Stylizer": "stylizer",
-    "TensorBoardLogger": "tensorboard",
+    "Progress": "engine.stylizer", "StylizeResult": "engine.stylizer", "Stylizer": "engine.stylizer",
+    "TensorBoardLogger": "runs.tensorboard",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.losses import LossTerm
+from tf_nst.engine.losses import LossTerm
 from tf_nst.settings import VideoSettings
 
 FLOW_METHODS = ("dis", "farneback")
@@ -26,7 +26,7 @@ CONSISTENCY_RELATIVE = 0.01
 CONSISTENCY_ABSOLUTE = 0.5
 BOUNDARY_RELATIVE = 0.01
 BOUNDARY_ABSOLUTE = 0.002
-DEFAULT_TEMPORAL_WEIGHT = VideoSettings().temporal_weight  # tf_nst/settings.py
+DEFAULT_TEMPORAL_WEIGHT = VideoSettings().temporal_weight  # tf_nst/settings/schema.py
 
 
 def _check_frame(name, frame):
@@ -185,7 +185,7 @@ def warping_error(frames, content_frames=None, flows=None, masks=None, method="d
                 "expected content_frames (one per frame) or flows. "
                 f"Received: {0 if content_frames is None else len(content_frames)} content frames "
                 f"for {len(frames)} frames")
-        from tf_nst.images import resize
+        from tf_nst.io.images import resize
 
         content = [resize(np.asarray(frame, np.uint8), (shape[1], shape[0])) for frame in content_frames]
         pairs = [previous_frame_flow(content[t - 1], content[t], method) for t in range(1, len(frames))]

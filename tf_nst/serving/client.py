@@ -1,6 +1,6 @@
 """Call the exported optimization: a local SavedModel, or TF Serving over gRPC or REST.
 
-All three speak the signatures of `tf_nst/export.py` and share its name
+All three speak the signatures of `tf_nst/serving/export.py` and share its name
 constants. They return a `ServedResult` and raise the project's typed errors:
 `InvalidArgumentError` for a request the model rejected (over a cap, not an
 image, ...), `ServingError` for an unreachable server, an unknown model, a
@@ -8,7 +8,7 @@ deadline or a model folder that does not load.
 
 Example:
 ```python
-from tf_nst import serving
+from tf_nst.serving import client as serving
 model = serving.load_saved_model("models/tf_nst/1")
 result = model.stylize(content_rgb, style_rgb, steps=50)        # in process
 result = serving.request_grpc("127.0.0.1:8500", content_rgb, style_rgb, steps=50)
@@ -28,8 +28,8 @@ import urllib.request
 
 import numpy as np
 
-from tf_nst import export as names
-from tf_nst import pyramid
+from tf_nst.serving import export as names
+from tf_nst.engine import pyramid
 from tf_nst.errors import InvalidArgumentError, ServingError
 from tf_nst.settings import MIN_SIDE
 

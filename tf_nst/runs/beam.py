@@ -3,7 +3,7 @@
 Runs on Beam's DirectRunner, Flink, Spark or Dataflow. The pipeline matches the
 inputs with Beam's `FileSystems` (local paths, `gs://`, `s3://`), forms the pairs
 (every content x every style, or given pairs), reads and resizes each pair as
-`tf_nst.serving.prepare_image` does, runs `RunInference` with
+`tf_nst.serving.client.prepare_image` does, runs `RunInference` with
 `SavedModelHandler` (the export loaded once per worker with `tf.saved_model.load`
 and called through its `serving_default` signature), and writes
 `OUTDIR/<content-stem>--<style-stem>.png` with provenance plus
@@ -13,7 +13,7 @@ Beam's own `TFModelHandlerTensor` cannot load the export: it calls
 `tf.keras.models.load_model`, feeds one stacked tensor and names no signature.
 
 The export is bit-identical to `Stylizer.stylize` at one scale with one style, so
-the pipeline writes the same pixels as `tf_nst.batch.run_batch` with a
+the pipeline writes the same pixels as `tf_nst.runs.batch.run_batch` with a
 `Stylizer(..., scales=1)` of the same settings. A pair that fails (unreadable
 image, over the export's pixel cap) is a manifest line with status `error`; the
 pipeline goes on. Outputs already holding the same settings and input hashes are
@@ -25,7 +25,7 @@ Needs `pip install -r requirements-beam.txt` (and `apache-beam[gcp]` / `[aws]` f
 
 Example:
 ```python
-from tf_nst import beam as nst_beam
+from tf_nst.runs import beam as nst_beam
 
 summary = nst_beam.run(["photos/"], ["styles/*.jpg"], "out", "models/tf_nst",
                        controls={"steps": 100}, size=256,
@@ -52,12 +52,12 @@ try:
     from apache_beam.options.pipeline_options import PipelineOptions
 except ImportError as error:  # pragma: no cover - depends on the optional install
     raise ImportError(
-        f"tf_nst.beam needs Apache Beam: pip install -r requirements-beam.txt ({error})") from error
+        f"tf_nst.runs.beam needs Apache Beam: pip install -r requirements-beam.txt ({error})") from error
 
-from tf_nst import batch
-from tf_nst import export as names
-from tf_nst import images as image_io
-from tf_nst import provenance
+from tf_nst.runs import batch
+from tf_nst.serving import export as names
+from tf_nst.io import images as image_io
+from tf_nst.io import provenance
 from tf_nst.settings import MIN_SIDE, StylizeSettings
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, ServingError
 
@@ -73,7 +73,7 @@ def _is_local(path):
 
 
 def match_inputs(specs, name="inputs"):
-    """Like `tf_nst.batch.expand_inputs`, for any Beam filesystem (`gs://bucket/photos/`, ...).
+    """Like `tf_nst.runs.batch.expand_inputs`, for any Beam filesystem (`gs://bucket/photos/`, ...).
 
     A folder (local, or a prefix ending in `/`) contributes its image files (not
     recursive); a glob its matching image files; an existing file is taken as it is.
@@ -124,7 +124,7 @@ def resolve_export(path):
     """A version folder as is; a base folder -> its highest integer version, on any filesystem."""
     path = os.fspath(path).rstrip("/")
     if _is_local(path):
-        from tf_nst.serving import resolve_version
+        from tf_nst.serving.client import resolve_version
 
         return resolve_version(path)
     if FileSystems.exists(FileSystems.join(path, "saved_model.pb")):
@@ -208,7 +208,7 @@ def _read_bytes(path):
 
 
 def _decode(path, data, max_input_pixels):
-    """Decode with `tf_nst.images.load_image` (its checks, EXIF, alpha) from a local copy."""
+    """Decode with `tf_nst.io.images.load_image` (its checks, EXIF, alpha) from a local copy."""
     suffix = os.path.splitext(_basename(path))[1]
     with tempfile.NamedTemporaryFile(suffix=suffix) as local:
         local.write(data)
@@ -249,7 +249,7 @@ class ReadPair(beam.DoFn):
         self.max_input_pixels = max_input_pixels
 
     def process(self, element):
-        from tf_nst.serving import prepare_image
+        from tf_nst.serving.client import prepare_image
 
         pair, output = element
         started = time.time()
@@ -294,7 +294,7 @@ class SavedModelHandler(ModelHandler):
         self.controls = dict(controls or {})
 
     def load_model(self):
-        from tf_nst.serving import load_saved_model
+        from tf_nst.serving.client import load_saved_model
 
         return load_saved_model(_localize(self.saved_model))
 
@@ -357,7 +357,7 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
 
     Args:
         pipeline: a `beam.Pipeline`.
-        pairs: `tf_nst.batch.Pair`s (`match_pairs`, `tf_nst.batch.read_pairs_csv`).
+        pairs: `tf_nst.runs.batch.Pair`s (`match_pairs`, `tf_nst.runs.batch.read_pairs_csv`).
         outdir: output folder on any Beam filesystem.
         saved_model: the export's version or base folder (`python cli.py export`),
             readable by every worker.
@@ -372,7 +372,7 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
         InvalidArgumentError: unknown controls, or two pairs would write the same output.
         ServingError: `saved_model` is not a tf-nst export.
     """
-    from tf_nst.serving import control_values
+    from tf_nst.serving.client import control_values
 
     controls = dict(controls or {})
     control_values(controls)  # rejects unknown names before anything runs
@@ -419,7 +419,7 @@ def pipeline_options_from(runner, pipeline_options=()):
 def run(contents=None, styles=None, outdir=None, saved_model=None, pairs=None, controls=None, size=None,
         runner="DirectRunner", pipeline_options=(), max_input_pixels=image_io.DEFAULT_MAX_INPUT_PIXELS,
         manifest_name=batch.MANIFEST_NAME):
-    """Build and run the batch pipeline; wait for it; return a `tf_nst.batch.BatchSummary`.
+    """Build and run the batch pipeline; wait for it; return a `tf_nst.runs.batch.BatchSummary`.
 
     Args:
         contents, styles: files, folders or globs on any Beam filesystem (every content

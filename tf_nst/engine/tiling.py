@@ -35,7 +35,7 @@ import keras
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.losses import mean_squared_error, normalized_squared_error
+from tf_nst.engine.losses import mean_squared_error, normalized_squared_error
 
 # Layers that read one position of their input per output position: they do not widen
 # the receptive field or move the pooling grid.

@@ -8,13 +8,14 @@ travels beside it as a `(height, width)` array and is re-attached on save.
 import contextlib
 import dataclasses
 import os
-import tempfile
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
+from tf_nst.io.atomic import atomic_output
+from tf_nst.io.provenance import provenance_text
 
 DEFAULT_MAX_INPUT_PIXELS = 100_000_000
 
@@ -179,7 +180,7 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None):
         rgb: `uint8` array `(height, width, 3)`.
         alpha: optional `uint8` array `(height, width)`, resized if needed.
         settings: the run's settings (`Stylizer.get_config()`), stored with the
-            SHA-256 of the `inputs` files and the package versions (`tf_nst.provenance`):
+            SHA-256 of the `inputs` files and the package versions (`tf_nst.io.provenance`):
             `cli.py info` shows them and `--from` replays them.
         inputs: paths of the input images, hashed into the provenance.
         text: further PNG text chunks.
@@ -189,8 +190,6 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None):
     save_png("out.png", result.image, settings=stylizer.get_config(), inputs=["a.jpg", "b.jpg"])
     ```
     """
-    from tf_nst.provenance import provenance_text
-
     path = os.fspath(path)
     if settings is not None:
         text = {**provenance_text(settings, inputs), **(text or {})}
@@ -204,45 +203,3 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None):
     with atomic_output(path) as stream:
         image.save(stream, format="PNG", pnginfo=info)
     return path
-
-
-@contextlib.contextmanager
-def atomic_output(path, mode="wb"):
-    """Open a temporary file beside `path`; on success it is renamed onto `path`.
-
-    A failed or interrupted write leaves neither a partial `path` nor the
-    temporary file. Write errors become `OutputError`.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    temporary = None
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private
-        with os.fdopen(handle, mode) as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
-        if isinstance(error, OSError):
-            # Disk full, directory removed or made read-only during the run, ...
-            raise OutputError(f"{path}: cannot write ({error.strerror or error})") from None
-        raise
-
-
-def _umask():
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def read_png_text(path):
-    """Return the text chunks of a PNG written by `save_png`."""
-    with Image.open(path) as image:
-        image.load()
-        return dict(getattr(image, "text", {}) or {})
-

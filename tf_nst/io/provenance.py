@@ -1,6 +1,6 @@
 """Provenance: the settings, input hashes and versions stored in every PNG tf-nst writes.
 
-`save_png(path, image, settings=..., inputs=...)` (tf_nst/images.py) stores them as
+`save_png(path, image, settings=..., inputs=...)` (tf_nst/io/images.py) stores them as
 PNG text chunks; `read_provenance` reads them back for `cli.py info`, `--from` and
 for batches that skip outputs already made with the same settings and inputs.
 TensorFlow-free: versions come from the installed package metadata.
@@ -10,6 +10,8 @@ import hashlib
 import importlib.metadata
 import json
 import os
+
+from PIL import Image
 
 from tf_nst.errors import ImageError
 
@@ -62,6 +64,13 @@ def provenance_text(settings, inputs=()):
     }
 
 
+def read_png_text(path):
+    """Return the text chunks of a PNG written by `save_png`."""
+    with Image.open(path) as image:
+        image.load()
+        return dict(getattr(image, "text", {}) or {})
+
+
 def read_provenance(path):
     """`{"settings": dict, "inputs_sha256": dict, "inputs": list, "versions": dict}` stored in a tf-nst PNG.
 
@@ -70,8 +79,6 @@ def read_provenance(path):
     Raises:
         ImageError: the file is unreadable or was not written by tf-nst.
     """
-    from tf_nst.images import read_png_text
-
     try:
         text = read_png_text(path)
         stored = {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, INPUT_ORDER_KEY, VERSIONS_KEY)

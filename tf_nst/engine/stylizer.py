@@ -19,14 +19,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_nst import colors
-from tf_nst import images as image_io
-from tf_nst import pyramid
-from tf_nst.backbones import CAFFE_MEAN_BGR, FeatureExtractor
+from tf_nst.engine import colors
+from tf_nst.io import images as image_io
+from tf_nst.engine import pyramid
+from tf_nst.engine.backbones import CAFFE_MEAN_BGR, FeatureExtractor
 from tf_nst.errors import ImageError, InvalidArgumentError
-from tf_nst.objective import StyleObjective
-from tf_nst.optimizers import LBFGS, Adam, run_steps
-from tf_nst.settings import INIT_MODES, StylizeSettings
+from tf_nst.engine.objective import StyleObjective
+from tf_nst.engine.optimizers import LBFGS, Adam, run_steps
+from tf_nst.settings import INIT_MODES, Schedule, StylizeSettings, schedule
 
 MAX_ASPECT_RATIO = 64
 STYLE_CACHE_SIZE = 32  # style Gram sets kept for reuse (a batch reuses each style's targets)
@@ -116,7 +116,7 @@ class Stylizer:
         settings: a `StylizeSettings` (default: all defaults).
         **overrides: any `StylizeSettings` field, e.g. `size=256`, `backbone="vgg16-hed"`,
             `style_layers="block1_conv1,block2_conv1:0.5"`, `optimizer="adam"`,
-            `max_memory="6GB"`; see `tf_nst/settings.py` for every field, its default and limits.
+            `max_memory="6GB"`; see `tf_nst/settings/schema.py` for every field, its default and limits.
             `backbone` may also be a `keras.Model` (name its layers in `content_layers` /
             `style_layers`) or a `FeatureExtractor`.
 
@@ -138,7 +138,7 @@ class Stylizer:
             raise InvalidArgumentError(
                 f"expected settings a StylizeSettings or dict. Received: settings={type(settings).__name__}")
         settings = settings.replace(**overrides)
-        self.schedule = pyramid.schedule(settings)
+        self.schedule = schedule(settings)
         init = settings.init
         if isinstance(init, str) and init not in INIT_MODES:
             init = image_io.load_image(init).rgb  # a path
@@ -308,7 +308,7 @@ class Stylizer:
 
     def plan_tiling(self, height, width):
         """`{"tile_size", "estimate", "budget"}` for an evaluation at `height x width` (memory.py)."""
-        from tf_nst.memory import plan_tiling
+        from tf_nst.engine.memory import plan_tiling
 
         history = self.settings.lbfgs_history if self.settings.optimizer == "lbfgs" else 1
         tile_size, estimate, budget = plan_tiling(
@@ -377,7 +377,7 @@ class Stylizer:
             init = _as_loaded(init).rgb
         schedule = self.schedule
         if num_steps is not None:
-            schedule = pyramid.Schedule(sizes=[settings.size], steps=[int(num_steps)])
+            schedule = Schedule(sizes=[settings.size], steps=[int(num_steps)])
         weights = (tf.constant(settings.content_weight), tf.constant(settings.style_weight),
                    tf.constant(settings.tv_weight))
         started = time.perf_counter()

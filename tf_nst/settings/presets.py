@@ -1,6 +1,6 @@
 """Published settings as data, for comparison runs (`cli.py stylize --preset NAME`).
 
-Keys are `StylizeSettings` field names (tf_nst/settings.py), plus `save_every`
+Keys are `StylizeSettings` field names (tf_nst/settings/schema.py), plus `save_every`
 (a `cli.py stylize` option); explicit options override a preset. Optimizer step sizes are converted to tf-nst's pixel units (grey
 levels, 0-255) from each project's image range. `loss_form` selects the
 project's own (unnormalized) loss definitions so its published weights mean

@@ -1,8 +1,7 @@
-"""The coarse-to-fine schedule: which sizes, how many evaluations each, and how a result moves up.
+"""The coarse-to-fine schedule of a run: which sizes, and how many evaluations each.
 
 Like pystiche's `ImagePyramid(edge_sizes, num_steps)`, the schedule is kept apart from the
-optimization loop: `schedule(settings)` gives the sizes and evaluations, `fit` resizes an
-input for one scale, `upsample` carries the coarse result to the next scale.
+optimization loop (`tf_nst.engine.pyramid` resizes the images for each scale).
 
 Example:
 ```python
@@ -11,13 +10,9 @@ schedule(StylizeSettings(size=1024, num_steps=100))    # Schedule(sizes=[256, 51
 """
 
 import dataclasses
-import math
 
-import numpy as np
-
-from tf_nst import images as image_io
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.settings import MIN_SIDE
+from tf_nst.settings.choices import MIN_SIDE
 
 # scales="auto": outputs longer than this run coarse-to-fine, from the halving of the size that
 # stays >= AUTO_COARSEST_SIZE. Beyond ~512 px the style's large structures (Starry Night's swirls)
@@ -65,38 +60,3 @@ def schedule(settings):
             f"expected scale_steps: one integer per scale ({len(sizes)}: {sizes}). "
             f"Received: scale_steps={steps!r}")
     return Schedule(sizes=sizes, steps=list(steps))
-
-
-def fit(rgb, max_side, min_side=MIN_SIDE):
-    """Resize to `max_side`, never letting the short side fall below `min_side`."""
-    height, width = rgb.shape[:2]
-    max_side = max(max_side, math.ceil(min_side * max(height, width) / min(height, width)))
-    return image_io.resize_to_max_side(rgb, max_side)
-
-
-def upsample(x, content_rgb):
-    """The previous scale's best image `x` `(1, h, w, 3)` at `content_rgb`'s size, with the content's detail.
-
-    Bicubic upsampling plus the band of the content that the coarser scale could not
-    hold (`content_detail`): the content loss wants that detail back whatever the start.
-    """
-    import tensorflow as tf
-
-    upsampled = tf.image.resize(x, content_rgb.shape[:2], method="bicubic")
-    upsampled += content_detail(content_rgb, tuple(x.shape[1:3]))
-    return tf.clip_by_value(upsampled, 0.0, 255.0)
-
-
-def content_detail(content_rgb, coarse_shape):
-    """What the content loses when taken down to `coarse_shape` and back (a Laplacian band).
-
-    Added to the upsampled coarse result, it restores the photo's fine detail that the
-    coarse scale could not hold: at 256 px (Tübingen × Starry Night, vgg16-hed) the
-    full-size start after 100 evaluations at 128 px fell from 5.01 to 3.73 with it.
-    """
-    import tensorflow as tf
-
-    content = tf.constant(np.asarray(content_rgb, np.float32)[None])
-    low = tf.image.resize(tf.image.resize(content, coarse_shape, method="area"),
-                          content_rgb.shape[:2], method="bicubic")
-    return content - low

@@ -11,7 +11,7 @@ Every output appears atomically: written under a temporary name beside it, then 
 stylizer's full schedule; frame t starts from the stylized frame t-1 warped by the
 optical flow (the content fills what the flow cannot explain) and runs `frame_steps`
 evaluations of the usual loss plus, when the stylizer has one, a `TemporalLoss`
-(tf_nst/flow.py). Finished frames go to a work folder beside the output, so a rerun
+(tf_nst/engine/flow.py). Finished frames go to a work folder beside the output, so a rerun
 with the same settings resumes after the last finished frame and Ctrl-C loses at most
 the frame in progress.
 """
@@ -23,21 +23,21 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 
 import numpy as np
 from PIL import Image
 
-from tf_nst import images as image_io
+from tf_nst.io import images as image_io
 from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
+from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.settings import VideoSettings
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif")
 OUTPUT_SUFFIXES = (".mp4", ".gif")
 DEFAULT_FPS = 25
-VIDEO_DEFAULTS = VideoSettings()  # defaults of the driver's options (tf_nst/settings.py)
+VIDEO_DEFAULTS = VideoSettings()  # defaults of the driver's options (tf_nst/settings/schema.py)
 DEFAULT_FRAME_STEPS = VIDEO_DEFAULTS.frame_steps
 WORK_SUFFIX = ".work"
 FRAME_NAME = "frame_{:05d}.png"
@@ -139,7 +139,7 @@ class VideoSource:
     def digest(self):
         """SHA-256 of the input (file bytes, the frame files' bytes, or the arrays), computed once."""
         if self._digest is None:
-            from tf_nst.provenance import file_sha256
+            from tf_nst.io.provenance import file_sha256
 
             digest = hashlib.sha256()
             if self.kind == "file":
@@ -384,7 +384,7 @@ def write_video(output, frames, fps, audio_from=None, overwrite=False):
         if has_audio:
             notes.append(f"{output}: a folder of frames holds no audio; the input's audio was dropped")
     elif kind == "gif":
-        with image_io.atomic_output(output) as stream:
+        with atomic_output(output) as stream:
             _write_gif(stream, frames, fps)
         if has_audio:
             notes.append(f"{output}: GIF has no audio; the input's audio was dropped")
@@ -396,37 +396,22 @@ def write_video(output, frames, fps, audio_from=None, overwrite=False):
             else:
                 notes.append(f"{output}: the input's audio ({audio_from.audio_codec}) cannot be copied into "
                              f"MP4 without re-encoding; dropped")
-        with image_io.atomic_output(output) as stream:
+        with atomic_output(output) as stream:
             notes += _write_mp4(stream, frames, fps, audio)
     return notes
 
 
 def _write_folder(output, frames, overwrite):
     target = os.fspath(output).rstrip("/" + os.sep)
-    parent = os.path.dirname(os.path.abspath(target))
-    temporary = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-    try:
+    if os.path.isdir(target) and not overwrite and os.listdir(target):
+        raise OutputError(f"{output}: folder is not empty (pass --overwrite to replace it)")
+    with atomic_directory(target, replace=True) as temporary:
         for number, item in enumerate(frames, start=1):
             destination = os.path.join(temporary, FRAME_NAME.format(number))
             if isinstance(item, (str, os.PathLike)) and os.fspath(item).lower().endswith(".png"):
                 shutil.copyfile(item, destination)  # keeps the frame's provenance
             else:
                 Image.fromarray(_rgb(item)).save(destination, format="PNG")
-        os.chmod(temporary, 0o777 & ~image_io._umask())
-        if os.path.isdir(target):
-            if not overwrite and os.listdir(target):
-                raise OutputError(f"{output}: folder is not empty (pass --overwrite to replace it)")
-            old = tempfile.mkdtemp(prefix=".tmp-old-", dir=parent)
-            os.rename(target, os.path.join(old, "frames"))
-            os.rename(temporary, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(temporary, target)
-    except BaseException as error:
-        shutil.rmtree(temporary, ignore_errors=True)
-        if isinstance(error, OSError):
-            raise OutputError(f"{output}: cannot write ({error.strerror or error})") from None
-        raise
 
 
 def _write_gif(stream, frames, fps):
@@ -585,7 +570,7 @@ def work_dir_for(output):
 
 
 def _temporal_terms(stylizer):
-    from tf_nst.flow import TemporalLoss
+    from tf_nst.engine.flow import TemporalLoss
 
     return [term for term in stylizer.settings.extra_loss_terms if isinstance(term, TemporalLoss)]
 
@@ -595,7 +580,7 @@ def _finished_frames(work_dir, count, settings, inputs):
 
     Stale frames (after the first mismatch) are removed.
     """
-    from tf_nst.provenance import input_hashes, read_provenance
+    from tf_nst.io.provenance import input_hashes, read_provenance
 
     expected = json.loads(json.dumps(settings, sort_keys=True))
     # Compare the style files' bytes, not their paths: a rerun from another directory still resumes.
@@ -646,7 +631,7 @@ def stylize_video(stylizer, video, styles, output, frame_steps=DEFAULT_FRAME_STE
         frame_steps: evaluations per frame after the first (None: the full schedule).
         warp_start: start later frames from the warped previous result; False starts them
             like the first (independent frames: the flicker baseline).
-        flow_method: `"dis"` or `"farneback"` (`tf_nst.flow.optical_flow`).
+        flow_method: `"dis"` or `"farneback"` (`tf_nst.engine.flow.optical_flow`).
         overwrite: replace an existing output.
         keep_frames: keep the work folder after assembling the output.
         callback: called with a `VideoProgress` after each finished frame.
@@ -663,7 +648,7 @@ def stylize_video(stylizer, video, styles, output, frame_steps=DEFAULT_FRAME_STE
     print(result.output, result.notes)
     ```
     """
-    from tf_nst import flow as flow_module
+    from tf_nst.engine import flow as flow_module
 
     check_video_output(output, overwrite)
     if frame_steps is not None and not (isinstance(frame_steps, int) and 1 <= frame_steps <= 100_000):

@@ -6,7 +6,7 @@
     python cli.py stylize --saved-model models/tf_nst/1 CONTENT STYLE -o OUT.png
     python cli.py request --server HOST:8500 CONTENT STYLE -o OUT.png
 
-Every setting's option is built from its `StylizeSettings` field (tf_nst/settings.py):
+Every setting's option is built from its `StylizeSettings` field (tf_nst/settings/schema.py):
 the option's destination is the field name and its default the field's, so a new
 setting appears here by itself. Options shared by several commands are decorators
 (`settings_options`, `output_options`, ...). TensorFlow is imported only when a
@@ -29,10 +29,10 @@ from tf_nst import settings as settings_module
 from tf_nst.errors import InvalidArgumentError, NSTError
 from tf_nst.settings import StylizeSettings, VideoSettings
 
-ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
-DEFAULT_MAX_INPUT_PIXELS = 100_000_000  # = tf_nst.images.DEFAULT_MAX_INPUT_PIXELS, without importing Pillow's caller
+DEFAULT_MAX_INPUT_PIXELS = 100_000_000  # = tf_nst.io.images.DEFAULT_MAX_INPUT_PIXELS, without importing Pillow's caller
 
 FIELDS = settings_module.fields_by_name()
 CLI_FIELDS = tuple(name for name, field in FIELDS.items() if field.metadata["cli"])
@@ -145,11 +145,11 @@ def replay_options(function):
     return click.option(
         "--preset", type=click.Choice(_preset_names()), default=None, is_eager=True, expose_value=False,
         callback=_preset_callback,
-        help="Published settings (see tf_nst/presets.py); explicit options override them.")(function)
+        help="Published settings (see tf_nst/settings/presets.py); explicit options override them.")(function)
 
 
 def _preset_names():
-    from tf_nst.presets import PRESETS
+    from tf_nst.settings.presets import PRESETS
 
     return tuple(PRESETS)
 
@@ -170,7 +170,7 @@ def _set_defaults(ctx, values):
 
 def _preset_callback(ctx, param, value):
     if value is not None:
-        from tf_nst.presets import get_preset
+        from tf_nst.settings.presets import get_preset
 
         _set_defaults(ctx, {name: cli_value(name, item) for name, item in get_preset(value).items()})
         ctx.meta["preset"] = value
@@ -181,7 +181,7 @@ def _from_callback(ctx, param, value):
     """Replay the settings stored in a tf-nst PNG."""
     if value is None:
         return value
-    from tf_nst.provenance import read_provenance
+    from tf_nst.io.provenance import read_provenance
 
     try:
         stored = read_provenance(value)
@@ -286,8 +286,8 @@ def stylize(content, styles, output, overwrite, save_every, tensorboard, log_jso
             f"expected {len(styles)} weights (one per style), received {len(settings.style_blend)}",
             param_hint="'--style-blend'")
     with _stop_signals() as stop, library_errors():
-        from tf_nst import images as image_io
-        from tf_nst.stylizer import Stylizer
+        from tf_nst.io import images as image_io
+        from tf_nst.engine.stylizer import Stylizer
 
         # Every check that can fail runs before the (long) optimization.
         image_io.check_output_path(output, overwrite=overwrite)
@@ -377,7 +377,7 @@ def _stop_signals():
 
 def _check_preset_backbone(backbone, loss_form):
     """Warn when a preset's unnormalized weights meet features they were not set for."""
-    from tf_nst.presets import get_preset
+    from tf_nst.settings.presets import get_preset
 
     preset = click.get_current_context().meta.get("preset")
     if preset is None or loss_form == "normalized":
@@ -391,7 +391,7 @@ def _check_preset_backbone(backbone, loss_form):
 
 def _announce_download(backbone, weights):
     """Say so before Keras fetches ImageNet weights (it would otherwise print to stdout)."""
-    from tf_nst.backbones import pending_download
+    from tf_nst.engine.backbones import pending_download
 
     url = pending_download(backbone, weights)
     if url:
@@ -409,7 +409,7 @@ class ProgressReporter:
         self.settings, self.inputs = settings, inputs
         self.logger = None
         if tensorboard:
-            from tf_nst.tensorboard import TensorBoardLogger
+            from tf_nst.runs.tensorboard import TensorBoardLogger
 
             run = os.path.splitext(os.path.basename(output))[0]
             self.logger = TensorBoardLogger(os.path.join(tensorboard, run), loss_names)
@@ -422,7 +422,7 @@ class ProgressReporter:
         if self.logger is not None:
             self.logger.log_losses(progress)
         if self.save_every and progress.step % self.save_every == 0:
-            from tf_nst.images import save_png
+            from tf_nst.io.images import save_png
 
             image = progress.best_image()
             root, _ = os.path.splitext(self.output)
@@ -442,7 +442,7 @@ class ProgressReporter:
 
 
 def _write_json(path, data):
-    from tf_nst.images import atomic_output
+    from tf_nst.io.atomic import atomic_output
 
     with atomic_output(path, mode="w") as stream:
         json.dump(data, stream, indent=1)
@@ -454,7 +454,7 @@ def _write_json(path, data):
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 def info(image):
     """Print the settings, input hashes and versions stored in a tf-nst PNG."""
-    from tf_nst.images import read_png_text
+    from tf_nst.io.provenance import read_png_text
 
     try:
         text = read_png_text(image)
@@ -492,9 +492,9 @@ def _stylize_saved_model(path, content, styles, output, overwrite, max_input_pix
     if len(styles) != 1:
         raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
     with library_errors():
-        from tf_nst import export as names
-        from tf_nst import images as image_io
-        from tf_nst import serving
+        from tf_nst.serving import export as names
+        from tf_nst.io import images as image_io
+        from tf_nst.serving import client as serving
 
         wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
         image_io.check_output_path(output, overwrite=overwrite)
@@ -512,7 +512,7 @@ def _stylize_saved_model(path, content, styles, output, overwrite, max_input_pix
 
 
 def _load_request_images(content, style, max_input_pixels):
-    from tf_nst import images as image_io
+    from tf_nst.io import images as image_io
 
     return (image_io.load_image(content, max_input_pixels=max_input_pixels).rgb,
             image_io.load_image(style, max_input_pixels=max_input_pixels).rgb)
@@ -536,8 +536,8 @@ def export(output, version, max_steps, max_pixels, model_name, **values):
 
     settings = build_settings({**values, "precision": "float32"})  # the server's CPU is unknown
     with library_errors():
-        from tf_nst.export import export_model
-        from tf_nst.stylizer import Stylizer
+        from tf_nst.serving.export import export_model
+        from tf_nst.engine.stylizer import Stylizer
 
         started = time.perf_counter()
         _announce_download(settings.backbone, settings.weights)
@@ -571,9 +571,9 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
     if bool(server) == bool(rest):
         raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
     with library_errors():
-        from tf_nst import export as names
-        from tf_nst import images as image_io
-        from tf_nst import serving
+        from tf_nst.serving import export as names
+        from tf_nst.io import images as image_io
+        from tf_nst.serving import client as serving
 
         wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
         controls = {wire[name]: value for name, value in controls.items()}
@@ -617,7 +617,7 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
 @click.option("--pipeline-option", "pipeline_options", multiple=True, metavar="K=V",
               help="Beam pipeline option, e.g. direct_num_workers=2 or temp_location=gs://... (repeatable).")
 @click.option("--preset", type=click.Choice(_preset_names()), default=None, is_eager=True, expose_value=False,
-              callback=_preset_callback, help="Published settings (see tf_nst/presets.py).")
+              callback=_preset_callback, help="Published settings (see tf_nst/settings/presets.py).")
 @quiet_option
 def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, runner, pipeline_options,
           quiet, **values):
@@ -641,8 +641,8 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
         if settings.style_blend is not None:
             raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
         with _stop_signals() as stop, library_errors():
-            from tf_nst import batch as batches
-            from tf_nst.stylizer import Stylizer
+            from tf_nst.runs import batch as batches
+            from tf_nst.engine.stylizer import Stylizer
 
             pairs = (batches.read_pairs_csv(pairs_csv) if pairs_csv else
                      batches.make_pairs(batches.expand_inputs(contents, "content"),
@@ -673,11 +673,11 @@ def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, p
     controls = export_controls(values)
     with library_errors():
         try:
-            from tf_nst import beam as beam_batch
+            from tf_nst.runs import beam as beam_batch
         except ImportError as error:
             raise click.ClickException(str(error))
-        from tf_nst import batch as batches
-        from tf_nst import export as names
+        from tf_nst.runs import batch as batches
+        from tf_nst.serving import export as names
 
         wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
         pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
@@ -700,7 +700,7 @@ def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, p
 @settings_options()
 @input_options
 @click.option("--preset", type=click.Choice(_preset_names()), default=None, is_eager=True, expose_value=False,
-              callback=_preset_callback, help="Published settings (see tf_nst/presets.py).")
+              callback=_preset_callback, help="Published settings (see tf_nst/settings/presets.py).")
 @quiet_option
 def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, **values):
     """Stylize a video (MP4, WebM, GIF) or a folder of frames with STYLE, without flicker.
@@ -714,10 +714,10 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
     with _stop_signals() as stop, library_errors():
         from tqdm import tqdm
 
-        from tf_nst import images as image_io
-        from tf_nst import video as videos
-        from tf_nst.flow import TemporalLoss
-        from tf_nst.stylizer import Stylizer
+        from tf_nst.io import images as image_io
+        from tf_nst.runs import video as videos
+        from tf_nst.engine.flow import TemporalLoss
+        from tf_nst.engine.stylizer import Stylizer
 
         videos.check_video_output(output, overwrite)
         for path in styles:  # fail on a bad style before any frame is read

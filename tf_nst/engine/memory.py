@@ -1,7 +1,7 @@
 """Memory budget: parse a size, estimate an evaluation's peak, choose a tile size.
 
 An untiled evaluation keeps every activation of the whole image for the backward
-pass, so its peak grows with the pixel count; a tiled one (`tf_nst.tiling`) keeps
+pass, so its peak grows with the pixel count; a tiled one (`tf_nst.engine.tiling`) keeps
 one window's activations plus a few image-sized tensors. `plan_tiling` tiles only
 when the untiled run would not fit the budget, with the largest tile that fits.
 
@@ -10,15 +10,12 @@ cost a TensorFlow import (the CLI validates options before loading anything).
 """
 
 import math
-import os
-import re
 import shutil
 import subprocess
 
 from tf_nst.errors import InvalidArgumentError
-
-_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
-          "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+from tf_nst.settings.choices import MIN_AUTO_TILE
+from tf_nst.settings.parsing import parse_size
 
 # Calibration, TF 2.21 CPU with oneDNN, 2-core Xeon with AMX, vgg16-hed, default layers.
 # One evaluation (`python -m benchmarks.tiling`: a fresh process computes the targets and runs
@@ -44,36 +41,7 @@ IMAGE_BYTES_PER_PIXEL = 58                 # image-sized float32 tensors of an e
 OPTIMIZER_IMAGE_VECTORS = 8                # image-sized vectors of the optimizer beside its history
 HISTORY_COPIES = 1.25                      # L-BFGS in place, per pair's two vectors (fit of whole runs: 1.22)
 SAFETY = 1.2                               # the evaluation's part of an estimate is multiplied by this
-MIN_TILE = 128                             # below this the halos cost more than the cores
 BUDGET_SHARE = 1 / 3                       # of the device's free memory: the rest is for others
-
-
-def parse_size(size, name="max_memory"):
-    """Bytes of `"6GB"`, `"512MB"`, `"1.5GiB"`, `"800M"` or an int of bytes.
-
-    Decimal units (kB, MB, GB, TB; bare K, M, G, T) are powers of 1000, binary ones
-    (KiB, MiB, GiB, TiB) powers of 1024; case is ignored.
-
-    Example:
-    ```python
-    parse_size("6GB")     # 6000000000
-    parse_size("1.5GiB")  # 1610612736
-    ```
-    """
-    if isinstance(size, bool):
-        raise InvalidArgumentError(f"expected {name} a size such as 6GB or 512MB. Received: {name}={size!r}")
-    if isinstance(size, int):
-        value = size
-    else:
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", str(size))
-        unit = match.group(2).upper() if match else None
-        if unit not in _UNITS:
-            raise InvalidArgumentError(
-                f"expected {name} a size such as 6GB, 512MB or 1.5GiB. Received: {name}={size!r}")
-        value = int(float(match.group(1)) * _UNITS[unit])
-    if value <= 0:
-        raise InvalidArgumentError(f"expected {name} > 0 bytes. Received: {name}={size!r}")
-    return value
 
 
 def backbone_profile(extractor, content_layers=None):
@@ -88,7 +56,7 @@ def backbone_profile(extractor, content_layers=None):
         `{"activation_floats": float, "content_floats": float}`: values per input pixel held by
         all the backbone's layer outputs (`Σ channels / stride²`), and by the content targets.
     """
-    from tf_nst import tiling  # imports TensorFlow
+    from tf_nst.engine import tiling  # imports TensorFlow
 
     strides = tiling.layer_strides(extractor)
     floats = {layer.name: layer.output.shape[-1] / strides[layer.name] ** 2
@@ -148,17 +116,17 @@ def choose_tile(height, width, budget_bytes, activation_floats, history_size=10,
                 halo=80, grid=16, content_floats=8.0):
     """`None` if the untiled evaluation fits `budget_bytes`, else the largest tile that does.
 
-    Tiles are multiples of `grid` (the backbone's pooling grid), at least `MIN_TILE`, and
+    Tiles are multiples of `grid` (the backbone's pooling grid), at least `MIN_AUTO_TILE`, and
     smaller than the image's longer side.
 
     Raises:
-        InvalidArgumentError: not even a `MIN_TILE` tile fits (the message says what would).
+        InvalidArgumentError: not even a `MIN_AUTO_TILE` tile fits (the message says what would).
     """
     estimate = lambda tile: estimate_peak_bytes(  # noqa: E731
         height, width, activation_floats, history_size, precision, tile, halo, content_floats)
     if estimate(None) <= budget_bytes:
         return None
-    smallest = grid * math.ceil(MIN_TILE / grid)
+    smallest = grid * math.ceil(MIN_AUTO_TILE / grid)
     for tile in range(grid * ((max(height, width) - 1) // grid), smallest - 1, -grid):
         if estimate(tile) <= budget_bytes:
             return tile
@@ -253,7 +221,7 @@ def plan_tiling(extractor, height, width, history_size, max_memory=None, tile_si
     objective = StyleObjective(extractor, content_layers, style_layers, tile_size=tile)
     ```
     """
-    from tf_nst import tiling
+    from tf_nst.engine import tiling
 
     budget = default_budget() if max_memory is None else parse_size(max_memory)
     halo = tiling.default_halo(extractor)

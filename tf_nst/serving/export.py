@@ -22,16 +22,15 @@ keras-team/keras#20095) into `<output>/<version>/`, atomically.
 
 import json
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError, OutputError
+from tf_nst.io.atomic import atomic_directory
 from tf_nst.settings import EXPORT_INIT_MODES
 
-# Names shared by the export and its clients (tf_nst/serving.py).
+# Names shared by the export and its clients (tf_nst/serving/client.py).
 MODEL_NAME = "tf_nst"
 SERVING_DEFAULT = "serving_default"
 STYLIZE_BYTES = "stylize_bytes"
@@ -274,9 +273,7 @@ def export_model(stylizer, output, version=None, max_steps=DEFAULT_MAX_STEPS,
     archive.track(stylizer.extractor.model)
     for name, (function, input_signature) in builder.endpoints().items():
         archive.add_endpoint(name, function, input_signature=input_signature)
-    # TF Serving ignores folders whose name is not an integer, so the partial export is invisible.
-    temporary = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=output)
-    try:
+    with atomic_directory(final_path) as temporary:  # a partial export stays invisible to TF Serving
         archive.write_out(temporary, verbose=False)
         os.makedirs(os.path.join(temporary, "assets.extra"), exist_ok=True)
         warmup_side = max(builder.min_side, min(WARMUP_SIDE, int(max_pixels ** 0.5)))
@@ -286,11 +283,6 @@ def export_model(stylizer, output, version=None, max_steps=DEFAULT_MAX_STEPS,
                 "loss_names": list(stylizer.loss_names)}
         with open(os.path.join(temporary, EXPORT_INFO_FILE), "w") as stream:
             json.dump(info, stream, indent=1, default=str)
-        os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide it from a server running as another user
-        os.rename(temporary, final_path)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
     return final_path
 
 

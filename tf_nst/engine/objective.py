@@ -3,14 +3,14 @@
 `StyleObjective` holds what defines the loss (extractor, layer weights, loss form,
 extra terms) and evaluates it either on the whole image or tile by tile
 (`tile_size`): the tiled evaluation gives the same loss and gradient in memory
-bounded by one tile's window (see `tf_nst.tiling`).
+bounded by one tile's window (see `tf_nst.engine.tiling`).
 """
 
 import tensorflow as tf
 
-from tf_nst import tiling
+from tf_nst.engine import tiling
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.losses import LOSS_FORMS, gram_matrix
+from tf_nst.engine.losses import LOSS_FORMS, gram_matrix
 
 LOSS_NAMES = ("total", "content", "style", "tv")
 
@@ -32,7 +32,7 @@ class StyleObjective:
 
     Returns:
         `value_and_grad(targets, ...)` returns `fn(x) -> (total, parts, grad)`, the function
-        the optimizers (`tf_nst.optimizers`) call once per step.
+        the optimizers (`tf_nst.engine.optimizers`) call once per step.
 
     Example:
     ```python

@@ -10,8 +10,8 @@ goes on. Every pair of every run appends one JSON line to `OUTDIR/manifest.jsonl
 
 Example:
 ```python
-from tf_nst import batch
-from tf_nst.stylizer import Stylizer
+from tf_nst.runs import batch
+from tf_nst.engine.stylizer import Stylizer
 
 pairs = batch.make_pairs(["photos/"], ["styles/*.jpg"])
 summary = batch.run_batch(Stylizer(backbone="vgg16-hed", size=256, num_steps=100), pairs, "out")
@@ -28,8 +28,8 @@ import os
 import sys
 import time
 
-from tf_nst import images as image_io
-from tf_nst import provenance
+from tf_nst.io import images as image_io
+from tf_nst.io import provenance
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, OutputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")

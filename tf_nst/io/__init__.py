@@ -1,0 +1,1 @@
+"""Files: images (decode, resize, encode), provenance in outputs, atomic writes (TensorFlow-free)."""

@@ -1,0 +1,1 @@
+"""Drivers of whole runs over the engine: one image, batches (local, Beam), video; their progress."""

@@ -1,0 +1,1 @@
+"""The exported model and its clients: `export` (SavedModel signatures) and `client` (gRPC / REST / in-process)."""

@@ -1,0 +1,21 @@
+"""Every setting of a run, in one place (TensorFlow-free).
+
+- `choices`: every choice list, limit and default, defined once.
+- `parsing`: a CLI string or stored JSON value to a setting's value.
+- `schema`: `StylizeSettings` and `VideoSettings`, whose field metadata generates the CLI options.
+- `schedule`: the coarse-to-fine sizes and evaluations of a run.
+- `presets`: published settings by name.
+"""
+
+from tf_nst.settings.choices import (
+    BACKBONE_NAMES, POOLING_MODES, PREPROCESSING_MODES, PRECISIONS, LOSS_FORMS, OPTIMIZERS,
+    LBFGS_FIRST_STEPS, PRESERVE_COLORS_MODES, INIT_MODES, EXPORT_INIT_MODES, MIN_SIDE, MAX_SIDE,
+    MAX_STEPS, MAX_SCALES, MAX_STYLE_SCALE, MIN_TILE, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS,
+    MIN_AUTO_TILE)
+from tf_nst.settings.parsing import (
+    parse_layer_weights, format_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init,
+    parse_weights, parse_memory, parse_size, parse_frame_range)
+from tf_nst.settings.schema import (
+    setting, CheckedSettings, StylizeSettings, VideoSettings, check_value, field_names,
+    fields_by_name, option_name, control_names)
+from tf_nst.settings.schedule import Schedule, scale_sizes, schedule

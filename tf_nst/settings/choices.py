@@ -1,0 +1,27 @@
+"""Every choice list, limit and default of the settings, defined once (TensorFlow-free).
+
+The schema (`tf_nst.settings.schema`), the engine, the drivers, the export and the CLI import
+these names; a test finds no module-level constant defined in two modules of `tf_nst`.
+"""
+
+BACKBONE_NAMES = ("vgg19", "vgg16", "vgg16-hed")
+POOLING_MODES = ("max", "avg")
+PREPROCESSING_MODES = ("caffe", "unit", "none")
+PRECISIONS = ("float32", "bfloat16", "auto")
+LOSS_FORMS = ("normalized", "tf-tutorial", "jcjohnson")
+OPTIMIZERS = ("lbfgs", "adam")
+LBFGS_FIRST_STEPS = ("max_pixel", "torch")
+PRESERVE_COLORS_MODES = ("none", "luminance", "histogram")
+INIT_MODES = ("content", "random", "mean-noise")
+EXPORT_INIT_MODES = ("content", "random")  # the starts an exported model offers per request
+
+MIN_SIDE = 32  # below this the deepest VGG layers have no spatial extent left
+MAX_SIDE = 16384
+MAX_STEPS = 100_000
+MAX_SCALES = 6
+MAX_STYLE_SCALE = 8.0
+MIN_TILE = 64
+
+DEFAULT_CONTENT_LAYERS = "block4_conv2"
+DEFAULT_STYLE_LAYERS = ",".join(f"block{i}_conv1" for i in range(1, 6))
+MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this: below it the halos cost more than the cores

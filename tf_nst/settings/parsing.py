@@ -1,0 +1,188 @@
+"""Parsers: a CLI string (or a stored JSON value) to a setting's value (TensorFlow-free)."""
+
+import math
+import os
+import re
+
+from tf_nst.errors import InvalidArgumentError
+
+_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
+          "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_layer_weights(spec, name="layers"):
+    """Normalize `"a,b:0.5"`, `["a", "b"]` or `{"a": 1, "b": 0.5}` to a dict of weights."""
+    if isinstance(spec, str):
+        parsed = {}
+        for item in (item.strip() for item in spec.split(",")):
+            if not item:
+                continue
+            layer, _, weight = item.partition(":")
+            try:
+                parsed[layer.strip()] = float(weight) if weight else 1.0
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"expected {name} as 'layer[:weight],...'. Received: {name}={spec!r}") from None
+    elif isinstance(spec, dict):
+        try:
+            parsed = {str(layer): float(weight) for layer, weight in spec.items()}
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"expected numeric layer weights. Received: {name}={spec!r}") from None
+    elif isinstance(spec, (list, tuple)):
+        parsed = {str(layer): 1.0 for layer in spec}
+    else:
+        raise InvalidArgumentError(f"expected {name} as 'layer[:weight],...'. Received: {name}={spec!r}")
+    if not parsed:
+        raise InvalidArgumentError(f"expected at least one layer. Received: {name}={spec!r}")
+    bad = {layer: weight for layer, weight in parsed.items() if not (weight >= 0 and math.isfinite(weight))}
+    if bad or sum(parsed.values()) <= 0:
+        raise InvalidArgumentError(
+            f"expected non-negative layer weights, not all zero. Received: {name}={spec!r}")
+    return parsed
+
+
+def format_layer_weights(layers):
+    """The CLI spelling of a `{layer: weight}` dict: `"a:1,b:0.5"`."""
+    return ",".join(f"{layer}:{weight:g}" for layer, weight in layers.items())
+
+
+def _number_list(value, name, kind):
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",") if item.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [value]
+    try:
+        numbers = [kind(item) for item in items]
+        if kind is int and any(float(item) != int(item) for item in items):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"expected {name} as comma-separated {'integers' if kind is int else 'numbers'}. "
+            f"Received: {name}={value!r}") from None
+    if not numbers:
+        raise InvalidArgumentError(f"expected at least one value. Received: {name}={value!r}")
+    return numbers
+
+
+def parse_scales(value, name="scales"):
+    """`"auto"`, a number of resolutions (1-6) or an increasing list of sizes."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool):
+        raise InvalidArgumentError(f"expected {name} 'auto', a number or a list of sizes. Received: {name}={value!r}")
+    if isinstance(value, str) and "," not in value:
+        try:
+            value = int(value)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"expected {name} 'auto', a number of scales or comma-separated sizes. "
+                f"Received: {name}={value!r}") from None
+    if isinstance(value, int):
+        if not 1 <= value <= MAX_SCALES:
+            raise InvalidArgumentError(f"expected {name} 'auto' or in [1, {MAX_SCALES}]. Received: {name}={value}")
+        return value
+    sizes = _number_list(value, name, int)
+    if sizes != sorted(set(sizes)) or sizes[0] < MIN_SIDE:
+        raise InvalidArgumentError(
+            f"expected increasing scale sizes >= {MIN_SIDE}. Received: {name}={value!r}")
+    return sizes if len(sizes) > 1 else 1
+
+
+def parse_scale_steps(value, name="scale_steps"):
+    """Evaluations per scale, coarsest first (`"200,200,100"`), or `None`."""
+    if value is None:
+        return None
+    steps = _number_list(value, name, int)
+    if any(not 0 <= step <= MAX_STEPS for step in steps) or steps[-1] < 1:
+        raise InvalidArgumentError(
+            f"expected integers in [0, {MAX_STEPS}], the last >= 1. Received: {name}={value!r}")
+    return steps
+
+
+def parse_blend(value, name="style_blend"):
+    """One non-negative weight per style (`"1,3"`), or `None` for equal weights."""
+    if value is None:
+        return None
+    weights = _number_list(value, name, float)
+    if any(not (weight >= 0 and math.isfinite(weight)) for weight in weights) or sum(weights) <= 0:
+        raise InvalidArgumentError(
+            f"expected non-negative finite numbers, not all zero. Received: {name}={value!r}")
+    return weights
+
+
+def parse_init(value, name="init"):
+    """`content`, `random`, `mean-noise`, an image path, or (Python) a uint8 array."""
+    if value is None:
+        raise InvalidArgumentError(f"expected {name} one of {', '.join(INIT_MODES)} or an image. Received: {name}=None")
+    if not isinstance(value, (str, os.PathLike)):
+        return value  # an array: checked where it is used
+    value = os.fspath(value)
+    if value in INIT_MODES or os.path.isfile(value):
+        return value
+    raise InvalidArgumentError(
+        f"expected {name} one of {', '.join(INIT_MODES)} or an image file. Received: {name}={value!r}")
+
+
+def parse_weights(value, name="weights"):
+    """`default` (ImageNet), `random` / `None` (random init) or a weights-file path."""
+    if value is None or value == "random":
+        return None
+    return os.fspath(value)
+
+
+def parse_memory(value, name="max_memory"):
+    """A memory size such as `6GB`, `512MB` or bytes, or `None` (a share of the free memory)."""
+    if value is None:
+        return None
+    return parse_size(value)
+
+
+
+def parse_size(size, name="max_memory"):
+    """Bytes of `"6GB"`, `"512MB"`, `"1.5GiB"`, `"800M"` or an int of bytes.
+
+    Decimal units (kB, MB, GB, TB; bare K, M, G, T) are powers of 1000, binary ones
+    (KiB, MiB, GiB, TiB) powers of 1024; case is ignored.
+
+    Example:
+    ```python
+    parse_size("6GB")     # 6000000000
+    parse_size("1.5GiB")  # 1610612736
+    ```
+    """
+    if isinstance(size, bool):
+        raise InvalidArgumentError(f"expected {name} a size such as 6GB or 512MB. Received: {name}={size!r}")
+    if isinstance(size, int):
+        value = size
+    else:
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", str(size))
+        unit = match.group(2).upper() if match else None
+        if unit not in _UNITS:
+            raise InvalidArgumentError(
+                f"expected {name} a size such as 6GB, 512MB or 1.5GiB. Received: {name}={size!r}")
+        value = int(float(match.group(1)) * _UNITS[unit])
+    if value <= 0:
+        raise InvalidArgumentError(f"expected {name} > 0 bytes. Received: {name}={size!r}")
+    return value
+
+
+def parse_frame_range(value, name="frames"):
+    """`"A:B"` (frames A to B-1, counted from 0; either side may be empty) as `[A, B]`, or `None`."""
+    if value is None:
+        return None
+    received = value
+    if isinstance(value, str):
+        start, colon, stop = value.partition(":")
+        try:
+            value = [int(start) if start.strip() else 0, int(stop) if stop.strip() else None]
+        except ValueError:
+            value = None
+        if not colon:
+            value = None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2 or not isinstance(value[0], int)
+            or value[0] < 0 or (value[1] is not None and (not isinstance(value[1], int) or value[1] <= value[0]))):
+        raise InvalidArgumentError(
+            f"expected {name} as START:STOP with 0 <= START < STOP. Received: {name}={received!r}")
+    return list(value)
