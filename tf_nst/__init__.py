@@ -22,7 +22,7 @@ _EXPORTS = {
     "read_provenance": "io.provenance",
     "load_saved_model": "serving.client", "request_grpc": "serving.client", "request_rest": "serving.client",
     "StylizeSettings": "settings",
-    "Progress": "engine.stylizer", "StylizeResult": "engine.stylizer", "Stylizer": "engine.stylizer",
+    "RunStatus": "engine.status", "Progress": "engine.stylizer", "StylizeResult": "engine.stylizer", "Stylizer": "engine.stylizer",
     "TensorBoardLogger": "runs.tensorboard",
 }
 

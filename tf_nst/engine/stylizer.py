@@ -25,6 +25,7 @@ from tf_nst.engine import pyramid
 from tf_nst.engine.backbones import CAFFE_MEAN_BGR, FeatureExtractor
 from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.engine.objective import StyleObjective
+from tf_nst.engine.status import RunStatus
 from tf_nst.engine.optimizers import LBFGS, Adam, run_steps
 from tf_nst.settings import INIT_MODES, Schedule, StylizeSettings, schedule
 
@@ -44,7 +45,7 @@ class StylizeResult:
         best_loss: total loss of `image`.
         steps: evaluations run (all scales).
         seconds: wall time of the optimization.
-        interrupted: stopped early by Ctrl-C or the time budget.
+        status: a `RunStatus`: `done`, `stopped` (Ctrl-C, SIGTERM, `should_stop`) or `time-budget`.
         notes: things the user should know.
         tiling: per scale, `{"size": (width, height), "tile_size": int or None, "estimate": bytes,
             "budget": bytes}`: how each scale was evaluated.
@@ -57,9 +58,14 @@ class StylizeResult:
     best_loss: float
     steps: int
     seconds: float
-    interrupted: bool = False
+    status: RunStatus = RunStatus.DONE
     notes: list = dataclasses.field(default_factory=list)
     tiling: list = dataclasses.field(default_factory=list)
+
+    @property
+    def interrupted(self):
+        """True when the run ended before every planned evaluation (stopped or out of time)."""
+        return not self.status.finished
 
     def losses(self):
         """History as a list of `{name: value}` dicts, one per evaluation."""
@@ -336,7 +342,7 @@ class Stylizer:
 
         Returns:
             A `StylizeResult`. Ctrl-C stops the run and returns the best image so far
-            with `interrupted=True`.
+            with `status=RunStatus.STOPPED`.
 
         One run at a time per Stylizer (the L-BFGS history is its variables): concurrent
         calls from several threads wait for each other.
@@ -381,7 +387,7 @@ class Stylizer:
         weights = (tf.constant(settings.content_weight), tf.constant(settings.style_weight),
                    tf.constant(settings.tv_weight))
         started = time.perf_counter()
-        rows, done, interrupted, state, tiling = [], 0, False, None, []
+        rows, done, status, state, tiling = [], 0, RunStatus.DONE, None, []
         try:
             for scale_index, (scale_size, scale_steps) in enumerate(zip(schedule.sizes, schedule.steps)):
                 content_rgb = pyramid.fit(content.rgb, scale_size, self.min_side)
@@ -401,11 +407,11 @@ class Stylizer:
                 steps_here = 0
                 while steps_here < scale_steps:
                     if settings.max_seconds is not None and time.perf_counter() - started >= settings.max_seconds:
-                        interrupted = True
+                        status = RunStatus.TIME_BUDGET
                         notes.append(f"time budget of {settings.max_seconds:g} s reached after {done} steps")
                         break
                     if should_stop is not None and should_stop():
-                        interrupted = True
+                        status = RunStatus.STOPPED
                         notes.append(f"interrupted after {done} steps")
                         break
                     chunk = min(chunk_steps, scale_steps - steps_here)
@@ -420,14 +426,14 @@ class Stylizer:
                             losses=dict(zip(self.loss_names, map(float, rows[-1]))), rows=history,
                             scale_index=scale_index, scale_count=len(schedule.sizes), size=(width, height),
                             best_image=lambda current=state: to_uint8(current["best_x"]).numpy()[0]))
-                if interrupted:
+                if status is not RunStatus.DONE:
                     break
         except KeyboardInterrupt:
             # Ctrl-C lands wherever Python next runs: between chunks, in a callback, or while
             # the next scale's targets are built. Before the first state there is nothing to keep.
             if state is None:
                 raise
-            interrupted = True
+            status = RunStatus.STOPPED
             notes.append(f"interrupted after {done} steps")
         image = to_uint8(state["best_x"]).numpy()[0]
         if settings.preserve_colors == "luminance":
@@ -439,7 +445,7 @@ class Stylizer:
         return StylizeResult(
             image=image, alpha=alpha, history=np.asarray(rows, np.float32),
             loss_names=self.loss_names, best_loss=float(state["best_loss"]), steps=done,
-            seconds=time.perf_counter() - started, interrupted=interrupted, notes=notes, tiling=tiling)
+            seconds=time.perf_counter() - started, status=status, notes=notes, tiling=tiling)
 
     def initial_image(self, content_rgb, init=None):
         """The start image `(1, H, W, 3)` float at `content_rgb`'s size: the settings' `init` or `init`."""
