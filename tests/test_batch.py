@@ -202,7 +202,7 @@ def test_manifest_lines_are_whole(tmp_path):
 def run_cli(*args):
     from click.testing import CliRunner
 
-    from tf_nst.cli import commands as cli
+    from tf_nst.cli import app as cli
 
     return CliRunner().invoke(cli.cli, ["batch", *map(str, args)])
 

@@ -109,7 +109,7 @@ def test_cli_batch_on_the_direct_runner_equals_cli_batch(setup, tmp_path):
     """`cli.py batch --saved-model M --runner DirectRunner` gives `cli.py batch`'s pixels."""
     from click.testing import CliRunner
 
-    from tf_nst.cli import commands as cli
+    from tf_nst.cli import app as cli
 
     root, contents, styles, model, _ = setup
     good = [str(contents / "city.png"), str(contents / "leaf.png")]

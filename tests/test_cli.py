@@ -7,7 +7,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tf_nst.cli import commands as cli
+from tf_nst.cli import app as cli
+from tf_nst.cli.options import CLI_FIELDS, FIELDS
+from tf_nst.cli.stylize import stylize as stylize_command
 from tf_nst.io.provenance import read_png_text
 
 FAST = ["--backbone", "vgg16-hed", "--size", "48", "--steps", "4", "--quiet"]
@@ -188,7 +190,7 @@ def test_every_setting_round_trips_through_cli_png_and_from(runner, tmp_path, co
     from tf_nst.settings import StylizeSettings, fields_by_name, option_name
 
     fields = fields_by_name()
-    assert set(NON_DEFAULT_ARGS) == set(cli.CLI_FIELDS)  # a new setting must join this test
+    assert set(NON_DEFAULT_ARGS) == set(CLI_FIELDS)  # a new setting must join this test
     args = [token for name, value in NON_DEFAULT_ARGS.items() for token in (option_name(fields[name]), value)]
     first = tmp_path / "first.png"
     result = runner.invoke(cli.cli, ["stylize", content_path, style_path, style_path, "-o", str(first), "--quiet",
@@ -196,7 +198,7 @@ def test_every_setting_round_trips_through_cli_png_and_from(runner, tmp_path, co
     assert result.exit_code == 0, result.output
     stored = json.loads(read_png_text(first)["tf_nst:settings"])
     defaults = StylizeSettings().to_dict()
-    for name in cli.CLI_FIELDS:
+    for name in CLI_FIELDS:
         assert stored[name] != defaults[name], name  # each option reached the settings
     replay = tmp_path / "replay.png"
     result = runner.invoke(cli.cli, ["stylize", "--from", str(first), "-o", str(replay), "--quiet"])
@@ -269,7 +271,7 @@ def test_help_and_usage_errors_do_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom tf_nst.cli.commands import cli\n"
+    code = ("import sys\nfrom tf_nst.cli import cli\n"
             "for args in (['stylize', '--help'], ['stylize', '--steps', '0']):\n"
             "    try:\n        cli(args)\n    except SystemExit:\n        pass\n"
             "print('tensorflow' in sys.modules)")
@@ -286,7 +288,7 @@ def test_readme_option_table_matches_help():
         readme = stream.read()
     table = readme.split("### Options of `stylize`", 1)[1].split("\n\n", 2)[1]
     documented = set(re.findall(r"`(--[a-z0-9-]+)", table)) | set(re.findall(r"`-o, (--output)", table))
-    offered = {option for param in cli.stylize.params for option in param.opts if option.startswith("--")}
+    offered = {option for param in stylize_command.params for option in param.opts if option.startswith("--")}
     assert documented == offered
 
 
@@ -294,7 +296,7 @@ def test_presets_use_field_names():
     from tf_nst.settings.presets import PRESETS
 
     for name, preset in PRESETS.items():
-        unknown = set(preset) - set(cli.FIELDS) - {"save_every", "notes"}
+        unknown = set(preset) - set(FIELDS) - {"save_every", "notes"}
         assert not unknown, (name, unknown)
 
 

@@ -16,7 +16,8 @@ from PIL import Image
 import image_corpus as corpus
 from conftest import ROOT, STYLE_PATH
 from image_corpus import BAD_IMAGES
-from tf_nst.cli import commands as cli
+from tf_nst.cli import app as cli
+from tf_nst.cli.feedback import ProgressReporter
 
 FAST = ["--size", "32", "--steps", "2", "--quiet"]
 HED = ["--backbone", "vgg16-hed"]
@@ -333,7 +334,7 @@ def test_interrupt_in_callback_writes_best_image(tmp_path, good_image, monkeypat
     def interrupt(self, progress):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli.ProgressReporter, "__call__", interrupt)
+    monkeypatch.setattr(ProgressReporter, "__call__", interrupt)
     output = tmp_path / "out.png"
     result = run(good_image, good_image, "-o", output, *HED, "--size", "32", "--steps", "50")
     assert result.exit_code == 130, result.output

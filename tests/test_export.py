@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import ROOT, gradient_image
 from model_server import start_server
 
-from tf_nst.cli import commands as cli
+from tf_nst.cli import app as cli
 from tf_nst.serving import export
 from tf_nst.serving import client as serving
 from tf_nst.errors import InvalidArgumentError, OutputError, ServingError

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tf_nst.cli import commands as cli
+from tf_nst.cli import app as cli
 from tf_nst.engine import backbones
 from tf_nst.io import images as image_io
 from tf_nst.engine.backbones import FeatureExtractor

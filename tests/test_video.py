@@ -248,7 +248,7 @@ def test_bad_inputs_raise_typed_errors_and_leave_nothing(tmp_path, small_clip):
 def run_video(*args):
     from click.testing import CliRunner
 
-    from tf_nst.cli import commands as cli
+    from tf_nst.cli import app as cli
 
     return CliRunner().invoke(cli.cli, ["video", *map(str, args)])
 

@@ -1,5 +1,10 @@
-"""The command line: `python cli.py` / `tf-nst` (click commands built from the settings schema)."""
+"""The command line: `python cli.py` / `tf-nst`, a thin click layer over the library.
 
-from tf_nst.cli.commands import main
+- `options`: click options generated from the settings schema, and the shared ones.
+- `feedback`: TensorFlow's logs muted, `Error:` lines, clean stops, progress and summaries.
+- `stylize`, `serving`, `batch`, `video`: one module per command group; `app`: the group and `main`.
+"""
 
-__all__ = ["main"]
+from tf_nst.cli.app import cli, main
+
+__all__ = ["cli", "main"]

@@ -59,3 +59,15 @@ def get_preset(name):
     settings = dict(PRESETS[name])
     settings.pop("notes")
     return settings
+
+
+def backbone_note(name, backbone, loss_form):
+    """A note when preset `name`'s unnormalized weights meet features they were not set for, else None."""
+    if loss_form == "normalized":
+        return None
+    published = get_preset(name)["backbone"]
+    if backbone == published:
+        return None
+    return (f"preset {name}'s weights were set for {published} features; with {backbone} its "
+            f"unnormalized {loss_form} losses strike a different balance between content and style "
+            f"(the default normalized losses carry across backbones)")

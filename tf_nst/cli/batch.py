@@ -1,0 +1,98 @@
+"""`batch`: every content x every style into a folder, here or on an export (Apache Beam); resumable."""
+
+import sys
+
+import click
+
+from tf_nst.cli.feedback import announce_download, library_errors, stop_signals
+from tf_nst.cli.options import build_settings, given, input_options, overwrite_option, preset_option, quiet_option, settings_options
+from tf_nst.cli.serving import export_controls
+
+
+@click.command()
+@click.argument("contents", nargs=-1, type=click.Path())
+@click.option("-s", "--style", "styles", multiple=True, type=click.Path(),
+              help="Style image, folder or glob (repeatable). Every content runs with every style.")
+@click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CSV with content,style columns: run these pairs instead of every content x every style.")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: OUTDIR/<content>--<style>.png and OUTDIR/manifest.jsonl.")
+@overwrite_option("Replace files in OUTDIR that tf-nst did not write.")
+@settings_options()
+@input_options
+@click.option("--saved-model", type=click.Path(), default=None,
+              help="Run this export instead of building the model here (required with --runner; a local "
+                   "folder, gs:// or s3://).")
+@click.option("--runner", type=click.Choice(["DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner"]),
+              default=None, help="Run as an Apache Beam pipeline on this runner (pip install -r "
+                                 "requirements-beam.txt).")
+@click.option("--pipeline-option", "pipeline_options", multiple=True, metavar="K=V",
+              help="Beam pipeline option, e.g. direct_num_workers=2 or temp_location=gs://... (repeatable).")
+@preset_option
+@quiet_option
+def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, runner, pipeline_options,
+          quiet, **values):
+    """Stylize every CONTENT with every --style into OUTDIR; resumable.
+
+    CONTENTS and styles are files, folders or globs. A rerun skips outputs already made
+    with the same settings and inputs; a failing pair is recorded in OUTDIR/manifest.jsonl
+    and the batch goes on. Exit 0 when every pair succeeded, 1 otherwise.
+    """
+    if bool(pairs_csv) == bool(contents or styles):
+        raise click.UsageError("expected CONTENT... with --style STYLE..., or --pairs FILE.csv")
+    if not pairs_csv and not (contents and styles):
+        raise click.UsageError("expected at least one CONTENT and one --style")
+    if runner and not saved_model:
+        raise click.UsageError("expected --saved-model with --runner (workers load the export)")
+    if saved_model or runner:
+        summary = _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
+                                   max_input_pixels, values)
+    else:
+        settings = build_settings(values)
+        if settings.style_blend is not None:
+            raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
+        with stop_signals() as stop, library_errors():
+            from tf_nst.runs import batch as batches
+            from tf_nst.engine.stylizer import Stylizer
+
+            pairs = (batches.read_pairs_csv(pairs_csv) if pairs_csv else
+                     batches.make_pairs(batches.expand_inputs(contents, "content"),
+                                        batches.expand_inputs(styles, "style")))
+            batches.plan_outputs(pairs, outdir)
+            announce_download(settings.backbone, settings.weights)
+            stylizer = Stylizer(settings)
+            stop.optimizing = True
+            try:
+                summary = batches.run_batch(stylizer, pairs, outdir, progress=not quiet,
+                                            should_stop=lambda: stop.requested, overwrite=overwrite,
+                                            max_input_pixels=max_input_pixels)
+            finally:
+                stop.optimizing = False
+    for result in summary.results:
+        if result.status == "error":
+            click.echo(f"Note: {result.content} x {result.style}: {result.error}", err=True)
+    click.echo(summary.summary_line(), err=True)
+    if summary.interrupted:
+        sys.exit(130)
+    if not summary.all_ok:
+        sys.exit(1)
+
+
+def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
+                     max_input_pixels, values):
+    """A batch on an exported model: an Apache Beam pipeline (DirectRunner by default)."""
+    controls = export_controls(values)
+    with library_errors():
+        try:
+            from tf_nst.runs import beam as beam_batch
+        except ImportError as error:
+            raise click.ClickException(str(error))
+        from tf_nst.runs import batch as batches
+        from tf_nst.serving import export as names
+
+        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
+        pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
+        return beam_batch.run(contents=list(contents), styles=list(styles), pairs=pairs, outdir=outdir,
+                              saved_model=saved_model, controls={wire[k]: v for k, v in controls.items()},
+                              size=values["size"] if given("size") else None, runner=runner or "DirectRunner",
+                              pipeline_options=pipeline_options, max_input_pixels=max_input_pixels)

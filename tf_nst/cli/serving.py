@@ -1,0 +1,143 @@
+"""`export` (the optimization as a SavedModel), `request` (TF Serving), and `stylize --saved-model`."""
+
+import os
+
+import click
+
+from tf_nst import settings as settings_module
+from tf_nst.cli.feedback import announce_download, library_errors
+from tf_nst.cli.options import (CLI_FIELDS, FIELDS, build_settings, given, input_options, output_options,
+                                quiet_option, settings_options)
+from tf_nst.settings import EXPORT_INIT_MODES
+
+# What an export fixes (its model) and what a request may still send (its controls).
+EXPORT_MODEL_FIELDS = ("backbone", "weights", "pooling", "content_layers", "style_layers", "loss_form",
+                       "optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "lbfgs_history",
+                       "lbfgs_first_step")
+CONTROL_FIELDS = settings_module.control_names()
+
+
+def export_controls(values):
+    """The controls given for an exported model; every other setting given is a usage error.
+
+    Everything but the signature's controls (and the request size) is fixed in the export,
+    so a setting added later is refused here too instead of being silently ignored.
+    """
+    fixed = [settings_module.option_name(FIELDS[name]) for name in CLI_FIELDS
+             if name not in CONTROL_FIELDS and name != "size" and given(name)]
+    if fixed:
+        allowed = ", ".join(settings_module.option_name(FIELDS[name]) for name in ("size",) + CONTROL_FIELDS)
+        raise click.UsageError(f"{', '.join(fixed)}: fixed when the model was exported, expected only "
+                               f"{allowed} with --saved-model")
+    controls = {name: values[name] for name in CONTROL_FIELDS if given(name)}
+    if controls.get("init") not in (None,) + EXPORT_INIT_MODES:
+        raise click.BadParameter("expected 'content' or 'random' with --saved-model", param_hint="'--init'")
+    return controls
+
+
+def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values):
+    controls = export_controls(values)
+    if len(styles) != 1:
+        raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
+    with library_errors():
+        from tf_nst.serving import export as names
+        from tf_nst.io import images as image_io
+        from tf_nst.serving import client as serving
+
+        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
+        image_io.check_output_path(output, overwrite=overwrite)
+        content_rgb, style_rgb = load_request_images(content, styles[0], max_input_pixels)
+        model = serving.load_saved_model(path)
+        min_side = model.info.get("min_side", settings_module.MIN_SIDE)
+        result = model.stylize(serving.prepare_image(content_rgb, values["size"], min_side),
+                               serving.prepare_image(style_rgb, values["size"], min_side),
+                               **{wire[name]: value for name, value in controls.items()})
+        image_io.save_png(output, result.image, settings={"saved_model": os.path.abspath(path), **controls},
+                          inputs=[content, styles[0]])
+    if not quiet:
+        click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
+                   f"{len(result.losses) - 1} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
+
+
+def load_request_images(content, style, max_input_pixels):
+    from tf_nst.io import images as image_io
+
+    return (image_io.load_image(content, max_input_pixels=max_input_pixels).rgb,
+            image_io.load_image(style, max_input_pixels=max_input_pixels).rgb)
+
+
+@click.command()
+@click.option("--output", required=True, type=click.Path(file_okay=False),
+              help="Model base folder (TF Serving's base_path); the export goes to OUTPUT/VERSION.")
+@click.option("--version", type=click.IntRange(min=1), default=None,
+              help="Integer version folder. Default: the next free one.")
+@settings_options(EXPORT_MODEL_FIELDS)
+@settings_options(CONTROL_FIELDS, help_suffix="(A request's default.)", choices={"init": EXPORT_INIT_MODES})
+@click.option("--max-steps", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Server-side cap on a request's steps.")
+@click.option("--max-pixels", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
+              help="Server-side cap on each image's width*height.")
+@click.option("--model-name", default="tf_nst", show_default=True, help="Model name used in the warmup requests.")
+def export(output, version, max_steps, max_pixels, model_name, **values):
+    """Export the optimization as a SavedModel for TF Serving (OUTPUT/VERSION)."""
+    import time
+
+    settings = build_settings({**values, "precision": "float32"})  # the server's CPU is unknown
+    with library_errors():
+        from tf_nst.serving.export import export_model
+        from tf_nst.engine.stylizer import Stylizer
+
+        started = time.perf_counter()
+        announce_download(settings.backbone, settings.weights)
+        path = export_model(Stylizer(settings), output, version=version, max_steps=max_steps,
+                            max_pixels=max_pixels, model_name=model_name)
+    size = sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
+    click.echo(f"Exported {path} ({size / 1e6:.0f} MB, {time.perf_counter() - started:.1f} s; "
+               f"signatures serving_default, stylize_bytes)")
+
+
+@click.command()
+@click.argument("content", type=click.Path(dir_okay=False))
+@click.argument("style", type=click.Path(dir_okay=False))
+@output_options()
+@click.option("--server", default=None, help="TF Serving gRPC address HOST:PORT (port 8500).")
+@click.option("--rest", default=None, help="TF Serving REST address HOST:PORT (port 8501) instead of gRPC.")
+@click.option("--model", "model_name", default="tf_nst", show_default=True, help="Served model name.")
+@click.option("--model-version", type=click.IntRange(min=1), default=None, help="Default: the latest.")
+@click.option("--signature", type=click.Choice(["serving_default", "stylize_bytes"]), default="serving_default",
+              show_default=True, help="gRPC: raw uint8 tensors or PNG bytes. REST always uses stylize_bytes.")
+@settings_options(("size",), help_suffix="Images are resized to it before sending.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Deadline in seconds (the server cancels the run after it).")
+@settings_options(CONTROL_FIELDS, defaults=False, help_suffix="Default: the export's.",
+                  choices={"init": EXPORT_INIT_MODES})
+@input_options
+@quiet_option
+def request(content, style, output, overwrite, server, rest, model_name, model_version, signature, timeout,
+            max_input_pixels, quiet, size, **controls):
+    """Stylize CONTENT with STYLE on a TF Serving model server."""
+    if bool(server) == bool(rest):
+        raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
+    with library_errors():
+        from tf_nst.serving import export as names
+        from tf_nst.io import images as image_io
+        from tf_nst.serving import client as serving
+
+        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
+        controls = {wire[name]: value for name, value in controls.items()}
+        image_io.check_output_path(output, overwrite=overwrite)
+        content_rgb, style_rgb = load_request_images(content, style, max_input_pixels)
+        content_rgb, style_rgb = serving.prepare_image(content_rgb, size), serving.prepare_image(style_rgb, size)
+        if rest:
+            result = serving.request_rest(rest, content_rgb, style_rgb, model_name=model_name,
+                                          version=model_version, timeout=timeout, **controls)
+        else:
+            result = serving.request_grpc(server, content_rgb, style_rgb, model_name=model_name,
+                                          version=model_version, signature=signature, timeout=timeout, **controls)
+        image_io.save_png(output, result.image,
+                          settings={"server": server or rest, "model": model_name, **{
+                              key: value for key, value in controls.items() if value is not None}},
+                          inputs=[content, style])
+    if not quiet:
+        click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
+                   f"{len(result.losses) - 1} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)

@@ -1,0 +1,116 @@
+"""`stylize` (one image, here or on an export) and `info` (what a tf-nst PNG stores)."""
+
+import json
+import math
+import sys
+
+import click
+
+from tf_nst.cli.feedback import (ProgressReporter, announce_download, library_errors, stop_signals, tiling_text,
+                                 write_json)
+from tf_nst.cli.options import (DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, input_options, output_options,
+                                quiet_option, replay_options, reset_replayed_schedule, run_options,
+                                settings_options)
+from tf_nst.cli.serving import stylize_saved_model
+from tf_nst.settings import INIT_MODES
+
+
+def check_preset_backbone(backbone, loss_form):
+    """Say so when a preset's unnormalized weights meet features they were not set for."""
+    from tf_nst.settings.presets import backbone_note
+
+    preset = click.get_current_context().meta.get("preset")
+    note = preset and backbone_note(preset, backbone, loss_form)
+    if note:
+        click.echo(f"Note: {note}", err=True)
+
+
+@click.command()
+@click.argument("content", required=False, type=click.Path(dir_okay=True))
+@click.argument("styles", nargs=-1, type=click.Path(dir_okay=True))
+@output_options()
+@settings_options()
+@run_options
+@input_options
+@click.option("--saved-model", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Run this export (python cli.py export) instead of building the model here.")
+@replay_options
+@quiet_option
+def stylize(content, styles, output, overwrite, save_every, tensorboard, log_json, max_input_pixels, saved_model,
+            quiet, **values):
+    """Stylize CONTENT with one or more STYLE images and write a PNG.
+
+    With no arguments, stylizes the bundled astronaut photo with The Starry Night.
+    """
+    replay_content, replay_styles = click.get_current_context().meta.get("replay_inputs", (None, None))
+    content = content or replay_content or DEFAULT_CONTENT
+    styles = list(styles) or list(replay_styles or []) or [DEFAULT_STYLE]
+    reset_replayed_schedule(values)
+    if saved_model:
+        return stylize_saved_model(saved_model, content, styles, output, overwrite, max_input_pixels, quiet,
+                                    values)
+    settings = build_settings(values)
+    if settings.style_blend is not None and len(settings.style_blend) != len(styles):
+        raise click.BadParameter(
+            f"expected {len(styles)} weights (one per style), received {len(settings.style_blend)}",
+            param_hint="'--style-blend'")
+    with stop_signals() as stop, library_errors():
+        from tf_nst.io import images as image_io
+        from tf_nst.engine.stylizer import Stylizer
+
+        # Every check that can fail runs before the (long) optimization.
+        image_io.check_output_path(output, overwrite=overwrite)
+        if log_json:
+            image_io.check_output_path(log_json, overwrite=overwrite, suffix=".json")
+        content_image = image_io.load_image(content, max_input_pixels=max_input_pixels)
+        style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
+        if isinstance(settings.init, str) and settings.init not in INIT_MODES:
+            image_io.load_image(settings.init, max_input_pixels=max_input_pixels)
+        announce_download(settings.backbone, settings.weights)
+        check_preset_backbone(settings.backbone, settings.loss_form)
+        stylizer = Stylizer(settings)
+        config = stylizer.get_config()
+        inputs = [content] + styles
+        reporter = ProgressReporter(stylizer.schedule.total_steps, quiet, output, save_every, config, inputs,
+                                    tensorboard, stylizer.loss_names)
+        stop.optimizing = True
+        try:
+            result = stylizer.stylize(content_image, style_images, callback=reporter,
+                                      should_stop=lambda: stop.requested,
+                                      chunk_steps=math.gcd(5, save_every) if save_every else 5)
+            reporter.finish(result)
+        finally:
+            reporter.close()
+            stop.optimizing = False
+        tiling = tiling_text(result.tiling)
+        image_io.save_png(output, result.image, alpha=result.alpha, settings=config, inputs=inputs,
+                          text={"tf_nst:tiling": json.dumps(result.tiling)})
+        if log_json:
+            write_json(log_json, {"settings": config, "inputs": inputs, "loss_names": list(result.loss_names),
+                                   "history": result.history.tolist(), "seconds": result.seconds,
+                                   "steps": result.steps, "best_loss": result.best_loss, "tiling": result.tiling})
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if not quiet:
+        click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
+                   f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g}, "
+                   f"{config['precision']}, {tiling})", err=True)
+    if result.interrupted and any(note.startswith("interrupted") for note in result.notes):
+        sys.exit(130)
+
+
+@click.command()
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+def info(image):
+    """Print the settings, input hashes and versions stored in a tf-nst PNG."""
+    from tf_nst.io.provenance import read_png_text
+
+    try:
+        text = read_png_text(image)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise click.ClickException(f"{image}: cannot read PNG ({error})")
+    entries = {key: value for key, value in text.items() if key.startswith("tf_nst:")}
+    if "tf_nst:settings" not in entries:
+        raise click.ClickException(f"{image}: no tf-nst settings found (not written by tf-nst)")
+    for key, value in entries.items():
+        click.echo(f"{key[len('tf_nst:'):]}: {value}")

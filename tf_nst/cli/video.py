@@ -1,0 +1,77 @@
+"""`video`: a clip or a folder of frames, stylized without flicker; resumable."""
+
+import sys
+
+import click
+
+from tf_nst.cli.feedback import announce_download, library_errors, stop_signals
+from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, input_options, overwrite_option, preset_option,
+                                quiet_option, settings_options)
+from tf_nst.settings import VideoSettings
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True,
+              help="Output: OUT.mp4, OUT.gif or a folder for PNG frames (at the input's frame rate).")
+@overwrite_option()
+@settings_options(tuple(VIDEO_FIELDS), fields=VIDEO_FIELDS)
+@click.option("--keep-frames", is_flag=True, help="Keep the stylized frames (OUTPUT.work/) after assembling.")
+@settings_options()
+@input_options
+@preset_option
+@quiet_option
+def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, **values):
+    """Stylize a video (MP4, WebM, GIF) or a folder of frames with STYLE, without flicker.
+
+    Frame 1 runs the full schedule; each later frame starts from the previous result warped
+    by the optical flow and adds the temporal loss (Ruder et al. 2016). Finished frames are
+    kept in OUTPUT.work/: rerun the same command to resume after an interruption.
+    """
+    video_settings = build_settings({name: values.pop(name) for name in VIDEO_FIELDS}, VideoSettings)
+    settings = build_settings(values)
+    with stop_signals() as stop, library_errors():
+        from tqdm import tqdm
+
+        from tf_nst.io import images as image_io
+        from tf_nst.runs import video as videos
+        from tf_nst.engine.flow import TemporalLoss
+        from tf_nst.engine.stylizer import Stylizer
+
+        videos.check_video_output(output, overwrite)
+        for path in styles:  # fail on a bad style before any frame is read
+            image_io.load_image(path, max_input_pixels=max_input_pixels)
+        clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
+        announce_download(settings.backbone, settings.weights)
+        terms = settings.extra_loss_terms
+        if video_settings.temporal_weight > 0:
+            terms += (TemporalLoss(weight=video_settings.temporal_weight),)
+        stylizer = Stylizer(settings, extra_loss_terms=terms)
+        bar = tqdm(total=len(clip), unit="frame", dynamic_ncols=True, file=sys.stderr, disable=quiet)
+
+        def progress(update):
+            bar.update(update.frame - bar.n)
+            bar.set_postfix({"s/frame": f"{update.seconds:.1f}", **{
+                name: f"{value:.3g}" for name, value in list(update.losses.items())[:3]}}, refresh=False)
+
+        stop.optimizing = True
+        try:
+            result = videos.stylize_video(stylizer, clip, [str(path) for path in styles], output,
+                                          frame_steps=video_settings.frame_steps,
+                                          warp_start=video_settings.warp_start,
+                                          flow_method=video_settings.flow_method, overwrite=overwrite,
+                                          keep_frames=keep_frames, callback=progress,
+                                          should_stop=lambda: stop.requested)
+        finally:
+            bar.close()
+            stop.optimizing = False
+    for note in clip.notes + result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if result.interrupted:
+        click.echo(f"Note: interrupted after {len(result.frames)} of {result.total_frames} frames; they are kept in "
+                   f"{result.work_dir}: rerun the same command to resume", err=True)
+        sys.exit(130)
+    if not quiet:
+        click.echo(f"Wrote {result.output} ({result.total_frames} frames at {float(result.fps):g} fps, "
+                   f"{result.resumed} resumed from an earlier run)", err=True)
