@@ -65,6 +65,7 @@ class StandaloneCluster:
         self.master_url = f"spark://{HOST}:{self.port}"
         self.processes = []
         self.start_seconds = None
+        self._launched = None
 
     def __enter__(self):
         self.start()
@@ -83,9 +84,14 @@ class StandaloneCluster:
         return process
 
     def start(self):
-        """Start the master, then the workers; wait until every worker is registered."""
+        """Start the master and the workers; wait until every worker is registered."""
+        self.launch()
+        self.wait()
+
+    def launch(self):
+        """Start the processes without waiting (`wait` does), so the caller can work meanwhile."""
         os.makedirs(self.root, exist_ok=True)
-        started = time.perf_counter()
+        self._launched = time.perf_counter()
         self._spawn("master", ["org.apache.spark.deploy.master.Master", "--host", HOST, "--port", str(self.port),
                                "--webui-port", str(self.web_port)])
         for index in range(self.workers):
@@ -94,12 +100,15 @@ class StandaloneCluster:
             self._spawn(f"worker-{index}", ["org.apache.spark.deploy.worker.Worker", self.master_url,
                                             "--host", HOST, "--cores", str(self.cores), "--memory", self.memory,
                                             "--work-dir", work_dir, "--webui-port", str(free_port())])
+
+    def wait(self):
+        """Wait until every worker is registered with the master (`start_seconds`: since `launch`)."""
         try:
-            self._wait_for_workers(started + START_TIMEOUT)
+            self._wait_for_workers(self._launched + START_TIMEOUT)
         except Exception:
             self.stop()
             raise
-        self.start_seconds = time.perf_counter() - started
+        self.start_seconds = time.perf_counter() - self._launched
 
     def alive_workers(self):
         """Workers the master lists as ALIVE (its web UI's JSON), or [] while it starts."""

@@ -32,8 +32,23 @@ needs_java = pytest.mark.skipif(java_missing_reason() is not None, reason=str(ja
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """Four good pairs and one with a corrupt content, a one-scale float32 vgg16-hed export, the local batch."""
+def workers(tmp_path_factory):
+    """A standalone master and two workers (1 core, 3g each) on 127.0.0.1, starting (see `cluster`)."""
+    if java_missing_reason():
+        yield None
+        return
+    processes = StandaloneCluster(tmp_path_factory.mktemp("cluster"), workers=2, cores=1, memory="3g")
+    processes.launch()
+    yield processes
+    processes.stop()
+
+
+@pytest.fixture(scope="module")
+def setup(workers, tmp_path_factory):
+    """Four good pairs and one with a corrupt content, a one-scale float32 vgg16-hed export, the local batch.
+
+    The cluster's JVMs start meanwhile.
+    """
     root = tmp_path_factory.mktemp("spark")
     contents, styles = root / "contents", root / "styles"
     contents.mkdir()
@@ -54,25 +69,19 @@ def setup(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster(setup, tmp_path_factory):
-    """A standalone master and two workers (1 core, 3g each) on 127.0.0.1, and a session on it."""
-    if java_missing_reason():
+def cluster(workers, setup):
+    """The started cluster (every worker registered) and a session on it."""
+    if workers is None:
         pytest.skip(java_missing_reason())
     from pyspark.sql import SparkSession
 
-    workers = StandaloneCluster(tmp_path_factory.mktemp("cluster"), workers=2, cores=1, memory="3g")
-    workers.start()
-    try:
-        spark = (SparkSession.builder.master(workers.master_url).appName("tf-nst tests")
-                 .config("spark.pyspark.python", sys.executable).config("spark.driver.host", "127.0.0.1")
-                 .config("spark.driver.bindAddress", "127.0.0.1").config("spark.executor.memory", "1g")
-                 .config("spark.ui.showConsoleProgress", "false").getOrCreate())
-    except BaseException:
-        workers.stop()
-        raise
+    workers.wait()
+    spark = (SparkSession.builder.master(workers.master_url).appName("tf-nst tests")
+             .config("spark.pyspark.python", sys.executable).config("spark.driver.host", "127.0.0.1")
+             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.executor.memory", "1g")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     yield workers, spark
     spark.stop()
-    workers.stop()
 
 
 def assert_same_pixels(outdir, library):
