@@ -85,7 +85,7 @@ def main(argv=None):
 
     root = tempfile.mkdtemp(prefix="tf_nst-spark-bench-")
     report = {"cpu": cpu_model(), "cores": os.cpu_count(), "precision": "float32", "size": args.size,
-              "steps": args.steps, "backbone": "vgg16-hed"}
+              "steps": args.steps, "backbone": "vgg16-hed", "load_average_before": os.getloadavg()[0]}
     contents = make_images(os.path.join(root, "contents"), max(2, args.throughput_contents), "photo", 0, (48, 64))
     styles = make_images(os.path.join(root, "styles"), 2, "style", 1, (64, 64))
     pairs = batch.make_pairs(contents[:2], styles)
@@ -128,6 +128,7 @@ def main(argv=None):
     finally:
         cluster.stop()
     report["throughput_pairs"] = len(throughput_pairs)
+    report["load_average_after"] = os.getloadavg()[0]  # the machine is shared: read figures with it
     print(json.dumps(report, indent=1))
     return report
 

@@ -2,17 +2,16 @@
 
 The Spark outputs equal the local float32 batch pixel for pixel; a corrupt input is a
 manifest record; both workers ran pairs; a rerun skips every done pair; a cancel keeps
-what finished. `local[2]` runs through the CLI in a process of its own (one SparkContext
-per process).
+what finished. `local[2]` runs through the CLI first: a process has one SparkContext at a
+time, and the cluster's session lives until the module's end.
 """
 
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, gradient_image
+from conftest import gradient_image
 from PIL import Image
 
 pytest.importorskip("pyspark", reason="pyspark not installed (pip install -r requirements-spark.txt)")
@@ -90,6 +89,30 @@ def assert_same_pixels(outdir, library):
     for name in names:
         np.testing.assert_array_equal(np.asarray(Image.open(outdir / name)), np.asarray(Image.open(library / name)))
     return names
+
+
+@needs_java
+def test_cli_local_master_equals_local_batch(setup, tmp_path, monkeypatch):
+    """`cli.py batch --engine spark --master local[2]`: runs before the cluster's session exists (one per process)."""
+    from click.testing import CliRunner
+
+    from tf_nst.cli import commands as cli
+
+    root, pairs, model = setup
+    good = pairs[:4]
+    monkeypatch.chdir(tmp_path)  # relative paths: executors get absolute ones
+    contents = sorted({os.path.relpath(pair.content) for pair in good})
+    result = CliRunner().invoke(cli.cli, [
+        "batch", *contents, "-s", good[0].style, "-s", good[1].style, "-o", "local2", "--saved-model", model,
+        "--engine", "spark", "--master", "local[2]", "--conf", "spark.ui.showConsoleProgress=false",
+        "--conf", "spark.driver.host=127.0.0.1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith("4 pairs: 4 ok, 0 skipped, 0 errors in ")
+    assert_same_pixels(tmp_path / "local2", root / "library")
+    records = batch.read_manifest(tmp_path / "local2" / batch.MANIFEST_NAME)
+    assert sorted((record["content"], record["status"]) for record in records) == sorted(
+        (content, "ok") for content in contents for _ in range(2))
+    assert all(record["executor"] for record in records)
 
 
 @needs_java
@@ -185,22 +208,3 @@ def test_cli_unreachable_master_is_one_error_line(setup, tmp_path):
         "k8s://https://HOST:PORT). Received: master='nowhere'")
     result = CliRunner().invoke(cli.cli, [*common, "--master", "local[2]", "--runner", "DirectRunner"])
     assert result.exit_code == 2 and "expected --engine spark with --master/--conf, and no --runner" in result.output
-
-
-@needs_java
-def test_cli_local_master_equals_local_batch(setup, tmp_path):
-    """`cli.py batch --engine spark --master local[2]` in a process of its own (one SparkContext per process)."""
-    root, pairs, model = setup
-    good = pairs[:4]
-    contents = sorted({pair.content for pair in good})
-    outdir = tmp_path / "local2"
-    command = [sys.executable, os.path.join(ROOT, "cli.py"), "batch", *contents, "-s", good[0].style, "-s",
-               good[1].style, "-o", str(outdir), "--saved-model", model, "--engine", "spark", "--master", "local[2]",
-               "--conf", "spark.ui.showConsoleProgress=false", "--conf", "spark.driver.host=127.0.0.1", "--quiet"]
-    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert any(line.startswith("4 pairs: 4 ok, 0 skipped, 0 errors in ") for line in done.stderr.splitlines())
-    assert_same_pixels(outdir, root / "library")
-    records = batch.read_manifest(outdir / batch.MANIFEST_NAME)
-    assert sorted(record["status"] for record in records) == ["ok"] * 4
-    assert all(record["executor"] for record in records)

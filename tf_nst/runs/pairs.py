@@ -2,11 +2,12 @@
 
 The pieces a worker runs for one (content, style) pair, free of any engine:
 `PairPlan.from_export` reads the export's settings and caps once on the driver;
-`run_pair` then reads the two files, skips the pair when its output already holds
-the same settings and input bytes, decodes with the export's pixel cap, resizes as
-`tf_nst.serving.client.prepare_image` does, calls the export, and writes the PNG
-with provenance; it returns the pair's `tf_nst.runs.batch.PairResult` and never
-raises for a pair that fails. The settings stored are those a one-scale `Stylizer`
+`prepare_pair` reads the two files, skips the pair when its output already holds
+the same settings and input bytes, decodes with the export's pixel cap and resizes
+as `tf_nst.serving.client.prepare_image` does; `stylize` calls the export;
+`write_pair` writes the PNG with provenance. `run_pair` chains the three. Each
+returns the pair's `tf_nst.runs.batch.PairResult` instead of raising for a pair
+that fails. The settings stored are those a one-scale `Stylizer`
 run records, so the pixels and the provenance equal the local batch's.
 
 File access goes through a `LocalFiles`-like object (`read`, `exists`, `save_png`),
@@ -171,16 +172,31 @@ def stylize(model, content, style, controls):
         return NSTError(f"out of memory ({type(error).__name__}); expected a smaller size")
 
 
-def run_pair(plan, pair, output, get_model, files=LOCAL_FILES):
-    """Read, skip if done, decode, stylize and write one pair; its `PairResult` (never raises for the pair).
+@dataclasses.dataclass
+class PreparedPair:
+    """One pair read, checked and resized, on its way to the model (Beam's `PairExample`).
 
     Args:
-        plan: the batch's `PairPlan`.
         pair, output: the `Pair` and its output path.
-        get_model: returns the loaded export (called only when the pair needs it, so a
-            rerun with every output done loads nothing).
-        files: file access (`LocalFiles`).
+        content, style: `uint8 (H, W, 3)` arrays as the export takes them.
+        alpha: the content's alpha channel or None.
+        input_hashes: `{path: sha256}` of the bytes read.
+        notes: the decoder's notes for the user.
+        started: `time.time()` when the pair was picked up.
     """
+
+    pair: batch.Pair
+    output: str
+    content: object
+    style: object
+    alpha: object
+    input_hashes: dict
+    notes: list
+    started: float
+
+
+def prepare_pair(plan, pair, output, files=LOCAL_FILES):
+    """Read both files; a `PairResult` when the pair is done (`skipped`) or fails, else a `PreparedPair`."""
     from tf_nst.serving.client import prepare_image
 
     started = time.time()
@@ -194,18 +210,44 @@ def run_pair(plan, pair, output, get_model, files=LOCAL_FILES):
     try:
         content = decode(pair.content, data[pair.content], plan.max_input_pixels)
         style = decode(pair.style, data[pair.style], plan.max_input_pixels)
-        served = stylize(get_model(), prepare_image(content.rgb, plan.size, plan.min_side),
-                         prepare_image(style.rgb, plan.style_size, plan.min_side), plan.controls)
     except NSTError as error:
         return record(pair, output, "error", started, error=str(error))
+    return PreparedPair(pair=pair, output=output, content=prepare_image(content.rgb, plan.size, plan.min_side),
+                        style=prepare_image(style.rgb, plan.style_size, plan.min_side), alpha=content.alpha,
+                        input_hashes=hashes, notes=content.notes + style.notes, started=started)
+
+
+def write_pair(plan, prepared, served, files=LOCAL_FILES):
+    """The output PNG with provenance, and the pair's `PairResult` (`served` may be the pair's `NSTError`)."""
+    pair, output = prepared.pair, prepared.output
     if isinstance(served, Exception):
-        return record(pair, output, "error", started, error=str(served))
+        return record(pair, output, "error", prepared.started, error=str(served))
     # Hashed from the bytes read; the order lets `--from` replay the pair.
-    text = {provenance.INPUTS_KEY: json.dumps(hashes, sort_keys=True),
+    text = {provenance.INPUTS_KEY: json.dumps(prepared.input_hashes, sort_keys=True),
             provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}
     try:
-        files.save_png(output, served.image, content.alpha, plan.settings, text)
+        files.save_png(output, served.image, prepared.alpha, plan.settings, text)
     except (NSTError, OSError) as error:
-        return record(pair, output, "error", started, error=f"cannot write output ({error})")
-    return record(pair, output, "ok", started, loss=served.best_loss, steps=int(served.losses.shape[0]) - 1,
-                  notes=content.notes + style.notes)
+        return record(pair, output, "error", prepared.started, error=f"cannot write output ({error})")
+    return record(pair, output, "ok", prepared.started, loss=served.best_loss,
+                  steps=int(served.losses.shape[0]) - 1, notes=prepared.notes)
+
+
+def run_pair(plan, pair, output, get_model, files=LOCAL_FILES):
+    """`prepare_pair`, `stylize`, `write_pair`: one pair's `PairResult` (never raises for the pair).
+
+    Args:
+        plan: the batch's `PairPlan`.
+        pair, output: the `Pair` and its output path.
+        get_model: returns the loaded export (called only when the pair needs it, so a
+            rerun with every output done loads nothing).
+        files: file access (`LocalFiles`).
+    """
+    prepared = prepare_pair(plan, pair, output, files)
+    if isinstance(prepared, batch.PairResult):
+        return prepared
+    try:
+        model = get_model()
+    except NSTError as error:  # the export does not load on this worker
+        return record(pair, output, "error", prepared.started, error=str(error))
+    return write_pair(plan, prepared, stylize(model, prepared.content, prepared.style, plan.controls), files)

@@ -274,7 +274,7 @@ def _collect(spark, items, plan, should_stop):
         stopped = True
         context.cancelJobGroup(group)
         thread.join(60)
-    if "results" in outcome and not stopped:
+    if "results" in outcome:  # finished before the stop took effect: every pair has its record
         return outcome["results"], None
     if stopped:
         return {}, "interrupted"
