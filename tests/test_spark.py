@@ -113,6 +113,8 @@ def test_cli_local_master_equals_local_batch(setup, tmp_path, monkeypatch):
     assert sorted((record["content"], record["status"]) for record in records) == sorted(
         (content, "ok") for content in contents for _ in range(2))
     assert all(record["executor"] for record in records)
+    assert sorted(record["output"] for record in records) == sorted(  # as given, like the local batch's manifest
+        os.path.join("local2", batch.output_name(pair)) for pair in good)
 
 
 @needs_java

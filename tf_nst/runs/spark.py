@@ -338,8 +338,9 @@ def run_spark_batch(spark, pairs=None, outdir=None, saved_model=None, contents=N
         if not contents or not styles:
             raise InvalidArgumentError("expected contents and styles, or pairs. Received: neither")
         pairs = batch.make_pairs(contents, styles)
-    pairs, outdir = list(pairs), _shared_path(outdir, "outdir")
-    outputs = batch.plan_outputs(pairs, outdir)
+    pairs, outdir = list(pairs), os.fspath(outdir)
+    outputs = batch.plan_outputs(pairs, outdir)  # as given, for the manifest (like the other batch paths)
+    _shared_path(outdir, "outdir")
     plan = pair_runs.PairPlan.from_export(_shared_path(saved_model, "saved_model"), controls, size, max_input_pixels)
     try:
         os.makedirs(outdir, exist_ok=True)
@@ -351,14 +352,15 @@ def run_spark_batch(spark, pairs=None, outdir=None, saved_model=None, contents=N
         ship_package(spark)
     wait_for_executors(spark, min_executors, executor_timeout)
     # Executors resolve paths in their own working folders: they get absolute ones.
-    items = [(index, batch.Pair(_shared_path(pair.content, "content"), _shared_path(pair.style, "style")), output)
-             for index, (pair, output) in enumerate(zip(pairs, outputs))]
+    items = [(index, batch.Pair(_shared_path(pair.content, "content"), _shared_path(pair.style, "style")),
+              os.path.abspath(output)) for index, (pair, output) in enumerate(zip(pairs, outputs))]
     done, reason = _collect(spark, items, plan, should_stop)
     results = []
     for index, task_pair, output in items:
         result = done.get(index) or _settle(plan, task_pair, output, reason)
         # The manifest names the inputs as given, like the other batch paths.
-        result = dataclasses.replace(result, content=pairs[index].content, style=pairs[index].style)
+        result = dataclasses.replace(result, content=pairs[index].content, style=pairs[index].style,
+                                     output=outputs[index])
         manifest.append(result)
         results.append(result)
     return batch.BatchSummary(results=results, total=len(pairs), seconds=time.perf_counter() - started,
