@@ -7,6 +7,7 @@ time, and the cluster's session lives until the module's end.
 """
 
 import os
+import signal
 import sys
 
 import numpy as np
@@ -75,12 +76,14 @@ def cluster(workers, setup):
     from pyspark.sql import SparkSession
 
     workers.wait()
+    handler = signal.getsignal(signal.SIGINT)  # PySpark installs its own while a session lives
     spark = (SparkSession.builder.master(workers.master_url).appName("tf-nst tests")
              .config("spark.pyspark.python", sys.executable).config("spark.driver.host", "127.0.0.1")
              .config("spark.driver.bindAddress", "127.0.0.1").config("spark.executor.memory", "1g")
              .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     yield workers, spark
     spark.stop()
+    signal.signal(signal.SIGINT, handler)
 
 
 def assert_same_pixels(outdir, library):
@@ -102,11 +105,13 @@ def test_cli_local_master_equals_local_batch(setup, tmp_path, monkeypatch):
     good = pairs[:4]
     monkeypatch.chdir(tmp_path)  # relative paths: executors get absolute ones
     contents = sorted({os.path.relpath(pair.content) for pair in good})
+    handler = signal.getsignal(signal.SIGINT)
     result = CliRunner().invoke(cli.cli, [
         "batch", *contents, "-s", good[0].style, "-s", good[1].style, "-o", "local2", "--saved-model", model,
         "--engine", "spark", "--master", "local[2]", "--conf", "spark.ui.showConsoleProgress=false",
         "--conf", "spark.driver.host=127.0.0.1", "--quiet"])
     assert result.exit_code == 0, result.output
+    assert signal.getsignal(signal.SIGINT) is handler  # PySpark's handler goes with its session
     assert result.output.strip().splitlines()[-1].startswith("4 pairs: 4 ok, 0 skipped, 0 errors in ")
     assert_same_pixels(tmp_path / "local2", root / "library")
     records = batch.read_manifest(tmp_path / "local2" / batch.MANIFEST_NAME)

@@ -40,6 +40,7 @@ import functools
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -282,12 +283,14 @@ def _collect(spark, items, plan, should_stop):
     return {}, f"the Spark job failed: {lines[0] if lines else 'no reason given'}"
 
 
-def _settle(plan, pair, output, reason):
-    """A pair whose task result was lost with the job: `ok` if its output is complete, else `reason`."""
+def _settle(plan, pair, output, reason, since):
+    """A pair whose task result was lost with the job: `ok` if its output was completed after `since`
+    (`skipped` if before), else `interrupted` or an `error` with `reason`."""
     hashes = provenance.input_hashes([pair.content, pair.style])
     started = time.time()
     if os.path.exists(output) and pair_runs.stored_matches(pair_runs.LOCAL_FILES, output, plan.settings, hashes):
-        result = pair_runs.record(pair, output, "ok", started, notes=["finished before the job stopped"])
+        result = (pair_runs.record(pair, output, "ok", started, notes=["finished before the job stopped"])
+                  if os.path.getmtime(output) >= since else pair_runs.record(pair, output, "skipped", started))
     elif reason == "interrupted":
         result = pair_runs.record(pair, output, "interrupted", started)
     else:
@@ -347,7 +350,7 @@ def run_spark_batch(spark, pairs=None, outdir=None, saved_model=None, contents=N
     except OSError as error:
         raise OutputError(f"{outdir}: cannot create the output folder ({error.strerror or error})") from None
     manifest = batch.Manifest(os.path.join(outdir, manifest_name))
-    started = time.perf_counter()
+    started, since = time.perf_counter(), time.time()  # since: outputs older than this were done before
     if ship:
         ship_package(spark)
     wait_for_executors(spark, min_executors, executor_timeout)
@@ -357,7 +360,7 @@ def run_spark_batch(spark, pairs=None, outdir=None, saved_model=None, contents=N
     done, reason = _collect(spark, items, plan, should_stop)
     results = []
     for index, task_pair, output in items:
-        result = done.get(index) or _settle(plan, task_pair, output, reason)
+        result = done.get(index) or _settle(plan, task_pair, output, reason, since)
         # The manifest names the inputs as given, like the other batch paths.
         result = dataclasses.replace(result, content=pairs[index].content, style=pairs[index].style,
                                      output=outputs[index])
@@ -386,8 +389,11 @@ def run_on_master(master, conf=None, timeout=CONNECT_TIMEOUT, **batch_arguments)
     if SparkSession.getActiveSession() is not None:  # getOrCreate would return it, whatever the master
         raise InvalidArgumentError("expected no active SparkSession in this process (call run_spark_batch(spark, "
                                    f"...) with it). Received: master={master}")
+    handler = signal.getsignal(signal.SIGINT)  # PySpark installs its own for the session's life
     spark = session(master, conf, timeout=timeout)
     try:
         return run_spark_batch(spark, **batch_arguments)
     finally:
         spark.stop()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, handler)
