@@ -2,25 +2,21 @@
 
 `run_spark_batch(spark, ...)` takes a `SparkSession` (yours: `spark-submit`, a
 Databricks notebook; or `session(master)`'s) and stylizes every pair on the
-executors with an exported model (`python cli.py export`). Each pair is one task
-(`parallelize(items, len(items))`), so a slow pair holds back no other. A task runs
-`tf_nst.runs.pairs.run_pair`: the same reading, skip-if-done, pixel cap, resizing,
-provenance and output names as the Beam pipeline, so the PNGs equal the local
-batch's with a one-scale `Stylizer` of the same settings. Each Python worker loads
-the export once (a module-level cache keyed by its path). A failing pair is a
-manifest record, never a failed job. The driver appends one line per pair to
-`OUTDIR/manifest.jsonl` when the job ends; each line names the executor
-(`host:pid` of the Python worker) that ran the pair.
+executors with an exported model (`python cli.py export`). Each pair is one task,
+so a slow pair holds back no other. A task runs `tf_nst.runs.pairs.run_pair`: the
+Beam pipeline's reading, skip-if-done, pixel cap, resizing, provenance and names,
+so the PNGs equal the local batch's with a one-scale `Stylizer` of the same
+settings. Each Python worker loads the export once (a module-level cache). A
+failing pair is a manifest record, never a failed job. The driver appends one line
+per pair to `OUTDIR/manifest.jsonl` when the job ends, naming the Python worker
+(`executor`: `host:pid`) that ran the pair.
 
-Workers need: this package (shipped by default as a zip built on the fly, see
-`ship_package`), its requirements (TensorFlow, Pillow, numpy) in the Python they
-run (`spark.pyspark.python`), and the inputs, the export and OUTDIR at the same
-path on every machine (a shared mount: NFS, EFS, `/dbfs/...`). Object-store URLs
-(`s3a://`, `gs://`, `hdfs://`) are refused: Python workers do not see Spark's
-Hadoop filesystems.
-
-Ctrl-C (or `should_stop`) cancels the job; outputs finished before it are kept
-and recorded `ok`, the others `interrupted`; a rerun skips what is done.
+Workers need this package (shipped as a zip built on the fly: `ship_package`), its
+requirements in the Python they run (`spark.pyspark.python`), and the inputs, the
+export and OUTDIR at the same path on every machine (a shared mount: NFS, EFS,
+`/dbfs/...`). `s3a://`, `gs://`, `hdfs://` are refused: Python workers do not see
+Spark's Hadoop filesystems. Ctrl-C (or `should_stop`) cancels the job; outputs
+finished before it are kept and recorded `ok`; a rerun skips what is done.
 
 Example:
 ```python
@@ -67,6 +63,7 @@ EXECUTOR_TIMEOUT = 120.0  # seconds to wait for executors to register
 MASTER_FORMS = "local, local[N], local[*], spark://HOST:PORT[,HOST:PORT], yarn or k8s://https://HOST:PORT"
 _LOCAL_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?$")
 _HOST_PORT = re.compile(r"\[?([^\[\]/]+?)\]?:(\d+)$")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception): ")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _MODELS = {}  # export path -> loaded model, per Python worker process
 
@@ -279,8 +276,10 @@ def _collect(spark, items, plan, should_stop):
         return outcome["results"], None
     if stopped:
         return {}, "interrupted"
-    lines = [line for line in str(outcome.get("error", "")).splitlines() if line.strip()]
-    return {}, f"the Spark job failed: {lines[0] if lines else 'no reason given'}"
+    lines = [line.strip() for line in str(outcome.get("error", "")).splitlines() if line.strip()]
+    # The Python worker's own exception line says more than the JVM's wrapping of it.
+    reason = next((line for line in lines if _EXCEPTION_LINE.match(line)), lines[0] if lines else "no reason given")
+    return {}, f"the Spark job failed: {reason}"
 
 
 def _settle(plan, pair, output, reason, since):
