@@ -18,6 +18,7 @@ share the cores one already used. Uses only public names; prints a JSON summary 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,6 +128,7 @@ def main(argv=None):
             print(json.dumps(report, indent=1), flush=True)
     finally:
         cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
     report["throughput_pairs"] = len(throughput_pairs)
     report["load_average_after"] = os.getloadavg()[0]  # the machine is shared: read figures with it
     print(json.dumps(report, indent=1))

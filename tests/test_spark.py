@@ -215,3 +215,7 @@ def test_cli_unreachable_master_is_one_error_line(setup, tmp_path):
         "k8s://https://HOST:PORT). Received: master='nowhere'")
     result = CliRunner().invoke(cli.cli, [*common, "--master", "local[2]", "--runner", "DirectRunner"])
     assert result.exit_code == 2 and "expected --engine spark with --master/--conf, and no --runner" in result.output
+    result = CliRunner().invoke(cli.cli, ["batch", *common[1:6], "--engine", "spark"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: expected --saved-model with --engine spark (workers load the export)")
