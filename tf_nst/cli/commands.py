@@ -618,8 +618,9 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
               help="Beam pipeline option, e.g. direct_num_workers=2 or temp_location=gs://... (repeatable).")
 @click.option("--engine", type=click.Choice(["beam", "spark"]), default=None,
               help="With --saved-model: beam (the default; see --runner) or spark (see --master).")
-@click.option("--master", default=None, metavar="URL", help="Spark master with --engine spark: local[N] (default local[*]), "
-                                             "spark://HOST:PORT, yarn, k8s://https://HOST:PORT.")
+@click.option("--master", default=None, metavar="URL",
+              help="Spark master with --engine spark: local[N] (default local[*]), spark://HOST:PORT, yarn, "
+                   "k8s://https://HOST:PORT.")
 @click.option("--conf", "spark_conf", multiple=True, metavar="K=V",
               help="Spark setting with --engine spark, e.g. spark.executor.memory=4g (repeatable).")
 @click.option("--preset", type=click.Choice(_preset_names()), default=None, is_eager=True, expose_value=False,
