@@ -23,7 +23,7 @@ _EXPORTS = {
     "load_saved_model": "serving.client", "request_grpc": "serving.client", "request_rest": "serving.client",
     "StylizeSettings": "settings",
     "RunStatus": "engine.status", "Progress": "engine.stylizer", "StylizeResult": "engine.stylizer", "Stylizer": "engine.stylizer",
-    "TensorBoardLogger": "runs.tensorboard",
+    "TensorBoardLogger": "runs.tensorboard", "run_spark_batch": "runs.spark",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -28,10 +28,17 @@ from tf_nst.cli.serving import export_controls
                                  "requirements-beam.txt).")
 @click.option("--pipeline-option", "pipeline_options", multiple=True, metavar="K=V",
               help="Beam pipeline option, e.g. direct_num_workers=2 or temp_location=gs://... (repeatable).")
+@click.option("--engine", type=click.Choice(["beam", "spark"]), default=None,
+              help="With --saved-model: beam (the default; see --runner) or spark (see --master).")
+@click.option("--master", default=None, metavar="URL",
+              help="Spark master with --engine spark: local[N] (default local[*]), spark://HOST:PORT, yarn, "
+                   "k8s://https://HOST:PORT.")
+@click.option("--conf", "spark_conf", multiple=True, metavar="K=V",
+              help="Spark setting with --engine spark, e.g. spark.executor.memory=4g (repeatable).")
 @preset_option
 @quiet_option
 def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, runner, pipeline_options,
-          quiet, **values):
+          engine, master, spark_conf, quiet, **values):
     """Stylize every CONTENT with every --style into OUTDIR; resumable.
 
     CONTENTS and styles are files, folders or globs. A rerun skips outputs already made
@@ -44,7 +51,12 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
         raise click.UsageError("expected at least one CONTENT and one --style")
     if runner and not saved_model:
         raise click.UsageError("expected --saved-model with --runner (workers load the export)")
-    if saved_model or runner:
+    if engine and not saved_model:
+        raise click.UsageError(f"expected --saved-model with --engine {engine} (workers load the export)")
+    if engine == "spark" or master or spark_conf:
+        summary = _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, runner, master,
+                                  spark_conf, max_input_pixels, values)
+    elif saved_model or runner:
         summary = _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
                                    max_input_pixels, values)
     else:
@@ -96,3 +108,26 @@ def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, p
                               saved_model=saved_model, controls={wire[k]: v for k, v in controls.items()},
                               size=values["size"] if given("size") else None, runner=runner or "DirectRunner",
                               pipeline_options=pipeline_options, max_input_pixels=max_input_pixels)
+
+
+def _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, runner, master, spark_conf,
+                    max_input_pixels, values):
+    """A batch on an exported model as an Apache Spark job (`tf_nst.runs.spark`)."""
+    if engine != "spark" or runner:
+        raise click.UsageError("expected --engine spark with --master/--conf, and no --runner")
+    controls = export_controls(values)
+    with library_errors():
+        try:
+            from tf_nst.runs import spark as spark_batch
+        except ImportError as error:
+            raise click.ClickException(str(error))
+        from tf_nst.runs import batch as batches
+        from tf_nst.serving import export as names
+
+        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
+        pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
+        return spark_batch.run_on_master(master or "local[*]", spark_conf, pairs=pairs, contents=list(contents),
+                                         styles=list(styles), outdir=outdir, saved_model=saved_model,
+                                         controls={wire[k]: v for k, v in controls.items()},
+                                         size=values["size"] if given("size") else None,
+                                         max_input_pixels=max_input_pixels)

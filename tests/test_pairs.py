@@ -1,0 +1,89 @@
+"""One pair on an export, engine-free: the local batch's pixels, skip if done, every failure a record."""
+
+import os
+
+import numpy as np
+import pytest
+from conftest import gradient_image
+from PIL import Image
+
+from tf_nst.engine.stylizer import Stylizer
+from tf_nst.errors import InvalidArgumentError, ServingError
+from tf_nst.io.provenance import read_provenance
+from tf_nst.runs import batch, pairs
+from tf_nst.serving import export
+from tf_nst.serving.client import load_saved_model
+
+SIZE = 48
+STEPS = 2
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs")
+    Image.fromarray(gradient_image(40, 56, seed=1)).save(root / "city.png")
+    Image.fromarray(gradient_image(36, 36, seed=3)).save(root / "waves.png")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 30)
+    stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7, precision="float32")
+    version = export.export_model(stylizer, str(root / "models" / "tf_nst"), max_steps=10, max_pixels=64 * 64)
+    good = batch.Pair(str(root / "city.png"), str(root / "waves.png"))
+    library = batch.run_batch(stylizer, [good], root / "library", progress=False)
+    assert library.ok == 1
+    return root, good, os.path.dirname(version), load_saved_model(version)
+
+
+def test_run_pair_equals_the_local_batch_and_skips_when_done(setup, tmp_path):
+    root, good, model_base, model = setup
+    plan = pairs.PairPlan.from_export(model_base)
+    assert (plan.size, plan.saved_model) == (SIZE, os.path.join(model_base, "1"))
+    output = str(tmp_path / "city--waves.png")
+    loads = []
+
+    def get_model():
+        loads.append(1)
+        return model
+
+    result = pairs.run_pair(plan, good, output, get_model)
+    assert (result.status, result.steps, result.error) == ("ok", STEPS, None) and result.loss > 0
+    np.testing.assert_array_equal(np.asarray(Image.open(output)),
+                                  np.asarray(Image.open(root / "library" / "city--waves.png")))
+    stored, reference = read_provenance(output), read_provenance(root / "library" / "city--waves.png")
+    assert (stored["settings"], stored["inputs_sha256"]) == (reference["settings"], reference["inputs_sha256"])
+    again = pairs.run_pair(plan, good, output, get_model)
+    assert again.status == "skipped" and len(loads) == 1  # a done pair needs no model
+    other = pairs.PairPlan.from_export(model_base, controls={"steps": 1})
+    assert pairs.run_pair(other, good, output, get_model).status == "ok"  # other settings: redone
+
+
+def test_failures_are_records(setup, tmp_path):
+    root, good, model_base, model = setup
+    plan = pairs.PairPlan.from_export(model_base)
+    broken = batch.Pair(str(root / "broken.jpg"), good.style)
+    result = pairs.run_pair(plan, broken, str(tmp_path / "broken--waves.png"), lambda: model)
+    assert (result.status, result.error) == (
+        "error", f"{broken.content}: cannot decode image (starts like a JPEG file but is corrupt)")
+    missing = batch.Pair(str(root / "nothing.png"), good.style)
+    result = pairs.run_pair(plan, missing, str(tmp_path / "nothing--waves.png"), lambda: model)
+    assert result.status == "error" and result.error.startswith("cannot read input (")
+    big = pairs.PairPlan.from_export(model_base, size=96)
+    result = pairs.run_pair(big, good, str(tmp_path / "big.png"), lambda: model)
+    assert result.status == "error" and "expected content of at most 4096 pixels (export cap)" in result.error
+
+    def unloadable():
+        raise ServingError("expected a tf-nst export. Received: nothing")
+
+    result = pairs.run_pair(plan, good, str(tmp_path / "x.png"), unloadable)
+    assert (result.status, result.error) == ("error", "expected a tf-nst export. Received: nothing")
+    result = pairs.run_pair(plan, good, str(tmp_path / "no-such-folder" / "x.png"), lambda: model)
+    assert result.status == "error" and result.error.startswith("cannot write output (")
+    assert not os.listdir(tmp_path)
+
+
+def test_plan_checks_the_export_and_the_request(setup, tmp_path):
+    _, _, model_base, _ = setup
+    with pytest.raises(InvalidArgumentError, match="expected controls among"):
+        pairs.PairPlan.from_export(model_base, controls={"stpes": 3})
+    with pytest.raises(InvalidArgumentError, match="expected size >= "):
+        pairs.PairPlan.from_export(model_base, size=4)
+    with pytest.raises(ServingError, match="expected a SavedModel folder"):
+        pairs.PairPlan.from_export(tmp_path)

@@ -1,0 +1,253 @@
+"""One pair on an exported model, for the engines that spread pairs over workers.
+
+The pieces a worker runs for one (content, style) pair, free of any engine:
+`PairPlan.from_export` reads the export's settings and caps once on the driver;
+`prepare_pair` reads the two files, skips the pair when its output already holds
+the same settings and input bytes, decodes with the export's pixel cap and resizes
+as `tf_nst.serving.client.prepare_image` does; `stylize` calls the export;
+`write_pair` writes the PNG with provenance. `run_pair` chains the three. Each
+returns the pair's `tf_nst.runs.batch.PairResult` instead of raising for a pair
+that fails. The settings stored are those a one-scale `Stylizer`
+run records, so the pixels and the provenance equal the local batch's.
+
+File access goes through a `LocalFiles`-like object (`read`, `exists`, `save_png`),
+so an engine with its own filesystems (Beam's `FileSystems`) can pass its own.
+
+Example:
+```python
+from tf_nst.runs import batch, pairs
+from tf_nst.serving.client import load_saved_model
+
+plan = pairs.PairPlan.from_export("models/tf_nst", controls={"steps": 50}, size=256)
+model = load_saved_model(plan.saved_model)
+result = pairs.run_pair(plan, batch.Pair("photo.jpg", "style.jpg"), "out/photo--style.png", lambda: model)
+```
+"""
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+
+from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, ServingError
+from tf_nst.io import images as image_io
+from tf_nst.io import provenance
+from tf_nst.runs import batch
+from tf_nst.serving import export as names
+from tf_nst.settings import MIN_SIDE, StylizeSettings
+
+
+class LocalFiles:
+    """Files on a path every worker sees (a local disk, NFS, a FUSE mount such as `/dbfs/`)."""
+
+    def read(self, path):
+        with open(path, "rb") as stream:
+            return stream.read()
+
+    def exists(self, path):
+        return os.path.exists(path)
+
+    def save_png(self, path, rgb, alpha, settings, text):
+        image_io.save_png(path, rgb, alpha=alpha, settings=settings, text=text)  # atomic: whole file or none
+
+
+LOCAL_FILES = LocalFiles()
+
+
+def read_export_info(version_path):
+    """The export's `assets.extra/tf_nst_export.json` (settings, caps, signature defaults)."""
+    try:
+        with open(os.path.join(version_path, names.EXPORT_INFO_FILE)) as stream:
+            return json.load(stream)
+    except (OSError, ValueError) as error:
+        raise ServingError(f"{version_path}: expected a tf-nst export with {names.EXPORT_INFO_FILE} "
+                           f"(python cli.py export). Received: {error}") from None
+
+
+def served_settings(info, controls, size):
+    """The settings stored in the outputs: what a one-scale `Stylizer` run would record.
+
+    The export's settings with the request's controls and size; equal to
+    `Stylizer(..., scales=1).get_config()` when the settings are the same.
+    """
+    values = {**info.get("defaults", {}), **{k: v for k, v in controls.items() if v is not None}}
+    init = values[names.INIT]
+    changes = {"num_steps": int(values[names.STEPS]), "size": int(size),
+               "content_weight": float(values[names.CONTENT_WEIGHT]),
+               "style_weight": float(values[names.STYLE_WEIGHT]), "tv_weight": float(values[names.TV_WEIGHT]),
+               "seed": int(values[names.SEED]), "init": init.decode() if isinstance(init, bytes) else init,
+               "preserve_colors": "none"}  # what the export runs: one scale, one style, no colour transfer
+    stored = dict(info["settings"])
+    extra_loss_terms = stored.pop("extra_loss_terms", [])
+    changes.update(scales=1, scale_steps=None, style_blend=None, max_seconds=None)
+    return {**StylizeSettings.from_dict(stored).replace(**changes).to_dict(), "extra_loss_terms": extra_loss_terms}
+
+
+@dataclasses.dataclass(frozen=True)
+class PairPlan:
+    """What every pair of a batch on an export shares (small: it travels with each task).
+
+    Args:
+        saved_model: the export's version folder, readable by every worker.
+        controls: `{steps, content_weight, ...}` sent with every call (wire names).
+        settings: the settings stored in every output (`served_settings`).
+        size, style_size: longest side the content and the style are resized to.
+        min_side: the export's smallest side.
+        max_input_pixels: larger inputs are recorded as errors.
+    """
+
+    saved_model: str
+    controls: dict
+    settings: dict
+    size: int
+    style_size: int
+    min_side: int
+    max_input_pixels: int = image_io.DEFAULT_MAX_INPUT_PIXELS
+
+    @classmethod
+    def from_export(cls, saved_model, controls=None, size=None, max_input_pixels=image_io.DEFAULT_MAX_INPUT_PIXELS):
+        """Read the export (a version or a base folder) and check the controls and the size.
+
+        Raises:
+            InvalidArgumentError: unknown controls or a size below the export's smallest side.
+            ServingError: `saved_model` is not a tf-nst export.
+        """
+        from tf_nst.serving.client import control_values, resolve_version
+
+        controls = dict(controls or {})
+        control_values(controls)  # rejects unknown names before anything runs
+        version_path = resolve_version(os.fspath(saved_model))
+        info = read_export_info(version_path)
+        size = int(size if size is not None else info["settings"]["size"])
+        min_side = int(info.get("min_side", MIN_SIDE))
+        if size < min_side:
+            raise InvalidArgumentError(f"expected size >= {min_side}. Received: size={size}")
+        style_size = max(min_side, round(float(info["settings"].get("style_scale", 1.0)) * size))
+        return cls(saved_model=version_path, controls=controls, settings=served_settings(info, controls, size),
+                   size=size, style_size=style_size, min_side=min_side, max_input_pixels=int(max_input_pixels))
+
+
+def record(pair, output, status, started, **fields):
+    """The pair's `PairResult`, timed from `started` (`time.time()`)."""
+    return batch.PairResult(content=pair.content, style=pair.style, output=output, status=status,
+                            seconds=time.time() - started, **fields)
+
+
+def stored_matches(files, output, settings, hashes):
+    """True when `output` is a tf-nst PNG made with exactly `settings` from inputs of these hashes."""
+    try:
+        stored = provenance.read_provenance(io.BytesIO(files.read(output)))
+    except (ImageError, OSError):
+        return False
+    same_settings = stored["settings"] == json.loads(json.dumps(settings, sort_keys=True))
+    return same_settings and stored.get("inputs_sha256") == hashes
+
+
+def decode(path, data, max_input_pixels):
+    """Decode bytes with `tf_nst.io.images.load_image` (its checks, EXIF, alpha) from a local copy."""
+    suffix = os.path.splitext(os.fspath(path).rsplit("/", 1)[-1])[1]  # the decoder sniffs, the suffix helps notes
+    with tempfile.NamedTemporaryFile(suffix=suffix) as local:
+        local.write(data)
+        local.flush()
+        try:
+            loaded = image_io.load_image(local.name, max_input_pixels=max_input_pixels)
+        except ImageError as error:
+            raise ImageError(path, error.problem) from None
+    loaded.notes = [note.replace(local.name, path) for note in loaded.notes]
+    return loaded
+
+
+def stylize(model, content, style, controls):
+    """The export's result, or an `NSTError` for a pair it rejects or that runs out of memory."""
+    import tensorflow as tf
+
+    try:
+        return model.stylize(content, style, **controls)
+    except NSTError as error:
+        return error
+    except (MemoryError, tf.errors.ResourceExhaustedError) as error:
+        return NSTError(f"out of memory ({type(error).__name__}); expected a smaller size")
+
+
+@dataclasses.dataclass
+class PreparedPair:
+    """One pair read, checked and resized, on its way to the model (Beam's `PairExample`).
+
+    Args:
+        pair, output: the `Pair` and its output path.
+        content, style: `uint8 (H, W, 3)` arrays as the export takes them.
+        alpha: the content's alpha channel or None.
+        input_hashes: `{path: sha256}` of the bytes read.
+        notes: the decoder's notes for the user.
+        started: `time.time()` when the pair was picked up.
+    """
+
+    pair: batch.Pair
+    output: str
+    content: object
+    style: object
+    alpha: object
+    input_hashes: dict
+    notes: list
+    started: float
+
+
+def prepare_pair(plan, pair, output, files=LOCAL_FILES):
+    """Read both files; a `PairResult` when the pair is done (`skipped`) or fails, else a `PreparedPair`."""
+    from tf_nst.serving.client import prepare_image
+
+    started = time.time()
+    try:
+        data = {path: files.read(path) for path in dict.fromkeys([pair.content, pair.style])}
+    except OSError as error:
+        return record(pair, output, "error", started, error=f"cannot read input ({error})")
+    hashes = {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
+    if files.exists(output) and stored_matches(files, output, plan.settings, hashes):
+        return record(pair, output, "skipped", started)
+    try:
+        content = decode(pair.content, data[pair.content], plan.max_input_pixels)
+        style = decode(pair.style, data[pair.style], plan.max_input_pixels)
+    except NSTError as error:
+        return record(pair, output, "error", started, error=str(error))
+    return PreparedPair(pair=pair, output=output, content=prepare_image(content.rgb, plan.size, plan.min_side),
+                        style=prepare_image(style.rgb, plan.style_size, plan.min_side), alpha=content.alpha,
+                        input_hashes=hashes, notes=content.notes + style.notes, started=started)
+
+
+def write_pair(plan, prepared, served, files=LOCAL_FILES):
+    """The output PNG with provenance, and the pair's `PairResult` (`served` may be the pair's `NSTError`)."""
+    pair, output = prepared.pair, prepared.output
+    if isinstance(served, Exception):
+        return record(pair, output, "error", prepared.started, error=str(served))
+    # Hashed from the bytes read; the order lets `--from` replay the pair.
+    text = {provenance.INPUTS_KEY: json.dumps(prepared.input_hashes, sort_keys=True),
+            provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}
+    try:
+        files.save_png(output, served.image, prepared.alpha, plan.settings, text)
+    except (NSTError, OSError) as error:
+        return record(pair, output, "error", prepared.started, error=f"cannot write output ({error})")
+    return record(pair, output, "ok", prepared.started, loss=served.best_loss,
+                  steps=int(served.losses.shape[0]) - 1, notes=prepared.notes)
+
+
+def run_pair(plan, pair, output, get_model, files=LOCAL_FILES):
+    """`prepare_pair`, `stylize`, `write_pair`: one pair's `PairResult` (never raises for the pair).
+
+    Args:
+        plan: the batch's `PairPlan`.
+        pair, output: the `Pair` and its output path.
+        get_model: returns the loaded export (called only when the pair needs it, so a
+            rerun with every output done loads nothing).
+        files: file access (`LocalFiles`).
+    """
+    prepared = prepare_pair(plan, pair, output, files)
+    if isinstance(prepared, batch.PairResult):
+        return prepared
+    try:
+        model = get_model()
+    except NSTError as error:  # the export does not load on this worker
+        return record(pair, output, "error", prepared.started, error=str(error))
+    return write_pair(plan, prepared, stylize(model, prepared.content, prepared.style, plan.controls), files)
