@@ -18,7 +18,7 @@ _EXPORTS = {
     "LossTerm": "engine.losses", "content_loss": "engine.losses", "gram_matrix": "engine.losses", "style_loss": "engine.losses",
     "total_variation_loss": "engine.losses",
     "StyleObjective": "engine.objective",
-    "LBFGS": "engine.optimizers", "Adam": "engine.optimizers", "get_optimizer": "engine.optimizers",
+    "LBFGS": "engine.optimizers", "Adam": "engine.optimizers",
     "read_provenance": "io.provenance",
     "load_saved_model": "serving.client", "request_grpc": "serving.client", "request_rest": "serving.client",
     "StylizeSettings": "settings",

@@ -27,22 +27,18 @@ from click.core import ParameterSource
 
 from tf_nst import settings as settings_module
 from tf_nst.errors import InvalidArgumentError, NSTError
-from tf_nst.settings import StylizeSettings, VideoSettings
+from tf_nst.serving import contract
+from tf_nst.serving.contract import EXPORT_MODEL_FIELDS
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, EXPORT_INIT_MODES, RUNNERS, StylizeSettings, VideoSettings
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
-DEFAULT_MAX_INPUT_PIXELS = 100_000_000  # = tf_nst.io.images.DEFAULT_MAX_INPUT_PIXELS, without importing Pillow's caller
 
 FIELDS = settings_module.fields_by_name()
 CLI_FIELDS = tuple(name for name, field in FIELDS.items() if field.metadata["cli"])
-# What an export fixes (its model) and what a request may still send (its controls).
-EXPORT_MODEL_FIELDS = ("backbone", "weights", "pooling", "content_layers", "style_layers", "loss_form",
-                       "optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "lbfgs_history",
-                       "lbfgs_first_step")
-CONTROL_FIELDS = settings_module.control_names()
+CONTROL_SETTINGS = settings_module.control_names()  # what a request may still send (the export fixes the rest)
 VIDEO_FIELDS = settings_module.fields_by_name(VideoSettings)
-EXPORT_INIT_MODES = settings_module.EXPORT_INIT_MODES
 
 
 # --- settings as options ------------------------------------------------------------------------
@@ -295,8 +291,6 @@ def stylize(content, styles, output, overwrite, save_every, tensorboard, log_jso
             image_io.check_output_path(log_json, overwrite=overwrite, suffix=".json")
         content_image = image_io.load_image(content, max_input_pixels=max_input_pixels)
         style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
-        if isinstance(settings.init, str) and settings.init not in settings_module.INIT_MODES:
-            image_io.load_image(settings.init, max_input_pixels=max_input_pixels)
         _announce_download(settings.backbone, settings.weights)
         _check_preset_backbone(settings.backbone, settings.loss_form)
         stylizer = Stylizer(settings)
@@ -326,7 +320,7 @@ def stylize(content, styles, output, overwrite, save_every, tensorboard, log_jso
         click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
                    f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g}, "
                    f"{config['precision']}, {tiling})", err=True)
-    if result.interrupted and any(note.startswith("interrupted") for note in result.notes):
+    if result.status == "stopped":  # tf_nst.engine.status.RunStatus.STOPPED; a time budget exits 0
         sys.exit(130)
 
 
@@ -470,21 +464,11 @@ def info(image):
 # --- serving --------------------------------------------------------------------------------------
 
 def export_controls(values):
-    """The controls given for an exported model; every other setting given is a usage error.
-
-    Everything but the signature's controls (and the request size) is fixed in the export,
-    so a setting added later is refused here too instead of being silently ignored.
-    """
-    fixed = [settings_module.option_name(FIELDS[name]) for name in CLI_FIELDS
-             if name not in CONTROL_FIELDS and name != "size" and given(name)]
-    if fixed:
-        allowed = ", ".join(settings_module.option_name(FIELDS[name]) for name in ("size",) + CONTROL_FIELDS)
-        raise click.UsageError(f"{', '.join(fixed)}: fixed when the model was exported, expected only "
-                               f"{allowed} with --saved-model")
-    controls = {name: values[name] for name in CONTROL_FIELDS if given(name)}
-    if controls.get("init") not in (None,) + EXPORT_INIT_MODES:
-        raise click.BadParameter("expected 'content' or 'random' with --saved-model", param_hint="'--init'")
-    return controls
+    """The controls given for an exported model (`tf_nst.serving.contract.export_controls`); others: usage error."""
+    try:
+        return contract.export_controls(values, [name for name in CLI_FIELDS if given(name)])
+    except InvalidArgumentError as error:
+        raise click.UsageError(str(error))
 
 
 def _stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values):
@@ -492,18 +476,16 @@ def _stylize_saved_model(path, content, styles, output, overwrite, max_input_pix
     if len(styles) != 1:
         raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
     with library_errors():
-        from tf_nst.serving import export as names
         from tf_nst.io import images as image_io
         from tf_nst.serving import client as serving
 
-        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
         image_io.check_output_path(output, overwrite=overwrite)
         content_rgb, style_rgb = _load_request_images(content, styles[0], max_input_pixels)
         model = serving.load_saved_model(path)
         min_side = model.info.get("min_side", settings_module.MIN_SIDE)
         result = model.stylize(serving.prepare_image(content_rgb, values["size"], min_side),
                                serving.prepare_image(style_rgb, values["size"], min_side),
-                               **{wire[name]: value for name, value in controls.items()})
+                               **contract.wire_controls(controls))
         image_io.save_png(output, result.image, settings={"saved_model": os.path.abspath(path), **controls},
                           inputs=[content, styles[0]])
     if not quiet:
@@ -524,12 +506,13 @@ def _load_request_images(content, style, max_input_pixels):
 @click.option("--version", type=click.IntRange(min=1), default=None,
               help="Integer version folder. Default: the next free one.")
 @settings_options(EXPORT_MODEL_FIELDS)
-@settings_options(CONTROL_FIELDS, help_suffix="(A request's default.)", choices={"init": EXPORT_INIT_MODES})
-@click.option("--max-steps", type=click.IntRange(min=1), default=1000, show_default=True,
+@settings_options(CONTROL_SETTINGS, help_suffix="(A request's default.)", choices={"init": EXPORT_INIT_MODES})
+@click.option("--max-steps", type=click.IntRange(min=1), default=contract.DEFAULT_MAX_STEPS, show_default=True,
               help="Server-side cap on a request's steps.")
-@click.option("--max-pixels", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
-              help="Server-side cap on each image's width*height.")
-@click.option("--model-name", default="tf_nst", show_default=True, help="Model name used in the warmup requests.")
+@click.option("--max-pixels", type=click.IntRange(min=contract.MIN_MAX_PIXELS), default=contract.DEFAULT_MAX_PIXELS,
+              show_default=True, help="Server-side cap on each image's width*height.")
+@click.option("--model-name", default=contract.MODEL_NAME, show_default=True,
+              help="Model name used in the warmup requests.")
 def export(output, version, max_steps, max_pixels, model_name, **values):
     """Export the optimization as a SavedModel for TF Serving (OUTPUT/VERSION)."""
     import time
@@ -545,7 +528,7 @@ def export(output, version, max_steps, max_pixels, model_name, **values):
                             max_pixels=max_pixels, model_name=model_name)
     size = sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
     click.echo(f"Exported {path} ({size / 1e6:.0f} MB, {time.perf_counter() - started:.1f} s; "
-               f"signatures serving_default, stylize_bytes)")
+               f"signatures {', '.join(contract.SIGNATURE_NAMES)})")
 
 
 @cli.command()
@@ -554,14 +537,14 @@ def export(output, version, max_steps, max_pixels, model_name, **values):
 @output_options()
 @click.option("--server", default=None, help="TF Serving gRPC address HOST:PORT (port 8500).")
 @click.option("--rest", default=None, help="TF Serving REST address HOST:PORT (port 8501) instead of gRPC.")
-@click.option("--model", "model_name", default="tf_nst", show_default=True, help="Served model name.")
+@click.option("--model", "model_name", default=contract.MODEL_NAME, show_default=True, help="Served model name.")
 @click.option("--model-version", type=click.IntRange(min=1), default=None, help="Default: the latest.")
-@click.option("--signature", type=click.Choice(["serving_default", "stylize_bytes"]), default="serving_default",
+@click.option("--signature", type=click.Choice(contract.SIGNATURE_NAMES), default=contract.SERVING_DEFAULT,
               show_default=True, help="gRPC: raw uint8 tensors or PNG bytes. REST always uses stylize_bytes.")
 @settings_options(("size",), help_suffix="Images are resized to it before sending.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=contract.DEFAULT_TIMEOUT, show_default=True,
               help="Deadline in seconds (the server cancels the run after it).")
-@settings_options(CONTROL_FIELDS, defaults=False, help_suffix="Default: the export's.",
+@settings_options(CONTROL_SETTINGS, defaults=False, help_suffix="Default: the export's.",
                   choices={"init": EXPORT_INIT_MODES})
 @input_options
 @quiet_option
@@ -571,12 +554,10 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
     if bool(server) == bool(rest):
         raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
     with library_errors():
-        from tf_nst.serving import export as names
         from tf_nst.io import images as image_io
         from tf_nst.serving import client as serving
 
-        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
-        controls = {wire[name]: value for name, value in controls.items()}
+        controls = contract.wire_controls(controls)
         image_io.check_output_path(output, overwrite=overwrite)
         content_rgb, style_rgb = _load_request_images(content, style, max_input_pixels)
         content_rgb, style_rgb = serving.prepare_image(content_rgb, size), serving.prepare_image(style_rgb, size)
@@ -611,7 +592,7 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
 @click.option("--saved-model", type=click.Path(), default=None,
               help="Run this export instead of building the model here (required with --runner; a local "
                    "folder, gs:// or s3://).")
-@click.option("--runner", type=click.Choice(["DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner"]),
+@click.option("--runner", type=click.Choice(RUNNERS),
               default=None, help="Run as an Apache Beam pipeline on this runner (pip install -r "
                                  "requirements-beam.txt).")
 @click.option("--pipeline-option", "pipeline_options", multiple=True, metavar="K=V",
@@ -644,18 +625,25 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
             from tf_nst.runs import batch as batches
             from tf_nst.engine.stylizer import Stylizer
 
-            pairs = (batches.read_pairs_csv(pairs_csv) if pairs_csv else
-                     batches.make_pairs(batches.expand_inputs(contents, "content"),
-                                        batches.expand_inputs(styles, "style")))
+            from tqdm import tqdm
+
+            pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else batches.make_pairs(contents, styles)
             batches.plan_outputs(pairs, outdir)
             _announce_download(settings.backbone, settings.weights)
             stylizer = Stylizer(settings)
+            bar = tqdm(total=len(pairs), unit="pair", file=sys.stderr, disable=quiet, dynamic_ncols=True)
+
+            def progress(event):  # a tf_nst.runs.contract.PairProgress
+                bar.update(event.done - bar.n)
+                bar.set_postfix({status: count for status, count in event.counts.items() if count}, refresh=False)
+
             stop.optimizing = True
             try:
-                summary = batches.run_batch(stylizer, pairs, outdir, progress=not quiet,
+                summary = batches.run_batch(stylizer, pairs, outdir, callback=progress,
                                             should_stop=lambda: stop.requested, overwrite=overwrite,
                                             max_input_pixels=max_input_pixels)
             finally:
+                bar.close()
                 stop.optimizing = False
     for result in summary.results:
         if result.status == "error":
@@ -677,12 +665,10 @@ def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, p
         except ImportError as error:
             raise click.ClickException(str(error))
         from tf_nst.runs import batch as batches
-        from tf_nst.serving import export as names
 
-        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
         pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
         return beam_batch.run(contents=list(contents), styles=list(styles), pairs=pairs, outdir=outdir,
-                              saved_model=saved_model, controls={wire[k]: v for k, v in controls.items()},
+                              saved_model=saved_model, controls=contract.wire_controls(controls),
                               size=values["size"] if given("size") else None, runner=runner or "DirectRunner",
                               pipeline_options=pipeline_options, max_input_pixels=max_input_pixels)
 
@@ -714,14 +700,12 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
     with _stop_signals() as stop, library_errors():
         from tqdm import tqdm
 
-        from tf_nst.io import images as image_io
         from tf_nst.runs import video as videos
         from tf_nst.engine.flow import TemporalLoss
         from tf_nst.engine.stylizer import Stylizer
 
         videos.check_video_output(output, overwrite)
-        for path in styles:  # fail on a bad style before any frame is read
-            image_io.load_image(path, max_input_pixels=max_input_pixels)
+        style_images = videos.load_styles(styles, max_input_pixels)  # decoded once; a bad style fails first
         clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
         _announce_download(settings.backbone, settings.weights)
         terms = settings.extra_loss_terms
@@ -737,7 +721,7 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
 
         stop.optimizing = True
         try:
-            result = videos.stylize_video(stylizer, clip, [str(path) for path in styles], output,
+            result = videos.stylize_video(stylizer, clip, style_images, output,
                                           frame_steps=video_settings.frame_steps,
                                           warp_start=video_settings.warp_start,
                                           flow_method=video_settings.flow_method, overwrite=overwrite,

@@ -293,17 +293,6 @@ class LBFGS(Optimizer):
                 "first_step": self.first_step, "in_place": self.in_place}
 
 
-OPTIMIZERS = {"lbfgs": LBFGS, "adam": Adam}
-
-
-def get_optimizer(name, **kwargs):
-    """Build an optimizer by name (`"lbfgs"` or `"adam"`)."""
-    if name not in OPTIMIZERS:
-        raise InvalidArgumentError(
-            f"expected optimizer to be one of {sorted(OPTIMIZERS)}. Received: optimizer={name!r}")
-    return OPTIMIZERS[name](**kwargs)
-
-
 def run_steps(optimizer, state, value_and_grad, num_steps, lower=0.0, upper=255.0):
     """Advance `state` by `num_steps` evaluations inside one `tf.while_loop`.
 
