@@ -24,6 +24,8 @@ _EXPORTS = {
     "StylizeSettings": "settings",
     "RunStatus": "engine.status", "Progress": "engine.stylizer", "StylizeResult": "engine.stylizer", "Stylizer": "engine.stylizer",
     "TensorBoardLogger": "runs.tensorboard",
+    "StopRequest": "runs.contract", "ProgressEvent": "runs.contract", "StepProgress": "runs.contract",
+    "PairProgress": "runs.contract", "FrameProgress": "runs.contract", "RecordProgress": "runs.contract",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -21,8 +21,7 @@ pipeline goes on. Outputs already holding the same settings and input hashes are
 skipped, so a rerun does no work. Unlike the library batch, the manifest is
 rewritten by each run (Beam's sinks do not append).
 
-Needs `pip install -r requirements-beam.txt` (and `apache-beam[gcp]` / `[aws]` for
-`gs://` / `s3://`).
+Needs `pip install -r requirements-beam.txt` (`apache-beam[gcp]` / `[aws]` for `gs://` / `s3://`).
 
 Example:
 ```python
@@ -176,6 +175,15 @@ class ReadPair(beam.DoFn):
         self.style_size = style_size
         self.min_side = min_side
         self.max_input_pixels = max_input_pixels
+        self._styles = {}  # sha256 -> (prepared style, notes): each style decoded once per worker
+
+    def _style(self, path, data, digest):
+        from tf_nst.serving.client import prepare_image
+
+        if digest not in self._styles:
+            style = _decode(path, data, self.max_input_pixels)
+            self._styles[digest] = (prepare_image(style.rgb, self.style_size, self.min_side), style.notes)
+        return self._styles[digest]
 
     def process(self, element):
         from tf_nst.serving.client import prepare_image
@@ -194,13 +202,13 @@ class ReadPair(beam.DoFn):
             return
         try:
             content = _decode(pair.content, data[pair.content], self.max_input_pixels)
-            style = _decode(pair.style, data[pair.style], self.max_input_pixels)
+            style, style_notes = self._style(pair.style, data[pair.style], hashes[pair.style])
         except NSTError as error:
             yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "error", started, error=str(error)))
             return
         yield PairExample(pair=pair, output=output, content=prepare_image(content.rgb, self.size, self.min_side),
-                          style=prepare_image(style.rgb, self.style_size, self.min_side), alpha=content.alpha,
-                          input_hashes=hashes, notes=content.notes + style.notes, started=started)
+                          style=style, alpha=content.alpha, input_hashes=hashes, notes=content.notes + style_notes,
+                          started=started)
 
 
 class SavedModelHandler(ModelHandler):
