@@ -30,12 +30,8 @@ import numpy as np
 from tf_nst.engine import pyramid
 from tf_nst.errors import InvalidArgumentError, ServingError
 from tf_nst.serving import contract as names
-from tf_nst.serving.contract import DEFAULT_TIMEOUT, control_values
-from tf_nst.serving.export_files import (
-    read_export_info,
-    read_signature_defaults,
-    resolve_version,
-)
+from tf_nst.serving.contract import DEFAULT_TIMEOUT, control_values  # noqa: F401 (public here too)
+from tf_nst.serving.export_files import read_export_info, read_signature_defaults, resolve_version  # noqa: F401
 from tf_nst.settings import MIN_SIDE
 
 # gRPC's default receive limit (4 MiB) rejects a ~1200 px uint8 reply after the work is done.
