@@ -74,14 +74,23 @@ def literal_key(node):
 
 
 def duplicated_constants():
-    """Names defined in more than one module, and choice lists whose literal value is spelled twice."""
+    """Names defined in more than one module, and choice lists whose literal value is spelled twice.
+
+    Choice lists are also looked for in class bodies (`LBFGS.FIRST_STEPS`), by value.
+    """
     by_name, by_value = collections.defaultdict(list), collections.defaultdict(list)
     for module, path in modules().items():
-        for name, value in module_constants(parse(path)[1]).items():
+        tree = parse(path)[1]
+        for name, value in module_constants(tree).items():
             by_name[name.lstrip("_")].append(module)
             key = literal_key(value)
             if key is not None:
                 by_value[key].append(f"{module}.{name}")
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                for name, value in module_constants(node).items():
+                    if literal_key(value) is not None:
+                        by_value[literal_key(value)].append(f"{module}.{node.name}.{name}")
     names = {name: places for name, places in by_name.items() if len(places) > 1}
     values = {key: places for key, places in by_value.items() if len(places) > 1}
     return names, values

@@ -57,5 +57,6 @@ def test_remote_paths_go_through_beam_filesystems(monkeypatch):
     monkeypatch.setattr(filesystems, "beam_filesystems", lambda: store)
     # A prefix ending in "/" is a folder: its own images, not those under sub-prefixes.
     assert expand_inputs("gs://bucket/photos/") == ["gs://bucket/photos/a.png", "gs://bucket/photos/b.jpg"]
+    assert expand_inputs("gs://bucket/photos") == expand_inputs("gs://bucket/photos/")  # a prefix without its "/"
     with pytest.raises(InvalidArgumentError, match="no such file"):
         expand_inputs("gs://bucket/none.png")

@@ -291,6 +291,9 @@ def stylize(content, styles, output, overwrite, save_every, tensorboard, log_jso
             image_io.check_output_path(log_json, overwrite=overwrite, suffix=".json")
         content_image = image_io.load_image(content, max_input_pixels=max_input_pixels)
         style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
+        if isinstance(settings.init, str) and settings.init not in settings_module.INIT_MODES:
+            # Checked before the model is built, with the run's pixel cap (Stylizer's own read has neither).
+            image_io.load_image(settings.init, max_input_pixels=max_input_pixels)
         _announce_download(settings.backbone, settings.weights)
         _check_preset_backbone(settings.backbone, settings.loss_form)
         stylizer = Stylizer(settings)

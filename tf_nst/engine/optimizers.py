@@ -24,6 +24,7 @@ loss, a float32 vector of loss parts for reporting, and the gradient.
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError
+from tf_nst.settings.choices import LBFGS_FIRST_STEPS
 
 
 def _dot(a, b):
@@ -132,7 +133,7 @@ class LBFGS(Optimizer):
     """
 
     name = "lbfgs"
-    FIRST_STEPS = ("max_pixel", "torch")
+    FIRST_STEPS = LBFGS_FIRST_STEPS
     HISTORIES = ("s_history", "y_history")
 
     def __init__(self, history_size=10, learning_rate=1.0, first_step="max_pixel", in_place=False):

@@ -54,6 +54,10 @@ def _expand_one(spec, name):
         return [path for path in filesystems.match(spec) if is_image_name(path)], f"glob {spec} matches no image files"
     if filesystems.exists(spec):
         return [spec], ""
+    if not filesystems.is_local(spec) and not is_glob(spec):  # a remote prefix written without its "/"
+        found = _folder_images(spec + "/")
+        if found:
+            return found, ""
     raise InvalidArgumentError(
         f"expected an existing file, folder or glob. Received: {name}={spec!r} (no such file)")
 

@@ -64,7 +64,7 @@ from tf_nst.runs.contract import RecordProgress
 from tf_nst.runs.records import MANIFEST_NAME, BatchSummary, Pair, PairResult
 from tf_nst.serving import contract as names
 from tf_nst.serving.export_files import read_export_info, resolve_version
-from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, StylizeSettings
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, RUNNERS, StylizeSettings
 
 
 # --- inputs and the export ---------------------------------------------------------------------
@@ -351,7 +351,7 @@ def pipeline_options_from(runner, pipeline_options=()):
 
 
 def run(contents=None, styles=None, outdir=None, saved_model=None, pairs=None, controls=None, size=None,
-        runner="DirectRunner", pipeline_options=(), max_input_pixels=DEFAULT_MAX_INPUT_PIXELS,
+        runner=RUNNERS[0], pipeline_options=(), max_input_pixels=DEFAULT_MAX_INPUT_PIXELS,
         manifest_name=MANIFEST_NAME, callback=None):
     """Build and run the batch pipeline; wait for it; return a `tf_nst.runs.records.BatchSummary`.
 
