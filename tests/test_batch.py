@@ -183,6 +183,19 @@ def test_pairs_csv_not_utf8_is_a_typed_error(tmp_path):
     assert batch.read_pairs_csv(tmp_path / "bom.csv") == [batch.Pair(str(tmp_path / "a.png"), str(tmp_path / "s.png"))]
 
 
+def test_each_style_is_decoded_once_per_batch(stylizer, folders, tmp_path, monkeypatch):
+    import tf_nst.io.images as images
+
+    contents, styles = folders
+    decoded = []
+    real_load = images.load_image
+    monkeypatch.setattr(images, "load_image", lambda path, **kwargs: decoded.append(os.fspath(path)) or real_load(
+        path, **kwargs))
+    pairs = batch.make_pairs([contents / "photo0.png", contents / "photo1.jpg"], [styles / "waves.png"])
+    assert batch.run_batch(stylizer, pairs, tmp_path / "out").ok == 2
+    assert decoded.count(str(styles / "waves.png")) == 1 and len(decoded) == 3
+
+
 def test_a_stop_request_drops_the_pair_in_progress_and_a_time_budget_keeps_it(stylizer, folders, tmp_path):
     from tf_nst.runs.contract import StopRequest
 

@@ -144,6 +144,21 @@ def test_temporal_loss_lowers_the_warping_error(tmp_path):
     assert errors[200.0][1] < errors[0.0][1]
 
 
+def test_styles_are_decoded_once_per_video_with_the_pixel_cap(tmp_path, small_clip, monkeypatch):
+    import tf_nst.io.images as images
+
+    with pytest.raises(ImageError, match="pixels, expected at most 1000 "):
+        stylize_video(Stylizer(**TINY), small_clip.frames[:2], STYLE_PATH, tmp_path / "capped.gif",
+                      max_input_pixels=1000)
+    assert os.listdir(tmp_path) == []  # refused before any frame or work folder
+    decoded = []
+    real_load = images.load_image
+    monkeypatch.setattr(images, "load_image", lambda path, **kwargs: decoded.append(str(path)) or real_load(
+        path, **kwargs))
+    result = stylize_video(Stylizer(**TINY), small_clip.frames[:3], STYLE_PATH, tmp_path / "out.gif", frame_steps=2)
+    assert result.output == str(tmp_path / "out.gif") and decoded.count(STYLE_PATH) == 1
+
+
 def test_bad_inputs_raise_typed_errors_and_leave_nothing(tmp_path, small_clip):
     (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(5000))
     write_video(tmp_path / "good.mp4", small_clip.frames, small_clip.fps)
