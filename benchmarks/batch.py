@@ -75,7 +75,7 @@ def style_target_saving(stylizer, pairs, root, rounds=2, log=print):
             before = dict(stylizer.style_cache_info())
             callback = (lambda result: stylizer.clear_style_cache()) if mode == "recomputed" else None
             started = time.perf_counter()
-            summary = batch.run_batch(stylizer, pairs, outdir, progress=False, callback=callback)
+            summary = batch.run_batch(stylizer, pairs, outdir, callback=callback)
             timings[mode].append(time.perf_counter() - started)
             after = stylizer.style_cache_info()
             infos[mode] = {"hits": after["hits"] - before["hits"], "misses": after["misses"] - before["misses"]}
@@ -112,7 +112,7 @@ def estimated_style_target_saving(stylizer, pairs, root, log=print):
     style_seconds = float(np.median(seconds))
     stylizer.stylize(pairs[0].content, [pairs[0].style])  # trace once, outside the timing
     started = time.perf_counter()
-    summary = batch.run_batch(stylizer, pairs, os.path.join(root, "saving"), progress=False)
+    summary = batch.run_batch(stylizer, pairs, os.path.join(root, "saving"))
     batch_seconds = time.perf_counter() - started
     styles = len({pair.style for pair in pairs})
     saved = style_seconds * (len(pairs) - styles)
@@ -180,7 +180,7 @@ def main(argv=None):
         beam_pairs = batch.make_pairs(contents[:args.beam_contents], styles)
         print(f"2. DirectRunner throughput: {len(beam_pairs)} pairs, {args.size} px, {args.steps} steps")
         started = time.perf_counter()
-        library = batch.run_batch(stylizer, beam_pairs, os.path.join(root, "library"), progress=False)
+        library = batch.run_batch(stylizer, beam_pairs, os.path.join(root, "library"))
         library_seconds = time.perf_counter() - started
         report["library_batch"] = {"seconds": library_seconds, "pairs_per_minute": 60 * len(beam_pairs) / library_seconds}
         print(f"[library batch] {len(beam_pairs)} pairs in {library_seconds:.1f} s: "

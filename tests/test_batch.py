@@ -1,6 +1,5 @@
 """Batches on one machine: naming, failures recorded, reruns that do no work, interrupt and resume."""
 
-import json
 import os
 
 import numpy as np
@@ -55,7 +54,7 @@ def test_folder_with_a_corrupt_file(stylizer, folders, tmp_path):
     outdir = tmp_path / "out"
     pairs = batch.make_pairs([contents], [styles / "waves.png"])
     assert len(pairs) == 6
-    summary = batch.run_batch(stylizer, pairs, outdir, progress=False)
+    summary = batch.run_batch(stylizer, pairs, outdir)
     assert (summary.ok, summary.skipped, summary.errors, summary.total) == (5, 0, 1, 6)
     assert not summary.all_ok and not summary.interrupted
     assert summary.summary_line().startswith("6 pairs: 5 ok, 0 skipped, 1 error in ")
@@ -80,9 +79,11 @@ def test_folder_with_a_corrupt_file(stylizer, folders, tmp_path):
     # A rerun does no work: every done pair is skipped, no file is rewritten.
     mtimes = {name: os.stat(outdir / name).st_mtime_ns for name in pngs(outdir)}
     seen = []
-    again = batch.run_batch(stylizer, pairs, outdir, progress=False, callback=seen.append)
+    again = batch.run_batch(stylizer, pairs, outdir, callback=seen.append)
     assert (again.ok, again.skipped, again.errors) == (0, 5, 1)
-    assert [result.status for result in seen] == ["error"] + ["skipped"] * 5  # broken.png sorts first
+    assert [event.result.status for event in seen] == ["error"] + ["skipped"] * 5  # broken.png sorts first
+    assert [(event.done, event.total, event.unit) for event in seen] == [(n, 6, "pair") for n in range(1, 7)]
+    assert seen[-1].counts == {"ok": 0, "skipped": 5, "error": 1, "interrupted": 0}
     assert {name: os.stat(outdir / name).st_mtime_ns for name in pngs(outdir)} == mtimes
     assert len(batch.read_manifest(outdir / batch.MANIFEST_NAME)) == 12  # one line per pair per run
 
@@ -91,7 +92,7 @@ def test_two_styles_three_contents(stylizer, folders, tmp_path):
     contents, styles = folders
     chosen = [contents / "photo0.png", contents / "photo1.jpg", contents / "photo2.webp"]
     pairs = batch.make_pairs(chosen, [str(styles / "*")])
-    summary = batch.run_batch(stylizer, pairs, tmp_path / "out", progress=False)
+    summary = batch.run_batch(stylizer, pairs, tmp_path / "out")
     assert summary.all_ok and summary.ok == 6
     assert pngs(tmp_path / "out") == sorted(
         f"photo{index}--{style}.png" for index in range(3) for style in ("dots", "waves"))
@@ -104,13 +105,13 @@ def test_interrupted_and_resumed_equals_uninterrupted(stylizer, folders, tmp_pat
     pairs = batch.make_pairs([contents / f"photo{seed}.png" if seed == 0 else contents / "photo1.jpg"
                               for seed in range(2)], [styles])
     assert len(pairs) == 4
-    reference = batch.run_batch(stylizer, pairs, tmp_path / "reference", progress=False)
+    reference = batch.run_batch(stylizer, pairs, tmp_path / "reference")
     assert reference.all_ok
 
     outdir = tmp_path / "resumed"
     # Stopped between pairs after two were done.
     first = []
-    stopped = batch.run_batch(stylizer, pairs, outdir, progress=False, callback=first.append,
+    stopped = batch.run_batch(stylizer, pairs, outdir, callback=first.append,
                               should_stop=lambda: len(first) >= 2)
     assert stopped.interrupted and not stopped.all_ok and (stopped.ok, stopped.not_done) == (2, 2)
     assert "2 not done (interrupted)" in stopped.summary_line()
@@ -118,11 +119,11 @@ def test_interrupted_and_resumed_equals_uninterrupted(stylizer, folders, tmp_pat
     # Stopped inside the third pair's optimization: that pair is dropped, nothing partial written.
     # should_stop is asked before each pair (three times up to the third), then between its chunks.
     calls = []
-    dropped = batch.run_batch(stylizer, pairs, outdir, progress=False,
+    dropped = batch.run_batch(stylizer, pairs, outdir,
                               should_stop=lambda: calls.append(1) or len(calls) > 3)
     assert [result.status for result in dropped.results] == ["skipped", "skipped", "interrupted"]
     assert len(pngs(outdir)) == 2 and not any(name.startswith(".tmp") for name in os.listdir(outdir))
-    resumed = batch.run_batch(stylizer, pairs, outdir, progress=False)
+    resumed = batch.run_batch(stylizer, pairs, outdir)
     assert (resumed.skipped, resumed.ok) == (2, 2) and resumed.all_ok
     assert pngs(outdir) == pngs(tmp_path / "reference")
     for name in pngs(outdir):
@@ -138,13 +139,13 @@ def test_changed_settings_or_foreign_file_are_not_skipped(stylizer, folders, tmp
     outdir.mkdir()
     output = outdir / "photo0--waves.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(output)  # the user's own file, no provenance
-    refused = batch.run_batch(stylizer, pairs, outdir, progress=False)
+    refused = batch.run_batch(stylizer, pairs, outdir)
     assert refused.errors == 1 and "not written by tf-nst" in refused.results[0].error
     assert pixels(output).shape == (8, 8, 3)
-    assert batch.run_batch(stylizer, pairs, outdir, progress=False, overwrite=True).ok == 1
-    assert batch.run_batch(stylizer, pairs, outdir, progress=False).skipped == 1
+    assert batch.run_batch(stylizer, pairs, outdir, overwrite=True).ok == 1
+    assert batch.run_batch(stylizer, pairs, outdir).skipped == 1
     changed = Stylizer(stylizer.settings, tv_weight=stylizer.settings.tv_weight * 2)
-    assert batch.run_batch(changed, pairs, outdir, progress=False).ok == 1
+    assert batch.run_batch(changed, pairs, outdir).ok == 1
     assert read_provenance(output)["settings"]["style_blend"] is None
 
 
@@ -155,7 +156,7 @@ def test_output_name_collisions_are_refused(stylizer, tmp_path):
     style = write_image(tmp_path / "s.png", 1)
     pairs = batch.make_pairs([tmp_path / "a", tmp_path / "b"], [style])
     with pytest.raises(InvalidArgumentError, match="expected one pair per output name .* 1 collisions"):
-        batch.run_batch(stylizer, pairs, tmp_path / "out", progress=False)
+        batch.run_batch(stylizer, pairs, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -172,29 +173,42 @@ def test_pairs_from_csv(tmp_path):
         batch.read_pairs_csv(tmp_path / "bad.csv")
 
 
-def test_expand_inputs(folders, tmp_path):
+def test_pairs_csv_not_utf8_is_a_typed_error(tmp_path):
+    (tmp_path / "latin1.csv").write_bytes("content,style\ncaf\u00e9.png,s.png\n".encode("latin-1"))
+    with pytest.raises(InvalidArgumentError, match=r"expected a UTF-8 CSV file of pairs. Received: .*latin1.csv "
+                                                   r"\(byte 0xe9 at offset 17 is not UTF-8\)"):
+        batch.read_pairs_csv(tmp_path / "latin1.csv")
+    # A BOM (Excel's "CSV UTF-8") is not part of the first column's name.
+    (tmp_path / "bom.csv").write_bytes("content,style\na.png,s.png\n".encode("utf-8-sig"))
+    assert batch.read_pairs_csv(tmp_path / "bom.csv") == [batch.Pair(str(tmp_path / "a.png"), str(tmp_path / "s.png"))]
+
+
+def test_each_style_is_decoded_once_per_batch(stylizer, folders, tmp_path, monkeypatch):
+    import tf_nst.io.images as images
+
     contents, styles = folders
-    expanded = batch.expand_inputs([str(contents / "photo1.jpg"), contents])
-    assert expanded[0] == str(contents / "photo1.jpg") and len(expanded) == 6  # duplicates dropped
-    assert all(not path.endswith(".txt") for path in expanded)
-    assert batch.expand_inputs(str(styles / "*.jpg")) == [str(styles / "dots.jpg")]
-    with pytest.raises(InvalidArgumentError, match="no such file"):
-        batch.expand_inputs([tmp_path / "missing.png"], "content")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(InvalidArgumentError, match="has no image files"):
-        batch.expand_inputs([tmp_path / "empty"], "style")
-    with pytest.raises(InvalidArgumentError, match="matches no image files"):
-        batch.expand_inputs([str(tmp_path / "*.gif")])
+    decoded = []
+    real_load = images.load_image
+    monkeypatch.setattr(images, "load_image", lambda path, **kwargs: decoded.append(os.fspath(path)) or real_load(
+        path, **kwargs))
+    pairs = batch.make_pairs([contents / "photo0.png", contents / "photo1.jpg"], [styles / "waves.png"])
+    assert batch.run_batch(stylizer, pairs, tmp_path / "out").ok == 2
+    assert decoded.count(str(styles / "waves.png")) == 1 and len(decoded) == 3
 
 
-def test_manifest_lines_are_whole(tmp_path):
-    manifest = batch.Manifest(tmp_path / "manifest.jsonl", run_id="run-1")
-    manifest.append(batch.PairResult("a.png", "s.png", "out/a--s.png", "ok", seconds=1.5, loss=2.0, steps=3))
-    with open(tmp_path / "manifest.jsonl", "a") as stream:
-        stream.write('{"torn": ')  # a crash in the middle of a write
-    records = batch.read_manifest(tmp_path / "manifest.jsonl")
-    assert len(records) == 1 and records[0]["run"] == "run-1" and records[0]["loss"] == 2.0
-    assert json.loads(open(tmp_path / "manifest.jsonl").readline())["status"] == "ok"
+def test_a_stop_request_drops_the_pair_in_progress_and_a_time_budget_keeps_it(stylizer, folders, tmp_path):
+    from tf_nst.runs.contract import StopRequest
+
+    contents, styles = folders
+    pairs = batch.make_pairs([contents / "photo0.png", contents / "photo1.jpg"], [styles / "waves.png"])
+    stop = StopRequest()
+    stopped = batch.run_batch(stylizer, pairs, tmp_path / "stopped", should_stop=stop,
+                              callback=lambda event: stop.set())
+    assert [result.status for result in stopped.results] == ["ok"] and stopped.interrupted
+    timed = Stylizer(backbone="vgg16-hed", size=32, num_steps=500, max_seconds=0.01)
+    summary = batch.run_batch(timed, pairs[:1], tmp_path / "timed")
+    assert [result.status for result in summary.results] == ["ok"] and not summary.interrupted
+    assert summary.results[0].steps < 500 and os.path.exists(summary.results[0].output)
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -246,3 +260,13 @@ def test_cli_batch_usage_errors(tmp_path, args, message):
     result = run_cli(*args, "-o", tmp_path / "out")
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == message
+
+
+def test_cli_batch_pairs_csv_not_utf8_is_one_error_line(tmp_path):
+    (tmp_path / "pairs.csv").write_bytes("content,style\nphoto\xe9.png,s.png\n".encode("latin-1"))
+    result = run_cli("--pairs", tmp_path / "pairs.csv", "-o", tmp_path / "out", "--backbone", "vgg16-hed")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: expected a UTF-8 CSV file of pairs. Received: {tmp_path / 'pairs.csv'} "
+                      "(byte 0xe9 at offset 19 is not UTF-8)"]

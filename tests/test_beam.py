@@ -35,7 +35,7 @@ def setup(tmp_path_factory):
     Image.fromarray(gradient_image(60, 44, seed=4)).save(styles / "dots.jpg")
     stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7)
     model = export.export_model(stylizer, str(root / "models" / "tf_nst"), max_steps=10, max_pixels=96 * 96)
-    library = batch.run_batch(stylizer, batch.make_pairs([contents], [styles]), root / "library", progress=False)
+    library = batch.run_batch(stylizer, batch.make_pairs([contents], [styles]), root / "library")
     return root, contents, styles, os.path.dirname(model), library
 
 
@@ -90,7 +90,7 @@ def test_inputs_and_arguments_are_checked_before_running(setup, tmp_path):
     assert nst_beam.match_inputs([str(contents)]) == [str(contents / name) for name in
                                                       ("broken.jpg", "city.png", "leaf.png")]
     assert nst_beam.match_inputs([str(styles / "*.jpg"), str(styles / "dots.jpg")]) == [str(styles / "dots.jpg")]
-    with pytest.raises(InvalidArgumentError, match="expected an existing file, a folder with images or a glob"):
+    with pytest.raises(InvalidArgumentError, match="expected an existing file, folder or glob"):
         nst_beam.match_inputs([str(tmp_path / "nothing")], "style")
     clash = [batch.Pair(str(contents / "city.png"), str(styles / "dots.jpg")),
              batch.Pair(str(contents / "city.png"), str(root / "dots.png"))]

@@ -36,10 +36,48 @@ def test_timing_rounds_and_ratios():
     figures = timing.speed_figures(32, steps=1, repeats=2, log=lambda message: None)
     loops = figures["loops"]
     assert set(loops) == {"tf_nst_lbfgs", "tf_nst_adam", "tf_nst_lbfgs_bfloat16", "tf_tutorial", "keras_io"}
-    assert loops["tf_nst_lbfgs"]["project_over_this"]["median"] == 1.0
     assert all(loop["seconds_per_evaluation"]["n"] == 2 for loop in loops.values())
     assert all(loop["cpu_seconds_per_evaluation"]["median"] > 0 for loop in loops.values())
     assert timing.matmul_throughput(n=128, repeats=2)["median"] > 0
+
+
+class FakeClock:
+    """`time.perf_counter` / `time.process_time` that advance only when a fake loop runs."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_timing_ratios_are_the_project_time_over_each_loop_time(monkeypatch):
+    # Loops whose evaluations take known times: the ratios must be exactly those times' ratios.
+    clock = FakeClock()
+    seconds = {"tf_nst_lbfgs": 2.0, "tf_nst_adam": 1.0, "tf_tutorial": 4.0, "keras_io": 8.0}
+
+    class FakeLoop:
+        def __init__(self, name):
+            self.name = name
+
+        def run(self, steps):
+            clock.now += seconds[self.name] * steps
+
+        def flops(self, size):
+            return 1
+
+    monkeypatch.setattr(timing.time, "perf_counter", clock)
+    monkeypatch.setattr(timing.time, "process_time", clock)
+    monkeypatch.setattr(timing, "ProjectLoop", lambda size, optimizer, precision="float32": FakeLoop(
+        f"tf_nst_{optimizer}"))
+    monkeypatch.setattr(timing, "ReferenceLoop", lambda loop_class, size: FakeLoop(
+        "tf_tutorial" if loop_class is TutorialLoop else "keras_io"))
+    figures = timing.speed_figures(32, steps=2, repeats=3, include_bfloat16=False, log=lambda message: None)
+    loops = figures["loops"]
+    assert {name: loop["seconds_per_evaluation"]["median"] for name, loop in loops.items()} == seconds
+    assert {name: loop["project_over_this"]["median"] for name, loop in loops.items()} == {
+        "tf_nst_lbfgs": 1.0, "tf_nst_adam": 2.0, "tf_tutorial": 0.5, "keras_io": 0.25}
+    assert loops["keras_io"]["project_over_this_cpu"] == {"median": 0.25, "min": 0.25, "max": 0.25, "n": 3}
 
 
 def test_time_to_reach():

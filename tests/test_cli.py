@@ -23,15 +23,14 @@ def runner():
 @pytest.fixture
 def keras_cache_with_random_vgg19(tmp_path, monkeypatch):
     """A Keras cache holding a (random-weight) VGG19 notop file, as after a first download."""
-    import h5py
     import keras
-    from keras.src.legacy.saving import legacy_h5_format
+    from keras_files import write_legacy_h5_weights
 
     models = tmp_path / "keras" / "models"
     models.mkdir(parents=True)
     # The published file uses Keras' legacy .h5 layout; write the same layout.
-    with h5py.File(models / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", "w") as stream:
-        legacy_h5_format.save_weights_to_hdf5_group(stream, keras.applications.VGG19(include_top=False, weights=None))
+    write_legacy_h5_weights(models / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                            keras.applications.VGG19(include_top=False, weights=None))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     return models
 
@@ -47,17 +46,14 @@ def test_defaults_run_with_cached_vgg19(runner, tmp_path, keras_cache_with_rando
 
 def test_first_run_downloads_the_weights_once(runner, tmp_path, isolated_machine, monkeypatch):
     """Where the download works (simulated: Keras' fetch writes a random-weight file), the run succeeds."""
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
+    from keras_files import write_legacy_h5_weights
 
     fetched = []
 
     def download(file_name, origin, cache_dir, cache_subdir):
         path = os.path.join(cache_dir, cache_subdir, file_name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with h5py.File(path, "w") as stream:
-            legacy_h5_format.save_weights_to_hdf5_group(
-                stream, keras.applications.VGG19(include_top=False, weights=None))
+        write_legacy_h5_weights(path, keras.applications.VGG19(include_top=False, weights=None))
         fetched.append(origin)
         return path
 
@@ -298,13 +294,6 @@ def test_presets_use_field_names():
     for name, preset in PRESETS.items():
         unknown = set(preset) - set(FIELDS) - {"save_every", "notes"}
         assert not unknown, (name, unknown)
-
-
-def test_export_controls_are_the_settings_controls():
-    from tf_nst.serving import export
-    from tf_nst.settings import control_names
-
-    assert set(export.CONTROL_FIELDS.values()) == set(control_names())
 
 
 @pytest.mark.parametrize("preset, expected", [

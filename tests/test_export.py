@@ -149,9 +149,27 @@ def grpc_call(address, content, style, **kwargs):
     return serving.request_grpc(address, content, style, timeout=60, **kwargs)
 
 
-def test_warmup_requests_replay(served):
+def test_warmup_requests_replay(served, exported):
+    # TF Serving replays these at load: one request per signature, each a real one-step run.
+    from tensorflow_serving.apis import prediction_log_pb2
+
     service, _ = served
-    assert service.models["tf_nst"].warmup_count == 2
+    model = service.models["tf_nst"]
+    assert model.warmup_count == 2
+    records = tf.compat.v1.io.tf_record_iterator(os.path.join(exported[2], export.WARMUP_FILE))
+    requests = [prediction_log_pb2.PredictionLog.FromString(record).predict_log.request for record in records]
+    assert [request.model_spec.signature_name for request in requests] == list(export.SIGNATURE_NAMES)
+    side = min(export.WARMUP_SIDE, int(MAX_PIXELS ** 0.5))
+    for request in requests:
+        assert request.model_spec.name == export.MODEL_NAME and tf.make_ndarray(request.inputs[export.STEPS]) == 1
+        response = model.predict(request, timeout=None)
+        losses = tf.make_ndarray(response.outputs[export.LOSSES])
+        assert losses.shape == (2, len(exported[0].loss_names)) and np.isfinite(losses).all()
+        if request.model_spec.signature_name == export.SERVING_DEFAULT:
+            assert tf.make_ndarray(response.outputs[export.STYLIZED]).shape == (1, side, side, 3)
+        else:
+            assert tf.io.decode_png(tf.make_ndarray(response.outputs[export.STYLIZED_BYTES]).item()).shape == (
+                side, side, 3)
 
 
 def test_grpc_round_trip_both_signatures_equal_local_call(served, exported):

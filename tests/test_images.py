@@ -147,7 +147,9 @@ def test_animated_gif_uses_first_frame_with_a_note(tmp_path):
 
 def test_tiny_images_load(tmp_path):
     for side in (1, 8):
-        assert load_image(corpus.write_tiny(str(tmp_path), side)).rgb.shape == (side, side, 3)
+        loaded = load_image(corpus.write_tiny(str(tmp_path), side))
+        np.testing.assert_array_equal(loaded.rgb, corpus.pattern(side, side))  # the pixels, not just the shape
+        assert loaded.alpha is None and loaded.notes == []
 
 
 # --- output -----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ import pytest
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.engine.optimizers import LBFGS, Adam, get_optimizer, run_steps
+from tf_nst.engine.optimizers import LBFGS, Adam, run_steps
+from tf_nst.settings import StylizeSettings
 
 # A fixed ill-conditioned problem in the image domain: curvatures from 1e-4 to 1.
 TARGET = tf.constant(np.random.default_rng(0).uniform(20, 235, (1, 8, 8, 3)), tf.float32)
@@ -65,8 +66,8 @@ def test_best_image_is_tracked_not_last():
 
 
 def test_unknown_optimizer_and_bad_learning_rate():
-    with pytest.raises(InvalidArgumentError, match="expected optimizer to be one of"):
-        get_optimizer("sgd")
+    with pytest.raises(InvalidArgumentError, match="expected optimizer one of lbfgs, adam"):
+        StylizeSettings(optimizer="sgd")
     with pytest.raises(InvalidArgumentError, match="expected learning_rate > 0"):
         Adam(learning_rate=0)
     with pytest.raises(InvalidArgumentError, match="expected history_size"):

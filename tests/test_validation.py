@@ -115,8 +115,14 @@ def test_extreme_aspect_ratio_is_an_image_error(stylizer):
 
 
 def test_wide_but_reasonable_image_works(stylizer):
-    result = stylizer.stylize(gradient_image(4, 64), [gradient_image(32, 32)])
-    assert result.image.shape == (32, 512, 3)
+    content = gradient_image(4, 64)  # red rises from left to right
+    result = stylizer.stylize(content, [gradient_image(32, 32, seed=5)])
+    assert result.image.shape == (32, 512, 3)  # upscaled to the minimum side, aspect ratio kept
+    assert "image: 64x4 is smaller than the backbone's minimum side 32; upscaled" in result.notes
+    # The optimization ran on the whole strip: the loss went down and the layout is the content's.
+    assert result.best_loss < result.history[0, 0] and np.isfinite(result.history).all()
+    red = result.image[..., 0].astype(float)
+    assert red[:, -128:].mean() > red[:, :128].mean() + 100
 
 
 def test_missing_image_path_is_an_image_error(stylizer, tmp_path):

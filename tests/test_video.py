@@ -1,8 +1,7 @@
-"""Video: flow, mask and warp on a generated clip; frame I/O; the driver; bad inputs."""
+"""Video: flow, mask and warp on a generated clip; the driver; bad inputs (frame I/O: test_video_files.py)."""
 
 import os
 
-import av
 import keras
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import tensorflow as tf
 from conftest import STYLE_PATH
 from video_clips import make_clip
 from tf_nst import Stylizer
-from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
+from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.engine.flow import (
     TemporalLoss, inside_mask, optical_flow, previous_frame_flow, reliability_mask, warp, warping_error)
 from tf_nst.io.images import load_image
@@ -87,63 +86,6 @@ def test_temporal_loss_follows_new_frames_without_retracing():
         TemporalLoss(layer_names=["block1_conv1"])
 
 
-def test_mp4_gif_and_folder_round_trip(tmp_path, clip):
-    write_video(tmp_path / "clip.mp4", clip.frames, clip.fps)
-    write_video(tmp_path / "clip.gif", clip.frames, clip.fps)
-    write_video(tmp_path / "frames", clip.frames, clip.fps)
-    mp4 = open_video(tmp_path / "clip.mp4")
-    assert len(mp4) == 8 and mp4.size == (96, 96) and mp4.fps == 12
-    assert np.abs(np.stack(list(mp4)).astype(float) - np.stack(clip.frames)).mean() < 8
-    gif = open_video(tmp_path / "clip.gif")
-    assert len(gif) == 8 and abs(float(gif.fps) - 12) < 0.6  # GIF delays count in 10 ms
-    folder = open_video(tmp_path / "frames", fps=12)
-    assert all((a == b).all() for a, b in zip(folder, clip.frames))
-    selected = open_video(tmp_path / "frames", frames=(1, 7), every=2, fps=12)
-    assert len(selected) == 3 and selected.fps == 6
-    assert all((a == b).all() for a, b in zip(selected, clip.frames[1:7:2]))
-    assert _leftovers(tmp_path) == []
-    with pytest.raises(OutputError, match="already exists"):
-        write_video(tmp_path / "clip.mp4", clip.frames, clip.fps)
-    odd = [frame[:47, :45] for frame in clip.frames[:3]]
-    notes = write_video(tmp_path / "odd.mp4", odd, 10)
-    assert "needs even sides" in notes[0] and open_video(tmp_path / "odd.mp4").size == (46, 48)
-
-
-def _mp4_with_audio(path, frames, fps):
-    """A test input with an AAC track, written with PyAV directly."""
-    container = av.open(str(path), mode="w")
-    video = container.add_stream("libx264", rate=int(fps))
-    video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-    audio = container.add_stream("aac", rate=44100)
-    audio.layout = "mono"
-    for frame in frames:
-        for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-            container.mux(packet)
-    samples = (0.2 * np.sin(np.arange(int(44100 * len(frames) / fps)) / 10.0)).astype(np.float32)
-    for start in range(0, len(samples), 1024):
-        chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="fltp", layout="mono")
-        chunk.sample_rate, chunk.pts = 44100, start
-        for packet in audio.encode(chunk):
-            container.mux(packet)
-    for stream in (video, audio):
-        for packet in stream.encode():
-            container.mux(packet)
-    container.close()
-
-
-def test_audio_is_copied_into_mp4_and_a_note_says_when_dropped(tmp_path, small_clip):
-    _mp4_with_audio(tmp_path / "talk.mp4", small_clip.frames, small_clip.fps)
-    source = open_video(tmp_path / "talk.mp4", frames=(2, 8))
-    assert source.audio_codec == "aac"
-    assert write_video(tmp_path / "out.mp4", list(source), source.fps, audio_from=source) == []
-    with av.open(str(tmp_path / "out.mp4")) as written:
-        assert written.streams.audio and written.streams.audio[0].codec_context.name == "aac"
-        duration = sum(packet.duration or 0 for packet in written.demux(written.streams.audio[0]))
-        assert abs(duration * written.streams.audio[0].time_base - 6 / small_clip.fps) < 0.1
-    notes = write_video(tmp_path / "out.gif", list(source), source.fps, audio_from=source)
-    assert notes == [f"{tmp_path / 'out.gif'}: GIF has no audio; the input's audio was dropped"]
-
-
 def test_stylize_video_mp4_and_folder_in_and_out(tmp_path, small_clip):
     write_video(tmp_path / "in.mp4", small_clip.frames, small_clip.fps)
     write_video(tmp_path / "in_frames", small_clip.frames, small_clip.fps)
@@ -200,6 +142,21 @@ def test_temporal_loss_lowers_the_warping_error(tmp_path):
                           warping_error(stylized, flows=clip.flows, masks=clip.masks))
     assert errors[200.0][0] < 0.7 * errors[0.0][0]
     assert errors[200.0][1] < errors[0.0][1]
+
+
+def test_styles_are_decoded_once_per_video_with_the_pixel_cap(tmp_path, small_clip, monkeypatch):
+    import tf_nst.io.images as images
+
+    with pytest.raises(ImageError, match="pixels, expected at most 1000 "):
+        stylize_video(Stylizer(**TINY), small_clip.frames[:2], STYLE_PATH, tmp_path / "capped.gif",
+                      max_input_pixels=1000)
+    assert os.listdir(tmp_path) == []  # refused before any frame or work folder
+    decoded = []
+    real_load = images.load_image
+    monkeypatch.setattr(images, "load_image", lambda path, **kwargs: decoded.append(str(path)) or real_load(
+        path, **kwargs))
+    result = stylize_video(Stylizer(**TINY), small_clip.frames[:3], STYLE_PATH, tmp_path / "out.gif", frame_steps=2)
+    assert result.output == str(tmp_path / "out.gif") and decoded.count(STYLE_PATH) == 1
 
 
 def test_bad_inputs_raise_typed_errors_and_leave_nothing(tmp_path, small_clip):

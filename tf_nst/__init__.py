@@ -18,12 +18,14 @@ _EXPORTS = {
     "LossTerm": "engine.losses", "content_loss": "engine.losses", "gram_matrix": "engine.losses", "style_loss": "engine.losses",
     "total_variation_loss": "engine.losses",
     "StyleObjective": "engine.objective",
-    "LBFGS": "engine.optimizers", "Adam": "engine.optimizers", "get_optimizer": "engine.optimizers",
+    "LBFGS": "engine.optimizers", "Adam": "engine.optimizers",
     "read_provenance": "io.provenance",
     "load_saved_model": "serving.client", "request_grpc": "serving.client", "request_rest": "serving.client",
     "StylizeSettings": "settings",
     "RunStatus": "engine.status", "Progress": "engine.stylizer", "StylizeResult": "engine.stylizer", "Stylizer": "engine.stylizer",
     "TensorBoardLogger": "runs.tensorboard", "run_spark_batch": "runs.spark",
+    "StopRequest": "runs.contract", "ProgressEvent": "runs.contract", "StepProgress": "runs.contract",
+    "PairProgress": "runs.contract", "FrameProgress": "runs.contract", "RecordProgress": "runs.contract",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -4,9 +4,11 @@ import sys
 
 import click
 
-from tf_nst.cli.feedback import announce_download, library_errors, stop_signals
+from tf_nst.cli.feedback import ProgressBar, announce_download, library_errors, stop_signals
 from tf_nst.cli.options import build_settings, given, input_options, overwrite_option, preset_option, quiet_option, settings_options
 from tf_nst.cli.serving import export_controls
+from tf_nst.serving import contract
+from tf_nst.settings import RUNNERS
 
 
 @click.command()
@@ -23,7 +25,7 @@ from tf_nst.cli.serving import export_controls
 @click.option("--saved-model", type=click.Path(), default=None,
               help="Run this export instead of building the model here (required with --runner; a local "
                    "folder, gs:// or s3://).")
-@click.option("--runner", type=click.Choice(["DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner"]),
+@click.option("--runner", type=click.Choice(RUNNERS),
               default=None, help="Run as an Apache Beam pipeline on this runner (pip install -r "
                                  "requirements-beam.txt).")
 @click.option("--pipeline-option", "pipeline_options", multiple=True, metavar="K=V",
@@ -64,22 +66,8 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
         if settings.style_blend is not None:
             raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
         with stop_signals() as stop, library_errors():
-            from tf_nst.runs import batch as batches
-            from tf_nst.engine.stylizer import Stylizer
-
-            pairs = (batches.read_pairs_csv(pairs_csv) if pairs_csv else
-                     batches.make_pairs(batches.expand_inputs(contents, "content"),
-                                        batches.expand_inputs(styles, "style")))
-            batches.plan_outputs(pairs, outdir)
-            announce_download(settings.backbone, settings.weights)
-            stylizer = Stylizer(settings)
-            stop.optimizing = True
-            try:
-                summary = batches.run_batch(stylizer, pairs, outdir, progress=not quiet,
-                                            should_stop=lambda: stop.requested, overwrite=overwrite,
-                                            max_input_pixels=max_input_pixels)
-            finally:
-                stop.optimizing = False
+            summary = _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels,
+                                  quiet, stop)
     for result in summary.results:
         if result.status == "error":
             click.echo(f"Note: {result.content} x {result.style}: {result.error}", err=True)
@@ -88,6 +76,24 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
         sys.exit(130)
     if not summary.all_ok:
         sys.exit(1)
+
+
+def _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet, stop):
+    """A batch with a model built here (`tf_nst.runs.batch.run_batch`)."""
+    from tf_nst.engine.stylizer import Stylizer
+    from tf_nst.runs import batch as batches
+
+    pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else batches.make_pairs(contents, styles)
+    batches.plan_outputs(pairs, outdir)
+    announce_download(settings.backbone, settings.weights)
+    stylizer = Stylizer(settings)
+    bar = ProgressBar(len(pairs), "pair", quiet)
+    try:
+        with stop.during_optimization():
+            return batches.run_batch(stylizer, pairs, outdir, callback=bar, should_stop=stop, overwrite=overwrite,
+                                     max_input_pixels=max_input_pixels)
+    finally:
+        bar.close()
 
 
 def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
@@ -100,12 +106,10 @@ def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, p
         except ImportError as error:
             raise click.ClickException(str(error))
         from tf_nst.runs import batch as batches
-        from tf_nst.serving import export as names
 
-        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
         pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
         return beam_batch.run(contents=list(contents), styles=list(styles), pairs=pairs, outdir=outdir,
-                              saved_model=saved_model, controls={wire[k]: v for k, v in controls.items()},
+                              saved_model=saved_model, controls=contract.wire_controls(controls),
                               size=values["size"] if given("size") else None, runner=runner or "DirectRunner",
                               pipeline_options=pipeline_options, max_input_pixels=max_input_pixels)
 
@@ -122,12 +126,10 @@ def _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, ru
         except ImportError as error:
             raise click.ClickException(str(error))
         from tf_nst.runs import batch as batches
-        from tf_nst.serving import export as names
 
-        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
         pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
         return spark_batch.run_on_master(master or "local[*]", spark_conf, pairs=pairs, contents=list(contents),
                                          styles=list(styles), outdir=outdir, saved_model=saved_model,
-                                         controls={wire[k]: v for k, v in controls.items()},
+                                         controls=contract.wire_controls(controls),
                                          size=values["size"] if given("size") else None,
                                          max_input_pixels=max_input_pixels)

@@ -11,6 +11,7 @@ import threading
 import click
 
 from tf_nst.errors import InvalidArgumentError, NSTError
+from tf_nst.runs.contract import StepProgress, StopRequest
 
 
 def import_tensorflow_quietly():
@@ -54,34 +55,43 @@ def tiling_text(plans):
     return "; ".join(tiled) if tiled else "untiled"
 
 
-class SignalStop:
-    """Ctrl-C (SIGINT) and SIGTERM during the optimization ask it to stop at the next chunk.
+class SignalStop(StopRequest):
+    """A `StopRequest` set by Ctrl-C (SIGINT) and SIGTERM during the optimization.
 
     The run then returns the best image so far, which is written (exit 130). A signal is
-    only turned into a flag: an exception raised at an arbitrary point inside TensorFlow's
-    Python code could be lost. Before the optimization starts, or on a second signal, it
-    raises KeyboardInterrupt at once.
+    only turned into the request: an exception raised at an arbitrary point inside
+    TensorFlow's Python code could be lost. Before the optimization starts, or on a second
+    signal, it raises KeyboardInterrupt at once.
     """
 
     def __init__(self):
-        self.requested = False
+        super().__init__()
         self.optimizing = False
 
-    def __call__(self, signum, frame):
-        if self.optimizing and not self.requested:
-            self.requested = True
+    def on_signal(self, signum, frame):
+        if self.optimizing and not self.is_set():
+            self.set()
             return
         raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def during_optimization(self):
+        """Signals inside this block request a clean stop instead of interrupting."""
+        self.optimizing = True
+        try:
+            yield self
+        finally:
+            self.optimizing = False
 
 
 @contextlib.contextmanager
 def stop_signals():
-    """Install `SignalStop` for SIGINT and SIGTERM; an interrupt before the first step exits 130."""
+    """Install a `SignalStop` for SIGINT and SIGTERM; an interrupt before the first step exits 130."""
     stop = SignalStop()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, stop)
+            previous[signum] = signal.signal(signum, stop.on_signal)
     try:
         yield stop
     except KeyboardInterrupt:
@@ -101,15 +111,47 @@ def announce_download(backbone, weights):
         click.echo(f"Note: downloading the {backbone} ImageNet weights (once) from {url}", err=True)
 
 
-class ProgressReporter:
-    """tqdm progress bar with losses; snapshots every N steps (with provenance); TensorBoard."""
+class ProgressBar:
+    """A tqdm bar that renders any progress event of the run contract (`tf_nst.runs.contract`).
 
-    def __init__(self, total, quiet, output, save_every, settings, inputs, tensorboard=None, loss_names=()):
+    Steps and frames show their newest losses, pairs their outcome counts; `quiet` hides it.
+    """
+
+    def __init__(self, total, unit, quiet=False, postfix_losses=None):
         from tqdm import tqdm
 
-        self.bar = None if quiet else tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.bar = None if quiet else tqdm(total=total, unit=unit, dynamic_ncols=True, file=sys.stderr)
+        self.postfix_losses = postfix_losses
+
+    def __call__(self, event):
+        if self.bar is None:
+            return
+        self.bar.update(event.done - self.bar.n)
+        postfix = {}
+        if event.unit == "frame":
+            postfix["s/frame"] = f"{event.seconds:.1f}"
+        if event.unit == "pair":
+            postfix = {status: count for status, count in event.counts.items() if count}
+        losses = list(event.losses.items())[:self.postfix_losses]
+        postfix.update({name: f"{value:.3g}" for name, value in losses})
+        self.bar.set_postfix(postfix, refresh=False)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class ProgressReporter:
+    """One run's feedback: the progress bar, snapshots every N steps (with provenance), TensorBoard.
+
+    It is the run's `Stylizer.stylize` callback: each engine chunk becomes a `StepProgress`.
+    """
+
+    def __init__(self, total, quiet, output, save_every, settings, inputs, tensorboard=None, loss_names=()):
+        self.bar = ProgressBar(total, "step", quiet)
         self.output, self.save_every = output, save_every
         self.settings, self.inputs = settings, inputs
+        self.loss_names = tuple(loss_names)
         self.logger = None
         if tensorboard:
             from tf_nst.runs.tensorboard import TensorBoardLogger
@@ -118,28 +160,25 @@ class ProgressReporter:
             self.logger = TensorBoardLogger(os.path.join(tensorboard, run), loss_names)
 
     def __call__(self, progress):
-        if self.bar is not None:
-            self.bar.update(progress.step - self.bar.n)
-            self.bar.set_postfix(
-                {name: f"{value:.3g}" for name, value in progress.losses.items()}, refresh=False)
+        event = StepProgress.from_engine(progress, self.loss_names)
+        self.bar(event)
         if self.logger is not None:
-            self.logger.log_losses(progress)
-        if self.save_every and progress.step % self.save_every == 0:
+            self.logger(event)
+        if self.save_every and event.done % self.save_every == 0:
             from tf_nst.io.images import save_png
 
-            image = progress.best_image()
+            image = event.best_image()
             root, _ = os.path.splitext(self.output)
-            save_png(f"{root}-{progress.step:06d}.png", image, settings=self.settings, inputs=self.inputs)
+            save_png(f"{root}-{event.done:06d}.png", image, settings=self.settings, inputs=self.inputs)
             if self.logger is not None:
-                self.logger.log_image(progress.step, image)
+                self.logger.log_image(event.done, image)
 
     def finish(self, result):
         if self.logger is not None:
             self.logger.log_image(result.steps, result.image)
 
     def close(self):
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
         if self.logger is not None:
             self.logger.close()
 

@@ -14,12 +14,11 @@ from click.core import ParameterSource
 
 from tf_nst import settings as settings_module
 from tf_nst.errors import InvalidArgumentError, NSTError
-from tf_nst.settings import StylizeSettings, VideoSettings
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, StylizeSettings, VideoSettings
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
-DEFAULT_MAX_INPUT_PIXELS = 100_000_000  # = tf_nst.io.images.DEFAULT_MAX_INPUT_PIXELS, without importing Pillow's caller
 
 FIELDS = settings_module.fields_by_name()
 CLI_FIELDS = tuple(name for name, field in FIELDS.items() if field.metadata["cli"])

@@ -6,33 +6,22 @@ import click
 
 from tf_nst import settings as settings_module
 from tf_nst.cli.feedback import announce_download, library_errors
-from tf_nst.cli.options import (CLI_FIELDS, FIELDS, build_settings, given, input_options, output_options,
+from tf_nst.cli.options import (CLI_FIELDS, build_settings, given, input_options, output_options,
                                 quiet_option, settings_options)
+from tf_nst.errors import InvalidArgumentError
+from tf_nst.serving import contract
+from tf_nst.serving.contract import EXPORT_MODEL_FIELDS
 from tf_nst.settings import EXPORT_INIT_MODES
 
-# What an export fixes (its model) and what a request may still send (its controls).
-EXPORT_MODEL_FIELDS = ("backbone", "weights", "pooling", "content_layers", "style_layers", "loss_form",
-                       "optimizer", "learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "lbfgs_history",
-                       "lbfgs_first_step")
-CONTROL_FIELDS = settings_module.control_names()
+CONTROL_SETTINGS = settings_module.control_names()  # what a request may still send (the export fixes the rest)
 
 
 def export_controls(values):
-    """The controls given for an exported model; every other setting given is a usage error.
-
-    Everything but the signature's controls (and the request size) is fixed in the export,
-    so a setting added later is refused here too instead of being silently ignored.
-    """
-    fixed = [settings_module.option_name(FIELDS[name]) for name in CLI_FIELDS
-             if name not in CONTROL_FIELDS and name != "size" and given(name)]
-    if fixed:
-        allowed = ", ".join(settings_module.option_name(FIELDS[name]) for name in ("size",) + CONTROL_FIELDS)
-        raise click.UsageError(f"{', '.join(fixed)}: fixed when the model was exported, expected only "
-                               f"{allowed} with --saved-model")
-    controls = {name: values[name] for name in CONTROL_FIELDS if given(name)}
-    if controls.get("init") not in (None,) + EXPORT_INIT_MODES:
-        raise click.BadParameter("expected 'content' or 'random' with --saved-model", param_hint="'--init'")
-    return controls
+    """The controls given for an exported model (`tf_nst.serving.contract.export_controls`); others: usage error."""
+    try:
+        return contract.export_controls(values, [name for name in CLI_FIELDS if given(name)])
+    except InvalidArgumentError as error:
+        raise click.UsageError(str(error))
 
 
 def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values):
@@ -40,18 +29,16 @@ def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixe
     if len(styles) != 1:
         raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
     with library_errors():
-        from tf_nst.serving import export as names
         from tf_nst.io import images as image_io
         from tf_nst.serving import client as serving
 
-        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
         image_io.check_output_path(output, overwrite=overwrite)
         content_rgb, style_rgb = load_request_images(content, styles[0], max_input_pixels)
         model = serving.load_saved_model(path)
         min_side = model.info.get("min_side", settings_module.MIN_SIDE)
         result = model.stylize(serving.prepare_image(content_rgb, values["size"], min_side),
                                serving.prepare_image(style_rgb, values["size"], min_side),
-                               **{wire[name]: value for name, value in controls.items()})
+                               **contract.wire_controls(controls))
         image_io.save_png(output, result.image, settings={"saved_model": os.path.abspath(path), **controls},
                           inputs=[content, styles[0]])
     if not quiet:
@@ -72,12 +59,13 @@ def load_request_images(content, style, max_input_pixels):
 @click.option("--version", type=click.IntRange(min=1), default=None,
               help="Integer version folder. Default: the next free one.")
 @settings_options(EXPORT_MODEL_FIELDS)
-@settings_options(CONTROL_FIELDS, help_suffix="(A request's default.)", choices={"init": EXPORT_INIT_MODES})
-@click.option("--max-steps", type=click.IntRange(min=1), default=1000, show_default=True,
+@settings_options(CONTROL_SETTINGS, help_suffix="(A request's default.)", choices={"init": EXPORT_INIT_MODES})
+@click.option("--max-steps", type=click.IntRange(min=1), default=contract.DEFAULT_MAX_STEPS, show_default=True,
               help="Server-side cap on a request's steps.")
-@click.option("--max-pixels", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
-              help="Server-side cap on each image's width*height.")
-@click.option("--model-name", default="tf_nst", show_default=True, help="Model name used in the warmup requests.")
+@click.option("--max-pixels", type=click.IntRange(min=contract.MIN_MAX_PIXELS), default=contract.DEFAULT_MAX_PIXELS,
+              show_default=True, help="Server-side cap on each image's width*height.")
+@click.option("--model-name", default=contract.MODEL_NAME, show_default=True,
+              help="Model name used in the warmup requests.")
 def export(output, version, max_steps, max_pixels, model_name, **values):
     """Export the optimization as a SavedModel for TF Serving (OUTPUT/VERSION)."""
     import time
@@ -93,7 +81,7 @@ def export(output, version, max_steps, max_pixels, model_name, **values):
                             max_pixels=max_pixels, model_name=model_name)
     size = sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
     click.echo(f"Exported {path} ({size / 1e6:.0f} MB, {time.perf_counter() - started:.1f} s; "
-               f"signatures serving_default, stylize_bytes)")
+               f"signatures {', '.join(contract.SIGNATURE_NAMES)})")
 
 
 @click.command()
@@ -102,14 +90,15 @@ def export(output, version, max_steps, max_pixels, model_name, **values):
 @output_options()
 @click.option("--server", default=None, help="TF Serving gRPC address HOST:PORT (port 8500).")
 @click.option("--rest", default=None, help="TF Serving REST address HOST:PORT (port 8501) instead of gRPC.")
-@click.option("--model", "model_name", default="tf_nst", show_default=True, help="Served model name.")
+@click.option("--model", "model_name", default=contract.MODEL_NAME, show_default=True, help="Served model name.")
 @click.option("--model-version", type=click.IntRange(min=1), default=None, help="Default: the latest.")
-@click.option("--signature", type=click.Choice(["serving_default", "stylize_bytes"]), default="serving_default",
+@click.option("--signature", type=click.Choice(contract.SIGNATURE_NAMES), default=contract.SERVING_DEFAULT,
               show_default=True, help="gRPC: raw uint8 tensors or PNG bytes. REST always uses stylize_bytes.")
 @settings_options(("size",), help_suffix="Images are resized to it before sending.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=contract.DEFAULT_TIMEOUT,
+              show_default=True,
               help="Deadline in seconds (the server cancels the run after it).")
-@settings_options(CONTROL_FIELDS, defaults=False, help_suffix="Default: the export's.",
+@settings_options(CONTROL_SETTINGS, defaults=False, help_suffix="Default: the export's.",
                   choices={"init": EXPORT_INIT_MODES})
 @input_options
 @quiet_option
@@ -119,12 +108,10 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
     if bool(server) == bool(rest):
         raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
     with library_errors():
-        from tf_nst.serving import export as names
         from tf_nst.io import images as image_io
         from tf_nst.serving import client as serving
 
-        wire = {field: name for name, field in names.CONTROL_FIELDS.items()}
-        controls = {wire[name]: value for name, value in controls.items()}
+        controls = contract.wire_controls(controls)
         image_io.check_output_path(output, overwrite=overwrite)
         content_rgb, style_rgb = load_request_images(content, style, max_input_pixels)
         content_rgb, style_rgb = serving.prepare_image(content_rgb, size), serving.prepare_image(style_rgb, size)

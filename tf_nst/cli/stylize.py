@@ -12,6 +12,7 @@ from tf_nst.cli.options import (DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, 
                                 quiet_option, replay_options, reset_replayed_schedule, run_options,
                                 settings_options)
 from tf_nst.cli.serving import stylize_saved_model
+from tf_nst.engine.status import RunStatus
 from tf_nst.settings import INIT_MODES
 
 
@@ -73,15 +74,13 @@ def stylize(content, styles, output, overwrite, save_every, tensorboard, log_jso
         inputs = [content] + styles
         reporter = ProgressReporter(stylizer.schedule.total_steps, quiet, output, save_every, config, inputs,
                                     tensorboard, stylizer.loss_names)
-        stop.optimizing = True
         try:
-            result = stylizer.stylize(content_image, style_images, callback=reporter,
-                                      should_stop=lambda: stop.requested,
-                                      chunk_steps=math.gcd(5, save_every) if save_every else 5)
+            with stop.during_optimization():
+                result = stylizer.stylize(content_image, style_images, callback=reporter, should_stop=stop,
+                                          chunk_steps=math.gcd(5, save_every) if save_every else 5)
             reporter.finish(result)
         finally:
             reporter.close()
-            stop.optimizing = False
         tiling = tiling_text(result.tiling)
         image_io.save_png(output, result.image, alpha=result.alpha, settings=config, inputs=inputs,
                           text={"tf_nst:tiling": json.dumps(result.tiling)})
@@ -95,7 +94,7 @@ def stylize(content, styles, output, overwrite, save_every, tensorboard, log_jso
         click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
                    f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g}, "
                    f"{config['precision']}, {tiling})", err=True)
-    if result.interrupted and any(note.startswith("interrupted") for note in result.notes):
+    if result.status is RunStatus.STOPPED:  # a time budget that ran out exits 0
         sys.exit(130)
 
 

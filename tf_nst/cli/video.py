@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from tf_nst.cli.feedback import announce_download, library_errors, stop_signals
+from tf_nst.cli.feedback import ProgressBar, announce_download, library_errors, stop_signals
 from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, input_options, overwrite_option, preset_option,
                                 quiet_option, settings_options)
 from tf_nst.settings import VideoSettings
@@ -32,40 +32,8 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
     video_settings = build_settings({name: values.pop(name) for name in VIDEO_FIELDS}, VideoSettings)
     settings = build_settings(values)
     with stop_signals() as stop, library_errors():
-        from tqdm import tqdm
-
-        from tf_nst.io import images as image_io
-        from tf_nst.runs import video as videos
-        from tf_nst.engine.flow import TemporalLoss
-        from tf_nst.engine.stylizer import Stylizer
-
-        videos.check_video_output(output, overwrite)
-        for path in styles:  # fail on a bad style before any frame is read
-            image_io.load_image(path, max_input_pixels=max_input_pixels)
-        clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
-        announce_download(settings.backbone, settings.weights)
-        terms = settings.extra_loss_terms
-        if video_settings.temporal_weight > 0:
-            terms += (TemporalLoss(weight=video_settings.temporal_weight),)
-        stylizer = Stylizer(settings, extra_loss_terms=terms)
-        bar = tqdm(total=len(clip), unit="frame", dynamic_ncols=True, file=sys.stderr, disable=quiet)
-
-        def progress(update):
-            bar.update(update.frame - bar.n)
-            bar.set_postfix({"s/frame": f"{update.seconds:.1f}", **{
-                name: f"{value:.3g}" for name, value in list(update.losses.items())[:3]}}, refresh=False)
-
-        stop.optimizing = True
-        try:
-            result = videos.stylize_video(stylizer, clip, [str(path) for path in styles], output,
-                                          frame_steps=video_settings.frame_steps,
-                                          warp_start=video_settings.warp_start,
-                                          flow_method=video_settings.flow_method, overwrite=overwrite,
-                                          keep_frames=keep_frames, callback=progress,
-                                          should_stop=lambda: stop.requested)
-        finally:
-            bar.close()
-            stop.optimizing = False
+        clip, result = _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet,
+                                      settings, video_settings, stop)
     for note in clip.notes + result.notes:
         click.echo(f"Note: {note}", err=True)
     if result.interrupted:
@@ -75,3 +43,32 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
     if not quiet:
         click.echo(f"Wrote {result.output} ({result.total_frames} frames at {float(result.fps):g} fps, "
                    f"{result.resumed} resumed from an earlier run)", err=True)
+
+
+def _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, settings,
+                   video_settings, stop):
+    """Check the output and styles, open the clip, build the Stylizer and run `tf_nst.runs.video`."""
+    from tf_nst.engine.flow import TemporalLoss
+    from tf_nst.engine.stylizer import Stylizer
+    from tf_nst.runs import video as videos
+
+    videos.check_video_output(output, overwrite)
+    style_images = videos.load_styles(styles, max_input_pixels)  # decoded once; a bad style fails first
+    clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
+    announce_download(settings.backbone, settings.weights)
+    terms = settings.extra_loss_terms
+    if video_settings.temporal_weight > 0:
+        terms += (TemporalLoss(weight=video_settings.temporal_weight),)
+    stylizer = Stylizer(settings, extra_loss_terms=terms)
+    bar = ProgressBar(len(clip), "frame", quiet, postfix_losses=3)
+    try:
+        with stop.during_optimization():
+            result = videos.stylize_video(stylizer, clip, style_images, output,
+                                          frame_steps=video_settings.frame_steps,
+                                          warp_start=video_settings.warp_start,
+                                          flow_method=video_settings.flow_method, overwrite=overwrite,
+                                          keep_frames=keep_frames, callback=bar, should_stop=stop,
+                                          max_input_pixels=max_input_pixels)
+    finally:
+        bar.close()
+    return clip, result

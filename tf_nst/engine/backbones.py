@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError, WeightsError
+from tf_nst.settings.choices import COMPUTE_PRECISIONS, PRECISIONS
 
 # keras.applications VGG preprocessing is Caffe-style: BGR, mean-subtracted, 0-255.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -80,7 +81,6 @@ def hed_weights_path():
     return path
 
 
-PRECISIONS = ("float32", "bfloat16")
 # CPU features with native bf16 matrix arithmetic, best first. Without one of them oneDNN emulates
 # bf16 and it is slower than float32; with them a 512 px evaluation took 3.8x (AMX, Xeon) and
 # 1.8x (AVX512_BF16, EPYC) fewer CPU seconds (benchmarks/RESULTS.md).
@@ -88,8 +88,8 @@ NATIVE_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def check_precision(precision, allow_auto=False):
-    """Return `precision` if it is one of `PRECISIONS` (or `"auto"`), else raise `InvalidArgumentError`."""
-    choices = PRECISIONS + (("auto",) if allow_auto else ())
+    """Return `precision` if it is one of `COMPUTE_PRECISIONS` (or `"auto"`), else raise `InvalidArgumentError`."""
+    choices = PRECISIONS if allow_auto else COMPUTE_PRECISIONS
     if precision not in choices:
         raise InvalidArgumentError(
             f"expected precision to be one of {', '.join(choices)}. Received: precision={precision!r}")

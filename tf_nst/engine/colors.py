@@ -11,22 +11,11 @@ All functions take and return `uint8 (height, width, 3)` RGB arrays.
 
 import numpy as np
 
-from tf_nst.errors import InvalidArgumentError
-
-PRESERVE_COLORS_MODES = ("none", "luminance", "histogram")
-
 # BT.601 RGB -> YUV (Y in [0, 255], U and V centred on 0).
 _RGB_TO_YUV = np.array([[0.299, 0.587, 0.114],
                         [-0.14713, -0.28886, 0.436],
                         [0.615, -0.51499, -0.10001]], np.float64)
 _YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV)
-
-
-def check_mode(mode):
-    if mode not in PRESERVE_COLORS_MODES:
-        raise InvalidArgumentError(
-            f"expected preserve_colors one of {', '.join(PRESERVE_COLORS_MODES)}. Received: preserve_colors={mode!r}")
-    return mode
 
 
 def rgb_to_yuv(rgb):

@@ -16,11 +16,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_nst.errors import InvalidArgumentError
 from tf_nst.engine.losses import LossTerm
-from tf_nst.settings import VideoSettings
+from tf_nst.errors import InvalidArgumentError
+from tf_nst.settings import FLOW_METHODS, VideoSettings
 
-FLOW_METHODS = ("dis", "farneback")
 # Ruder et al.'s thresholds: forward-backward consistency and motion boundaries.
 CONSISTENCY_RELATIVE = 0.01
 CONSISTENCY_ABSOLUTE = 0.5

@@ -24,6 +24,7 @@ loss, a float32 vector of loss parts for reporting, and the gradient.
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError
+from tf_nst.settings.choices import LBFGS_FIRST_STEPS
 
 
 def _dot(a, b):
@@ -132,7 +133,7 @@ class LBFGS(Optimizer):
     """
 
     name = "lbfgs"
-    FIRST_STEPS = ("max_pixel", "torch")
+    FIRST_STEPS = LBFGS_FIRST_STEPS
     HISTORIES = ("s_history", "y_history")
 
     def __init__(self, history_size=10, learning_rate=1.0, first_step="max_pixel", in_place=False):
@@ -291,17 +292,6 @@ class LBFGS(Optimizer):
     def get_config(self):
         return {"history_size": self.history_size, "learning_rate": self.learning_rate,
                 "first_step": self.first_step, "in_place": self.in_place}
-
-
-OPTIMIZERS = {"lbfgs": LBFGS, "adam": Adam}
-
-
-def get_optimizer(name, **kwargs):
-    """Build an optimizer by name (`"lbfgs"` or `"adam"`)."""
-    if name not in OPTIMIZERS:
-        raise InvalidArgumentError(
-            f"expected optimizer to be one of {sorted(OPTIMIZERS)}. Received: optimizer={name!r}")
-    return OPTIMIZERS[name](**kwargs)
 
 
 def run_steps(optimizer, state, value_and_grad, num_steps, lower=0.0, upper=255.0):

@@ -16,8 +16,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.provenance import provenance_text
-
-DEFAULT_MAX_INPUT_PIXELS = 100_000_000
+from tf_nst.settings.choices import DEFAULT_MAX_INPUT_PIXELS
 
 
 @dataclasses.dataclass

@@ -109,11 +109,22 @@ def _upgrade(stored):
     return stored
 
 
-def matches(path, settings, inputs):
-    """True when `path` is a tf-nst PNG made with exactly `settings` from the same input bytes."""
+def matches(source, settings, inputs=(), hashes=None):
+    """Was `source` already made with exactly these settings and inputs? The one check of every driver.
+
+    Args:
+        source: a PNG path or a binary file object (a remote output read through Beam).
+        settings: the JSON-serializable settings the output would store.
+        inputs: the input files (hashed here), or give their `hashes` (`{path: sha256}`) instead.
+
+    Returns:
+        True when `source` is a tf-nst PNG holding `settings` and the same input bytes. Inputs
+        are compared by their bytes, not their paths: moved or renamed inputs still match.
+    """
+    hashes = input_hashes(inputs) if hashes is None else hashes
     try:
-        stored = read_provenance(path)
+        stored = read_provenance(source)
     except ImageError:
         return False
     same_settings = stored["settings"] == json.loads(json.dumps(settings, sort_keys=True))
-    return same_settings and stored.get("inputs_sha256") == input_hashes(inputs)
+    return same_settings and sorted(stored.get("inputs_sha256", {}).values()) == sorted(hashes.values())

@@ -6,7 +6,8 @@ output `OUTDIR/<content-stem>--<style-stem>.png` is written atomically with its
 provenance (settings and input hashes), which is what makes a rerun cheap: a
 pair whose output already holds the same settings and input bytes is skipped.
 A pair that fails (unreadable image, too large, ...) is recorded and the batch
-goes on. Every pair of every run appends one JSON line to `OUTDIR/manifest.jsonl`.
+goes on. Every pair of every run appends one JSON line to `OUTDIR/manifest.jsonl`
+(`tf_nst.runs.records`); each outcome is also a `PairProgress` event for the front end.
 
 Example:
 ```python
@@ -14,167 +15,35 @@ from tf_nst.runs import batch
 from tf_nst.engine.stylizer import Stylizer
 
 pairs = batch.make_pairs(["photos/"], ["styles/*.jpg"])
-summary = batch.run_batch(Stylizer(backbone="vgg16-hed", size=256, num_steps=100), pairs, "out")
+summary = batch.run_batch(Stylizer(backbone="vgg16-hed", size=256, num_steps=100), pairs, "out",
+                          callback=lambda event: print(event.done, event.total, event.result.status))
 print(summary.summary_line())        # 6 pairs: 5 ok, 0 skipped, 1 error, ...
 ```
 """
 
+
 import csv
-import dataclasses
-import datetime
-import glob
-import json
 import os
-import sys
 import time
 
+from tf_nst.engine.status import RunStatus
+from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, OutputError
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
-from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, OutputError
+from tf_nst.io.inputs import IMAGE_EXTENSIONS, expand_inputs, is_image_name, stem  # noqa: F401 (public here too)
+from tf_nst.runs.contract import PairProgress
+from tf_nst.runs.records import (  # noqa: F401 (public here too)
+    MANIFEST_NAME, STATUSES, BatchSummary, Manifest, Pair, PairResult, read_manifest)
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-MANIFEST_NAME = "manifest.jsonl"
 NAME_SEPARATOR = "--"
-STATUSES = ("ok", "skipped", "error", "interrupted")
-_GLOB_CHARACTERS = "*?["
 
 
-@dataclasses.dataclass(frozen=True)
-class Pair:
-    """One content image and one style image (paths as given)."""
-
-    content: str
-    style: str
-
-
-@dataclasses.dataclass
-class PairResult:
-    """What happened to one pair in one run: one line of the manifest.
-
-    Args:
-        content, style: input paths.
-        output: the output PNG's path.
-        status: `"ok"` (written), `"skipped"` (already done with the same settings and
-            inputs), `"error"` (see `error`) or `"interrupted"` (stopped, nothing written).
-        seconds: wall time spent on the pair (load, optimize, write).
-        loss: total loss of the written image (`None` unless `ok`).
-        error: the error message, for `error`.
-        steps: evaluations run.
-        notes: things the user should know (upscaled inputs, first frame of an animation, ...).
-    """
-
-    content: str
-    style: str
-    output: str
-    status: str
-    seconds: float = 0.0
-    loss: float | None = None
-    error: str | None = None
-    steps: int = 0
-    notes: list = dataclasses.field(default_factory=list)
-
-    def to_json(self, **extra):
-        """The manifest line (no trailing newline)."""
-        return json.dumps({**extra, **dataclasses.asdict(self)}, sort_keys=True)
-
-
-@dataclasses.dataclass
-class BatchSummary:
-    """What `run_batch` returns.
-
-    Args:
-        results: one `PairResult` per pair attempted, in order.
-        total: pairs asked for.
-        seconds: wall time of the batch.
-        manifest: path of the manifest the results were appended to.
-        interrupted: the batch was stopped (Ctrl-C or `should_stop`) before its end.
-    """
-
-    results: list
-    total: int
-    seconds: float
-    manifest: str
-    interrupted: bool = False
-
-    def count(self, status):
-        return sum(result.status == status for result in self.results)
-
-    @property
-    def ok(self):
-        return self.count("ok")
-
-    @property
-    def skipped(self):
-        return self.count("skipped")
-
-    @property
-    def errors(self):
-        return self.count("error")
-
-    @property
-    def not_done(self):
-        """Pairs interrupted or never started."""
-        return self.total - self.ok - self.skipped - self.errors
-
-    @property
-    def all_ok(self):
-        """Every pair has its output (written now or skipped as already done)."""
-        return self.ok + self.skipped == self.total
-
-    def summary_line(self):
-        line = (f"{self.total} pairs: {self.ok} ok, {self.skipped} skipped, {self.errors} "
-                f"error{'s' if self.errors != 1 else ''}")
-        if self.not_done:
-            line += f", {self.not_done} not done (interrupted)"
-        return line + f" in {self.seconds:.1f} s; manifest {self.manifest}"
-
-
-# --- inputs and names -----------------------------------------------------------------------
-
-
-def is_image_name(path):
-    """True for the image extensions a folder or glob contributes (case-insensitive)."""
-    return os.fspath(path).lower().endswith(IMAGE_EXTENSIONS)
-
-
-def expand_inputs(specs, name="inputs"):
-    """Files, folders and globs -> image paths (argument order; sorted within a folder or glob).
-
-    A folder contributes its image files (not recursive; hidden files skipped); a glob
-    (`*`, `?`, `[`; `**` recurses) its matching image files; a file is taken as it is,
-    whatever its extension (if it is not an image its pairs fail and are recorded).
-    Duplicates are dropped.
-
-    Raises:
-        InvalidArgumentError: a spec matches nothing.
-    """
-    if isinstance(specs, (str, os.PathLike)):
-        specs = [specs]
-    paths = []
-    for spec in specs:
-        spec = os.fspath(spec)
-        if os.path.isdir(spec):
-            found = sorted(os.path.join(spec, entry) for entry in os.listdir(spec)
-                           if not entry.startswith(".") and is_image_name(entry)
-                           and os.path.isfile(os.path.join(spec, entry)))
-            where = f"folder {spec} has no image files ({', '.join(IMAGE_EXTENSIONS)})"
-        elif any(character in spec for character in _GLOB_CHARACTERS) and not os.path.exists(spec):
-            found = sorted(path for path in glob.glob(spec, recursive=True)
-                           if os.path.isfile(path) and is_image_name(path))
-            where = f"glob {spec} matches no image files"
-        elif os.path.exists(spec):
-            found = [spec]
-        else:
-            raise InvalidArgumentError(
-                f"expected an existing file, folder or glob. Received: {name}={spec!r} (no such file)")
-        if not found:
-            raise InvalidArgumentError(f"expected {name} to contain images. Received: {where}")
-        paths.extend(found)
-    return list(dict.fromkeys(paths))
+# --- pairs and names --------------------------------------------------------------------------
 
 
 def make_pairs(contents, styles):
-    """Every content x every style (content-major), after `expand_inputs`."""
+    """Every content x every style (content-major), after `tf_nst.io.inputs.expand_inputs`."""
     return [Pair(content, style) for content in expand_inputs(contents, "content")
             for style in expand_inputs(styles, "style")]
 
@@ -190,7 +59,7 @@ def read_pairs_csv(path):
     path = os.fspath(path)
     base = os.path.dirname(path)
     try:
-        with open(path, newline="") as stream:
+        with open(path, newline="", encoding="utf-8-sig") as stream:
             reader = csv.DictReader(stream)
             columns = [column.strip() for column in reader.fieldnames or []]
             if "content" not in columns or "style" not in columns:
@@ -211,15 +80,13 @@ def read_pairs_csv(path):
     except OSError as error:
         raise InvalidArgumentError(
             f"expected a readable CSV file of pairs. Received: {path} ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise InvalidArgumentError(
+            f"expected a UTF-8 CSV file of pairs. Received: {path} (byte 0x{error.object[error.start]:02x} at "
+            f"offset {error.start} is not UTF-8)") from None
     if not pairs:
         raise InvalidArgumentError(f"expected at least one pair. Received: {path} has no rows")
     return list(dict.fromkeys(pairs))
-
-
-def stem(path):
-    """A file name without folder and extension (works for `gs://` and `s3://` paths too)."""
-    name = os.fspath(path).rstrip("/").rsplit("/", 1)[-1]
-    return os.path.splitext(os.path.basename(name))[0]
 
 
 def output_name(pair):
@@ -251,45 +118,6 @@ def plan_outputs(pairs, outdir, join=os.path.join):
     return outputs
 
 
-# --- the manifest -----------------------------------------------------------------------------
-
-
-class Manifest:
-    """`OUTDIR/manifest.jsonl`, appended one complete line at a time (flushed and fsynced).
-
-    Each line is written with a single `write` on a file opened for appending, so a
-    crash leaves whole lines; a torn last line from a crash inside `write` is skipped by
-    `read_manifest`.
-    """
-
-    def __init__(self, path, run_id=None):
-        self.path = os.fspath(path)
-        self.run_id = run_id or datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-
-    def append(self, result):
-        line = result.to_json(run=self.run_id,
-                              time=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
-        try:
-            with open(self.path, "a", encoding="utf-8") as stream:
-                stream.write(line + "\n")
-                stream.flush()
-                os.fsync(stream.fileno())
-        except OSError as error:
-            raise OutputError(f"{self.path}: cannot append to the manifest ({error.strerror or error})") from None
-
-
-def read_manifest(path):
-    """The manifest's lines as dicts (a torn last line is ignored)."""
-    records = []
-    with open(path, encoding="utf-8") as stream:
-        for line in stream:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records
-
-
 # --- the batch --------------------------------------------------------------------------------
 
 
@@ -300,23 +128,87 @@ def _failure_types():
     return (NSTError, MemoryError, tf.errors.ResourceExhaustedError)
 
 
-def run_batch(stylizer, pairs, outdir, settings=None, progress=True, should_stop=None, callback=None,
-              overwrite=False, max_input_pixels=image_io.DEFAULT_MAX_INPUT_PIXELS, manifest_name=MANIFEST_NAME):
+class _BatchRun:
+    """One batch's shared state: the stylizer, the stored settings, the styles read, the records."""
+
+    def __init__(self, stylizer, settings, manifest, total, callback, overwrite, max_input_pixels):
+        self.stylizer, self.settings, self.manifest = stylizer, settings, manifest
+        self.total, self.callback = total, callback
+        self.overwrite, self.max_input_pixels = overwrite, max_input_pixels
+        self.failures = _failure_types()
+        self.styles = {}  # path -> LoadedImage or NSTError: a style is decoded and checked once per batch
+        self.results = []
+
+    def record(self, result):
+        self.results.append(result)
+        self.manifest.append(result)
+        if self.callback is not None:
+            counts = {status: sum(r.status == status for r in self.results) for status in STATUSES}
+            self.callback(PairProgress(done=len(self.results), total=self.total, seconds=result.seconds,
+                                       losses={} if result.loss is None else {"total": result.loss},
+                                       result=result, counts=counts))
+        return result
+
+    def style(self, path):
+        if path not in self.styles:
+            try:
+                self.styles[path] = image_io.load_image(path, max_input_pixels=self.max_input_pixels)
+            except NSTError as error:
+                self.styles[path] = error
+        if isinstance(self.styles[path], Exception):
+            raise self.styles[path]
+        return self.styles[path]
+
+    def pair(self, pair, output, should_stop):
+        """Stylize one pair (or skip it when already made): its `PairResult`."""
+        started = time.perf_counter()
+        inputs = [pair.content, pair.style]  # hashed into the provenance beside the settings
+        base = dict(content=pair.content, style=pair.style, output=output)
+        if os.path.exists(output) and provenance.matches(output, self.settings, inputs):
+            return PairResult(**base, status="skipped")
+        try:
+            _check_replaceable(output, self.overwrite)
+            content = image_io.load_image(pair.content, max_input_pixels=self.max_input_pixels)
+            result = self.stylizer.stylize(content, [self.style(pair.style)], should_stop=should_stop)
+            # Only a stop drops the pair: a time budget (max_seconds) ends a run with a legitimate output.
+            if result.status is RunStatus.STOPPED:
+                return PairResult(**base, status="interrupted", seconds=time.perf_counter() - started,
+                                  steps=result.steps, notes=result.notes)
+            image_io.save_png(output, result.image, alpha=result.alpha, settings=self.settings, inputs=inputs)
+        except self.failures as error:
+            return PairResult(**base, status="error", seconds=time.perf_counter() - started, error=_message(error))
+        return PairResult(**base, status="ok", seconds=time.perf_counter() - started, loss=result.best_loss,
+                          steps=result.steps, notes=result.notes)
+
+    def record_pending(self, pairs, outputs):
+        """After Ctrl-C outside the optimization: the pair in progress, written whole or not at all."""
+        done = {(result.content, result.style) for result in self.results}
+        pending = next(((pair, output) for pair, output in zip(pairs, outputs)
+                        if (pair.content, pair.style) not in done), None)
+        if pending is not None:
+            pair, output = pending
+            made = os.path.exists(output) and provenance.matches(output, self.settings, [pair.content, pair.style])
+            self.record(PairResult(content=pair.content, style=pair.style, output=output,
+                                   status="ok" if made else "interrupted"))
+
+
+def run_batch(stylizer, pairs, outdir, settings=None, should_stop=None, callback=None, overwrite=False,
+              max_input_pixels=DEFAULT_MAX_INPUT_PIXELS, manifest_name=MANIFEST_NAME):
     """Stylize every pair with one shared `Stylizer`; resumable; failures recorded, not fatal.
 
     Args:
         stylizer: the `Stylizer` used for every pair (its style cache computes each
-            style's targets once).
+            style's targets once; each style file is decoded once per batch).
         pairs: `Pair`s (`make_pairs`, `read_pairs_csv`).
         outdir: output folder (created); outputs are `<content-stem>--<style-stem>.png`.
         settings: the settings stored in every output (default `stylizer.get_config()`);
             the provenance adds the pair's input paths and hashes. Outputs already holding the same
-            settings and input hashes are skipped.
-        progress: show a progress bar over pairs with an ETA on stderr.
-        should_stop: callable checked before each pair and between optimization chunks;
-            when it returns True the pair in progress is dropped (nothing written, status
-            `interrupted`) and the batch returns. Ctrl-C does the same.
-        callback: called with each `PairResult` as it is recorded.
+            settings and input bytes are skipped (`tf_nst.io.provenance.matches`).
+        should_stop: callable (e.g. a `tf_nst.runs.contract.StopRequest`) checked before each pair
+            and between optimization chunks; when it returns True the pair in progress is dropped
+            (nothing written, status `interrupted`) and the batch returns. Ctrl-C does the same.
+        callback: called with a `tf_nst.runs.contract.PairProgress` as each pair is recorded
+            (its `result` is the `PairResult`); front ends render it.
         overwrite: replace existing files that tf-nst did not write (an existing tf-nst
             output made with other settings or inputs is always replaced).
         max_input_pixels: inputs larger than this fail (recorded as errors).
@@ -336,77 +228,24 @@ def run_batch(stylizer, pairs, outdir, settings=None, progress=True, should_stop
         os.makedirs(outdir, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{outdir}: cannot create the output folder ({error.strerror or error})") from None
-    manifest = Manifest(os.path.join(outdir, manifest_name))
-    settings = dict(stylizer.get_config() if settings is None else settings)
-    failures = _failure_types()
-    loaded_styles = {}  # path -> LoadedImage or NSTError: a style is read and checked once
-    results, interrupted = [], False
-    started = time.perf_counter()
-    bar = _progress_bar(len(pairs), progress)
-
-    def record(result):
-        results.append(result)
-        manifest.append(result)
-        if callback is not None:
-            callback(result)
-        bar.set_postfix_str(f"ok {sum(r.status == 'ok' for r in results)}, "
-                            f"skipped {sum(r.status == 'skipped' for r in results)}, "
-                            f"errors {sum(r.status == 'error' for r in results)}", refresh=False)
-        bar.update(1)
-
+    run = _BatchRun(stylizer, dict(stylizer.get_config() if settings is None else settings),
+                    Manifest(os.path.join(outdir, manifest_name)), len(pairs), callback, overwrite, max_input_pixels)
+    started, interrupted = time.perf_counter(), False
     try:
         for pair, output in zip(pairs, outputs):
             if should_stop is not None and should_stop():
                 interrupted = True
                 break
-            pair_started = time.perf_counter()
-            stored = settings  # the pair's inputs are hashed into the provenance beside them
-            inputs = [pair.content, pair.style]
-            base = dict(content=pair.content, style=pair.style, output=output)
-            if os.path.exists(output) and provenance.matches(output, stored, inputs):
-                record(PairResult(**base, status="skipped"))
-                continue
-            try:
-                _check_replaceable(output, overwrite)
-                content = image_io.load_image(pair.content, max_input_pixels=max_input_pixels)
-                if pair.style not in loaded_styles:
-                    try:
-                        loaded_styles[pair.style] = image_io.load_image(pair.style, max_input_pixels=max_input_pixels)
-                    except NSTError as error:
-                        loaded_styles[pair.style] = error
-                style = loaded_styles[pair.style]
-                if isinstance(style, Exception):
-                    raise style
-                result = stylizer.stylize(content, [style], should_stop=should_stop)
-                # A time budget (max_seconds) also ends a run early, with a legitimate output.
-                if result.interrupted and any(note.startswith("interrupted") for note in result.notes):
-                    interrupted = True
-                    record(PairResult(**base, status="interrupted", seconds=time.perf_counter() - pair_started,
-                                      steps=result.steps, notes=result.notes))
-                    break
-                image_io.save_png(output, result.image, alpha=result.alpha, settings=stored, inputs=inputs)
-            except failures as error:
-                record(PairResult(**base, status="error", seconds=time.perf_counter() - pair_started,
-                                  error=_message(error)))
-                continue
-            record(PairResult(**base, status="ok", seconds=time.perf_counter() - pair_started,
-                              loss=result.best_loss, steps=result.steps, notes=result.notes))
+            if run.record(run.pair(pair, output, should_stop)).status == "interrupted":
+                interrupted = True
+                break
     except KeyboardInterrupt:
         # Ctrl-C outside the optimization's own handling (loading, targets, writing): the
         # atomic write leaves either the whole output or none.
         interrupted = True
-        done = {(result.content, result.style) for result in results}
-        pending = next(((pair, output) for pair, output in zip(pairs, outputs)
-                        if (pair.content, pair.style) not in done), None)
-        if pending is not None:
-            pair, output = pending
-            status = "ok" if os.path.exists(output) and provenance.matches(
-                output, settings, [pair.content, pair.style]) else "interrupted"
-            record(PairResult(content=pair.content, style=pair.style, output=output, status=status))
-    finally:
-        bar.close()
-    return BatchSummary(results=results, total=len(pairs), seconds=time.perf_counter() - started,
-                        manifest=manifest.path, interrupted=interrupted)
+        run.record_pending(pairs, outputs)
+    return BatchSummary(results=run.results, total=len(pairs), seconds=time.perf_counter() - started,
+                        manifest=run.manifest.path, interrupted=interrupted)
 
 
 def _check_replaceable(output, overwrite):
@@ -426,9 +265,3 @@ def _message(error):
         return "out of memory (expected a smaller size)"
     text = getattr(error, "message", str(error)).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''} (expected a smaller size)"
-
-
-def _progress_bar(total, enabled):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="pair", file=sys.stderr, disable=not enabled, dynamic_ncols=True)

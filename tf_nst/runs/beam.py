@@ -14,14 +14,14 @@ Beam's own `TFModelHandlerTensor` cannot load the export: it calls
 
 The export is bit-identical to `Stylizer.stylize` at one scale with one style, so
 the pipeline writes the same pixels as `tf_nst.runs.batch.run_batch` with a
-`Stylizer(..., scales=1)` of the same settings. A pair that fails (unreadable
+`Stylizer(..., scales=1, precision="float32")` of the same settings (exports are float32; a
+`precision="auto"` run is bf16 on a CPU with native bf16, and its pixels differ). A pair that fails (unreadable
 image, over the export's pixel cap) is a manifest line with status `error`; the
 pipeline goes on. Outputs already holding the same settings and input hashes are
 skipped, so a rerun does no work. Unlike the library batch, the manifest is
 rewritten by each run (Beam's sinks do not append).
 
-Needs `pip install -r requirements-beam.txt` (and `apache-beam[gcp]` / `[aws]` for
-`gs://` / `s3://`).
+Needs `pip install -r requirements-beam.txt` (`apache-beam[gcp]` / `[aws]` for `gs://` / `s3://`).
 
 Example:
 ```python
@@ -54,101 +54,36 @@ except ImportError as error:  # pragma: no cover - depends on the optional insta
     raise ImportError(
         f"tf_nst.runs.beam needs Apache Beam: pip install -r requirements-beam.txt ({error})") from error
 
-from tf_nst.runs import batch
-from tf_nst.serving import export as names
+from tf_nst.errors import ImageError, InvalidArgumentError, NSTError
+from tf_nst.io import filesystems
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
-from tf_nst.settings import MIN_SIDE, StylizeSettings
-from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, ServingError
+from tf_nst.io.inputs import expand_inputs
+from tf_nst.runs import batch
+from tf_nst.runs.contract import RecordProgress
+from tf_nst.runs.records import MANIFEST_NAME, BatchSummary, Pair, PairResult
+from tf_nst.serving import contract as names
+from tf_nst.serving.export_files import read_export_info, resolve_version
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, RUNNERS, StylizeSettings
 
-RUNNERS = ("DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner", "PortableRunner")
-_GLOB_CHARACTERS = "*?["
 
-
-# --- inputs, through Beam's filesystems --------------------------------------------------
-
-
-def _is_local(path):
-    return FileSystems.get_scheme(path) in (None, "file")
+# --- inputs and the export ---------------------------------------------------------------------
 
 
 def match_inputs(specs, name="inputs"):
-    """Like `tf_nst.runs.batch.expand_inputs`, for any Beam filesystem (`gs://bucket/photos/`, ...).
-
-    A folder (local, or a prefix ending in `/`) contributes its image files (not
-    recursive); a glob its matching image files; an existing file is taken as it is.
-
-    Raises:
-        InvalidArgumentError: a spec matches nothing.
-    """
-    if isinstance(specs, (str, os.PathLike)):
-        specs = [specs]
-    paths = []
-    for spec in map(os.fspath, specs):
-        is_glob = any(character in spec for character in _GLOB_CHARACTERS)
-        if not is_glob and not spec.endswith("/") and FileSystems.exists(spec) and not (
-                _is_local(spec) and os.path.isdir(spec)):
-            paths.append(spec)
-            continue
-        pattern = spec if is_glob else FileSystems.join(spec.rstrip("/"), "*")
-        found = sorted(metadata.path for metadata in FileSystems.match([pattern])[0].metadata_list
-                       if batch.is_image_name(metadata.path) and not _basename(metadata.path).startswith("."))
-        if not is_glob:  # a folder: its own files only
-            found = [path for path in found if _parent(path) == spec.rstrip("/")]
-        if not found:
-            raise InvalidArgumentError(
-                f"expected an existing file, a folder with images or a glob matching images. "
-                f"Received: {name}={spec!r}")
-        paths.extend(found)
-    return list(dict.fromkeys(paths))
-
-
-def _basename(path):
-    return path.rsplit("/", 1)[-1] if not _is_local(path) else os.path.basename(path)
-
-
-def _parent(path):
-    return path.rsplit("/", 1)[0] if not _is_local(path) else os.path.dirname(path)
+    """`tf_nst.io.inputs.expand_inputs`: files, folders (a remote one ends in `/`) and globs on any filesystem."""
+    return expand_inputs(specs, name)
 
 
 def match_pairs(contents, styles):
-    """Every content x every style (content-major), matched with `match_inputs`."""
-    return [batch.Pair(content, style) for content in match_inputs(contents, "content")
-            for style in match_inputs(styles, "style")]
-
-
-# --- the export ------------------------------------------------------------------------------
+    """Every content x every style (content-major), on any Beam filesystem."""
+    return [Pair(content, style) for content in expand_inputs(contents, "content")
+            for style in expand_inputs(styles, "style")]
 
 
 def resolve_export(path):
     """A version folder as is; a base folder -> its highest integer version, on any filesystem."""
-    path = os.fspath(path).rstrip("/")
-    if _is_local(path):
-        from tf_nst.serving.client import resolve_version
-
-        return resolve_version(path)
-    if FileSystems.exists(FileSystems.join(path, "saved_model.pb")):
-        return path
-    versions = []
-    for metadata in FileSystems.match([FileSystems.join(path, "*", "saved_model.pb")])[0].metadata_list:
-        version = metadata.path[:-len("/saved_model.pb")].rsplit("/", 1)[-1]
-        if version.isdigit():
-            versions.append(int(version))
-    if not versions:
-        raise ServingError(f"expected a SavedModel folder (with saved_model.pb) or a base folder of integer "
-                           f"versions. Received: {path}")
-    return FileSystems.join(path, str(max(versions)))
-
-
-def read_export_info(version_path):
-    """The export's `assets.extra/tf_nst_export.json` (settings, caps, signature defaults)."""
-    info_path = FileSystems.join(version_path, *names.EXPORT_INFO_FILE.split(os.sep))
-    try:
-        with FileSystems.open(info_path) as stream:
-            return json.loads(stream.read())
-    except (OSError, ValueError, IOError) as error:
-        raise ServingError(f"{version_path}: expected a tf-nst export with {names.EXPORT_INFO_FILE} "
-                           f"(python cli.py export). Received: {error}") from None
+    return resolve_version(path)
 
 
 def served_settings(info, controls, size):
@@ -172,16 +107,15 @@ def served_settings(info, controls, size):
 
 def _localize(version_path):
     """A local folder holding the export (remote exports are copied once per worker)."""
-    if _is_local(version_path):
+    if filesystems.is_local(version_path):
         return version_path
     local = tempfile.mkdtemp(prefix="tf_nst-export-")
     prefix = version_path.rstrip("/") + "/"
-    for metadata in FileSystems.match([prefix + "**"])[0].metadata_list:
-        relative = metadata.path[len(prefix):]
-        target = os.path.join(local, *relative.split("/"))
+    for path in filesystems.match(prefix + "**"):
+        target = os.path.join(local, *path[len(prefix):].split("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        with FileSystems.open(metadata.path) as source, open(target, "wb") as destination:
-            shutil.copyfileobj(source, destination)
+        with open(target, "wb") as destination:
+            destination.write(filesystems.read_bytes(path))
     return local
 
 
@@ -192,7 +126,7 @@ def _localize(version_path):
 class PairExample:
     """One pair, read and resized, on its way to the model."""
 
-    pair: batch.Pair
+    pair: Pair
     output: str
     content: object  # uint8 (H, W, 3)
     style: object
@@ -202,14 +136,9 @@ class PairExample:
     started: float
 
 
-def _read_bytes(path):
-    with FileSystems.open(path) as stream:
-        return stream.read()
-
-
 def _decode(path, data, max_input_pixels):
     """Decode with `tf_nst.io.images.load_image` (its checks, EXIF, alpha) from a local copy."""
-    suffix = os.path.splitext(_basename(path))[1]
+    suffix = os.path.splitext(filesystems.basename(path))[1]
     with tempfile.NamedTemporaryFile(suffix=suffix) as local:
         local.write(data)
         local.flush()
@@ -221,18 +150,17 @@ def _decode(path, data, max_input_pixels):
     return loaded
 
 
-def _stored_matches(output, settings, hashes):
+def _already_made(output, settings, hashes):
+    """`tf_nst.io.provenance.matches` on an output read through the filesystems (remote ones too)."""
     try:
-        with FileSystems.open(output) as stream:
-            stored = provenance.read_provenance(io.BytesIO(stream.read()))
-    except (ImageError, OSError, IOError):
+        data = filesystems.read_bytes(output)
+    except (OSError, IOError):
         return False
-    same_settings = stored["settings"] == json.loads(json.dumps(settings, sort_keys=True))
-    return same_settings and stored.get("inputs_sha256") == hashes
+    return provenance.matches(io.BytesIO(data), settings, hashes=hashes)
 
 
 def _record(pair, output, status, started, **fields):
-    return batch.PairResult(content=pair.content, style=pair.style, output=output, status=status,
+    return PairResult(content=pair.content, style=pair.style, output=output, status=status,
                             seconds=time.time() - started, **fields)
 
 
@@ -247,6 +175,15 @@ class ReadPair(beam.DoFn):
         self.style_size = style_size
         self.min_side = min_side
         self.max_input_pixels = max_input_pixels
+        self._styles = {}  # sha256 -> (prepared style, notes): each style decoded once per worker
+
+    def _style(self, path, data, digest):
+        from tf_nst.serving.client import prepare_image
+
+        if digest not in self._styles:
+            style = _decode(path, data, self.max_input_pixels)
+            self._styles[digest] = (prepare_image(style.rgb, self.style_size, self.min_side), style.notes)
+        return self._styles[digest]
 
     def process(self, element):
         from tf_nst.serving.client import prepare_image
@@ -254,24 +191,24 @@ class ReadPair(beam.DoFn):
         pair, output = element
         started = time.time()
         try:
-            data = {path: _read_bytes(path) for path in dict.fromkeys([pair.content, pair.style])}
+            data = {path: filesystems.read_bytes(path) for path in dict.fromkeys([pair.content, pair.style])}
         except (OSError, IOError) as error:
             yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "error", started,
                                                               error=f"cannot read input ({error})"))
             return
         hashes = {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
-        if FileSystems.exists(output) and _stored_matches(output, self.settings, hashes):
+        if filesystems.exists(output) and _already_made(output, self.settings, hashes):
             yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "skipped", started))
             return
         try:
             content = _decode(pair.content, data[pair.content], self.max_input_pixels)
-            style = _decode(pair.style, data[pair.style], self.max_input_pixels)
+            style, style_notes = self._style(pair.style, data[pair.style], hashes[pair.style])
         except NSTError as error:
             yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "error", started, error=str(error)))
             return
         yield PairExample(pair=pair, output=output, content=prepare_image(content.rgb, self.size, self.min_side),
-                          style=prepare_image(style.rgb, self.style_size, self.min_side), alpha=content.alpha,
-                          input_hashes=hashes, notes=content.notes + style.notes, started=started)
+                          style=style, alpha=content.alpha, input_hashes=hashes, notes=content.notes + style_notes,
+                          started=started)
 
 
 class SavedModelHandler(ModelHandler):
@@ -334,7 +271,7 @@ class WriteOutput(beam.DoFn):
                 provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}
         settings = self.settings
         try:
-            if _is_local(output):
+            if filesystems.is_local(output):
                 image_io.save_png(output, served.image, alpha=example.alpha, settings=settings, text=text)
             else:
                 # Object stores publish an object only when its upload completes: no partial files.
@@ -351,8 +288,7 @@ class WriteOutput(beam.DoFn):
 
 
 def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=None,
-                   max_input_pixels=image_io.DEFAULT_MAX_INPUT_PIXELS, manifest_name=batch.MANIFEST_NAME,
-                   run_id=None):
+                   max_input_pixels=DEFAULT_MAX_INPUT_PIXELS, manifest_name=MANIFEST_NAME, run_id=None):
     """Add the batch to `pipeline`; returns the PCollection of `PairResult`s.
 
     Args:
@@ -372,14 +308,12 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
         InvalidArgumentError: unknown controls, or two pairs would write the same output.
         ServingError: `saved_model` is not a tf-nst export.
     """
-    from tf_nst.serving.client import control_values
-
     controls = dict(controls or {})
-    control_values(controls)  # rejects unknown names before anything runs
+    names.control_values(controls)  # rejects unknown names before anything runs
     outdir = os.fspath(outdir).rstrip("/") or "/"
     pairs = list(pairs)
-    outputs = batch.plan_outputs(pairs, outdir, join=FileSystems.join)
-    version_path = resolve_export(saved_model)
+    outputs = batch.plan_outputs(pairs, outdir, join=filesystems.join)
+    version_path = resolve_version(saved_model)
     info = read_export_info(version_path)
     size = int(size if size is not None else info["settings"]["size"])
     min_side = int(info.get("min_side", MIN_SIDE))
@@ -387,7 +321,7 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
         raise InvalidArgumentError(f"expected size >= {min_side}. Received: size={size}")
     style_size = max(min_side, round(float(info["settings"].get("style_scale", 1.0)) * size))
     settings = served_settings(info, controls, size)
-    if _is_local(outdir):
+    if filesystems.is_local(outdir):
         os.makedirs(outdir, exist_ok=True)
     run_id = run_id or datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -402,7 +336,7 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
     records = (written, read[ReadPair.DONE]) | "Records" >> beam.Flatten()
     _ = (records
          | "ToJson" >> beam.Map(lambda record: record.to_json(run=run_id))
-         | "Manifest" >> beam.io.WriteToText(FileSystems.join(outdir, manifest_name), shard_name_template="",
+         | "Manifest" >> beam.io.WriteToText(filesystems.join(outdir, manifest_name), shard_name_template="",
                                              num_shards=1))
     return records
 
@@ -417,17 +351,20 @@ def pipeline_options_from(runner, pipeline_options=()):
 
 
 def run(contents=None, styles=None, outdir=None, saved_model=None, pairs=None, controls=None, size=None,
-        runner="DirectRunner", pipeline_options=(), max_input_pixels=image_io.DEFAULT_MAX_INPUT_PIXELS,
-        manifest_name=batch.MANIFEST_NAME):
-    """Build and run the batch pipeline; wait for it; return a `tf_nst.runs.batch.BatchSummary`.
+        runner=RUNNERS[0], pipeline_options=(), max_input_pixels=DEFAULT_MAX_INPUT_PIXELS,
+        manifest_name=MANIFEST_NAME, callback=None):
+    """Build and run the batch pipeline; wait for it; return a `tf_nst.runs.records.BatchSummary`.
 
     Args:
         contents, styles: files, folders or globs on any Beam filesystem (every content
             x every style), or give `pairs` instead.
         outdir: output folder; `saved_model`, `controls`, `size`: see `build_pipeline`.
-        runner: `DirectRunner`, `FlinkRunner`, `SparkRunner`, `DataflowRunner`, ...
+        runner: one of `tf_nst.settings.RUNNERS` (`DirectRunner`, `FlinkRunner`, `SparkRunner`,
+            `DataflowRunner`), or any runner name Beam knows (`PortableRunner`, ...).
         pipeline_options: `K=V` or `--k=v` strings for the runner (e.g.
             `direct_num_workers=2`, `project=...`, `temp_location=gs://...`).
+        callback: called with a `tf_nst.runs.contract.RecordProgress` per record, read back from
+            the manifest once the pipeline finished.
 
     Returns:
         A `BatchSummary` read back from the manifest (`all_ok` when every pair has its output).
@@ -444,13 +381,20 @@ def run(contents=None, styles=None, outdir=None, saved_model=None, pairs=None, c
     with beam.Pipeline(options=pipeline_options_from(runner, pipeline_options)) as pipeline:
         build_pipeline(pipeline, pairs, outdir, saved_model, controls=controls, size=size,
                        max_input_pixels=max_input_pixels, manifest_name=manifest_name)
-    manifest = FileSystems.join(os.fspath(outdir).rstrip("/"), manifest_name)
-    with FileSystems.open(manifest) as stream:
-        lines = stream.read().decode("utf-8").splitlines()
-    fields = {field.name for field in dataclasses.fields(batch.PairResult)}
-    results = [batch.PairResult(**{key: value for key, value in json.loads(line).items() if key in fields})
+    manifest = filesystems.join(os.fspath(outdir).rstrip("/"), manifest_name)
+    results = read_records(manifest, pairs)
+    for number, result in enumerate(results, start=1):
+        if callback is not None:
+            callback(RecordProgress(done=number, total=len(pairs), seconds=result.seconds, result=result))
+    return BatchSummary(results=results, total=len(pairs), seconds=time.perf_counter() - started, manifest=manifest)
+
+
+def read_records(manifest, pairs):
+    """The `PairResult`s of a manifest written by the pipeline, in the order of `pairs`."""
+    lines = filesystems.read_bytes(manifest).decode("utf-8").splitlines()
+    fields = {field.name for field in dataclasses.fields(PairResult)}
+    results = [PairResult(**{key: value for key, value in json.loads(line).items() if key in fields})
                for line in lines if line.strip()]
     order = {(pair.content, pair.style): index for index, pair in enumerate(pairs)}
     results.sort(key=lambda result: order.get((result.content, result.style), len(order)))
-    return batch.BatchSummary(results=results, total=len(pairs), seconds=time.perf_counter() - started,
-                              manifest=manifest)
+    return results

@@ -53,6 +53,7 @@ except ImportError as error:  # pragma: no cover - depends on the optional insta
         f"tf_nst.runs.spark needs PySpark: pip install -r requirements-spark.txt ({error})") from error
 
 from tf_nst.errors import InvalidArgumentError, OutputError, ServingError
+from tf_nst.io import filesystems
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
 from tf_nst.runs import batch
@@ -64,7 +65,6 @@ MASTER_FORMS = "local, local[N], local[*], spark://HOST:PORT[,HOST:PORT], yarn o
 _LOCAL_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?$")
 _HOST_PORT = re.compile(r"\[?([^\[\]/]+?)\]?:(\d+)$")
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception): ")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _MODELS = {}  # export path -> loaded model, per Python worker process
 
 
@@ -299,7 +299,7 @@ def _settle(plan, pair, output, reason, since):
 
 def _shared_path(path, name):
     path = os.fspath(path)
-    if _SCHEME.match(path):
+    if not filesystems.is_local(path):
         raise InvalidArgumentError(f"expected a folder at the same path on every executor (a shared mount: NFS, "
                                    f"/dbfs/...), not an object-store URL. Received: {name}={path}")
     return os.path.abspath(path)

@@ -1,7 +1,7 @@
 """Call the exported optimization: a local SavedModel, or TF Serving over gRPC or REST.
 
-All three speak the signatures of `tf_nst/serving/export.py` and share its name
-constants. They return a `ServedResult` and raise the project's typed errors:
+All three speak the signatures of the wire contract (`tf_nst/serving/contract.py`) that the
+export (`tf_nst/serving/export.py`) writes. They return a `ServedResult` and raise the project's typed errors:
 `InvalidArgumentError` for a request the model rejected (over a cap, not an
 image, ...), `ServingError` for an unreachable server, an unknown model, a
 deadline or a model folder that does not load.
@@ -19,7 +19,6 @@ result = serving.request_rest("127.0.0.1:8501", content_rgb, style_rgb, steps=50
 import base64
 import dataclasses
 import json
-import os
 import re
 import socket
 import time
@@ -28,12 +27,13 @@ import urllib.request
 
 import numpy as np
 
-from tf_nst.serving import export as names
 from tf_nst.engine import pyramid
 from tf_nst.errors import InvalidArgumentError, ServingError
+from tf_nst.serving import contract as names
+from tf_nst.serving.contract import DEFAULT_TIMEOUT, control_values  # noqa: F401 (public here too)
+from tf_nst.serving.export_files import read_export_info, read_signature_defaults, resolve_version  # noqa: F401
 from tf_nst.settings import MIN_SIDE
 
-DEFAULT_TIMEOUT = 600.0  # seconds; the optimization takes a while at full size
 # gRPC's default receive limit (4 MiB) rejects a ~1200 px uint8 reply after the work is done.
 MAX_MESSAGE_BYTES = 1 << 30
 GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -58,23 +58,6 @@ class ServedResult:
     @property
     def best_loss(self):
         return float(np.min(self.losses[:, 0]))
-
-
-def control_values(controls):
-    """Typed numpy scalars for the controls given (None = leave to the model's default)."""
-    unknown = sorted(set(controls) - set(names.CONTROL_NAMES))
-    if unknown:
-        raise InvalidArgumentError(
-            f"expected controls among {', '.join(names.CONTROL_NAMES)}. Received: {', '.join(unknown)}")
-    values = {}
-    for name, value in controls.items():
-        if value is None:
-            continue
-        if name == names.INIT:
-            values[name] = np.array(value.encode() if isinstance(value, str) else value, object)
-        else:
-            values[name] = np.array(value, names.CONTROL_DTYPES[name].as_numpy_dtype)
-    return values
 
 
 def prepare_image(rgb, size=None, min_side=MIN_SIDE):
@@ -132,12 +115,8 @@ class LocalModel:
             raise ServingError(f"{self.path}: expected signatures {', '.join(names.SIGNATURE_NAMES)}. "
                                f"Received: {', '.join(self._loaded.signatures) or 'none'}")
         # Python's signature functions need every argument; TF Serving fills these itself.
-        self.defaults = {name: names.read_signature_defaults(self.path, name) for name in names.SIGNATURE_NAMES}
-        self.info = {}
-        info_path = os.path.join(self.path, names.EXPORT_INFO_FILE)
-        if os.path.exists(info_path):
-            with open(info_path) as stream:
-                self.info = json.load(stream)
+        self.defaults = {name: read_signature_defaults(self.path, name) for name in names.SIGNATURE_NAMES}
+        self.info = read_export_info(self.path, required=False)
 
     def _call(self, signature, inputs, controls):
         import tensorflow as tf
@@ -171,20 +150,6 @@ class LocalModel:
             names.STYLE_BYTES: np.array(style_bytes, object)}, controls)
         return ServedResult(decode_png(outputs[names.STYLIZED_BYTES]), outputs[names.LOSSES],
                             time.perf_counter() - started)
-
-
-def resolve_version(path):
-    """A version folder as is; a base folder -> its highest integer version (as TF Serving picks)."""
-    path = os.fspath(path)
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return path
-    if os.path.isdir(path):
-        versions = [int(name) for name in os.listdir(path)
-                    if name.isdigit() and os.path.isfile(os.path.join(path, name, "saved_model.pb"))]
-        if versions:
-            return os.path.join(path, str(max(versions)))
-    raise ServingError(f"expected a SavedModel folder (with saved_model.pb) or a base folder of integer "
-                       f"versions. Received: {path}")
 
 
 def load_saved_model(path):
@@ -320,7 +285,7 @@ def request_rest(server, content, style, model_name=names.MODEL_NAME, version=No
             reply = json.loads(response.read())
     except urllib.error.HTTPError as error:
         raise _rest_error(error, server, model_name, version) from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise ServingError(f"no reply from {server} within {timeout:g} s: expected the stylization to finish "
                            f"before the deadline; raise --timeout or lower --steps/--size. Received: timeout") from None
     except (urllib.error.URLError, ConnectionError) as error:

@@ -27,42 +27,14 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError, OutputError
-from tf_nst.io.atomic import atomic_directory
+from tf_nst.io.atomic import atomic_directory, atomic_output
+from tf_nst.serving.contract import (  # noqa: F401 (CONTROL_FIELDS: public here too)
+    CONTENT, CONTENT_BYTES, CONTENT_WEIGHT, CONTROL_FIELDS, CONTROL_NAMES, DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_STEPS, EXPORT_INFO_FILE, INIT, LOSSES, MODEL_NAME, SEED, SERVING_DEFAULT, SIGNATURE_NAMES,
+    STEPS, STYLE, STYLE_BYTES, STYLE_WEIGHT, STYLIZED, STYLIZED_BYTES, STYLIZE_BYTES, TV_WEIGHT, WARMUP_FILE,
+    WARMUP_SIDE, tf_dtype)
+from tf_nst.serving.export_files import read_signature_defaults  # noqa: F401 (public here too)
 from tf_nst.settings import EXPORT_INIT_MODES
-
-# Names shared by the export and its clients (tf_nst/serving/client.py).
-MODEL_NAME = "tf_nst"
-SERVING_DEFAULT = "serving_default"
-STYLIZE_BYTES = "stylize_bytes"
-SIGNATURE_NAMES = (SERVING_DEFAULT, STYLIZE_BYTES)
-
-CONTENT = "content"
-STYLE = "style"
-CONTENT_BYTES = "content_bytes"
-STYLE_BYTES = "style_bytes"
-STEPS = "steps"
-CONTENT_WEIGHT = "content_weight"
-STYLE_WEIGHT = "style_weight"
-TV_WEIGHT = "tv_weight"
-SEED = "seed"
-INIT = "init"
-CONTROL_NAMES = (STEPS, CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, SEED, INIT)
-# The `StylizeSettings` field each control sets (settings.control_names() are these fields).
-CONTROL_FIELDS = {STEPS: "num_steps", CONTENT_WEIGHT: "content_weight", STYLE_WEIGHT: "style_weight",
-                  TV_WEIGHT: "tv_weight", SEED: "seed", INIT: "init"}
-CONTROL_DTYPES = {STEPS: tf.int32, CONTENT_WEIGHT: tf.float32, STYLE_WEIGHT: tf.float32,
-                  TV_WEIGHT: tf.float32, SEED: tf.int64, INIT: tf.string}
-INIT_MODES = EXPORT_INIT_MODES
-
-STYLIZED = "stylized"
-STYLIZED_BYTES = "stylized_bytes"
-LOSSES = "losses"  # (steps + 1, parts): row 0 is the start image; columns as Stylizer.loss_names
-
-DEFAULT_MAX_STEPS = 1000
-DEFAULT_MAX_PIXELS = 1024 * 1024
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-EXPORT_INFO_FILE = os.path.join("assets.extra", "tf_nst_export.json")
-WARMUP_SIDE = 64
 
 
 def image_specs():
@@ -78,7 +50,7 @@ def bytes_specs():
 
 
 def control_specs():
-    return {name: tf.TensorSpec([], CONTROL_DTYPES[name], name=name) for name in CONTROL_NAMES}
+    return {name: tf.TensorSpec([], tf_dtype(name), name=name) for name in CONTROL_NAMES}
 
 
 def _assert(condition, template, values):
@@ -113,8 +85,8 @@ class SignatureBuilder:
         checks = [
             _assert(tf.logical_and(steps >= 1, steps <= self.max_steps),
                     f"expected steps in [1, {self.max_steps}]. Received: steps={{}}", [steps]),
-            _assert(tf.equal(init, INIT_MODES[0]) | tf.equal(init, INIT_MODES[1]),
-                    "expected init content or random. Received: init={}", [init]),
+            _assert(tf.reduce_any(tf.equal(init, EXPORT_INIT_MODES)),
+                    f"expected init {' or '.join(EXPORT_INIT_MODES)}. Received: init={{}}", [init]),
         ]
         for name, value in ((CONTENT_WEIGHT, content_weight), (STYLE_WEIGHT, style_weight),
                             (TV_WEIGHT, tv_weight)):
@@ -178,7 +150,7 @@ class SignatureBuilder:
 
     def endpoints(self):
         """`{signature name: (function, input_signature)}`; controls have tensor defaults."""
-        d = {name: tf.constant(self.defaults[name], CONTROL_DTYPES[name]) for name in CONTROL_NAMES}
+        d = {name: tf.constant(self.defaults[name], tf_dtype(name)) for name in CONTROL_NAMES}
 
         def serve(content, style, steps=d[STEPS], content_weight=d[CONTENT_WEIGHT],
                   style_weight=d[STYLE_WEIGHT], tv_weight=d[TV_WEIGHT], seed=d[SEED], init=d[INIT]):
@@ -209,9 +181,9 @@ def export_defaults(stylizer):
     """The signature defaults taken from a Stylizer's settings."""
     settings = stylizer.settings
     init = settings.init if isinstance(settings.init, str) else None
-    if init not in INIT_MODES:
+    if init not in EXPORT_INIT_MODES:
         raise InvalidArgumentError(
-            f"expected init 'content' or 'random' for an export. Received: init={stylizer.get_config()['init']!r}")
+            f"expected init one of {', '.join(EXPORT_INIT_MODES)} for an export. Received: init={stylizer.get_config()['init']!r}")
     return {STEPS: settings.num_steps, CONTENT_WEIGHT: settings.content_weight,
             STYLE_WEIGHT: settings.style_weight, TV_WEIGHT: settings.tv_weight,
             SEED: settings.seed, INIT: init}
@@ -247,27 +219,8 @@ def export_model(stylizer, output, version=None, max_steps=DEFAULT_MAX_STEPS,
     """
     import keras
 
-    if not (isinstance(max_steps, int) and max_steps >= 1):
-        raise InvalidArgumentError(f"expected max_steps an integer >= 1. Received: max_steps={max_steps!r}")
-    if not (isinstance(max_pixels, int) and max_pixels >= stylizer.min_side ** 2):
-        raise InvalidArgumentError(
-            f"expected max_pixels an integer >= {stylizer.min_side ** 2}. Received: max_pixels={max_pixels!r}")
-    defaults = export_defaults(stylizer)
-    if defaults[STEPS] > max_steps:
-        raise InvalidArgumentError(
-            f"expected default steps <= max_steps={max_steps}. Received: steps={defaults[STEPS]}")
-    output = os.fspath(output)
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise OutputError(f"{output}: exists and is not a directory, expected a model base folder")
-    os.makedirs(output, exist_ok=True)
-    if version is None:
-        version = next_version(output)
-    if not (isinstance(version, int) and version >= 1):
-        raise InvalidArgumentError(f"expected version an integer >= 1. Received: version={version!r}")
-    final_path = os.path.join(output, str(version))
-    if os.path.exists(final_path):
-        raise OutputError(f"{final_path}: version {version} already exists (omit --version for the next free one)")
-
+    defaults = _check_caps(stylizer, max_steps, max_pixels)
+    final_path = _version_path(output, version)
     builder = SignatureBuilder(stylizer, max_steps, max_pixels, defaults)
     archive = keras.export.ExportArchive()
     archive.track(stylizer.extractor.model)
@@ -281,30 +234,47 @@ def export_model(stylizer, output, version=None, max_steps=DEFAULT_MAX_STEPS,
         info = {"settings": stylizer.get_config(), "max_steps": max_steps, "max_pixels": max_pixels,
                 "min_side": builder.min_side, "defaults": defaults, "signatures": list(SIGNATURE_NAMES),
                 "loss_names": list(stylizer.loss_names)}
-        with open(os.path.join(temporary, EXPORT_INFO_FILE), "w") as stream:
+        with atomic_output(os.path.join(temporary, EXPORT_INFO_FILE), mode="w") as stream:
             json.dump(info, stream, indent=1, default=str)
     return final_path
 
 
-def warmup_requests(model_name=MODEL_NAME, side=WARMUP_SIDE):
-    """One tiny `PredictRequest` per signature (one step, `side` x `side`)."""
-    from tensorflow_serving.apis import predict_pb2
+def _check_caps(stylizer, max_steps, max_pixels):
+    """The signature defaults, once the caps are checked against them."""
+    if not (isinstance(max_steps, int) and max_steps >= 1):
+        raise InvalidArgumentError(f"expected max_steps an integer >= 1. Received: max_steps={max_steps!r}")
+    if not (isinstance(max_pixels, int) and max_pixels >= stylizer.min_side ** 2):
+        raise InvalidArgumentError(
+            f"expected max_pixels an integer >= {stylizer.min_side ** 2}. Received: max_pixels={max_pixels!r}")
+    defaults = export_defaults(stylizer)
+    if defaults[STEPS] > max_steps:
+        raise InvalidArgumentError(
+            f"expected default steps <= max_steps={max_steps}. Received: steps={defaults[STEPS]}")
+    return defaults
 
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (1, side, side, 3), dtype=np.uint8)
-    png = tf.io.encode_png(image[0]).numpy()
-    requests = []
-    for signature, inputs in ((SERVING_DEFAULT, {CONTENT: image, STYLE: image}),
-                              (STYLIZE_BYTES, {CONTENT_BYTES: np.array(png, object),
-                                               STYLE_BYTES: np.array(png, object)})):
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = model_name
-        request.model_spec.signature_name = signature
-        for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-        request.inputs[STEPS].CopyFrom(tf.make_tensor_proto(np.int32(1)))
-        requests.append(request)
-    return requests
+
+def _version_path(output, version):
+    """`<output>/<version>` (the next free version by default), refusing one that exists."""
+    output = os.fspath(output)
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise OutputError(f"{output}: exists and is not a directory, expected a model base folder")
+    os.makedirs(output, exist_ok=True)
+    if version is None:
+        version = next_version(output)
+    if not (isinstance(version, int) and version >= 1):
+        raise InvalidArgumentError(f"expected version an integer >= 1. Received: version={version!r}")
+    final_path = os.path.join(output, str(version))
+    if os.path.exists(final_path):
+        raise OutputError(f"{final_path}: version {version} already exists (omit --version for the next free one)")
+    return final_path
+
+
+def warmup_requests(model_name=MODEL_NAME, side=WARMUP_SIDE):
+    """One tiny `PredictRequest` per signature (one step, `side` x `side`), as a client builds them."""
+    from tf_nst.serving.client import predict_request
+
+    image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    return [predict_request(image, image, model_name, signature=signature, steps=1) for signature in SIGNATURE_NAMES]
 
 
 def write_warmup_requests(path, model_name=MODEL_NAME, side=WARMUP_SIDE):
@@ -315,14 +285,3 @@ def write_warmup_requests(path, model_name=MODEL_NAME, side=WARMUP_SIDE):
         for request in warmup_requests(model_name, side):
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
-
-
-def read_signature_defaults(path, signature=SERVING_DEFAULT):
-    """`{control: numpy value}` from a SavedModel's `SignatureDef.defaults`."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved_model = saved_model_pb2.SavedModel()
-    with open(os.path.join(os.fspath(path), "saved_model.pb"), "rb") as stream:
-        saved_model.ParseFromString(stream.read())
-    signature_def = saved_model.meta_graphs[0].signature_def[signature]
-    return {name: tf.make_ndarray(proto) for name, proto in signature_def.defaults.items()}

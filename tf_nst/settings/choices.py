@@ -25,3 +25,9 @@ MIN_TILE = 64
 DEFAULT_CONTENT_LAYERS = "block4_conv2"
 DEFAULT_STYLE_LAYERS = ",".join(f"block{i}_conv1" for i in range(1, 6))
 MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this: below it the halos cost more than the cores
+
+# --- runs: drivers and inputs (tf_nst/runs, tf_nst/io) ----------------------------------------------
+COMPUTE_PRECISIONS = tuple(precision for precision in PRECISIONS if precision != "auto")  # what runs: "auto" resolved
+FLOW_METHODS = ("dis", "farneback")  # OpenCV optical flow of the video driver (tf_nst/engine/flow.py)
+RUNNERS = ("DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner")  # Beam runners `batch --runner` offers
+DEFAULT_MAX_INPUT_PIXELS = 100_000_000  # decompression-bomb guard of every image read
