@@ -66,6 +66,9 @@ class Stylizer:
     result = stylizer.stylize("content.jpg", ["starry_night.jpg"])
     tf_nst.save_png("out.png", result.image, settings=stylizer.get_config(),
                     inputs=["content.jpg", "starry_night.jpg"])
+    # One painting for the sky, another for the ground (grey masks, white = the style's region):
+    result = stylizer.stylize("content.jpg", ["starry_night.jpg", "the_scream.jpg"],
+                              masks=["sky.png", "ground.png"])
     ```
     """
 
