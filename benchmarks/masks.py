@@ -76,6 +76,8 @@ def main():
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--statistic", default="gram")
+    parser.add_argument("--only-bleeding", action="store_true", help="skip (1)")
+    parser.add_argument("--only-two-styles", action="store_true", help="skip (2)")
     args = parser.parse_args()
 
     from tf_nst import Stylizer
@@ -85,17 +87,27 @@ def main():
     content, content_name = content_image(args.size)
     names = ("starry_night.jpg", "the_scream.jpg")
     styles = [style_image(name, args.size) for name in names]
-    height, width = content.shape[:2]
-    left, right = halves(height, width)
+    left, _ = halves(*content.shape[:2])
     stylizer = Stylizer(backbone="vgg16-hed", size=args.size, num_steps=args.steps, scales=1,
                         style_statistic=args.statistic, precision="float32")
-    two = stylizer.stylize(content, styles, masks=[left, right]).image
     extractor = FeatureExtractor(STYLE_LAYERS, backbone="vgg16-hed")
     margin = 16
-    parts = {"left (starry night)": np.s_[:, :width // 2 - margin], "right (the scream)": np.s_[:, width // 2 + margin:]}
-    print(f"vgg16-hed, float32, {content_name} {width}x{height}, style statistic {args.statistic}, L-BFGS "
+    print(f"vgg16-hed, float32, {content_name} {content.shape[1]}x{content.shape[0]}, style statistic {args.statistic}, L-BFGS "
           f"{args.steps} evaluations, single resolution; {cpu_model()}")
     print()
+    if not args.only_bleeding:
+        two_styles_table(stylizer, extractor, content, styles, margin)
+    if not args.only_two_styles:
+        bleeding_table(stylizer, content, styles[0], left, args.steps)
+    print(f"total {time.time() - started:.0f} s")
+
+
+def two_styles_table(stylizer, extractor, content, styles, margin):
+    """Table (1): each half's SWD to either style, before and after a two-style masked run."""
+    height, width = content.shape[:2]
+    left, right = halves(height, width)
+    two = stylizer.stylize(content, styles, masks=[left, right]).image
+    parts = {"left (starry night)": np.s_[:, :width // 2 - margin], "right (the scream)": np.s_[:, width // 2 + margin:]}
     print(f"(1) Two styles split down the middle: SWD (block1-5 mean) of each half ({margin} px from the "
           "boundary left out) to each style")
     print()
@@ -107,17 +119,25 @@ def main():
             print(f"| {label} | {kind} | {distances[0]:.3f} | {distances[1]:.3f} | "
                   f"{'yes' if distances[own] < distances[1 - own] else 'no'} |")
     print()
+
+
+def bleeding_table(stylizer, content, style, left, steps):
+    """Table (2): grey-level change by distance from the boundary, erosion off and on.
+
+    With erosion, layers where it would leave less than a quarter of the region keep the plain
+    mask (`masks.MIN_ERODED_AREA`); at 192 px none does (block5_conv1's radius is 66 px: 30 of the
+    half's 96 columns remain).
+    """
     print("(2) Starry night on the left half only: mean |result - content| (grey levels) by distance "
           "from the boundary (px; negative = styled side)")
     print()
     print("| erosion | " + " | ".join(f"[{low}, {high if high < 10**6 else 'edge'})" for low, high in BANDS) + " |")
     print("|---|" + "---|" * len(BANDS))
     for erode in (False, True):
-        image = masked_run(stylizer, content, styles[0], left, args.steps, erode)
+        image = masked_run(stylizer, content, style, left, steps, erode)
         print(f"| {'on' if erode else 'off'} | " + " | ".join(f"{value:.1f}" for value in band_changes(image, content))
               + " |")
     print()
-    print(f"total {time.time() - started:.0f} s")
 
 
 if __name__ == "__main__":

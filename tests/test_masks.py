@@ -27,6 +27,9 @@ def test_erosion_keeps_only_positions_far_from_the_boundary():
     assert plain[:, :32].min() == 1.0
     assert eroded[:, :22].min() == 1.0 and eroded[:, 22:].max() == 0.0
     assert eroded[0, 0] == 1.0  # the image border is not a region boundary
+    # Eroded by 30 px, 2 of 32 columns would be left: the layer keeps the plain mask.
+    np.testing.assert_array_equal(layer_masks(tf.constant(mask), {"a": 1}, {"a": 30})["a"].numpy()[0, :, :, 0],
+                                  plain)
 
 
 def test_load_mask_conventions(tmp_path):

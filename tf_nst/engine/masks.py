@@ -9,9 +9,11 @@ pixels `[i·s, (i+1)·s)`, so its weight is the mask's mean over that cell (aver
 (`tf_nst.engine.statistics`) weight each position by it and divide by the region's area.
 
 Erosion (Gatys et al. 2017: count only positions whose receptive field lies inside the
-region) is `erode=True`: a min-filter of the layer's receptive-field size before pooling. It is
-off by default: measured, it did not reduce bleeding across the boundary (benchmarks/RESULTS.md,
-Round 3) while it empties small regions at the deep layers.
+region) is `erode=True` in `layer_masks`: a min-filter of the layer's receptive-field size before
+pooling, except at layers where it would leave less than a quarter of a region (there the plain
+mask). The Stylizer erodes: measured (benchmarks/RESULTS.md, Round 3; vgg16-hed, 192 px, one
+style on the left half), the change 0-8 px across the boundary fell from 11.6 to 3.2 grey
+levels and 8-16 px from 8.6 to 1.8, at the cost of a weaker style in the region's last ~16 px.
 """
 
 import numpy as np
@@ -21,6 +23,8 @@ from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import images as image_io
 
 ASPECT_TOLERANCE = 0.01  # a mask whose aspect ratio differs more from its image's is refused
+ERODE_BY_DEFAULT = True  # StyleObjective(erode_masks=...): measured, see above
+MIN_ERODED_AREA = 0.25   # erosion that keeps less of a region at a layer falls back to the plain mask
 
 
 def load_mask(mask, name="mask"):
@@ -147,7 +151,7 @@ def fit_masks(masks, height, width):
     return tf.cond(same, lambda: masks, resized)
 
 
-def layer_masks(masks, strides, erosion_radii=None):
+def layer_masks(masks, strides, erosion_radii=None, min_kept=MIN_ERODED_AREA):
     """Masks `(1, H, W, R)` carried to each layer's grid: `{layer: (1, H // s, W // s, R)}`.
 
     Args:
@@ -156,17 +160,27 @@ def layer_masks(masks, strides, erosion_radii=None):
         erosion_radii: `None`, or `{layer: receptive-field radius in px}`: erode each layer's
             mask by that radius first (a soft min-filter), so only positions that see the
             region alone keep their weight.
+        min_kept: where erosion leaves less than this share of a region's area at a layer, that
+            layer keeps the plain mask (a region narrower than the receptive field would
+            otherwise lose the layer's style altogether).
     """
     import tensorflow as tf
 
     masks = tf.cast(masks, tf.float32)
     carried = {}
     for name, stride in strides.items():
-        mask = masks
-        if erosion_radii is not None and erosion_radii[name] > 0:
-            size = 2 * erosion_radii[name] + 1
-            mask = -tf.nn.max_pool2d(-mask, size, 1, "SAME")  # max_pool pads with -inf: the border is no edge
-        if stride > 1:
-            mask = tf.nn.avg_pool2d(mask, stride, stride, "VALID")
-        carried[name] = mask
+        plain = _pooled(masks, stride)
+        if erosion_radii is None or erosion_radii[name] <= 0:
+            carried[name] = plain
+            continue
+        size = 2 * erosion_radii[name] + 1
+        eroded = _pooled(-tf.nn.max_pool2d(-masks, size, 1, "SAME"), stride)  # -inf padding: the border is no edge
+        kept = tf.reduce_sum(eroded, [0, 1, 2]) >= min_kept * tf.reduce_sum(plain, [0, 1, 2])
+        carried[name] = tf.where(kept, eroded, plain)
     return carried
+
+
+def _pooled(mask, stride):
+    import tensorflow as tf
+
+    return tf.nn.avg_pool2d(mask, stride, stride, "VALID") if stride > 1 else mask

@@ -37,7 +37,8 @@ class StyleObjective:
             (the receptive-field radius on the pooling grid: 80 px for VGG up to block5).
         style_statistic: `"gram"` or `"mean-cov"` (`tf_nst.engine.statistics`; mean-cov with
             the normalized loss form only).
-        erode_masks: erode region masks by each layer's receptive field (`masks.layer_masks`).
+        erode_masks: erode region masks by each layer's receptive field (`masks.layer_masks`;
+            default on: it keeps the style from bleeding across a region's boundary).
 
     Returns:
         `value_and_grad(targets, ...)` returns `fn(x) -> (total, parts, grad)`, the function
@@ -59,7 +60,8 @@ class StyleObjective:
     """
 
     def __init__(self, extractor, content_layers, style_layers, loss_form="normalized",
-                 extra_loss_terms=(), tile_size=None, halo=None, style_statistic="gram", erode_masks=False):
+                 extra_loss_terms=(), tile_size=None, halo=None, style_statistic="gram",
+                 erode_masks=region_masks.ERODE_BY_DEFAULT):
         if loss_form not in LOSS_FORMS:
             raise InvalidArgumentError(
                 f"expected loss_form one of {', '.join(LOSS_FORMS)}. Received: loss_form={loss_form!r}")
@@ -171,9 +173,10 @@ class StyleObjective:
             `{"content": {layer: features}, "style": {layer: target}}`, plus `"masks"` and
             `"region_weights"` with masks.
         """
+        content_targets = self.content_targets(content)
         style_masks = [None] * len(styles) if style_masks is None else style_masks
         moments = [self.style_statistics(style, mask) for style, mask in zip(styles, style_masks)]
-        return self.assemble_targets(self.content_targets(content), moments, blend_weights, masks)
+        return self.assemble_targets(content_targets, moments, blend_weights, masks)
 
     def assemble_targets(self, content_targets, style_moments, blend_weights, masks=None):
         """Targets from content features and each style's moments (`style_statistics`), as

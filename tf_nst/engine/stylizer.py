@@ -44,10 +44,6 @@ from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import images as image_io
 from tf_nst.settings import INIT_MODES, Schedule, StylizeSettings, schedule
 
-# Gatys' erosion of the region masks (masks.layer_masks): measured in benchmarks/masks.py
-# (RESULTS.md, Round 3), it did not reduce bleeding across the boundary.
-ERODE_MASKS = False
-
 
 class Stylizer:
     """Gatys-style neural style transfer with an in-graph L-BFGS or Adam loop.
@@ -158,7 +154,7 @@ class Stylizer:
         return StyleObjective(
             self.extractor, self.settings.content_layers, self.settings.style_layers,
             loss_form=self.settings.loss_form, extra_loss_terms=self.settings.extra_loss_terms,
-            tile_size=tile_size, style_statistic=self.settings.style_statistic, erode_masks=ERODE_MASKS)
+            tile_size=tile_size, style_statistic=self.settings.style_statistic)
 
     def pieces(self, tile_size=None, in_place=False):
         """The `LoopPieces` for `tile_size` (None: untiled), traced once for any image size.
