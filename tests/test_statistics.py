@@ -111,3 +111,21 @@ def test_unknown_statistic_and_unnormalized_mean_cov_are_refused():
     with pytest.raises(InvalidArgumentError, match="expected loss_form='normalized'"):
         StyleObjective(extractor, {"block1_conv1": 1.0}, SHALLOW_STYLE, loss_form="jcjohnson",
                        style_statistic="mean-cov")
+
+
+def test_mean_cov_with_bfloat16_convolutions_stays_float32_and_close():
+    layers = list(SHALLOW_CONTENT) + list(SHALLOW_STYLE)
+    full = FeatureExtractor(layers, backbone="vgg19", weights=None)
+    half = FeatureExtractor(layers, backbone="vgg19", weights=None, precision="bfloat16")
+    half.model.set_weights(full.model.get_weights())
+    rng = np.random.default_rng(5)
+    content, style = (tf.constant(rng.uniform(0, 255, (1, 32, 40, 3)).astype("float32")) for _ in range(2))
+    parts = []
+    for extractor in (full, half):
+        objective = StyleObjective(extractor, SHALLOW_CONTENT, SHALLOW_STYLE, style_statistic="mean-cov")
+        targets = objective.compute_targets(content, [style], tf.ones([1]))
+        _, values, grad = objective.value_and_grad(targets, 1.0, 10.0, 1.0)(content)
+        assert values.dtype == tf.float32 and np.all(np.isfinite(grad.numpy()))
+        parts.append(values.numpy())
+    np.testing.assert_allclose(parts[1][2], parts[0][2], rtol=0.05)  # the style part
+    assert parts[0][2] > 0

@@ -391,3 +391,21 @@ def test_vgg16_hed_unmasked_half_stays_close_to_the_content(content_path, style_
     change = np.abs(result.image.astype(int) - content.astype(int)).mean(-1)
     styled, kept = change[:, :width // 2 - 12].mean(), change[:, width // 2 + 16:].mean()
     assert styled > 15 and kept < 4 and kept < 0.2 * styled, (styled, kept)
+
+
+def test_stylize_graph_with_a_mask_equals_the_library(small_content, small_style):
+    """What the export runs with a per-request mask is the library's masked run, bit for bit."""
+    stylizer = tiny_stylizer(num_steps=6, scales=1)
+    left, _ = _halves(48, 64)
+    small_style = resize(small_style, (64, 64))  # at the output's size: the library's style_scale=1
+    library = stylizer.stylize(small_content, small_style, masks=[left])
+    image = tf.TensorSpec([1, None, None, 3], tf.uint8)
+
+    @tf.function(input_signature=[image, image, tf.TensorSpec([1, None, None, 1], tf.uint8)])
+    def served(content, style, mask):
+        return stylizer.stylize_graph(content, style, 6, 1.0, 10.0, 1.0, 0, mask=mask)
+
+    stylized, losses = served(tf.constant(small_content[None]), tf.constant(small_style[None]),
+                              tf.constant(left[None, :, :, None]))
+    np.testing.assert_array_equal(stylized.numpy()[0], library.image)
+    np.testing.assert_allclose(losses.numpy(), library.history, rtol=1e-6)
