@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import gradient_image
+from conftest import ASSETS, gradient_image
 from tf_nst import LossTerm, Stylizer, load_image
 from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
@@ -211,9 +211,9 @@ def test_style_scale_resizes_the_style_relative_to_the_output(small_content, sty
     seen = []
     targets = stylizer.targets
 
-    def spy(content_rgb, style_rgbs, blend, tile_size=None):
+    def spy(content_rgb, style_rgbs, blend, *args):
         seen.append([style.shape for style in style_rgbs])
-        return targets(content_rgb, style_rgbs, blend, tile_size)
+        return targets(content_rgb, style_rgbs, blend, *args)
 
     stylizer.targets = spy
     stylizer.stylize(small_content, gradient_image(80, 100, seed=3))
@@ -282,3 +282,130 @@ def test_automatic_schedule_halves_the_finest_steps():
     assert settings.schedule(StylizeSettings(size=600, num_steps=40, scales=2)).steps == [40, 40]
     assert settings.schedule(StylizeSettings(size=600, num_steps=40, scale_steps=[3, 5])).steps == [3, 5]
     assert settings.schedule(StylizeSettings(size=64)).sizes == [64]
+
+
+# --- region masks ----------------------------------------------------------------------------
+
+
+def _halves(height, width):
+    """`(left, right)` uint8 masks splitting an image down the middle."""
+    left = np.zeros((height, width), np.uint8)
+    left[:, :width // 2] = 255
+    return left, 255 - left
+
+
+def test_all_white_mask_equals_the_unmasked_run(small_content, small_style):
+    stylizer = tiny_stylizer(num_steps=6)
+    plain = stylizer.stylize(small_content, small_style)
+    white = stylizer.stylize(small_content, small_style, masks=[np.full((48, 64), 255, np.uint8)])
+    np.testing.assert_allclose(white.history, plain.history, rtol=1e-4)
+    assert np.abs(white.image.astype(int) - plain.image.astype(int)).max() <= 1
+    assert np.mean(np.abs(white.image.astype(int) - small_content.astype(int))) > 1  # it did stylize
+
+
+def test_mask_errors_are_typed(small_content, small_style):
+    stylizer = tiny_stylizer(num_steps=1)
+    left, right = _halves(48, 64)
+    with pytest.raises(InvalidArgumentError, match=r"expected one entry of masks per style \(1\). Received: 2"):
+        stylizer.stylize(small_content, small_style, masks=[left, right])
+    with pytest.raises(InvalidArgumentError, match="expected masks with a region somewhere"):
+        stylizer.stylize(small_content, [small_style, small_style], masks=[left * 0, right * 0])
+    with pytest.raises(InvalidArgumentError, match=r"expected masks\[0\] with the aspect ratio"):
+        stylizer.stylize(small_content, small_style, masks=[np.full((48, 48), 255, np.uint8)])
+    result = stylizer.stylize(small_content, small_style, masks=[np.full((24, 32), 255, np.uint8)])
+    assert "masks[0]: 32x24 resized to its image's 64x48" in result.notes
+
+
+def test_masks_with_tiles_scales_colours_and_style_masks(small_style):
+    content = gradient_image(72, 96, seed=5)
+    left, right = _halves(72, 96)
+    stylizer = tiny_stylizer(size=96, scales="48,96", scale_steps="4,4", tile_size=64,
+                             preserve_colors="luminance", style_statistic="mean-cov")
+    style_mask = np.zeros((40, 40), np.uint8)
+    style_mask[:20] = 255
+    result = stylizer.stylize(content, [small_style, small_style[::-1]], masks=[left, right * 0],
+                              style_masks=[style_mask, None])
+    assert [plan["tile_size"] for plan in result.tiling] == [64, 64] and result.steps == 8
+    assert "masks[1] is black everywhere: style 1 is not used" in result.notes
+    changed = np.abs(result.image.astype(int) - content.astype(int)).mean(-1)
+    assert changed[:, :40].mean() > 2 * changed[:, 56:].mean()
+
+
+def test_stylize_graph_takes_a_mask_per_request(small_content, small_style):
+    stylizer = tiny_stylizer()
+    image = tf.TensorSpec([1, None, None, 3], tf.uint8)
+
+    @tf.function(input_signature=[image, image, tf.TensorSpec([1, None, None, 1], tf.uint8)])
+    def served(content, style, mask):
+        return stylizer.stylize_graph(content, style, 2, 1.0, 10.0, 1.0, 0, mask=mask)[1]
+
+    content, style = tf.constant(small_content[None]), tf.constant(small_style[None])
+    plain = stylizer.stylize_graph(content, style, 2, 1.0, 10.0, 1.0, 0)[1].numpy()
+    everywhere = served(content, style, tf.fill([1, 12, 16, 1], tf.constant(255, tf.uint8))).numpy()
+    nowhere = served(content, style, tf.zeros([1, 48, 64, 1], tf.uint8)).numpy()
+    np.testing.assert_allclose(everywhere[0], plain[0], rtol=1e-5)  # a resized white mask: everywhere
+    assert plain[0, 2] > 0 and np.all(nowhere[:, 2] == 0.0)  # black: no style term at all
+
+
+def _style_distances(extractor, image, styles):
+    """Mean-cov W2 (normalized) of `image`'s block1-3 features to each style's."""
+    from tf_nst.engine.statistics import STATISTICS, position_sums
+
+    statistic = STATISTICS["mean-cov"]
+
+    def sums(rgb):
+        features = extractor(tf.constant(rgb[None], tf.float32))
+        return {name: position_sums(tf.reshape(value, [-1, value.shape[-1]])) for name, value in features.items()}
+
+    mine = sums(image)
+    return [float(np.mean([statistic.region_losses(mine[name], statistic.target(statistic.moments(theirs[name])))[0]
+                           for name in mine])) for theirs in map(sums, styles)]
+
+
+def test_vgg16_hed_two_styles_on_two_halves_each_dominate_their_half(content_path):
+    from tf_nst.engine.pyramid import fit
+
+    content = fit(load_image(content_path).rgb, 96)
+    styles = [fit(load_image(f"{ASSETS}/{name}").rgb, 96) for name in ("starry_night.jpg", "the_scream.jpg")]
+    height, width = content.shape[:2]
+    left, right = _halves(height, width)
+    stylizer = Stylizer(backbone="vgg16-hed", size=96, num_steps=20)
+    image = stylizer.stylize(content, styles, masks=[left, right]).image
+    extractor = FeatureExtractor([f"block{i}_conv1" for i in (1, 2, 3)], backbone="vgg16-hed")
+    half, margin = width // 2, 12
+    for part, own in ((np.s_[:, :half - margin], 0), (np.s_[:, half + margin:], 1)):
+        after = _style_distances(extractor, image[part], styles)
+        before = _style_distances(extractor, content[part], styles)
+        assert after[own] < after[1 - own], (own, after)
+        assert after[own] - after[1 - own] < before[own] - before[1 - own]
+        assert np.mean(np.abs(image[part].astype(int) - content[part].astype(int))) > 10  # both regions moved
+
+
+def test_vgg16_hed_unmasked_half_stays_close_to_the_content(content_path, style_path):
+    from tf_nst.engine.pyramid import fit
+
+    content = fit(load_image(content_path).rgb, 96)
+    height, width = content.shape[:2]
+    left, _ = _halves(height, width)
+    result = Stylizer(backbone="vgg16-hed", size=96, num_steps=20).stylize(content, style_path, masks=[left])
+    change = np.abs(result.image.astype(int) - content.astype(int)).mean(-1)
+    styled, kept = change[:, :width // 2 - 12].mean(), change[:, width // 2 + 16:].mean()
+    assert styled > 15 and kept < 4 and kept < 0.2 * styled, (styled, kept)
+
+
+def test_stylize_graph_with_a_mask_equals_the_library(small_content, small_style):
+    """What the export runs with a per-request mask is the library's masked run, bit for bit."""
+    stylizer = tiny_stylizer(num_steps=6, scales=1)
+    left, _ = _halves(48, 64)
+    small_style = resize(small_style, (64, 64))  # at the output's size: the library's style_scale=1
+    library = stylizer.stylize(small_content, small_style, masks=[left])
+    image = tf.TensorSpec([1, None, None, 3], tf.uint8)
+
+    @tf.function(input_signature=[image, image, tf.TensorSpec([1, None, None, 1], tf.uint8)])
+    def served(content, style, mask):
+        return stylizer.stylize_graph(content, style, 6, 1.0, 10.0, 1.0, 0, mask=mask)
+
+    stylized, losses = served(tf.constant(small_content[None]), tf.constant(small_style[None]),
+                              tf.constant(left[None, :, :, None]))
+    np.testing.assert_array_equal(stylized.numpy()[0], library.image)
+    np.testing.assert_allclose(losses.numpy(), library.history, rtol=1e-6)

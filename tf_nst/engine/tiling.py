@@ -103,6 +103,12 @@ def receptive_field_radius(extractor):
     return math.ceil(field / 2)
 
 
+def receptive_field_radii(extractor):
+    """`{layer_name: half its receptive field in px}` for the extractor's requested layers."""
+    radii = {layer.name: math.ceil(field / 2) for layer, field, _ in _walk(extractor)}
+    return {name: radii[name] for name in extractor.layer_names}
+
+
 def layer_strides(extractor):
     """`{layer_name: downsampling factor}` for every layer of the extractor's model."""
     return {layer.name: stride for layer, _, stride in _walk(extractor)}

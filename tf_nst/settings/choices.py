@@ -12,6 +12,7 @@ LOSS_FORMS = ("normalized", "tf-tutorial", "jcjohnson")
 OPTIMIZERS = ("lbfgs", "adam")
 LBFGS_FIRST_STEPS = ("max_pixel", "torch")
 PRESERVE_COLORS_MODES = ("none", "luminance", "histogram")
+STYLE_STATISTICS = ("gram", "mean-cov")  # engine/statistics.py
 INIT_MODES = ("content", "random", "mean-noise")
 EXPORT_INIT_MODES = ("content", "random")  # the starts an exported model offers per request
 

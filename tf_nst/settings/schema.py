@@ -25,7 +25,7 @@ import math
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings.choices import (
     BACKBONE_NAMES, POOLING_MODES, PREPROCESSING_MODES, PRECISIONS, LOSS_FORMS, OPTIMIZERS,
-    LBFGS_FIRST_STEPS, PRESERVE_COLORS_MODES, MIN_SIDE, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE,
+    LBFGS_FIRST_STEPS, PRESERVE_COLORS_MODES, STYLE_STATISTICS, MIN_SIDE, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE,
     MIN_TILE, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS)
 from tf_nst.settings.parsing import (
     parse_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init, parse_weights,
@@ -118,6 +118,9 @@ class StylizeSettings(CheckedSettings):
     loss_form: str = setting(
         "normalized", "normalized: weights carry across sizes and backbones. tf-tutorial/jcjohnson: those "
         "projects' unnormalized losses, for their published weights (set by --preset).", choices=LOSS_FORMS)
+    style_statistic: str = setting(
+        "gram", "What of the style's features is matched: gram (Gram matrices) or mean-cov (means and "
+        "covariances, Wasserstein-2; loss form normalized only).", choices=STYLE_STATISTICS)
     extra_loss_terms: tuple = setting((), "LossTerm instances added to the objective.", cli=False)
     # Optimizer.
     optimizer: str = setting("lbfgs", "Optimizer of the pixels.", choices=OPTIMIZERS)

@@ -1,0 +1,75 @@
+"""Region masks: reading, checks, fitting to a scale and carrying to each layer's grid."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_nst.engine.masks import fit_masks, layer_masks, load_mask, prepare_masks
+from tf_nst.errors import ImageError, InvalidArgumentError
+from tf_nst.io.images import save_png
+
+
+def test_layer_masks_average_each_pooling_cell():
+    rng = np.random.default_rng(0)
+    mask = rng.uniform(size=(1, 37, 50, 2)).astype("float32")
+    carried = layer_masks(tf.constant(mask), {"a": 1, "b": 4, "c": 16})
+    np.testing.assert_array_equal(carried["a"], mask)
+    assert carried["b"].shape == (1, 9, 12, 2) and carried["c"].shape == (1, 2, 3, 2)  # floor, like VGG pooling
+    expected = mask[:, :36, :48].reshape(1, 9, 4, 12, 4, 2).mean(axis=(2, 4))
+    np.testing.assert_allclose(carried["b"], expected, rtol=1e-5)
+
+
+def test_erosion_keeps_only_positions_far_from_the_boundary():
+    mask = np.zeros((1, 64, 64, 1), np.float32)
+    mask[:, :, :32] = 1.0
+    plain = layer_masks(tf.constant(mask), {"a": 1})["a"].numpy()[0, :, :, 0]
+    eroded = layer_masks(tf.constant(mask), {"a": 1}, {"a": 10})["a"].numpy()[0, :, :, 0]
+    assert plain[:, :32].min() == 1.0
+    assert eroded[:, :22].min() == 1.0 and eroded[:, 22:].max() == 0.0
+    assert eroded[0, 0] == 1.0  # the image border is not a region boundary
+    # Eroded by 30 px, 2 of 32 columns would be left: the layer keeps the plain mask.
+    np.testing.assert_array_equal(layer_masks(tf.constant(mask), {"a": 1}, {"a": 30})["a"].numpy()[0, :, :, 0],
+                                  plain)
+
+
+def test_load_mask_conventions(tmp_path):
+    grey = np.array([[0, 255], [51, 102]], np.uint8)
+    np.testing.assert_allclose(load_mask(grey), grey / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(load_mask(np.repeat(grey[..., None], 3, axis=2)), grey / 255.0, atol=1e-6)
+    np.testing.assert_allclose(load_mask(grey[..., None] / 255.0), grey / 255.0, rtol=1e-6)
+    path = tmp_path / "mask.png"
+    save_png(str(path), np.repeat(grey[..., None], 3, axis=2))
+    np.testing.assert_allclose(load_mask(str(path)), grey / 255.0, atol=1e-6)
+    with pytest.raises(InvalidArgumentError, match=r"expected mask values in \[0, 1\]"):
+        load_mask(np.full((4, 4), 2.0))
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(ImageError):
+        load_mask(str(tmp_path / "junk.png"))
+
+
+def test_prepare_masks_errors_and_notes():
+    content, styles = (100, 200, 3), [(50, 50, 3), (60, 80, 3)]
+    white, black = np.ones((100, 200), np.float32), np.zeros((100, 200), np.float32)
+    with pytest.raises(InvalidArgumentError, match=r"expected one entry of masks per style \(2\). Received: 1"):
+        prepare_masks([white], None, content, styles)
+    with pytest.raises(InvalidArgumentError, match="expected masks with a region somewhere"):
+        prepare_masks([black, black], None, content, styles)
+    with pytest.raises(InvalidArgumentError, match=r"expected masks\[1\] with the aspect ratio of its image"):
+        prepare_masks([white, np.ones((100, 150), np.float32)], None, content, styles)
+    masks, style_masks, notes = prepare_masks([white, np.ones((100, 201), np.float32)], [None, None], content,
+                                              styles)
+    assert style_masks is None and len(masks) == 2
+    assert notes == ["masks[1]: 201x100 resized to its image's 200x100"]
+    _, _, notes = prepare_masks([white, black], None, content, styles)
+    assert notes == ["masks[1] is black everywhere: style 1 is not used"]
+    with pytest.raises(InvalidArgumentError, match=r"expected style_masks\[0\] with a region"):
+        prepare_masks(None, [np.zeros((50, 50)), None], content, styles)
+
+
+def test_fit_masks_resizes_and_keeps_a_fitting_mask():
+    mask = np.random.default_rng(1).uniform(size=(30, 40)).astype("float32")
+    same = fit_masks([mask], 30, 40).numpy()
+    np.testing.assert_array_equal(same[0, :, :, 0], mask)
+    smaller = fit_masks([mask, 1.0 - mask], 15, 20).numpy()
+    assert smaller.shape == (1, 15, 20, 2) and 0.0 <= smaller.min() and smaller.max() <= 1.0
+    np.testing.assert_allclose(smaller.sum(-1), 1.0, atol=1e-5)

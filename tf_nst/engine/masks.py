@@ -1,0 +1,186 @@
+"""Region masks: read and check them, fit them to a scale, carry them to each layer's grid.
+
+A mask is a grey image, one per style: white (1) is that style's region, black (0) none of
+it, grey a soft edge. In the engine a set of `R` masks is one float32 tensor `(1, H, W, R)` in
+[0, 1] at the content's size (`fit_masks`); `layer_masks` carries it to every feature map on
+the backbone's pooling grid: feature position `i` of a layer downsampled `s` times covers
+pixels `[i·s, (i+1)·s)`, so its weight is the mask's mean over that cell (average pooling,
+'valid' like the backbone's pooling, hence the same `floor(H / s)` size). The statistics
+(`tf_nst.engine.statistics`) weight each position by it and divide by the region's area.
+
+Erosion (Gatys et al. 2017: count only positions whose receptive field lies inside the
+region) is `erode=True` in `layer_masks`: a min-filter of the layer's receptive-field size before
+pooling, except at layers where it would leave less than a quarter of a region (there the plain
+mask). The Stylizer erodes: measured (benchmarks/RESULTS.md, Round 3; vgg16-hed, 192 px, one
+style on the left half), the change 0-8 px across the boundary fell from 11.6 to 3.2 grey
+levels and 8-16 px from 8.6 to 1.8, at the cost of a weaker style in the region's last ~16 px.
+"""
+
+import numpy as np
+
+from tf_nst.engine import colors
+from tf_nst.errors import InvalidArgumentError
+from tf_nst.io import images as image_io
+
+ASPECT_TOLERANCE = 0.01  # a mask whose aspect ratio differs more from its image's is refused
+ERODE_BY_DEFAULT = True  # StyleObjective(erode_masks=...): measured, see above
+MIN_ERODED_AREA = 0.25   # erosion that keeps less of a region at a layer falls back to the plain mask
+
+
+def load_mask(mask, name="mask"):
+    """A mask as `float32 (H, W)` in [0, 1].
+
+    Args:
+        mask: an image path (read by `tf_nst.io.images.load_image`: unreadable files raise
+            `ImageError`), a `LoadedImage`, or an array: `uint8` (0-255) or float (0-1),
+            `(H, W)`, `(H, W, 1)` or `(H, W, 3)` (RGB is taken as its luminance).
+        name: what to call it in errors.
+    """
+    if isinstance(mask, image_io.LoadedImage):
+        mask = mask.rgb
+    elif not isinstance(mask, np.ndarray):
+        mask = image_io.load_image(mask).rgb
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[..., 0]
+    if mask.ndim == 3 and mask.shape[2] == 3:
+        # Luminance is linear: a float mask in [0, 1] stays in [0, 1].
+        luminance = colors.luminance(mask)
+        mask = np.clip(np.round(luminance), 0, 255).astype(np.uint8) if mask.dtype == np.uint8 else luminance
+    if mask.ndim != 2 or min(mask.shape) < 1:
+        raise InvalidArgumentError(
+            f"expected {name} a grey image (height, width[, 1 or 3]). Received: shape={mask.shape}")
+    if mask.dtype == np.uint8:
+        return mask.astype(np.float32) / 255.0
+    mask = np.asarray(mask, np.float32)
+    if not np.all(np.isfinite(mask)) or mask.min() < 0.0 or mask.max() > 1.0:
+        raise InvalidArgumentError(
+            f"expected {name} values in [0, 1] (float) or 0-255 (uint8). "
+            f"Received: range [{np.nanmin(mask):g}, {np.nanmax(mask):g}]")
+    return mask
+
+
+def check_aspect(mask, image_shape, name, notes):
+    """Refuse a mask whose aspect ratio differs from `image_shape`'s by more than 1%; note a resize."""
+    height, width = image_shape[:2]
+    mask_height, mask_width = mask.shape[:2]
+    ratio = (mask_width / mask_height) / (width / height)
+    if abs(ratio - 1.0) > ASPECT_TOLERANCE:
+        raise InvalidArgumentError(
+            f"expected {name} with the aspect ratio of its image ({width}x{height}, within "
+            f"{ASPECT_TOLERANCE:.0%}). Received: {name} of {mask_width}x{mask_height}")
+    if (mask_height, mask_width) != (height, width):
+        notes.append(f"{name}: {mask_width}x{mask_height} resized to its image's {width}x{height}")
+
+
+def prepare_masks(masks, style_masks, content_shape, style_shapes):
+    """Read and check the masks of a run.
+
+    Args:
+        masks: `None` or one mask per style (see `load_mask`), on the content.
+        style_masks: `None` or one entry per style: a mask on that style image, or `None`.
+        content_shape: the content's `(H, W, ...)`.
+        style_shapes: each style's `(h, w, ...)`.
+
+    Returns:
+        `(masks, style_masks, notes)`: lists of `float32 (H, W)` arrays (or `None`) and notes.
+    """
+    count, notes = len(style_shapes), []
+    if masks is not None:
+        masks = _listed(masks, count, "masks")
+        masks = [load_mask(mask, f"masks[{index}]") for index, mask in enumerate(masks)]
+        for index, mask in enumerate(masks):
+            check_aspect(mask, content_shape, f"masks[{index}]", notes)
+            if not mask.any():
+                notes.append(f"masks[{index}] is black everywhere: style {index} is not used")
+        if not any(mask.any() for mask in masks):
+            raise InvalidArgumentError(
+                "expected masks with a region somewhere (white or grey). Received: every mask black")
+    if style_masks is not None:
+        style_masks = _listed(style_masks, count, "style_masks")
+        style_masks = [None if mask is None else load_mask(mask, f"style_masks[{index}]")
+                       for index, mask in enumerate(style_masks)]
+        for index, (mask, shape) in enumerate(zip(style_masks, style_shapes)):
+            if mask is None:
+                continue
+            check_aspect(mask, shape, f"style_masks[{index}]", notes)
+            if not mask.any():
+                raise InvalidArgumentError(
+                    f"expected style_masks[{index}] with a region (white or grey). Received: black everywhere")
+        if all(mask is None for mask in style_masks):
+            style_masks = None
+    return masks, style_masks, notes
+
+
+def _listed(masks, count, name):
+    if not isinstance(masks, (list, tuple)):
+        masks = [masks]
+    if len(masks) != count:
+        raise InvalidArgumentError(
+            f"expected one entry of {name} per style ({count}). Received: {len(masks)} {name}")
+    return list(masks)
+
+
+def as_unit_tensor(mask):
+    """A mask tensor as float32 in [0, 1]: `uint8` is divided by 255, floats are clipped."""
+    import tensorflow as tf
+
+    mask = tf.convert_to_tensor(mask)
+    if mask.dtype == tf.uint8:
+        return tf.cast(mask, tf.float32) / 255.0
+    return tf.clip_by_value(tf.cast(mask, tf.float32), 0.0, 1.0)
+
+
+def fit_masks(masks, height, width):
+    """`(1, height, width, R)` float32 tensor of `R` masks (arrays `(h, w)` or a `(1, h, w, R)` tensor).
+
+    Bilinear with antialiasing (an area average when shrinking), clipped to [0, 1]; a mask
+    already at the size is returned unchanged. The export resizes its mask input with this too.
+    """
+    import tensorflow as tf
+
+    if isinstance(masks, (list, tuple)):
+        masks = tf.constant(np.stack([np.asarray(mask, np.float32) for mask in masks], -1)[None])
+    masks = tf.cast(masks, tf.float32)
+    shape = tf.shape(masks)
+
+    def resized():
+        return tf.clip_by_value(tf.image.resize(masks, tf.stack([height, width]), "bilinear", antialias=True),
+                                0.0, 1.0)
+
+    same = tf.logical_and(tf.equal(shape[1], height), tf.equal(shape[2], width))
+    return tf.cond(same, lambda: masks, resized)
+
+
+def layer_masks(masks, strides, erosion_radii=None, min_kept=MIN_ERODED_AREA):
+    """Masks `(1, H, W, R)` carried to each layer's grid: `{layer: (1, H // s, W // s, R)}`.
+
+    Args:
+        masks: `(1, H, W, R)` float32 in [0, 1] at the image's size.
+        strides: `{layer: downsampling factor}` (`tiling.feature_strides`).
+        erosion_radii: `None`, or `{layer: receptive-field radius in px}`: erode each layer's
+            mask by that radius first (a soft min-filter), so only positions that see the
+            region alone keep their weight.
+        min_kept: where erosion leaves less than this share of a region's area at a layer, that
+            layer keeps the plain mask (a region narrower than the receptive field would
+            otherwise lose the layer's style altogether).
+    """
+    import tensorflow as tf
+
+    masks = tf.cast(masks, tf.float32)
+    carried = {}
+    for name, stride in strides.items():
+        plain = _pooled(masks, stride)
+        if erosion_radii is None or erosion_radii[name] <= 0:
+            carried[name] = plain
+            continue
+        size = 2 * erosion_radii[name] + 1
+        eroded = _pooled(-tf.nn.max_pool2d(-masks, size, 1, "SAME"), stride)  # -inf padding: the border is no edge
+        kept = tf.reduce_sum(eroded, [0, 1, 2]) >= min_kept * tf.reduce_sum(plain, [0, 1, 2])
+        carried[name] = tf.where(kept, eroded, plain)
+    return carried
+
+
+def _pooled(mask, stride):
+    import tensorflow as tf
+
+    return tf.nn.avg_pool2d(mask, stride, stride, "VALID") if stride > 1 else mask
