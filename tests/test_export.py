@@ -136,6 +136,45 @@ def test_local_model_matches_library_call(exported):
     np.testing.assert_array_equal(from_bytes.image, result.image)
 
 
+def half_mask(height, width):
+    """White on the left half, black on the right: the style on the left only."""
+    mask = np.zeros((height, width), np.uint8)
+    mask[:, : width // 2] = 255
+    return mask
+
+
+def test_masked_request_equals_library_call_and_white_is_unmasked(served, exported):
+    stylizer, base, _ = exported
+    content, style = images(seed=4)
+    mask = half_mask(*content.shape[:2])
+    library = Stylizer.stylize(stylizer, content, style, masks=[mask])
+    model = serving.load_saved_model(base)
+    local = model.stylize(content, style, mask=mask)
+    np.testing.assert_array_equal(local.image, library.image)
+    np.testing.assert_allclose(local.losses, library.history, rtol=1e-5, atol=0)
+    # Through the Session loader behind gRPC, both signatures; a white mask is the unmasked graph.
+    _, address = served
+    for signature in export.SIGNATURE_NAMES:
+        served_result = grpc_call(address, content, style, signature=signature, mask=mask)
+        np.testing.assert_array_equal(served_result.image, library.image)
+    unmasked = model.stylize(content, style)
+    white = model.stylize(content, style, mask=np.full(content.shape[:2], 255, np.uint8))
+    np.testing.assert_array_equal(white.image, unmasked.image)
+    assert np.abs(unmasked.image.astype(int) - local.image.astype(int)).max() > 0  # the mask changed it
+
+
+@pytest.mark.parametrize("mask, message", [
+    (np.zeros((48, 64), np.uint8), "expected mask with a region somewhere"),
+    (np.full((64, 64), 128, np.uint8), r"expected mask with the content's aspect ratio \(within 1%\). "
+                                       r"Received: mask of 64x64 for content of 64x48"),
+])
+def test_bad_masks_are_invalid_argument(served, mask, message):
+    _, address = served
+    content, style = images()
+    with pytest.raises(InvalidArgumentError, match=message):
+        grpc_call(address, content, style, mask=mask, steps=1)
+
+
 def test_local_model_errors(exported, tmp_path):
     model = serving.load_saved_model(exported[2])
     content, style = images()

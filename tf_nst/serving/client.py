@@ -131,23 +131,24 @@ class LocalModel:
         except tf.errors.InvalidArgumentError as error:
             raise InvalidArgumentError(f"the model rejected the request: {server_message(error.message)}") from None
 
-    def stylize(self, content, style, **controls):
+    def stylize(self, content, style, mask=None, **controls):
         """Run `serving_default` on `uint8 (H, W, 3)` arrays, taken as they are (no resizing).
 
-        Controls: steps, content_weight, style_weight, tv_weight, seed, init ("content"/"random").
+        `mask`: None (the style everywhere) or a grey `uint8 (h, w)` / `(h, w, 1)` array with the
+        content's aspect ratio: where the style applies. Controls: steps, content_weight,
+        style_weight, tv_weight, seed, init ("content"/"random").
         """
         started = time.perf_counter()
-        outputs = self._call(names.SERVING_DEFAULT, {
-            names.CONTENT: np.asarray(content, np.uint8)[None], names.STYLE: np.asarray(style, np.uint8)[None]},
-            controls)
+        outputs = self._call(names.SERVING_DEFAULT, image_inputs(content, style, mask), controls)
         return ServedResult(outputs[names.STYLIZED][0], outputs[names.LOSSES], time.perf_counter() - started)
 
-    def stylize_bytes(self, content_bytes, style_bytes, **controls):
-        """Run `stylize_bytes` on encoded PNG/JPEG bytes; the result's image is decoded."""
+    def stylize_bytes(self, content_bytes, style_bytes, mask_bytes=None, **controls):
+        """Run `stylize_bytes` on encoded PNG/JPEG bytes (a mask too, optional); the result is decoded."""
         started = time.perf_counter()
-        outputs = self._call(names.STYLIZE_BYTES, {
-            names.CONTENT_BYTES: np.array(content_bytes, object),
-            names.STYLE_BYTES: np.array(style_bytes, object)}, controls)
+        inputs = {names.CONTENT_BYTES: np.array(content_bytes, object), names.STYLE_BYTES: np.array(style_bytes, object)}
+        if mask_bytes is not None:
+            inputs[names.MASK_BYTES] = np.array(mask_bytes, object)
+        outputs = self._call(names.STYLIZE_BYTES, inputs, controls)
         return ServedResult(decode_png(outputs[names.STYLIZED_BYTES]), outputs[names.LOSSES],
                             time.perf_counter() - started)
 
@@ -160,9 +161,38 @@ def load_saved_model(path):
 # --- TF Serving over gRPC -------------------------------------------------------------------
 
 
+def mask_array(mask):
+    """A grey mask array as the export takes it: `uint8 (h, w, 1)`."""
+    mask = np.asarray(mask)
+    if mask.dtype != np.uint8:
+        raise InvalidArgumentError(f"expected a uint8 mask (0-255). Received: dtype={mask.dtype}")
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[..., 0]
+    if mask.ndim != 2:
+        raise InvalidArgumentError(f"expected a grey mask of shape (height, width). Received: shape={mask.shape}")
+    return mask[..., None]
+
+
+def image_inputs(content, style, mask=None):
+    """`serving_default`'s image inputs (the mask only when given: the export's default is everywhere)."""
+    inputs = {names.CONTENT: np.asarray(content, np.uint8)[None], names.STYLE: np.asarray(style, np.uint8)[None]}
+    if mask is not None:
+        inputs[names.MASK] = mask_array(mask)[None]
+    return inputs
+
+
+def bytes_inputs(content, style, mask=None):
+    """`stylize_bytes`' inputs: the arrays PNG-encoded."""
+    inputs = {names.CONTENT_BYTES: np.array(encode_png(content), object),
+              names.STYLE_BYTES: np.array(encode_png(style), object)}
+    if mask is not None:
+        inputs[names.MASK_BYTES] = np.array(encode_png(np.repeat(mask_array(mask), 3, axis=2)), object)
+    return inputs
+
+
 def predict_request(content, style, model_name=names.MODEL_NAME, version=None,
-                    signature=names.SERVING_DEFAULT, **controls):
-    """A `PredictRequest` for `uint8 (H, W, 3)` arrays (PNG-encoded for `stylize_bytes`)."""
+                    signature=names.SERVING_DEFAULT, mask=None, **controls):
+    """A `PredictRequest` for `uint8 (H, W, 3)` arrays (PNG-encoded for `stylize_bytes`), mask optional."""
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
@@ -174,11 +204,7 @@ def predict_request(content, style, model_name=names.MODEL_NAME, version=None,
     request.model_spec.signature_name = signature
     if version is not None:
         request.model_spec.version.value = int(version)
-    if signature == names.STYLIZE_BYTES:
-        inputs = {names.CONTENT_BYTES: np.array(encode_png(content), object),
-                  names.STYLE_BYTES: np.array(encode_png(style), object)}
-    else:
-        inputs = {names.CONTENT: np.asarray(content, np.uint8)[None], names.STYLE: np.asarray(style, np.uint8)[None]}
+    inputs = (bytes_inputs if signature == names.STYLIZE_BYTES else image_inputs)(content, style, mask)
     inputs.update(control_values(controls))
     for name, value in inputs.items():
         request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
@@ -186,7 +212,7 @@ def predict_request(content, style, model_name=names.MODEL_NAME, version=None,
 
 
 def request_grpc(server, content, style, model_name=names.MODEL_NAME, version=None,
-                 signature=names.SERVING_DEFAULT, timeout=DEFAULT_TIMEOUT, channel=None, **controls):
+                 signature=names.SERVING_DEFAULT, timeout=DEFAULT_TIMEOUT, channel=None, mask=None, **controls):
     """Stylize on TF Serving through its gRPC PredictionService.
 
     Args:
@@ -196,6 +222,7 @@ def request_grpc(server, content, style, model_name=names.MODEL_NAME, version=No
         signature: `serving_default` (raw tensors) or `stylize_bytes` (PNG both ways).
         timeout: the request's deadline in seconds; the server cancels the run after it.
         channel: an existing `grpc.Channel` to reuse.
+        mask: None (the style everywhere) or a grey `uint8 (h, w)` array: where the style applies.
         **controls: steps, content_weight, style_weight, tv_weight, seed, init.
 
     Returns:
@@ -205,7 +232,7 @@ def request_grpc(server, content, style, model_name=names.MODEL_NAME, version=No
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-    request = predict_request(content, style, model_name, version, signature, **controls)
+    request = predict_request(content, style, model_name, version, signature, mask=mask, **controls)
     own_channel = channel is None
     channel = channel or grpc.insecure_channel(server, options=GRPC_OPTIONS)
     started = time.perf_counter()
@@ -260,24 +287,24 @@ def rest_url(server, model_name=names.MODEL_NAME, version=None):
     return f"{base.rstrip('/')}/v1/models/{model_name}{version_part}:predict"
 
 
-def rest_body(content, style, **controls):
+def rest_body(content, style, mask=None, **controls):
     """The JSON body of a REST predict call on `stylize_bytes` (binary inputs as `{"b64": ...}`)."""
-    inputs = {names.CONTENT_BYTES: {"b64": base64.b64encode(encode_png(content)).decode()},
-              names.STYLE_BYTES: {"b64": base64.b64encode(encode_png(style)).decode()}}
+    inputs = {name: {"b64": base64.b64encode(value.item()).decode()}
+              for name, value in bytes_inputs(content, style, mask).items()}
     for name, value in control_values(controls).items():
         inputs[name] = value.item().decode() if name == names.INIT else value.item()
     return {"signature_name": names.STYLIZE_BYTES, "inputs": inputs}
 
 
 def request_rest(server, content, style, model_name=names.MODEL_NAME, version=None,
-                 timeout=DEFAULT_TIMEOUT, **controls):
+                 timeout=DEFAULT_TIMEOUT, mask=None, **controls):
     """Stylize on TF Serving's REST API (`stylize_bytes`, PNG in base64). Arguments as `request_grpc`.
 
     TF Serving's own REST timeout (`--rest_api_timeout_in_ms`, 30 s by default) must also
     be long enough; serving/docker-compose.yml raises it.
     """
     url = rest_url(server, model_name, version)
-    data = json.dumps(rest_body(content, style, **controls)).encode()
+    data = json.dumps(rest_body(content, style, mask=mask, **controls)).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     try:

@@ -38,6 +38,8 @@ CONTENT = "content"
 STYLE = "style"
 CONTENT_BYTES = "content_bytes"
 STYLE_BYTES = "style_bytes"
+MASK = "mask"                # optional uint8 (1, h, w, 1): where the style applies (default: everywhere)
+MASK_BYTES = "mask_bytes"    # optional PNG/JPEG of that mask ("" = everywhere)
 STYLIZED = "stylized"
 STYLIZED_BYTES = "stylized_bytes"
 LOSSES = "losses"  # (steps + 1, parts): row 0 is the start image; columns as Stylizer.loss_names

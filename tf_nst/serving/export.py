@@ -3,10 +3,16 @@
 The export runs `Stylizer.stylize_graph` (the same targets / start / run
 pieces as `Stylizer.stylize`, no second loop) behind two signatures:
 
-- `serving_default`: uint8 tensors `content`, `style` `(1, H, W, 3)` plus scalar
-  controls -> `{"stylized": uint8 (1, H, W, 3), "losses": float32 (steps + 1, parts)}`.
-- `stylize_bytes`: PNG/JPEG strings `content_bytes`, `style_bytes` plus the same
-  controls -> `{"stylized_bytes": PNG string, "losses": ...}` (REST: `{"b64": ...}`).
+- `serving_default`: uint8 tensors `content`, `style` `(1, H, W, 3)`, an optional `mask`
+  `(1, h, w, 1)` plus scalar controls -> `{"stylized": uint8 (1, H, W, 3), "losses": float32
+  (steps + 1, parts)}`.
+- `stylize_bytes`: PNG/JPEG strings `content_bytes`, `style_bytes`, an optional `mask_bytes` plus
+  the same controls -> `{"stylized_bytes": PNG string, "losses": ...}` (REST: `{"b64": ...}`).
+
+The mask (white: the style's region; grey: a soft edge; black: the photo kept) has the content's
+aspect ratio and is resized to it. Its default, a single white pixel (an empty string for
+`mask_bytes`), means everywhere: an all-white mask runs the unmasked graph, op for op the
+library's `Stylizer.stylize`, and any other mask the library's `stylize(..., masks=[mask])`.
 
 Controls have `SignatureDef.defaults`, so TF Serving fills in whatever a request
 leaves out. Inputs are checked in the graph against caps fixed at export
@@ -26,10 +32,11 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tf_nst.engine.masks import ASPECT_TOLERANCE
 from tf_nst.errors import InvalidArgumentError, OutputError
 from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.serving.contract import (  # noqa: F401 (CONTROL_FIELDS: public here too)
-    CONTENT, CONTENT_BYTES, CONTENT_WEIGHT, CONTROL_FIELDS, CONTROL_NAMES, DEFAULT_MAX_PIXELS,
+    CONTENT, CONTENT_BYTES, CONTENT_WEIGHT, CONTROL_FIELDS, CONTROL_NAMES, DEFAULT_MAX_PIXELS, MASK, MASK_BYTES,
     DEFAULT_MAX_STEPS, EXPORT_INFO_FILE, INIT, LOSSES, MODEL_NAME, SEED, SERVING_DEFAULT, SIGNATURE_NAMES,
     STEPS, STYLE, STYLE_BYTES, STYLE_WEIGHT, STYLIZED, STYLIZED_BYTES, STYLIZE_BYTES, TV_WEIGHT, WARMUP_FILE,
     WARMUP_SIDE, tf_dtype)
@@ -38,15 +45,22 @@ from tf_nst.settings import EXPORT_INIT_MODES
 
 
 def image_specs():
-    """Input specs of `serving_default`'s images."""
+    """Input specs of `serving_default`'s images and mask."""
     return {CONTENT: tf.TensorSpec([1, None, None, 3], tf.uint8, name=CONTENT),
-            STYLE: tf.TensorSpec([1, None, None, 3], tf.uint8, name=STYLE)}
+            STYLE: tf.TensorSpec([1, None, None, 3], tf.uint8, name=STYLE),
+            MASK: tf.TensorSpec([1, None, None, 1], tf.uint8, name=MASK)}
 
 
 def bytes_specs():
-    """Input specs of `stylize_bytes`' encoded images (scalar strings)."""
+    """Input specs of `stylize_bytes`' encoded images and mask (scalar strings)."""
     return {CONTENT_BYTES: tf.TensorSpec([], tf.string, name=CONTENT_BYTES),
-            STYLE_BYTES: tf.TensorSpec([], tf.string, name=STYLE_BYTES)}
+            STYLE_BYTES: tf.TensorSpec([], tf.string, name=STYLE_BYTES),
+            MASK_BYTES: tf.TensorSpec([], tf.string, name=MASK_BYTES)}
+
+
+def everywhere_mask():
+    """The mask default: one white pixel (the style everywhere)."""
+    return tf.fill([1, 1, 1, 1], tf.constant(255, tf.uint8))
 
 
 def control_specs():
@@ -140,31 +154,66 @@ class SignatureBuilder:
         image.set_shape([None, None, 3])
         return image[None]
 
-    def stylize(self, content, style, steps, content_weight, style_weight, tv_weight, seed, init):
+    def check_mask(self, mask, content):
+        """The mask, once it has one channel, a region somewhere and the content's aspect ratio (1%)."""
+        shape, content_shape = tf.shape(mask, out_type=tf.int64), tf.shape(content, out_type=tf.int64)
+        ratio = (tf.cast(shape[2] * content_shape[1], tf.float64)
+                 / tf.cast(shape[1] * content_shape[2], tf.float64))
+        everywhere = tf.reduce_all(tf.equal(mask, 255))
+        checks = [
+            _assert(tf.equal(tf.size(shape), 4) & tf.equal(shape[-1], 1),
+                    "expected mask of shape [1, height, width, 1]. Received: shape={}", [shape]),
+            _assert(everywhere | (tf.abs(ratio - 1.0) <= ASPECT_TOLERANCE),
+                    f"expected mask with the content's aspect ratio (within {ASPECT_TOLERANCE:.0%}). "
+                    "Received: mask of {}x{} for content of {}x{}",
+                    [shape[2], shape[1], content_shape[2], content_shape[1]]),
+            _assert(tf.reduce_any(mask > 0),
+                    "expected mask with a region somewhere (white or grey). Received: black everywhere", []),
+        ]
+        return _after(checks, mask)
+
+    def decode_mask(self, encoded):
+        """`mask_bytes` as `(1, h, w, 1)` uint8; an empty string is the default (everywhere)."""
+        def decode():
+            mask = self.decode(MASK_BYTES, encoded)
+            return tf.cast(tf.round(tf.image.rgb_to_grayscale(tf.cast(mask, tf.float32))), tf.uint8)
+
+        return tf.cond(tf.equal(tf.strings.length(encoded), 0), everywhere_mask, decode)
+
+    def stylize(self, content, style, mask, steps, content_weight, style_weight, tv_weight, seed, init):
         checks = self.check_controls(steps, content_weight, style_weight, tv_weight, init)
         content = _after(checks, content)
-        stylized, losses = self.stylizer.stylize_graph(
-            content, style, steps, content_weight, style_weight, tv_weight, seed,
-            random_init=tf.equal(init, "random"))
-        return stylized, losses
+        mask = self.check_mask(mask, content)
+        arguments = (content, style, steps, content_weight, style_weight, tv_weight, seed)
+        random_init = tf.equal(init, "random")
+
+        def everywhere():  # the library's unmasked graph, op for op (bit-identical results)
+            return self.stylizer.stylize_graph(*arguments, random_init=random_init)
+
+        def regional():
+            return self.stylizer.stylize_graph(*arguments, random_init=random_init, mask=mask)
+
+        return tf.cond(tf.reduce_all(tf.equal(mask, 255)), everywhere, regional)
 
     def endpoints(self):
         """`{signature name: (function, input_signature)}`; controls have tensor defaults."""
         d = {name: tf.constant(self.defaults[name], tf_dtype(name)) for name in CONTROL_NAMES}
 
-        def serve(content, style, steps=d[STEPS], content_weight=d[CONTENT_WEIGHT],
+        def serve(content, style, mask=everywhere_mask(), steps=d[STEPS], content_weight=d[CONTENT_WEIGHT],
                   style_weight=d[STYLE_WEIGHT], tv_weight=d[TV_WEIGHT], seed=d[SEED], init=d[INIT]):
             content = self.check_image(CONTENT, content)
             style = self.check_image(STYLE, style)
-            stylized, losses = self.stylize(content, style, steps, content_weight, style_weight,
+            stylized, losses = self.stylize(content, style, mask, steps, content_weight, style_weight,
                                             tv_weight, seed, init)
             return {STYLIZED: stylized, LOSSES: losses}
 
-        def serve_bytes(content_bytes, style_bytes, steps=d[STEPS], content_weight=d[CONTENT_WEIGHT],
-                        style_weight=d[STYLE_WEIGHT], tv_weight=d[TV_WEIGHT], seed=d[SEED], init=d[INIT]):
+        def serve_bytes(content_bytes, style_bytes, mask_bytes=tf.constant("", tf.string), steps=d[STEPS],
+                        content_weight=d[CONTENT_WEIGHT], style_weight=d[STYLE_WEIGHT], tv_weight=d[TV_WEIGHT],
+                        seed=d[SEED], init=d[INIT]):
             content = self.decode(CONTENT_BYTES, content_bytes)
             style = self.decode(STYLE_BYTES, style_bytes)
-            stylized, losses = self.stylize(content, style, steps, content_weight, style_weight,
+            mask = self.decode_mask(mask_bytes)
+            stylized, losses = self.stylize(content, style, mask, steps, content_weight, style_weight,
                                             tv_weight, seed, init)
             return {STYLIZED_BYTES: tf.io.encode_png(stylized[0]), LOSSES: losses}
 
