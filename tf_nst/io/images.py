@@ -172,7 +172,7 @@ def check_output_directory(path, name=None):
         raise OutputError(f"{name}: directory {directory} is not writable")
 
 
-def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None):
+def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None, masks=None):
     """Write a PNG atomically (temporary file in the same directory, then rename).
 
     Args:
@@ -182,6 +182,8 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None):
             SHA-256 of the `inputs` files and the package versions (`tf_nst.io.provenance`):
             `cli.py info` shows them and `--from` replays them.
         inputs: paths of the input images, hashed into the provenance.
+        masks: a regional run's mask paths, `{"style_masks": [...], "style_image_masks": [...]}`
+            (see `tf_nst.io.provenance.provenance_text`): hashed and stored too.
         text: further PNG text chunks.
 
     Example:
@@ -191,7 +193,7 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None):
     """
     path = os.fspath(path)
     if settings is not None:
-        text = {**provenance_text(settings, inputs), **(text or {})}
+        text = {**provenance_text(settings, inputs, masks), **(text or {})}
     image = Image.fromarray(np.asarray(rgb, dtype=np.uint8), "RGB")
     if alpha is not None:
         alpha = resize(np.asarray(alpha, dtype=np.uint8), image.size)

@@ -20,6 +20,8 @@ SETTINGS_KEY = PREFIX + "settings"
 INPUTS_KEY = PREFIX + "inputs_sha256"
 INPUT_ORDER_KEY = PREFIX + "inputs"  # the input paths in order: content first, then the styles
 VERSIONS_KEY = PREFIX + "versions"
+MASKS_KEY = PREFIX + "masks"  # {"style_masks": [path or null per style], "style_image_masks": [...]}
+MASK_ROLES = ("style_masks", "style_image_masks")
 VERSION = "0.2.0"
 
 
@@ -52,16 +54,31 @@ def versions():
     return found
 
 
-def provenance_text(settings, inputs=()):
-    """PNG text chunks for `settings` (a JSON-serializable dict) and input files `inputs`."""
-    return {
+def mask_paths(masks):
+    """The mask files of `masks` (`{role: [path or None, ...]}`, see `provenance_text`), in order."""
+    return [os.fspath(path) for role in MASK_ROLES for path in (masks or {}).get(role) or ()
+            if isinstance(path, (str, os.PathLike))]
+
+
+def provenance_text(settings, inputs=(), masks=None):
+    """PNG text chunks for `settings` (a JSON-serializable dict) and input files `inputs`.
+
+    `masks`: `{"style_masks": [path or None per style], "style_image_masks": [...]}` of a regional
+    run (either key optional); the mask files are hashed with the inputs, their paths stored.
+    """
+    text = {
         SETTINGS_KEY: json.dumps(settings, sort_keys=True),
-        INPUTS_KEY: json.dumps(input_hashes(inputs), sort_keys=True),
+        INPUTS_KEY: json.dumps(input_hashes(list(inputs) + mask_paths(masks)), sort_keys=True),
         INPUT_ORDER_KEY: json.dumps([os.fspath(path) for path in inputs
                                      if isinstance(path, (str, os.PathLike))]),
         VERSIONS_KEY: json.dumps(versions(), sort_keys=True),
         "Software": f"tf-nst {VERSION}",
     }
+    stored_masks = {role: [None if path is None else os.fspath(path) for path in paths]
+                    for role, paths in (masks or {}).items() if role in MASK_ROLES and paths}
+    if stored_masks:
+        text[MASKS_KEY] = json.dumps(stored_masks, sort_keys=True)
+    return text
 
 
 def read_png_text(path):
@@ -72,7 +89,7 @@ def read_png_text(path):
 
 
 def read_provenance(path):
-    """`{"settings": dict, "inputs_sha256": dict, "inputs": list, "versions": dict}` stored in a tf-nst PNG.
+    """`{"settings", "inputs_sha256", "inputs", "versions"[, "masks"]}` stored in a tf-nst PNG.
 
     Keys the PNG does not hold (older files) are missing from the result; `settings` is always there.
 
@@ -81,7 +98,7 @@ def read_provenance(path):
     """
     try:
         text = read_png_text(path)
-        stored = {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, INPUT_ORDER_KEY, VERSIONS_KEY)
+        stored = {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, INPUT_ORDER_KEY, VERSIONS_KEY, MASKS_KEY)
                   if key in text} | {"settings": json.loads(text[SETTINGS_KEY])}
     except (OSError, SyntaxError, ValueError):
         raise ImageError(path, "cannot read PNG") from None
