@@ -98,6 +98,21 @@ def input_options(function):
                         help="Refuse input images with more pixels than this (decompression-bomb guard).")(function)
 
 
+def style_mask_option(help="Where each STYLE applies on the content: one grey image per STYLE, in order "
+                            "(white: that style; black: no style, the photo kept; grey: a soft edge), "
+                            "resized to every scale."):
+    """`--style-mask PATH` (repeatable): regional control, one mask per style."""
+    return click.option("--style-mask", "style_masks", multiple=True, type=click.Path(dir_okay=False),
+                        metavar="PATH", help=help)
+
+
+def style_image_mask_option(function):
+    """`--style-image-mask PATH|none` (repeatable): which part of each style image feeds its region."""
+    return click.option("--style-image-mask", "style_image_masks", multiple=True, metavar="PATH|none",
+                        help="Which part of each STYLE image feeds its region: one grey image per STYLE, in "
+                             "order ('none': the whole style image).")(function)
+
+
 def quiet_option(function):
     return click.option("--quiet", is_flag=True, help="No progress bar.")(function)
 
