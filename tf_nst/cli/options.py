@@ -196,6 +196,7 @@ def _from_callback(ctx, param, value):
     _set_defaults(ctx, values)
     inputs = stored.get("inputs") or []
     ctx.meta["replay_inputs"] = (inputs[0], inputs[1:]) if inputs else (None, None)
+    ctx.meta["replay_inputs"] += (stored.get("masks") or {},)
     return value
 
 

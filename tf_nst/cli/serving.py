@@ -3,11 +3,12 @@
 import os
 
 import click
+import numpy as np
 
 from tf_nst import settings as settings_module
 from tf_nst.cli.feedback import announce_download, library_errors
 from tf_nst.cli.options import (CLI_FIELDS, build_settings, given, input_options, output_options,
-                                quiet_option, settings_options)
+                                quiet_option, settings_options, style_mask_option)
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.serving import contract
 from tf_nst.serving.contract import EXPORT_MODEL_FIELDS
@@ -24,10 +25,15 @@ def export_controls(values):
         raise click.UsageError(str(error))
 
 
-def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values):
+def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values, masks=None):
+    """`stylize --saved-model`: one style (and optionally one `--style-mask`) on an export, in process."""
     controls = export_controls(values)
+    masks = masks or {}
     if len(styles) != 1:
         raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
+    if masks.get("style_image_masks"):
+        raise click.UsageError("expected no --style-image-mask with --saved-model (an export takes a mask "
+                               "on the content only)")
     with library_errors():
         from tf_nst.io import images as image_io
         from tf_nst.serving import client as serving
@@ -36,14 +42,31 @@ def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixe
         content_rgb, style_rgb = load_request_images(content, styles[0], max_input_pixels)
         model = serving.load_saved_model(path)
         min_side = model.info.get("min_side", settings_module.MIN_SIDE)
-        result = model.stylize(serving.prepare_image(content_rgb, values["size"], min_side),
-                               serving.prepare_image(style_rgb, values["size"], min_side),
+        content_rgb = serving.prepare_image(content_rgb, values["size"], min_side)
+        mask = request_mask(masks.get("style_masks"), content_rgb, max_input_pixels)
+        result = model.stylize(content_rgb, serving.prepare_image(style_rgb, values["size"], min_side), mask=mask,
                                **contract.wire_controls(controls))
         image_io.save_png(output, result.image, settings={"saved_model": os.path.abspath(path), **controls},
-                          inputs=[content, styles[0]])
+                          inputs=[content, styles[0]], masks=masks or None)
     if not quiet:
         click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
                    f"{len(result.losses) - 1} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
+
+
+def request_mask(paths, content_rgb, max_input_pixels):
+    """The one `--style-mask` of a request as a grey uint8 array at the (prepared) content's size, or None."""
+    if not paths:
+        return None
+    from tf_nst.engine.masks import check_aspect, load_mask
+    from tf_nst.io import images as image_io
+
+    mask = load_mask(image_io.load_image(paths[0], max_input_pixels=max_input_pixels), "--style-mask")
+    check_aspect(mask, content_rgb.shape, "--style-mask", [])
+    if not mask.any():
+        raise InvalidArgumentError("expected --style-mask with a region somewhere (white or grey). "
+                                   "Received: black everywhere")
+    grey = np.clip(np.round(mask * 255.0), 0, 255).astype(np.uint8)
+    return image_io.resize(grey, (content_rgb.shape[1], content_rgb.shape[0]))
 
 
 def load_request_images(content, style, max_input_pixels):
@@ -100,10 +123,12 @@ def export(output, version, max_steps, max_pixels, model_name, **values):
               help="Deadline in seconds (the server cancels the run after it).")
 @settings_options(CONTROL_SETTINGS, defaults=False, help_suffix="Default: the export's.",
                   choices={"init": EXPORT_INIT_MODES})
+@style_mask_option("Where STYLE applies on CONTENT: a grey image with CONTENT's aspect ratio (white: the "
+                   "style; black: the photo kept). Default: everywhere.")
 @input_options
 @quiet_option
 def request(content, style, output, overwrite, server, rest, model_name, model_version, signature, timeout,
-            max_input_pixels, quiet, size, **controls):
+            style_masks, max_input_pixels, quiet, size, **controls):
     """Stylize CONTENT with STYLE on a TF Serving model server."""
     if bool(server) == bool(rest):
         raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
@@ -114,17 +139,20 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
         controls = contract.wire_controls(controls)
         image_io.check_output_path(output, overwrite=overwrite)
         content_rgb, style_rgb = load_request_images(content, style, max_input_pixels)
+        if len(style_masks) > 1:
+            raise InvalidArgumentError(f"expected one --style-mask for the one STYLE. Received: {len(style_masks)}")
         content_rgb, style_rgb = serving.prepare_image(content_rgb, size), serving.prepare_image(style_rgb, size)
+        mask = request_mask(style_masks, content_rgb, max_input_pixels)
         if rest:
             result = serving.request_rest(rest, content_rgb, style_rgb, model_name=model_name,
-                                          version=model_version, timeout=timeout, **controls)
+                                          version=model_version, timeout=timeout, mask=mask, **controls)
         else:
-            result = serving.request_grpc(server, content_rgb, style_rgb, model_name=model_name,
+            result = serving.request_grpc(server, content_rgb, style_rgb, model_name=model_name, mask=mask,
                                           version=model_version, signature=signature, timeout=timeout, **controls)
         image_io.save_png(output, result.image,
                           settings={"server": server or rest, "model": model_name, **{
                               key: value for key, value in controls.items() if value is not None}},
-                          inputs=[content, style])
+                          inputs=[content, style], masks={"style_masks": list(style_masks)} if style_masks else None)
     if not quiet:
         click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
                    f"{len(result.losses) - 1} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)

@@ -10,7 +10,7 @@ from tf_nst.cli.feedback import (ProgressReporter, announce_download, library_er
                                  write_json)
 from tf_nst.cli.options import (DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, input_options, output_options,
                                 quiet_option, replay_options, reset_replayed_schedule, run_options,
-                                settings_options)
+                                settings_options, style_image_mask_option, style_mask_option)
 from tf_nst.cli.serving import stylize_saved_model
 from tf_nst.engine.status import RunStatus
 from tf_nst.settings import INIT_MODES
@@ -31,25 +31,29 @@ def check_preset_backbone(backbone, loss_form):
 @click.argument("styles", nargs=-1, type=click.Path(dir_okay=True))
 @output_options()
 @settings_options()
+@style_mask_option()
+@style_image_mask_option
 @run_options
 @input_options
 @click.option("--saved-model", type=click.Path(exists=True, file_okay=False), default=None,
               help="Run this export (python cli.py export) instead of building the model here.")
 @replay_options
 @quiet_option
-def stylize(content, styles, output, overwrite, save_every, tensorboard, log_json, max_input_pixels, saved_model,
-            quiet, **values):
+def stylize(content, styles, output, overwrite, style_masks, style_image_masks, save_every, tensorboard, log_json,
+            max_input_pixels, saved_model, quiet, **values):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
     """
-    replay_content, replay_styles = click.get_current_context().meta.get("replay_inputs", (None, None))
-    content = content or replay_content or DEFAULT_CONTENT
-    styles = list(styles) or list(replay_styles or []) or [DEFAULT_STYLE]
+    replay = click.get_current_context().meta.get("replay_inputs", (None, None, {}))
+    replayed_masks = replay[2] if not (styles or style_masks or style_image_masks) else {}
+    content = content or replay[0] or DEFAULT_CONTENT
+    styles = list(styles) or list(replay[1] or []) or [DEFAULT_STYLE]
+    masks = mask_arguments(styles, style_masks, style_image_masks, replayed_masks)
     reset_replayed_schedule(values)
     if saved_model:
         return stylize_saved_model(saved_model, content, styles, output, overwrite, max_input_pixels, quiet,
-                                    values)
+                                   values, masks)
     settings = build_settings(values)
     if settings.style_blend is not None and len(settings.style_blend) != len(styles):
         raise click.BadParameter(
@@ -57,43 +61,84 @@ def stylize(content, styles, output, overwrite, save_every, tensorboard, log_jso
             param_hint="'--style-blend'")
     with stop_signals() as stop, library_errors():
         from tf_nst.io import images as image_io
-        from tf_nst.engine.stylizer import Stylizer
 
         # Every check that can fail runs before the (long) optimization.
         image_io.check_output_path(output, overwrite=overwrite)
         if log_json:
             image_io.check_output_path(log_json, overwrite=overwrite, suffix=".json")
-        content_image = image_io.load_image(content, max_input_pixels=max_input_pixels)
-        style_images = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in styles]
-        if isinstance(settings.init, str) and settings.init not in INIT_MODES:
-            image_io.load_image(settings.init, max_input_pixels=max_input_pixels)
+        loaded = load_run_inputs(content, styles, masks, settings, max_input_pixels)
         announce_download(settings.backbone, settings.weights)
         check_preset_backbone(settings.backbone, settings.loss_form)
-        stylizer = Stylizer(settings)
-        config = stylizer.get_config()
-        inputs = [content] + styles
-        reporter = ProgressReporter(stylizer.schedule.total_steps, quiet, output, save_every, config, inputs,
-                                    tensorboard, stylizer.loss_names)
-        try:
-            with stop.during_optimization():
-                result = stylizer.stylize(content_image, style_images, callback=reporter, should_stop=stop,
-                                          chunk_steps=math.gcd(5, save_every) if save_every else 5)
-            reporter.finish(result)
-        finally:
-            reporter.close()
-        tiling = tiling_text(result.tiling)
-        image_io.save_png(output, result.image, alpha=result.alpha, settings=config, inputs=inputs,
-                          text={"tf_nst:tiling": json.dumps(result.tiling)})
+        config, result = _run(settings, loaded, [content] + styles, masks, output, save_every, tensorboard,
+                              quiet, stop)
+        image_io.save_png(output, result.image, alpha=result.alpha, settings=config, inputs=[content] + styles,
+                          masks=masks or None, text={"tf_nst:tiling": json.dumps(result.tiling)})
         if log_json:
-            write_json(log_json, {"settings": config, "inputs": inputs, "loss_names": list(result.loss_names),
-                                   "history": result.history.tolist(), "seconds": result.seconds,
-                                   "steps": result.steps, "best_loss": result.best_loss, "tiling": result.tiling})
+            write_json(log_json, {"settings": config, "inputs": [content] + styles, "masks": masks,
+                                  "loss_names": list(result.loss_names), "history": result.history.tolist(),
+                                  "seconds": result.seconds, "steps": result.steps, "best_loss": result.best_loss,
+                                  "tiling": result.tiling})
+    _report(output, result, config, quiet)
+
+
+def mask_arguments(styles, style_masks, style_image_masks, replayed=None):
+    """`{"style_masks": [...], "style_image_masks": [...]}` of the command line (or a replay), checked for count."""
+    masks = dict(replayed or {})
+    if style_masks:
+        masks["style_masks"] = list(style_masks)
+    if style_image_masks:
+        masks["style_image_masks"] = [None if path.lower() == "none" else path for path in style_image_masks]
+    for role, option in (("style_masks", "--style-mask"), ("style_image_masks", "--style-image-mask")):
+        if role in masks and len(masks[role]) != len(styles):
+            raise click.BadParameter(f"expected one {option} per STYLE ({len(styles)}), received "
+                                     f"{len(masks[role])}", param_hint=f"'{option}'")
+    return masks
+
+
+def load_run_inputs(content, styles, masks, settings, max_input_pixels):
+    """Read every input once, with the pixel cap, and check the masks against them (before the model)."""
+    from tf_nst.engine.masks import prepare_masks
+    from tf_nst.io import images as image_io
+
+    def load(path):
+        return None if path is None else image_io.load_image(path, max_input_pixels=max_input_pixels)
+
+    loaded = {"content": load(content), "styles": [load(path) for path in styles],
+              "masks": [load(path) for path in masks.get("style_masks", ())] or None,
+              "style_masks": [load(path) for path in masks.get("style_image_masks", ())] or None}
+    if isinstance(settings.init, str) and settings.init not in INIT_MODES:
+        load(settings.init)
+    prepare_masks(loaded["masks"], loaded["style_masks"], loaded["content"].rgb.shape,
+                  [style.rgb.shape for style in loaded["styles"]])
+    return loaded
+
+
+def _run(settings, loaded, inputs, masks, output, save_every, tensorboard, quiet, stop):
+    """Build the Stylizer and run it with the progress bar, snapshots and TensorBoard."""
+    from tf_nst.engine.stylizer import Stylizer
+
+    stylizer = Stylizer(settings)
+    config = stylizer.get_config()
+    reporter = ProgressReporter(stylizer.schedule.total_steps, quiet, output, save_every, config, inputs,
+                                tensorboard, stylizer.loss_names)
+    try:
+        with stop.during_optimization():
+            result = stylizer.stylize(loaded["content"], loaded["styles"], callback=reporter, should_stop=stop,
+                                      chunk_steps=math.gcd(5, save_every) if save_every else 5,
+                                      masks=loaded["masks"], style_masks=loaded["style_masks"])
+        reporter.finish(result)
+    finally:
+        reporter.close()
+    return config, result
+
+
+def _report(output, result, config, quiet):
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
     if not quiet:
         click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
                    f"{result.steps} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g}, "
-                   f"{config['precision']}, {tiling})", err=True)
+                   f"{config['precision']}, {tiling_text(result.tiling)})", err=True)
     if result.status is RunStatus.STOPPED:  # a time budget that ran out exits 0
         sys.exit(130)
 
