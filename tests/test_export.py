@@ -349,6 +349,39 @@ def test_cli_request_and_errors(served, content_path, style_path, tmp_path):
     assert result.output.startswith("Error: model 'other' is not served at")
 
 
+def test_cli_request_and_saved_model_take_a_mask(served, exported, content_path, style_path, tmp_path):
+    from PIL import Image
+
+    from tf_nst.io.provenance import read_provenance
+
+    _, address = served
+    mask_path = str(tmp_path / "left.png")
+    Image.fromarray(half_mask(512, 512), "L").save(mask_path)  # the 512x512 content's left half
+    runner = CliRunner()
+    served_png, local_png = tmp_path / "served.png", tmp_path / "local.png"
+    result = runner.invoke(cli.cli, ["request", "--server", address, "--size", "64", "--steps", "2", "--quiet",
+                                     content_path, style_path, "--style-mask", mask_path, "-o", str(served_png)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli.cli, ["stylize", "--saved-model", exported[2], "--size", "64", "--steps", "2",
+                                     "--quiet", content_path, style_path, "--style-mask", mask_path,
+                                     "-o", str(local_png)])
+    assert result.exit_code == 0, result.output
+    model = serving.load_saved_model(exported[2])
+    content = serving.prepare_image(load_image(content_path).rgb, 64)
+    style = serving.prepare_image(load_image(style_path).rgb, 64)
+    from tf_nst.cli.serving import request_mask
+
+    mask = request_mask([mask_path], content, max_input_pixels=10 ** 8)  # the mask at the request's size
+    assert np.abs(mask.astype(int) - half_mask(64, 64)).max() <= 128  # soft at the boundary only
+    expected = model.stylize(content, style, mask=mask, steps=2)
+    for path in (served_png, local_png):
+        np.testing.assert_array_equal(load_image(path).rgb, expected.image)
+        assert read_provenance(path)["masks"] == {"style_masks": [mask_path]}
+    result = runner.invoke(cli.cli, ["stylize", "--saved-model", exported[2], content_path, style_path,
+                                     "--style-image-mask", mask_path, "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "expected no --style-image-mask with --saved-model" in result.output
+
+
 def test_cli_export_and_stylize_saved_model(tmp_path, content_path, style_path):
     runner = CliRunner()
     base = tmp_path / "models"
