@@ -16,6 +16,6 @@ from tf_nst.settings.parsing import (
     parse_layer_weights, format_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init,
     parse_weights, parse_memory, parse_size, parse_frame_range)
 from tf_nst.settings.schema import (
-    setting, CheckedSettings, StylizeSettings, VideoSettings, check_value, field_names,
+    setting, CheckedSettings, StylizeSettings, VideoSettings, check_value,
     fields_by_name, option_name, control_names)
 from tf_nst.settings.schedule import Schedule, scale_sizes, schedule

@@ -24,6 +24,7 @@ import math
 
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings.choices import (
+    FLOW_METHODS,
     BACKBONE_NAMES, POOLING_MODES, PREPROCESSING_MODES, PRECISIONS, LOSS_FORMS, OPTIMIZERS,
     LBFGS_FIRST_STEPS, PRESERVE_COLORS_MODES, STYLE_STATISTICS, MIN_SIDE, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE,
     MIN_TILE, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS)
@@ -196,7 +197,7 @@ class VideoSettings(CheckedSettings):
                                minimum=1, maximum=MAX_STEPS)
     warp_start: bool = setting(True, "Start each frame from the previous result warped by the optical flow "
                                "(--no-warp-start: independent frames, the flicker baseline).", kind=bool)
-    flow_method: str = setting("dis", "Optical flow (OpenCV).", choices=("dis", "farneback"))
+    flow_method: str = setting("dis", "Optical flow (OpenCV).", choices=FLOW_METHODS)
     frames: object = setting(None, "Frames START:STOP of the input (from 0, STOP excluded).",
                              parse=parse_frame_range, metavar="A:B")
     every: int = setting(1, "Keep every Nth frame (the output's frame rate is divided by N).", kind=int, minimum=1)
@@ -242,9 +243,6 @@ def _check_number(name, value, meta):
         raise InvalidArgumentError(f"expected {name} in {interval}. Received: {name}={value!r}")
     return value
 
-
-def field_names(settings_class=None):
-    return tuple(field.name for field in dataclasses.fields(settings_class or StylizeSettings))
 
 
 def fields_by_name(settings_class=None):
