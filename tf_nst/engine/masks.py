@@ -167,17 +167,20 @@ def layer_masks(masks, strides, erosion_radii=None, min_kept=MIN_ERODED_AREA):
     import tensorflow as tf
 
     masks = tf.cast(masks, tf.float32)
-    carried = {}
-    for name, stride in strides.items():
-        plain = _pooled(masks, stride)
-        if erosion_radii is None or erosion_radii[name] <= 0:
-            carried[name] = plain
-            continue
-        size = 2 * erosion_radii[name] + 1
-        eroded = _pooled(-tf.nn.max_pool2d(-masks, size, 1, "SAME"), stride)  # -inf padding: the border is no edge
-        kept = tf.reduce_sum(eroded, [0, 1, 2]) >= min_kept * tf.reduce_sum(plain, [0, 1, 2])
-        carried[name] = tf.where(kept, eroded, plain)
-    return carried
+    radii = {name: 0 for name in strides} if erosion_radii is None else erosion_radii
+    return {name: _eroded(masks, stride, radii[name], min_kept) if radii[name] > 0 else _pooled(masks, stride)
+            for name, stride in strides.items()}
+
+
+def _eroded(masks, stride, radius, min_kept):
+    """`masks` min-filtered by `radius` and pooled, or plain where that keeps too little of a region."""
+    import tensorflow as tf
+
+    plain = _pooled(masks, stride)
+    # max_pool pads with -inf: the image border is no region boundary.
+    eroded = _pooled(-tf.nn.max_pool2d(-masks, 2 * radius + 1, 1, "SAME"), stride)
+    kept = tf.reduce_sum(eroded, [0, 1, 2]) >= min_kept * tf.reduce_sum(plain, [0, 1, 2])
+    return tf.where(kept, eroded, plain)
 
 
 def _pooled(mask, stride):

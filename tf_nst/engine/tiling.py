@@ -25,7 +25,8 @@ zero padding then only happens where the untiled network pads too, at the true
 image border.
 
 Everything here runs inside a graph with unknown image sizes: the tile plan is
-computed from `tf.shape(image)` and the tiles are visited by `tf.while_loop`.
+computed from `tf.shape(image)` and the tiles are visited by `tf.while_loop`. The objective's
+two passes for any style statistic and region masks are in `tf_nst.engine.tiled`.
 """
 
 import collections
