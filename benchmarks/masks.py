@@ -73,6 +73,7 @@ def band_changes(image, content):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--content", default=None, help="content photo (default: the bundled astronaut)")
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--statistic", default="gram")
@@ -84,7 +85,7 @@ def main():
     from tf_nst.engine.backbones import FeatureExtractor
 
     started = time.time()
-    content, content_name = content_image(args.size)
+    content, content_name = content_image(args.size, args.content)
     names = ("starry_night.jpg", "the_scream.jpg")
     styles = [style_image(name, args.size) for name in names]
     left, _ = halves(*content.shape[:2])

@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSETS = os.path.join(ROOT, "tf_nst", "assets")
-SHARED_TUBINGEN = "/work/shared/images/tubingen.jpg"
+DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 STYLE_LAYERS = [f"block{i}_conv1" for i in range(1, 6)]
 WEIGHTS = (3.0, 10.0, 30.0)
 
@@ -43,12 +43,13 @@ def cpu_model():
     return "unknown CPU"
 
 
-def content_image(size):
-    """Tübingen when present (the classic pair), else the bundled astronaut, at `size`."""
+def content_image(size, path=None):
+    """The content photo at `size` (default: the bundled astronaut; the figures in RESULTS.md used
+    jcjohnson/neural-style's examples/inputs/tubingen.jpg, not bundled: pass it with --content)."""
     from tf_nst.engine import pyramid
     from tf_nst.io.images import load_image
 
-    path = SHARED_TUBINGEN if os.path.exists(SHARED_TUBINGEN) else os.path.join(ASSETS, "astronaut.png")
+    path = path or DEFAULT_CONTENT
     return pyramid.fit(load_image(path).rgb, size), os.path.basename(path)
 
 
@@ -102,6 +103,7 @@ def measure(extractor, image, content, style):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--content", default=None, help="content photo (default: the bundled astronaut)")
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--style", default="starry_night.jpg")
@@ -112,7 +114,7 @@ def main():
     from tf_nst.engine.backbones import FeatureExtractor
     from tf_nst.io.images import save_png
 
-    content, content_name = content_image(args.size)
+    content, content_name = content_image(args.size, args.content)
     style = style_image(args.style, args.size)
     extractor = FeatureExtractor(["block4_conv2"] + STYLE_LAYERS, backbone="vgg16-hed")
     rows = [("content (start)", "-", measure(extractor, content, content, style), 0.0)]
