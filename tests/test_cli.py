@@ -186,7 +186,8 @@ def test_every_setting_round_trips_through_cli_png_and_from(runner, tmp_path, co
     from tf_nst.settings import StylizeSettings, fields_by_name, option_name
 
     fields = fields_by_name()
-    assert set(NON_DEFAULT_ARGS) == set(CLI_FIELDS)  # a new setting must join this test
+    # A new setting must join this test; mean-cov needs the normalized loss form: its own test below.
+    assert set(NON_DEFAULT_ARGS) | {"style_statistic"} == set(CLI_FIELDS)
     args = [token for name, value in NON_DEFAULT_ARGS.items() for token in (option_name(fields[name]), value)]
     first = tmp_path / "first.png"
     result = runner.invoke(cli.cli, ["stylize", content_path, style_path, style_path, "-o", str(first), "--quiet",
@@ -194,7 +195,7 @@ def test_every_setting_round_trips_through_cli_png_and_from(runner, tmp_path, co
     assert result.exit_code == 0, result.output
     stored = json.loads(read_png_text(first)["tf_nst:settings"])
     defaults = StylizeSettings().to_dict()
-    for name in CLI_FIELDS:
+    for name in NON_DEFAULT_ARGS:
         assert stored[name] != defaults[name], name  # each option reached the settings
     replay = tmp_path / "replay.png"
     result = runner.invoke(cli.cli, ["stylize", "--from", str(first), "-o", str(replay), "--quiet"])
@@ -340,3 +341,20 @@ def test_from_replays_a_png_written_by_tf_nst_0_1(runner, tmp_path, content_path
     assert stored["inputs"] == [content_path, style_path, style_path]
     assert (stored["settings"]["adam_beta1"], stored["settings"]["adam_epsilon"]) == (0.5, 1e-6)
     assert stored["settings"]["scales"] == 1 and stored["settings"]["precision"] == "float32"
+
+
+def test_style_statistic_round_trips_and_needs_the_normalized_form(runner, tmp_path, content_path, style_path):
+    first = tmp_path / "first.png"
+    fast = ["--size", "32", "--steps", "2", "--quiet", "--weights", "random"]
+    result = runner.invoke(cli.cli, ["stylize", content_path, style_path, "-o", str(first), "--style-statistic",
+                                     "mean-cov", *fast])
+    assert result.exit_code == 0, result.output
+    assert json.loads(read_png_text(first)["tf_nst:settings"])["style_statistic"] == "mean-cov"
+    replay = tmp_path / "replay.png"
+    result = runner.invoke(cli.cli, ["stylize", "--from", str(first), "-o", str(replay), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(read_png_text(replay)["tf_nst:settings"])["style_statistic"] == "mean-cov"
+    result = runner.invoke(cli.cli, ["stylize", content_path, style_path, "-o", str(tmp_path / "x.png"),
+                                     "--style-statistic", "mean-cov", "--loss-form", "tf-tutorial", *fast])
+    assert result.exit_code == 2 and result.output.strip().splitlines()[-1].startswith("Error: expected")
+    assert not (tmp_path / "x.png").exists()

@@ -90,3 +90,10 @@ def test_published_loss_forms_match_numpy(features):
     dx = image[:, :-1, :-1] - image[:, :-1, 1:]
     dy = image[:, :-1, :-1] - image[:, 1:, :-1]
     np.testing.assert_allclose(total_variation_squared_sum(image).numpy(), 0.5 * np.sum(dx ** 2 + dy ** 2), rtol=1e-5)
+
+
+def test_every_loss_form_setting_has_its_terms():
+    from tf_nst.engine.losses import LOSS_FORM_TERMS
+    from tf_nst.settings import LOSS_FORMS
+
+    assert tuple(LOSS_FORM_TERMS) == LOSS_FORMS

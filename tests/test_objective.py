@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_nst import settings
-from tf_nst.engine import memory, tiling
+from tf_nst.engine import tiling
 from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.engine.losses import LOSS_FORMS, LossTerm, gram_matrix
+from tf_nst.engine.losses import LOSS_FORM_TERMS, LossTerm, gram_matrix
 from tf_nst.engine.objective import StyleObjective
 
 CONTENT_LAYERS = {"block4_conv2": 1.0}
@@ -64,14 +63,14 @@ def shallow():
 # --- the untiled objective ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("loss_form", list(LOSS_FORMS))
+@pytest.mark.parametrize("loss_form", list(LOSS_FORM_TERMS))
 def test_untiled_objective_is_the_losses_module_objective(vgg19, loss_form):
     content, style, x = _random_images(64, 80)
     objective = StyleObjective(vgg19, CONTENT_LAYERS, STYLE_LAYERS, loss_form=loss_form)
     [(parts, grad)] = _evaluate(objective, content, style, x, [(1.0, 10.0, 2.0)])
 
     # Reference written from tf_nst.engine.losses alone.
-    form = LOSS_FORMS[loss_form]
+    form = LOSS_FORM_TERMS[loss_form]
     layer_mean = form["layers"] == "mean"
     content_target = vgg19(content)
     style_grams = {name: gram_matrix(feature) for name, feature in vgg19(style).items()}
@@ -132,13 +131,13 @@ def _assert_tiled_matches(extractor, height, width, loss_form, weight_sets, tile
 CONTENT_ONLY, STYLE_ONLY = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)
 
 
-@pytest.mark.parametrize("loss_form", list(LOSS_FORMS))
+@pytest.mark.parametrize("loss_form", list(LOSS_FORM_TERMS))
 def test_tiled_equals_untiled_vgg19(vgg19, loss_form):
     # TV and image-only terms with the tiled gradient: test_traced_once_for_any_size_with_an_image_term.
     _assert_tiled_matches(vgg19, 160, 224, loss_form, [CONTENT_ONLY, STYLE_ONLY])
 
 
-@pytest.mark.parametrize("loss_form", list(LOSS_FORMS))
+@pytest.mark.parametrize("loss_form", list(LOSS_FORM_TERMS))
 def test_tiled_equals_untiled_vgg16_hed_odd_size(hed, loss_form):
     _assert_tiled_matches(hed, 161, 225, loss_form, [CONTENT_ONLY, STYLE_ONLY])
 
@@ -269,49 +268,3 @@ def test_tiling_refuses_feature_terms_and_misaligned_tiles(shallow):
         StyleObjective(shallow, SHALLOW_CONTENT, SHALLOW_STYLE, tile_size=32, halo=3)
     with pytest.raises(InvalidArgumentError, match="expected loss_form"):
         StyleObjective(shallow, SHALLOW_CONTENT, SHALLOW_STYLE, loss_form="l1")
-
-
-# --- memory ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("6GB", 6 * 10**9), ("512MB", 512 * 10**6), ("1.5GiB", int(1.5 * 2**30)), ("800m", 800 * 10**6),
-    (" 2 gb ", 2 * 10**9), ("4096", 4096), (3 * 2**30, 3 * 2**30)])
-def test_parse_size(text, expected):
-    assert settings.parse_size(text) == expected
-
-
-@pytest.mark.parametrize("junk", ["", "GB", "six GB", "6XB", "-1GB", "0", 0, True, "1e9", None])
-def test_parse_size_rejects_junk(junk):
-    with pytest.raises(InvalidArgumentError, match="expected max_memory"):
-        settings.parse_size(junk)
-
-
-def test_choose_tile():
-    floats = 296.0  # vgg16 up to block5_conv1
-    untiled = memory.estimate_peak_bytes(1024, 1024, floats)
-    assert memory.choose_tile(1024, 1024, untiled, floats) is None
-    budget = memory.estimate_peak_bytes(3072, 4096, floats, tile_size=1024)
-    tile = memory.choose_tile(3072, 4096, budget, floats)
-    assert tile == 1024  # the largest aligned tile that fits
-    assert memory.estimate_peak_bytes(3072, 4096, floats, tile_size=tile + 16) > budget
-    smaller = memory.choose_tile(3072, 4096, budget - 1, floats)
-    assert smaller % 16 == 0 and settings.MIN_AUTO_TILE <= smaller < tile
-    assert memory.choose_tile(3072, 4096, memory.estimate_peak_bytes(3072, 4096, floats, tile_size=512),
-                              floats) == 512
-    with pytest.raises(InvalidArgumentError, match="expected a memory budget of at least"):
-        memory.choose_tile(3072, 4096, 10**8, floats)
-    # More history, more memory, smaller tiles.
-    assert memory.choose_tile(3072, 4096, budget, floats, history_size=11) < tile
-
-
-def test_plan_tiling(hed):
-    tile, estimate, budget = memory.plan_tiling(hed, 256, 256, history_size=10, max_memory="64GB",
-                                                content_layers=list(CONTENT_LAYERS))
-    assert tile is None and estimate <= budget == 64 * 10**9
-    tile, estimate, budget = memory.plan_tiling(hed, 3072, 4096, history_size=10, max_memory="16GB",
-                                                content_layers=list(CONTENT_LAYERS))
-    assert tile is not None and tile % 16 == 0 and estimate <= budget
-    forced, _, _ = memory.plan_tiling(hed, 256, 256, history_size=10, max_memory="64GB", tile_size=128)
-    assert forced == 128
-    assert memory.default_budget() > 0

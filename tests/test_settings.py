@@ -58,3 +58,12 @@ def test_automatic_schedule_halves_the_finest_steps():
     assert settings.schedule(StylizeSettings(size=600, num_steps=40, scale_steps=[3, 5])).steps == [3, 5]
     assert settings.schedule(StylizeSettings(size=64)).sizes == [64]
     assert settings.schedule(StylizeSettings(size=1024, num_steps=100)).total_steps == 250
+
+
+@pytest.mark.parametrize("size, sizes", [
+    (64, [64]), (512, [512]), (513, [256, 513]), (600, [300, 600]), (768, [384, 768]),
+    (1024, [256, 512, 1024]), (2048, [256, 512, 1024, 2048]),
+])
+def test_automatic_scales(size, sizes):
+    # Above 512 px: coarse-to-fine from the halving of the size that stays >= 256 px.
+    assert settings.scale_sizes("auto", size) == sizes

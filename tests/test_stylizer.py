@@ -9,8 +9,6 @@ from tf_nst import LossTerm, Stylizer, load_image
 from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io.images import resize
-from tf_nst.settings import StylizeSettings
-from tf_nst import settings
 from tf_nst.engine import pyramid
 
 
@@ -264,24 +262,6 @@ def test_coarse_to_fine_upsampling_restores_the_content_detail(small_content):
     np.testing.assert_allclose(start, small_content, atol=1e-3)
     plain = tf.image.resize(coarse, (48, 64), method="bicubic").numpy()[0]
     assert np.abs(plain - small_content).mean() > 1.0  # what plain upsampling would lose
-
-
-@pytest.mark.parametrize("size, sizes", [
-    (64, [64]), (512, [512]), (513, [256, 513]), (600, [300, 600]), (768, [384, 768]),
-    (1024, [256, 512, 1024]), (2048, [256, 512, 1024, 2048]),
-])
-def test_automatic_scales(size, sizes):
-    # Above 512 px: coarse-to-fine from the halving of the size that stays >= 256 px.
-    assert settings.scale_sizes("auto", size) == sizes
-
-
-def test_automatic_schedule_halves_the_finest_steps():
-    schedule = settings.schedule(StylizeSettings(size=600, num_steps=40))
-    assert schedule.sizes == [300, 600] and schedule.steps == [40, 20]
-    # Explicit scales keep --steps at every scale; explicit scale_steps win.
-    assert settings.schedule(StylizeSettings(size=600, num_steps=40, scales=2)).steps == [40, 40]
-    assert settings.schedule(StylizeSettings(size=600, num_steps=40, scale_steps=[3, 5])).steps == [3, 5]
-    assert settings.schedule(StylizeSettings(size=64)).sizes == [64]
 
 
 # --- region masks ----------------------------------------------------------------------------

@@ -85,8 +85,9 @@ def total_variation_squared_sum(image):
 
 # How the terms are computed and how layer terms are combined. "normalized" is tf-nst's
 # (size- and backbone-independent weights); the others reproduce published projects so
-# that their published weights mean what they meant there.
-LOSS_FORMS = {
+# that their published weights mean what they meant there. Keyed by the choices of the
+# `loss_form` setting (`tf_nst.settings.LOSS_FORMS`): a test checks that both name the same forms.
+LOSS_FORM_TERMS = {
     "normalized": {"content": normalized_squared_error, "style": normalized_squared_error,
                    "tv": total_variation_loss, "layers": "mean"},
     "tf-tutorial": {"content": mean_squared_error, "style": mean_squared_error,

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from tf_nst.engine import masks as region_masks
 from tf_nst.engine import statistics, tiled, tiling
-from tf_nst.engine.losses import LOSS_FORMS, gram_matrix
+from tf_nst.engine.losses import LOSS_FORM_TERMS, gram_matrix
 from tf_nst.errors import InvalidArgumentError
 
 LOSS_NAMES = ("total", "content", "style", "tv")
@@ -28,7 +28,7 @@ class StyleObjective:
         extractor: a `FeatureExtractor` built for every layer read below.
         content_layers: `{layer_name: weight}` of the content loss.
         style_layers: `{layer_name: weight}` of the style loss.
-        loss_form: a key of `losses.LOSS_FORMS`: `"normalized"`, `"tf-tutorial"`, `"jcjohnson"`.
+        loss_form: a key of `losses.LOSS_FORM_TERMS`: `"normalized"`, `"tf-tutorial"`, `"jcjohnson"`.
         extra_loss_terms: `LossTerm` instances. With tiling, only terms that read the image
             alone (empty `layer_names`) are allowed: they are evaluated on the whole image.
         tile_size: `None` evaluates the whole image at once; an int evaluates it in tiles of
@@ -62,9 +62,9 @@ class StyleObjective:
     def __init__(self, extractor, content_layers, style_layers, loss_form="normalized",
                  extra_loss_terms=(), tile_size=None, halo=None, style_statistic="gram",
                  erode_masks=region_masks.ERODE_BY_DEFAULT):
-        if loss_form not in LOSS_FORMS:
+        if loss_form not in LOSS_FORM_TERMS:
             raise InvalidArgumentError(
-                f"expected loss_form one of {', '.join(LOSS_FORMS)}. Received: loss_form={loss_form!r}")
+                f"expected loss_form one of {', '.join(LOSS_FORM_TERMS)}. Received: loss_form={loss_form!r}")
         self.statistic = statistics.get_statistic(style_statistic)
         if style_statistic != "gram" and loss_form != "normalized":
             raise InvalidArgumentError(
@@ -88,7 +88,7 @@ class StyleObjective:
                     f"tiling. Received: terms reading features: {', '.join(reading)} with "
                     f"tile_size={tile_size}")
             # Refuse a form without a per-position content split now, not at trace time.
-            tiling.content_denominator(LOSS_FORMS[loss_form]["content"], tf.ones([1]))
+            tiling.content_denominator(LOSS_FORM_TERMS[loss_form]["content"], tf.ones([1]))
 
     @property
     def loss_names(self):
@@ -217,7 +217,7 @@ class StyleObjective:
 
     def layer_scales(self):
         """`(content, style)` divisors of the layer sums: the weights' sums for a "mean" form."""
-        form = LOSS_FORMS[self.loss_form]
+        form = LOSS_FORM_TERMS[self.loss_form]
         content_scale = sum(self.content_layers.values()) if form["layers"] == "mean" else 1.0
         style_scale = sum(self.style_layers.values()) if form["layers"] == "mean" else 1.0
         return content_scale, style_scale
@@ -227,7 +227,7 @@ class StyleObjective:
 
         Each region's loss is scaled by its style's blend weight; unmasked, the one region's.
         """
-        form = LOSS_FORMS[self.loss_form]
+        form = LOSS_FORM_TERMS[self.loss_form]
         _, style_scale = self.layer_scales()
         region_weights = targets.get("region_weights")
         parts = []
@@ -250,7 +250,7 @@ class StyleObjective:
         """
         if self.tile_size is not None:
             return tiled.tiled_value_and_grad(self, targets, content_weight, style_weight, tv_weight)
-        form = LOSS_FORMS[self.loss_form]
+        form = LOSS_FORM_TERMS[self.loss_form]
         content_scale, style_scale = self.layer_scales()
         if self.statistic.name == "gram" and "masks" not in targets:
             def style_part(features):

@@ -13,7 +13,7 @@ both statistics and for masks. Without a mask there is one region (`R = 1`) of w
 
 The statistics (`STATISTICS`, keyed by the `style_statistic` setting):
 
-- `gram`: `G = second / count`; its loss is the loss form's style error (`losses.LOSS_FORMS`),
+- `gram`: `G = second / count`; its loss is the loss form's style error (`losses.LOSS_FORM_TERMS`),
   for the normalized form `||G - Gₛ||² / ||Gₛ||²`.
 - `mean-cov`: the Wasserstein-2 distance between Gaussians fitted to the features
   (crowsonkb/style-transfer-pytorch; VinceMarron/style_transfer):

@@ -17,7 +17,7 @@ the layer masks, so masked tiled evaluations stay exact too.
 import tensorflow as tf
 
 from tf_nst.engine import tiling
-from tf_nst.engine.losses import LOSS_FORMS
+from tf_nst.engine.losses import LOSS_FORM_TERMS
 from tf_nst.engine.statistics import position_sums
 
 _no_autograph = tf.autograph.experimental.do_not_convert  # plain TF ops (see tiling._no_autograph)
@@ -81,7 +81,7 @@ def tiled_sums(objective, image, masks=None):
 
 def _content_part_function(objective, content_targets):
     """`fn(features, tile)`: a tile's share of the weighted content loss (before `content_weight`)."""
-    form = LOSS_FORMS[objective.loss_form]
+    form = LOSS_FORM_TERMS[objective.loss_form]
     content_scale, _ = objective.layer_scales()
     strides = objective.strides
     # Outside the returned function: inside the optimizer's loop these are computed once.
@@ -101,7 +101,7 @@ def _content_part_function(objective, content_targets):
 
 def _image_terms(objective, x, tv_weight):
     """TV and image-only extra terms, cheap enough for the whole image: `(grad, tv, extras)`."""
-    form = LOSS_FORMS[objective.loss_form]
+    form = LOSS_FORM_TERMS[objective.loss_form]
     with tf.GradientTape() as image_tape:
         image_tape.watch(x)
         tv = form["tv"](x)

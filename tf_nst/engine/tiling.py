@@ -323,7 +323,7 @@ def _element_count(target):
 
 
 # Content losses as `Σ_p (F_p - T_p)² / Z(T)`: the sum splits over tiles, `Z` depends on the
-# whole target only. Keyed by the loss function of `losses.LOSS_FORMS[form]["content"]`.
+# whole target only. Keyed by the loss function of `losses.LOSS_FORM_TERMS[form]["content"]`.
 CONTENT_DECOMPOSITIONS = {
     normalized_squared_error: _energy,   # ||F - T||² / ||T||² (plain error for an all-zero T)
     mean_squared_error: _element_count,  # mean((F - T)²)
