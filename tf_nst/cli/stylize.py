@@ -106,8 +106,9 @@ def load_run_inputs(content, styles, masks, settings, max_input_pixels):
     loaded = {"content": load(content), "styles": [load(path) for path in styles],
               "masks": [load(path) for path in masks.get("style_masks", ())] or None,
               "style_masks": [load(path) for path in masks.get("style_image_masks", ())] or None}
-    if isinstance(settings.init, str) and settings.init not in INIT_MODES:
-        load(settings.init)
+    # A start image is read here once, with the cap, and given to the run (the Stylizer does not read it again).
+    loaded["init"] = load(settings.init) if isinstance(settings.init, str) and settings.init not in INIT_MODES \
+        else None
     prepare_masks(loaded["masks"], loaded["style_masks"], loaded["content"].rgb.shape,
                   [style.rgb.shape for style in loaded["styles"]])
     return loaded
@@ -125,7 +126,8 @@ def _run(settings, loaded, inputs, masks, output, save_every, tensorboard, quiet
         with stop.during_optimization():
             result = stylizer.stylize(loaded["content"], loaded["styles"], callback=reporter, should_stop=stop,
                                       chunk_steps=math.gcd(5, save_every) if save_every else 5,
-                                      masks=loaded["masks"], style_masks=loaded["style_masks"])
+                                      masks=loaded["masks"], style_masks=loaded["style_masks"],
+                                      init=loaded["init"].rgb if loaded["init"] is not None else None)
         reporter.finish(result)
     finally:
         reporter.close()

@@ -78,10 +78,7 @@ class Stylizer:
                 f"expected settings a StylizeSettings or dict. Received: settings={type(settings).__name__}")
         settings = settings.replace(**overrides)
         self.schedule = schedule(settings)
-        init = settings.init
-        if isinstance(init, str) and init not in INIT_MODES:
-            init = image_io.load_image(init).rgb  # a path
-        self.init = init
+        self.init = settings.init  # a start image's path is read when first needed, once
         self.optimizer = self.build_optimizer(settings)
         layer_names = list(settings.content_layers) + list(settings.style_layers)
         for term in settings.extra_loss_terms:
@@ -380,6 +377,8 @@ class Stylizer:
 
     def initial_image(self, content_rgb, init=None):
         """The start image `(1, H, W, 3)` float at `content_rgb`'s size: the settings' `init` or `init`."""
+        if init is None and isinstance(self.init, str) and self.init not in INIT_MODES:
+            self.init = image_io.load_image(self.init).rgb  # the settings' start image (a path)
         init = self.init if init is None else init
         shape = tf.constant([1, *content_rgb.shape])
         if isinstance(init, str) and init == "content":
