@@ -174,13 +174,21 @@ class _FrameLoop:
         self.out_size = (self.previous_result.shape[1], self.previous_result.shape[0])
         self.previous_content = image_io.resize(content, self.out_size)
 
-    def start(self, content):
-        """The warped previous result (content where the flow is unreliable), or None for a fresh start."""
+    def start(self, content, region=None):
+        """The warped previous result (content where the flow is unreliable), or None for a fresh start.
+
+        `region`: None, or where any style applies (`float32 (h, w)`, the union of the frame's masks).
+        """
         from tf_nst.engine import flow
 
         if not self.uses_flow:
             return None
         optical_flow, mask = flow.previous_frame_flow(self.previous_content, content, self.flow_method)
+        if region is not None:
+            # Outside every region the target is the frame itself: start from it and leave it to the
+            # content loss, else a pan carries stylized pixels across the boundary and the temporal
+            # loss holds them there.
+            mask = mask * region
         warped = flow.warp(self.previous_result, optical_flow)
         for term in self.temporal_terms:
             term.set_previous(warped, mask)
@@ -206,7 +214,8 @@ class _FrameLoop:
                 term.reset()
             result = self.stylizer.stylize(content, self.styles, should_stop=should_stop, masks=masks)
         else:
-            result = self.stylizer.stylize(content, self.styles, init=self.start(content), masks=masks,
+            region = None if masks is None else np.clip(np.sum(masks, axis=0), 0.0, 1.0)
+            result = self.stylizer.stylize(content, self.styles, init=self.start(content, region), masks=masks,
                                            num_steps=self.frame_steps, should_stop=should_stop)
         if result.interrupted:  # stopped, or the time budget (max_seconds) ran out inside the frame
             self.status = result.status
