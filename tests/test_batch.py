@@ -324,3 +324,18 @@ def test_cli_batch_pairs_csv_not_utf8_is_one_error_line(tmp_path):
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert errors == [f"Error: expected a UTF-8 CSV file of pairs. Received: {tmp_path / 'pairs.csv'} "
                       "(byte 0xe9 at offset 19 is not UTF-8)"]
+
+
+def test_cli_batch_a_black_mask_in_the_csv_is_a_note_naming_the_mask(tmp_path):
+    write_image(tmp_path / "photo.png", 1)
+    write_image(tmp_path / "waves.png", 2, 36, 36)
+    write_mask(tmp_path / "black.png", 48, 40, slice(0, 0))
+    (tmp_path / "pairs.csv").write_text("content,style,mask\nphoto.png,waves.png,black.png\n")
+    result = run_cli("--pairs", tmp_path / "pairs.csv", "-o", tmp_path / "out", "--backbone", "vgg16-hed",
+                     "--size", "32", "--steps", "2", "--quiet")
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == (f"Note: {tmp_path / 'photo.png'} x {tmp_path / 'waves.png'} (mask {tmp_path / 'black.png'}): "
+                        "expected masks with a region somewhere (white or grey). Received: every mask black")
+    assert lines[-1].startswith("1 pairs: 0 ok, 0 skipped, 1 error in ")
+    assert pngs(tmp_path / "out") == []

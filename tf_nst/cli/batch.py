@@ -73,7 +73,8 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
                                   quiet, stop)
     for result in summary.results:
         if result.status == "error":
-            click.echo(f"Note: {result.content} x {result.style}: {result.error}", err=True)
+            masked = f" (mask {result.mask})" if result.mask else ""
+            click.echo(f"Note: {result.content} x {result.style}{masked}: {result.error}", err=True)
     click.echo(summary.summary_line(), err=True)
     if summary.interrupted:
         sys.exit(130)
