@@ -43,6 +43,9 @@ def test_an_image_a_folder_and_a_video_of_masks(tmp_path):
     (tmp_path / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     with pytest.raises(ImageError, match="cannot decode image"):
         open_frame_masks(tmp_path / "torn.png", 3)
+    with pytest.raises(InvalidArgumentError, match=r"expected style mask a path \(an image, a folder of images or a "
+                                                   r"video\). Received: ndarray"):
+        open_frame_masks(half(), 3)
 
 
 def test_masks_are_checked_against_the_clip_before_any_frame(tmp_path):

@@ -290,7 +290,7 @@ def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.fr
         callback: called with a `tf_nst.runs.contract.FrameProgress` after each finished frame.
         should_stop: callable (e.g. a `StopRequest`) checked between and inside frames; True stops cleanly.
         max_input_pixels: style files larger than this are refused.
-        masks: None (every style everywhere) or one mask source per style, where it applies (white)
+        masks: None (every style everywhere) or one mask path per style, where it applies (white)
             and where the frame is kept (black): a grey image for every frame, a folder of mask
             images or a video of masks, one per frame of the selection (the first with its first
             frame; `tf_nst.runs.video_masks.open_frame_masks`). Checked before any frame runs.

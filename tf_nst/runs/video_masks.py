@@ -101,9 +101,12 @@ def open_frame_masks(source, count, name="style mask"):
         name: what to call it in errors.
 
     Raises:
-        InvalidArgumentError: fewer masks than frames.
+        InvalidArgumentError: not a path, or fewer masks than frames.
         ImageError: a missing, unreadable or corrupt file.
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"expected {name} a path (an image, a folder of images or a video). Received: {type(source).__name__}")
     path = os.fspath(source)
     if os.path.isdir(path):
         files = [os.path.join(path, entry) for entry in sorted(os.listdir(path), key=natural_key)
