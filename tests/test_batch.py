@@ -183,6 +183,60 @@ def test_pairs_csv_not_utf8_is_a_typed_error(tmp_path):
     assert batch.read_pairs_csv(tmp_path / "bom.csv") == [batch.Pair(str(tmp_path / "a.png"), str(tmp_path / "s.png"))]
 
 
+def test_pairs_csv_with_a_mask_column(tmp_path):
+    (tmp_path / "masks").mkdir()
+    (tmp_path / "pairs.csv").write_text("content,style,mask\na.png,s.png,masks/left.png\na.png,s.png,\n"
+                                        "a.png,s.png,/abs/right.png\n")
+    pairs = batch.read_pairs_csv(tmp_path / "pairs.csv")
+    assert pairs == [batch.Pair(str(tmp_path / "a.png"), str(tmp_path / "s.png"), str(tmp_path / "masks" / "left.png")),
+                     batch.Pair(str(tmp_path / "a.png"), str(tmp_path / "s.png")),
+                     batch.Pair(str(tmp_path / "a.png"), str(tmp_path / "s.png"), "/abs/right.png")]
+    # One content x style with two masks (and none) does not collide.
+    assert batch.plan_outputs(pairs, "out") == [os.path.join("out", name)
+                                                for name in ("a--s--left.png", "a--s.png", "a--s--right.png")]
+    (tmp_path / "twice.csv").write_text("content,style,mask\na.png,s.png,x/m.png\na.png,s.png,y/m.png\n")
+    with pytest.raises(InvalidArgumentError, match=r"<content-stem>--<style-stem>\[--<mask-stem>\]\.png.* 1 coll"):
+        batch.plan_outputs(batch.read_pairs_csv(tmp_path / "twice.csv"), "out")
+
+
+def write_mask(path, width, height, white_columns):
+    mask = np.zeros((height, width), np.uint8)
+    mask[:, white_columns] = 255
+    Image.fromarray(mask).save(path)
+    return str(path)
+
+
+def test_batch_with_masks_names_provenance_rerun_and_a_changed_or_black_mask(stylizer, tmp_path):
+    content, style = write_image(tmp_path / "photo.png", 1), write_image(tmp_path / "waves.png", 2, 36, 36)
+    left = write_mask(tmp_path / "left.png", 48, 40, slice(0, 24))
+    write_mask(tmp_path / "black.png", 48, 40, slice(0, 0))
+    (tmp_path / "pairs.csv").write_text("content,style,mask\nphoto.png,waves.png,left.png\n"
+                                        "photo.png,waves.png,black.png\nphoto.png,waves.png,\n")
+    pairs = batch.read_pairs_csv(tmp_path / "pairs.csv")
+    outdir = tmp_path / "out"
+    summary = batch.run_batch(stylizer, pairs, outdir)
+    assert [(result.status, result.mask) for result in summary.results] == [
+        ("ok", left), ("error", str(tmp_path / "black.png")), ("ok", None)]
+    assert summary.results[1].error == ("expected masks with a region somewhere (white or grey). "
+                                        "Received: every mask black")
+    assert pngs(outdir) == ["photo--waves--left.png", "photo--waves.png"]
+    stored = read_provenance(outdir / "photo--waves--left.png")
+    assert stored["masks"] == {"style_masks": [left]} and stored["inputs"] == [content, style]
+    assert len(stored["inputs_sha256"]) == 3 and left in stored["inputs_sha256"]
+    masked, plain = pixels(outdir / "photo--waves--left.png"), pixels(outdir / "photo--waves.png")
+    assert not np.array_equal(masked, plain)
+    assert "masks" not in read_provenance(outdir / "photo--waves.png")
+    again = batch.run_batch(stylizer, pairs, outdir)
+    assert [result.status for result in again.results] == ["skipped", "error", "skipped"]
+    write_mask(left, 48, 40, slice(0, 12))  # the same path, other bytes: the pair is redone
+    redone = batch.run_batch(stylizer, pairs[:1], outdir)
+    assert redone.results[0].status == "ok"
+    assert not np.array_equal(pixels(outdir / "photo--waves--left.png"), masked)
+    lines = batch.read_manifest(outdir / batch.MANIFEST_NAME)
+    assert [line.get("mask") for line in lines[:3]] == [left, str(tmp_path / "black.png"), None]
+    assert "mask" not in lines[2]
+
+
 def test_each_style_is_decoded_once_per_batch(stylizer, folders, tmp_path, monkeypatch):
     import tf_nst.io.images as images
 
@@ -270,3 +324,18 @@ def test_cli_batch_pairs_csv_not_utf8_is_one_error_line(tmp_path):
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert errors == [f"Error: expected a UTF-8 CSV file of pairs. Received: {tmp_path / 'pairs.csv'} "
                       "(byte 0xe9 at offset 19 is not UTF-8)"]
+
+
+def test_cli_batch_a_black_mask_in_the_csv_is_a_note_naming_the_mask(tmp_path):
+    write_image(tmp_path / "photo.png", 1)
+    write_image(tmp_path / "waves.png", 2, 36, 36)
+    write_mask(tmp_path / "black.png", 48, 40, slice(0, 0))
+    (tmp_path / "pairs.csv").write_text("content,style,mask\nphoto.png,waves.png,black.png\n")
+    result = run_cli("--pairs", tmp_path / "pairs.csv", "-o", tmp_path / "out", "--backbone", "vgg16-hed",
+                     "--size", "32", "--steps", "2", "--quiet")
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == (f"Note: {tmp_path / 'photo.png'} x {tmp_path / 'waves.png'} (mask {tmp_path / 'black.png'}): "
+                        "expected masks with a region somewhere (white or grey). Received: every mask black")
+    assert lines[-1].startswith("1 pairs: 0 ok, 0 skipped, 1 error in ")
+    assert pngs(tmp_path / "out") == []

@@ -36,6 +36,13 @@ def setup(tmp_path_factory):
     stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7)
     model = export.export_model(stylizer, str(root / "models" / "tf_nst"), max_steps=10, max_pixels=96 * 96)
     library = batch.run_batch(stylizer, batch.make_pairs([contents], [styles]), root / "library")
+    # A mask at the prepared content's size (34x48): the library and the export see the same values.
+    mask = np.zeros((34, 48), np.uint8)
+    mask[:, 24:] = 255
+    Image.fromarray(mask).save(root / "right.png")
+    masked = batch.run_batch(stylizer, [batch.Pair(str(contents / "city.png"), str(styles / "waves.png"),
+                                                   str(root / "right.png"))], root / "library-masked")
+    assert masked.ok == 1
     return root, contents, styles, os.path.dirname(model), library
 
 
@@ -83,6 +90,23 @@ def test_request_over_the_export_cap_is_a_manifest_error(setup, tmp_path):
     assert summary.errors == 1
     assert "expected content of at most 9216 pixels (export cap)" in summary.results[0].error
     assert not os.path.exists(tmp_path / "city--waves.png")
+
+
+def test_pairs_with_masks_equal_the_library_and_a_black_mask_is_a_manifest_error(setup, tmp_path):
+    root, contents, styles, model, _ = setup
+    Image.fromarray(np.zeros((40, 56), np.uint8)).save(root / "black.png")
+    pairs = [batch.Pair(str(contents / "city.png"), str(styles / "waves.png"), str(root / name))
+             for name in ("right.png", "black.png")]
+    summary = nst_beam.run(pairs=pairs, outdir=str(tmp_path), saved_model=model)
+    assert [(result.status, result.mask) for result in summary.results] == [("ok", pairs[0].mask),
+                                                                          ("error", pairs[1].mask)]
+    assert summary.results[1].error == "expected masks with a region somewhere (white or grey). Received: every mask black"
+    reference = root / "library-masked" / "city--waves--right.png"
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "city--waves--right.png")),
+                                  np.asarray(Image.open(reference)))
+    stored, expected = read_provenance(tmp_path / "city--waves--right.png"), read_provenance(reference)
+    assert (stored["inputs_sha256"], stored["masks"]) == (expected["inputs_sha256"], expected["masks"])
+    assert not np.array_equal(np.asarray(Image.open(reference)), np.asarray(Image.open(root / "library" / "city--waves.png")))
 
 
 def test_inputs_and_arguments_are_checked_before_running(setup, tmp_path):

@@ -27,7 +27,7 @@ def setup(tmp_path_factory):
     stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7, precision="float32")
     version = export.export_model(stylizer, str(root / "models" / "tf_nst"), max_steps=10, max_pixels=64 * 64)
     good = batch.Pair(str(root / "city.png"), str(root / "waves.png"))
-    library = batch.run_batch(stylizer, [good], root / "library", progress=False)
+    library = batch.run_batch(stylizer, [good], root / "library")
     assert library.ok == 1
     return root, good, os.path.dirname(version), load_saved_model(version)
 
@@ -87,3 +87,46 @@ def test_plan_checks_the_export_and_the_request(setup, tmp_path):
         pairs.PairPlan.from_export(model_base, size=4)
     with pytest.raises(ServingError, match="expected a SavedModel folder"):
         pairs.PairPlan.from_export(tmp_path)
+
+
+def test_a_pair_with_a_mask_equals_the_export_called_with_that_mask(setup, tmp_path):
+    from tf_nst.serving.client import prepare_image
+
+    root, good, model_base, model = setup
+    plan = pairs.PairPlan.from_export(model_base)
+    content = prepare_image(np.asarray(Image.open(good.content)), plan.size, plan.min_side)
+    mask = np.zeros(content.shape[:2], np.uint8)
+    mask[:, : content.shape[1] // 2] = 255  # at the prepared content's size: sent as is
+    Image.fromarray(mask).save(root / "left.png")
+    masked = batch.Pair(good.content, good.style, str(root / "left.png"))
+    output = str(tmp_path / batch.output_name(masked))
+    result = pairs.run_pair(plan, masked, output, lambda: model)
+    assert (result.status, result.mask, os.path.basename(output)) == ("ok", masked.mask, "city--waves--left.png")
+    style = prepare_image(np.asarray(Image.open(good.style)), plan.style_size, plan.min_side)
+    expected = model.stylize(content, style, mask=mask)
+    np.testing.assert_array_equal(np.asarray(Image.open(output).convert("RGB")), expected.image)
+    assert not np.array_equal(expected.image, model.stylize(content, style).image)
+    stored = read_provenance(output)
+    assert stored["masks"] == {"style_masks": [masked.mask]} and masked.mask in stored["inputs_sha256"]
+    assert pairs.run_pair(plan, masked, output, lambda: model).status == "skipped"
+    Image.fromarray(255 - mask).save(root / "left.png")  # changed mask bytes: redone
+    assert pairs.run_pair(plan, masked, output, lambda: model).status == "ok"
+
+
+def test_a_bad_mask_is_an_error_record(setup, tmp_path):
+    root, good, model_base, model = setup
+    plan = pairs.PairPlan.from_export(model_base)
+    Image.fromarray(np.zeros((40, 56), np.uint8)).save(root / "black.png")
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(root / "square.png")
+    (root / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    errors = {}
+    for name in ("black.png", "square.png", "torn.png", "missing.png"):
+        pair = batch.Pair(good.content, good.style, str(root / name))
+        result = pairs.run_pair(plan, pair, str(tmp_path / batch.output_name(pair)), lambda: model)
+        assert result.status == "error" and result.mask == pair.mask
+        errors[name] = result.error
+    assert errors["black.png"] == "expected masks with a region somewhere (white or grey). Received: every mask black"
+    assert errors["square.png"].startswith("expected mask with the aspect ratio of its image (56x40")
+    assert errors["torn.png"].startswith(str(root / "torn.png") + ": cannot decode image")
+    assert errors["missing.png"].startswith("cannot read input (")
+    assert not os.listdir(tmp_path)

@@ -2,7 +2,7 @@
 
 import json
 
-from tf_nst.runs.records import STATUSES, BatchSummary, Manifest, PairResult, read_manifest
+from tf_nst.runs.records import STATUSES, BatchSummary, Manifest, Pair, PairResult, read_manifest
 
 
 def test_manifest_lines_are_whole(tmp_path):
@@ -23,3 +23,12 @@ def test_summary_counts_and_line():
                                       "manifest out/manifest.jsonl")
     assert set(STATUSES) == {"ok", "skipped", "error", "interrupted"}
     assert BatchSummary(results=results[:2], total=2, seconds=0.0, manifest="m").all_ok
+
+
+def test_a_mask_is_in_the_pair_and_in_the_manifest_line_only_when_set():
+    plain, masked = Pair("a.png", "s.png"), Pair("a.png", "s.png", "left.png")
+    assert (plain.inputs, masked.inputs) == (["a.png", "s.png"], ["a.png", "s.png", "left.png"])
+    assert plain != masked and plain.key != masked.key
+    assert "mask" not in json.loads(PairResult("a.png", "s.png", "out/a--s.png", "ok").to_json())
+    line = json.loads(PairResult("a.png", "s.png", "out/a--s--left.png", "ok", mask="left.png").to_json())
+    assert line["mask"] == "left.png"

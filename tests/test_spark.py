@@ -63,7 +63,7 @@ def setup(workers, tmp_path_factory):
     pairs = good + [batch.Pair(str(contents / "broken.jpg"), str(styles / "waves.png"))]
     stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7, precision="float32")
     model = export.export_model(stylizer, str(root / "models" / "tf_nst"), max_steps=10, max_pixels=96 * 96)
-    library = batch.run_batch(stylizer, good, root / "library", progress=False)
+    library = batch.run_batch(stylizer, good, root / "library")
     assert library.ok == 4
     return root, pairs, os.path.dirname(model)
 

@@ -1,5 +1,6 @@
 """Video: flow, mask and warp on a generated clip; the driver; bad inputs (frame I/O: test_video_files.py)."""
 
+import json
 import os
 
 import keras
@@ -249,3 +250,71 @@ def test_cli_video_bad_inputs_are_one_error_line(tmp_path, small_clip):
     assert result.output.strip().splitlines()[-1] == (
         "Error: Invalid value for '--frames': expected frames as START:STOP with 0 <= START < STOP. "
         "Received: frames='5:2'")
+
+
+# --- region masks -------------------------------------------------------------------------------
+
+def _half_mask(size, left=True):
+    mask = np.zeros((size, size), np.uint8)
+    mask[:, : size // 2] = 255
+    return mask if left else 255 - mask
+
+
+def test_a_masked_video_keeps_the_black_half_resumes_and_redoes_a_changed_mask(tmp_path, small_clip):
+    from PIL import Image
+
+    frames = small_clip.frames[:4]
+    Image.fromarray(_half_mask(96)).save(tmp_path / "left.png")  # another size than the frames: resized
+    stylizer = Stylizer(**TINY, extra_loss_terms=[TemporalLoss()])
+    result = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "one", frame_steps=3, keep_frames=True,
+                           masks=[str(tmp_path / "left.png")])
+    assert f"masks[0] {tmp_path / 'left.png'}: 96x96 resized to the frames' 48x48" in result.notes
+    for frame, path in zip(frames, result.frames):
+        change = np.abs(load_image(path).rgb.astype(np.float32) - frame).mean(axis=-1)
+        # The style changes the white half; the black half keeps the content (edge strip left out; unmasked,
+        # both halves change alike), on later frames too: a pan carries no style across the boundary.
+        assert change[:, 30:].mean() < 0.35 * change[:, :20].mean(), (change[:, 30:].mean(), change[:, :20].mean())
+    text = read_png_text(result.frames[2])
+    assert json.loads(text["tf_nst:masks"]) == {"style_masks": [str(tmp_path / "left.png")]}
+    assert str(tmp_path / "left.png") in json.loads(text["tf_nst:inputs_sha256"])
+
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for index in range(4):
+        Image.fromarray(_half_mask(48, left=index < 2)).save(folder / f"mask_{index + 1}.png")
+    done = []
+    stopped = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "per-frame", frame_steps=3, keep_frames=True,
+                            masks=[str(folder)], callback=lambda progress: done.append(progress.frame),
+                            should_stop=lambda: len(done) >= 3)
+    assert stopped.interrupted and len(stopped.frames) == 3
+    assert json.loads(read_png_text(stopped.frames[2])["tf_nst:masks"]) == {"style_masks": [str(folder / "mask_3.png")]}
+    resumed = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "per-frame", frame_steps=3, keep_frames=True,
+                            masks=[str(folder)])
+    assert resumed.resumed == 3 and sorted(resumed.frame_seconds) == [3]
+    Image.fromarray(_half_mask(48, left=True)).save(folder / "mask_3.png")  # frame 3's mask changed
+    redone = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "per-frame", frame_steps=3, keep_frames=True,
+                           masks=[str(folder)], overwrite=True)
+    assert redone.resumed == 2 and sorted(redone.frame_seconds) == [2, 3]
+
+
+def test_cli_video_with_a_mask_and_too_few_masks(tmp_path, small_clip):
+    from PIL import Image
+
+    source = tmp_path / "clip.mp4"
+    write_video(source, small_clip.frames, small_clip.fps)
+    Image.fromarray(_half_mask(48)).save(tmp_path / "left.png")
+    result = run_video(source, STYLE_PATH, "-o", tmp_path / "out", "--frames", "0:2", "--style-mask",
+                       tmp_path / "left.png", *CLI_TINY)
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(tmp_path / "out")) == ["frame_00001.png", "frame_00002.png"]
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(_half_mask(48)).save(folder / f"m{index}.png")
+    result = run_video(source, STYLE_PATH, "-o", tmp_path / "out.mp4", "--every", "2", "--style-mask", folder,
+                       *CLI_TINY)
+    assert result.exit_code == 2, result.output  # a usage error, like every InvalidArgumentError
+    assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
+        f"Error: expected masks[0] with one mask per frame (4 frames). Received: {folder} has 3"]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.mp4").exists() and _leftovers(tmp_path) == []

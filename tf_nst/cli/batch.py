@@ -16,7 +16,10 @@ from tf_nst.settings import RUNNERS
 @click.option("-s", "--style", "styles", multiple=True, type=click.Path(),
               help="Style image, folder or glob (repeatable). Every content runs with every style.")
 @click.option("--pairs", "pairs_csv", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="CSV with content,style columns: run these pairs instead of every content x every style.")
+              help="CSV with content,style columns: run these pairs instead of every content x every style. "
+                   "An optional mask column holds a grey image per row (white: the style, black: the photo "
+                   "kept; empty: no mask); the output is then <content>--<style>--<mask>.png. Relative paths "
+                   "are relative to the CSV.")
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Output folder: OUTDIR/<content>--<style>.png and OUTDIR/manifest.jsonl.")
 @overwrite_option("Replace files in OUTDIR that tf-nst did not write.")
@@ -70,7 +73,8 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
                                   quiet, stop)
     for result in summary.results:
         if result.status == "error":
-            click.echo(f"Note: {result.content} x {result.style}: {result.error}", err=True)
+            masked = f" (mask {result.mask})" if result.mask else ""
+            click.echo(f"Note: {result.content} x {result.style}{masked}: {result.error}", err=True)
     click.echo(summary.summary_line(), err=True)
     if summary.interrupted:
         sys.exit(130)

@@ -100,9 +100,9 @@ def input_options(function):
 
 def style_mask_option(help="Where each STYLE applies on the content: one grey image per STYLE, in order "
                             "(white: that style; black: no style, the photo kept; grey: a soft edge), "
-                            "resized to every scale."):
-    """`--style-mask PATH` (repeatable): regional control, one mask per style."""
-    return click.option("--style-mask", "style_masks", multiple=True, type=click.Path(dir_okay=False),
+                            "resized to every scale.", folders=False):
+    """`--style-mask PATH` (repeatable): regional control, one mask per style (`folders`: a folder too)."""
+    return click.option("--style-mask", "style_masks", multiple=True, type=click.Path(dir_okay=folders),
                         metavar="PATH", help=help)
 
 

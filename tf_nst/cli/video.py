@@ -6,7 +6,7 @@ import click
 
 from tf_nst.cli.feedback import ProgressBar, announce_download, library_errors, stop_signals
 from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, input_options, overwrite_option, preset_option,
-                                quiet_option, settings_options)
+                                quiet_option, settings_options, style_mask_option)
 from tf_nst.settings import VideoSettings
 
 
@@ -18,11 +18,14 @@ from tf_nst.settings import VideoSettings
 @overwrite_option()
 @settings_options(tuple(VIDEO_FIELDS), fields=VIDEO_FIELDS)
 @click.option("--keep-frames", is_flag=True, help="Keep the stylized frames (OUTPUT.work/) after assembling.")
+@style_mask_option(help="Where each STYLE applies (white; black keeps the frame), one per STYLE in order: a grey "
+                        "image for every frame, a folder of mask images (sorted) or a video of masks, one per "
+                        "selected frame (after --frames/--every).", folders=True)
 @settings_options()
 @input_options
 @preset_option
 @quiet_option
-def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, **values):
+def video(source, styles, output, overwrite, keep_frames, style_masks, max_input_pixels, quiet, **values):
     """Stylize a video (MP4, WebM, GIF) or a folder of frames with STYLE, without flicker.
 
     Frame 1 runs the full schedule; each later frame starts from the previous result warped
@@ -33,7 +36,7 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
     settings = build_settings(values)
     with stop_signals() as stop, library_errors():
         clip, result = _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet,
-                                      settings, video_settings, stop)
+                                      settings, video_settings, stop, style_masks)
     for note in clip.notes + result.notes:
         click.echo(f"Note: {note}", err=True)
     if result.interrupted:
@@ -46,7 +49,7 @@ def video(source, styles, output, overwrite, keep_frames, max_input_pixels, quie
 
 
 def _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, settings,
-                   video_settings, stop):
+                   video_settings, stop, style_masks=()):
     """Check the output and styles, open the clip, build the Stylizer and run `tf_nst.runs.video`."""
     from tf_nst.engine.flow import TemporalLoss
     from tf_nst.engine.stylizer import Stylizer
@@ -68,7 +71,7 @@ def _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pix
                                           warp_start=video_settings.warp_start,
                                           flow_method=video_settings.flow_method, overwrite=overwrite,
                                           keep_frames=keep_frames, callback=bar, should_stop=stop,
-                                          max_input_pixels=max_input_pixels)
+                                          max_input_pixels=max_input_pixels, masks=list(style_masks) or None)
     finally:
         bar.close()
     return clip, result

@@ -2,8 +2,9 @@
 
 One `Stylizer` serves the whole batch, so the backbone is built and traced once
 and each style's targets are computed once (the Stylizer's style cache). Each
-output `OUTDIR/<content-stem>--<style-stem>.png` is written atomically with its
-provenance (settings and input hashes), which is what makes a rerun cheap: a
+output `OUTDIR/<content-stem>--<style-stem>.png` (`...--<mask-stem>.png` for a pair
+with a region mask, see `read_pairs_csv`) is written atomically with its
+provenance (settings, input and mask hashes), which is what makes a rerun cheap: a
 pair whose output already holds the same settings and input bytes is skipped.
 A pair that fails (unreadable image, too large, ...) is recorded and the batch
 goes on. Every pair of every run appends one JSON line to `OUTDIR/manifest.jsonl`
@@ -49,34 +50,19 @@ def make_pairs(contents, styles):
 
 
 def read_pairs_csv(path):
-    """Pairs from a CSV file with a header holding `content` and `style` columns.
+    """Pairs from a CSV file with a header holding `content` and `style` columns, optionally `mask`.
 
-    Relative paths are taken relative to the CSV file's folder; blank rows are skipped.
+    Relative paths are taken relative to the CSV file's folder; blank rows are skipped. The
+    optional `mask` column holds a grey image on the content per row (white: the style, black:
+    the content kept); an empty cell means no mask (the style everywhere).
 
     Raises:
         InvalidArgumentError: the file is missing, has no such columns or a row lacks a path.
     """
     path = os.fspath(path)
-    base = os.path.dirname(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as stream:
-            reader = csv.DictReader(stream)
-            columns = [column.strip() for column in reader.fieldnames or []]
-            if "content" not in columns or "style" not in columns:
-                raise InvalidArgumentError(
-                    f"expected a CSV header with content and style columns. Received: {path} with "
-                    f"columns {columns}")
-            pairs = []
-            for row in reader:
-                row = {(key or "").strip(): (value or "").strip() for key, value in row.items()}
-                if not any(row.values()):
-                    continue
-                if not row.get("content") or not row.get("style"):
-                    raise InvalidArgumentError(
-                        f"expected a content and a style path on every row. Received: {path} line "
-                        f"{reader.line_num}: {row}")
-                pairs.append(Pair(*(value if os.path.isabs(value) else os.path.join(base, value)
-                                    for value in (row["content"], row["style"]))))
+            pairs = _csv_pairs(path, csv.DictReader(stream))
     except OSError as error:
         raise InvalidArgumentError(
             f"expected a readable CSV file of pairs. Received: {path} ({error.strerror or error})") from None
@@ -89,9 +75,35 @@ def read_pairs_csv(path):
     return list(dict.fromkeys(pairs))
 
 
+def _csv_pairs(path, reader):
+    base = os.path.dirname(path)
+    columns = [column.strip() for column in reader.fieldnames or []]
+    if "content" not in columns or "style" not in columns:
+        raise InvalidArgumentError(
+            f"expected a CSV header with content and style columns (and optionally mask). Received: {path} "
+            f"with columns {columns}")
+
+    def located(value):
+        return value if os.path.isabs(value) else os.path.join(base, value)
+
+    pairs = []
+    for row in reader:
+        row = {(key or "").strip(): (value or "").strip() for key, value in row.items()}
+        if not any(row.values()):
+            continue
+        if not row.get("content") or not row.get("style"):
+            raise InvalidArgumentError(
+                f"expected a content and a style path on every row. Received: {path} line "
+                f"{reader.line_num}: {row}")
+        mask = row.get("mask")
+        pairs.append(Pair(located(row["content"]), located(row["style"]), located(mask) if mask else None))
+    return pairs
+
+
 def output_name(pair):
-    """`<content-stem>--<style-stem>.png`."""
-    return f"{stem(pair.content)}{NAME_SEPARATOR}{stem(pair.style)}.png"
+    """`<content-stem>--<style-stem>.png`, or `<content-stem>--<style-stem>--<mask-stem>.png` with a mask."""
+    parts = [pair.content, pair.style] + ([pair.mask] if pair.mask is not None else [])
+    return NAME_SEPARATOR.join(stem(part) for part in parts) + ".png"
 
 
 def plan_outputs(pairs, outdir, join=os.path.join):
@@ -109,11 +121,11 @@ def plan_outputs(pairs, outdir, join=os.path.join):
             collisions.setdefault(output, [owner]).append(pair)
         outputs.append(output)
     if collisions:
-        lines = [f"{output} <- " + " and ".join(f"({pair.content}, {pair.style})" for pair in clashing)
+        lines = [f"{output} <- " + " and ".join("(" + ", ".join(pair.inputs) + ")" for pair in clashing)
                  for output, clashing in list(collisions.items())[:5]]
         more = f" (and {len(collisions) - 5} more)" if len(collisions) > 5 else ""
         raise InvalidArgumentError(
-            "expected one pair per output name <content-stem>--<style-stem>.png; rename the inputs "
+            "expected one pair per output name <content-stem>--<style-stem>[--<mask-stem>].png; rename the inputs "
             f"or run them separately. Received {len(collisions)} collisions{more}: " + "; ".join(lines))
     return outputs
 
@@ -162,19 +174,22 @@ class _BatchRun:
     def pair(self, pair, output, should_stop):
         """Stylize one pair (or skip it when already made): its `PairResult`."""
         started = time.perf_counter()
-        inputs = [pair.content, pair.style]  # hashed into the provenance beside the settings
-        base = dict(content=pair.content, style=pair.style, output=output)
-        if os.path.exists(output) and provenance.matches(output, self.settings, inputs):
+        # The content and style paths are stored in order; the mask is stored and hashed as a mask.
+        masks = None if pair.mask is None else {"style_masks": [pair.mask]}
+        base = dict(content=pair.content, style=pair.style, output=output, mask=pair.mask)
+        if os.path.exists(output) and provenance.matches(output, self.settings, pair.inputs):
             return PairResult(**base, status="skipped")
         try:
             _check_replaceable(output, self.overwrite)
             content = image_io.load_image(pair.content, max_input_pixels=self.max_input_pixels)
-            result = self.stylizer.stylize(content, [self.style(pair.style)], should_stop=should_stop)
+            result = self.stylizer.stylize(content, [self.style(pair.style)], should_stop=should_stop,
+                                           masks=None if pair.mask is None else [pair.mask])
             # Only a stop drops the pair: a time budget (max_seconds) ends a run with a legitimate output.
             if result.status is RunStatus.STOPPED:
                 return PairResult(**base, status="interrupted", seconds=time.perf_counter() - started,
                                   steps=result.steps, notes=result.notes)
-            image_io.save_png(output, result.image, alpha=result.alpha, settings=self.settings, inputs=inputs)
+            image_io.save_png(output, result.image, alpha=result.alpha, settings=self.settings,
+                              inputs=[pair.content, pair.style], masks=masks)
         except self.failures as error:
             return PairResult(**base, status="error", seconds=time.perf_counter() - started, error=_message(error))
         return PairResult(**base, status="ok", seconds=time.perf_counter() - started, loss=result.best_loss,
@@ -182,13 +197,12 @@ class _BatchRun:
 
     def record_pending(self, pairs, outputs):
         """After Ctrl-C outside the optimization: the pair in progress, written whole or not at all."""
-        done = {(result.content, result.style) for result in self.results}
-        pending = next(((pair, output) for pair, output in zip(pairs, outputs)
-                        if (pair.content, pair.style) not in done), None)
+        done = {result.key for result in self.results}
+        pending = next(((pair, output) for pair, output in zip(pairs, outputs) if pair.key not in done), None)
         if pending is not None:
             pair, output = pending
-            made = os.path.exists(output) and provenance.matches(output, self.settings, [pair.content, pair.style])
-            self.record(PairResult(content=pair.content, style=pair.style, output=output,
+            made = os.path.exists(output) and provenance.matches(output, self.settings, pair.inputs)
+            self.record(PairResult(content=pair.content, style=pair.style, output=output, mask=pair.mask,
                                    status="ok" if made else "interrupted"))
 
 
@@ -200,10 +214,11 @@ def run_batch(stylizer, pairs, outdir, settings=None, should_stop=None, callback
         stylizer: the `Stylizer` used for every pair (its style cache computes each
             style's targets once; each style file is decoded once per batch).
         pairs: `Pair`s (`make_pairs`, `read_pairs_csv`).
-        outdir: output folder (created); outputs are `<content-stem>--<style-stem>.png`.
+        outdir: output folder (created); outputs are `<content-stem>--<style-stem>.png`
+            (`...--<mask-stem>.png` for a pair with a mask, whose region the style is confined to).
         settings: the settings stored in every output (default `stylizer.get_config()`);
-            the provenance adds the pair's input paths and hashes. Outputs already holding the same
-            settings and input bytes are skipped (`tf_nst.io.provenance.matches`).
+            the provenance adds the pair's input (and mask) paths and hashes. Outputs already holding the
+            same settings and input bytes (mask included) are skipped (`tf_nst.io.provenance.matches`).
         should_stop: callable (e.g. a `tf_nst.runs.contract.StopRequest`) checked before each pair
             and between optimization chunks; when it returns True the pair in progress is dropped
             (nothing written, status `interrupted`) and the batch returns. Ctrl-C does the same.

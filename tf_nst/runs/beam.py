@@ -2,11 +2,12 @@
 
 Runs on Beam's DirectRunner, Flink, Spark or Dataflow. The pipeline matches the
 inputs with Beam's `FileSystems` (local paths, `gs://`, `s3://`), forms the pairs
-(every content x every style, or given pairs), reads and resizes each pair as
-`tf_nst.serving.client.prepare_image` does, runs `RunInference` with
-`SavedModelHandler` (the export loaded once per worker with `tf.saved_model.load`
-and called through its `serving_default` signature), and writes
-`OUTDIR/<content-stem>--<style-stem>.png` with provenance plus
+(every content x every style, or given pairs, optionally with a region mask each),
+reads and resizes each pair as `tf_nst.serving.client.prepare_image` does (the pieces
+of `tf_nst.runs.pairs`), runs `RunInference` with `SavedModelHandler` (the export
+loaded once per worker with `tf.saved_model.load` and called through its
+`serving_default` signature), and writes `OUTDIR/<content-stem>--<style-stem>.png`
+(`...--<mask-stem>.png` for a pair with a mask) with provenance plus
 `OUTDIR/manifest.jsonl`, all through `FileSystems`.
 
 Beam's own `TFModelHandlerTensor` cannot load the export: it calls
@@ -54,17 +55,19 @@ except ImportError as error:  # pragma: no cover - depends on the optional insta
     raise ImportError(
         f"tf_nst.runs.beam needs Apache Beam: pip install -r requirements-beam.txt ({error})") from error
 
-from tf_nst.errors import ImageError, InvalidArgumentError, NSTError
+from tf_nst.errors import InvalidArgumentError, NSTError
 from tf_nst.io import filesystems
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
 from tf_nst.io.inputs import expand_inputs
 from tf_nst.runs import batch
 from tf_nst.runs.contract import RecordProgress
+from tf_nst.runs.pairs import (PreparedPair, decode, prepare_mask, provenance_chunks, record, served_settings,
+                               stylize)
 from tf_nst.runs.records import MANIFEST_NAME, BatchSummary, Pair, PairResult
 from tf_nst.serving import contract as names
 from tf_nst.serving.export_files import read_export_info, resolve_version
-from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, RUNNERS, StylizeSettings
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, RUNNERS
 
 
 # --- inputs and the export ---------------------------------------------------------------------
@@ -86,25 +89,6 @@ def resolve_export(path):
     return resolve_version(path)
 
 
-def served_settings(info, controls, size):
-    """The settings stored in the pipeline's outputs: what a one-scale `Stylizer` run would record.
-
-    The export's settings with the request's controls and size; equal to the library
-    batch's `Stylizer(..., scales=1).get_config()` when the settings are the same.
-    """
-    values = {**info.get("defaults", {}), **{k: v for k, v in controls.items() if v is not None}}
-    init = values[names.INIT]
-    changes = dict(num_steps=int(values[names.STEPS]), size=int(size),
-                   content_weight=float(values[names.CONTENT_WEIGHT]),
-                   style_weight=float(values[names.STYLE_WEIGHT]), tv_weight=float(values[names.TV_WEIGHT]),
-                   seed=int(values[names.SEED]), init=init.decode() if isinstance(init, bytes) else init,
-                   preserve_colors="none")  # what the export runs: one scale, one style, no colour transfer
-    stored = dict(info["settings"])
-    extra_loss_terms = stored.pop("extra_loss_terms", [])
-    changes.update(scales=1, scale_steps=None, style_blend=None, max_seconds=None)
-    return {**StylizeSettings.from_dict(stored).replace(**changes).to_dict(), "extra_loss_terms": extra_loss_terms}
-
-
 def _localize(version_path):
     """A local folder holding the export (remote exports are copied once per worker)."""
     if filesystems.is_local(version_path):
@@ -122,32 +106,7 @@ def _localize(version_path):
 # --- pipeline pieces -------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class PairExample:
-    """One pair, read and resized, on its way to the model."""
-
-    pair: Pair
-    output: str
-    content: object  # uint8 (H, W, 3)
-    style: object
-    alpha: object
-    input_hashes: dict
-    notes: list
-    started: float
-
-
-def _decode(path, data, max_input_pixels):
-    """Decode with `tf_nst.io.images.load_image` (its checks, EXIF, alpha) from a local copy."""
-    suffix = os.path.splitext(filesystems.basename(path))[1]
-    with tempfile.NamedTemporaryFile(suffix=suffix) as local:
-        local.write(data)
-        local.flush()
-        try:
-            loaded = image_io.load_image(local.name, max_input_pixels=max_input_pixels)
-        except ImageError as error:
-            raise ImageError(path, error.problem) from None
-    loaded.notes = [note.replace(local.name, path) for note in loaded.notes]
-    return loaded
+PairExample = PreparedPair  # one pair, read and resized, on its way to the model (tf_nst.runs.pairs)
 
 
 def _already_made(output, settings, hashes):
@@ -157,11 +116,6 @@ def _already_made(output, settings, hashes):
     except (OSError, IOError):
         return False
     return provenance.matches(io.BytesIO(data), settings, hashes=hashes)
-
-
-def _record(pair, output, status, started, **fields):
-    return PairResult(content=pair.content, style=pair.style, output=output, status=status,
-                            seconds=time.time() - started, **fields)
 
 
 class ReadPair(beam.DoFn):
@@ -181,7 +135,7 @@ class ReadPair(beam.DoFn):
         from tf_nst.serving.client import prepare_image
 
         if digest not in self._styles:
-            style = _decode(path, data, self.max_input_pixels)
+            style = decode(path, data, self.max_input_pixels)
             self._styles[digest] = (prepare_image(style.rgb, self.style_size, self.min_side), style.notes)
         return self._styles[digest]
 
@@ -191,24 +145,27 @@ class ReadPair(beam.DoFn):
         pair, output = element
         started = time.time()
         try:
-            data = {path: filesystems.read_bytes(path) for path in dict.fromkeys([pair.content, pair.style])}
+            data = {path: filesystems.read_bytes(path) for path in dict.fromkeys(pair.inputs)}
         except (OSError, IOError) as error:
-            yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "error", started,
-                                                              error=f"cannot read input ({error})"))
+            yield beam.pvalue.TaggedOutput(self.DONE, record(pair, output, "error", started,
+                                                             error=f"cannot read input ({error})"))
             return
         hashes = {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
         if filesystems.exists(output) and _already_made(output, self.settings, hashes):
-            yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "skipped", started))
+            yield beam.pvalue.TaggedOutput(self.DONE, record(pair, output, "skipped", started))
             return
         try:
-            content = _decode(pair.content, data[pair.content], self.max_input_pixels)
+            content = decode(pair.content, data[pair.content], self.max_input_pixels)
             style, style_notes = self._style(pair.style, data[pair.style], hashes[pair.style])
+            prepared = prepare_image(content.rgb, self.size, self.min_side)
+            mask, mask_notes = (None, []) if pair.mask is None else prepare_mask(
+                decode(pair.mask, data[pair.mask], self.max_input_pixels), content.rgb.shape, prepared.shape)
         except NSTError as error:
-            yield beam.pvalue.TaggedOutput(self.DONE, _record(pair, output, "error", started, error=str(error)))
+            yield beam.pvalue.TaggedOutput(self.DONE, record(pair, output, "error", started, error=str(error)))
             return
-        yield PairExample(pair=pair, output=output, content=prepare_image(content.rgb, self.size, self.min_side),
-                          style=style, alpha=content.alpha, input_hashes=hashes, notes=content.notes + style_notes,
-                          started=started)
+        yield PairExample(pair=pair, output=output, content=prepared, style=style, alpha=content.alpha,
+                          input_hashes=hashes, notes=content.notes + style_notes + mask_notes, started=started,
+                          mask=mask)
 
 
 class SavedModelHandler(ModelHandler):
@@ -236,16 +193,9 @@ class SavedModelHandler(ModelHandler):
         return load_saved_model(_localize(self.saved_model))
 
     def run_inference(self, batch_of_examples, model, inference_args=None):
-        import tensorflow as tf
-
-        for example in batch_of_examples:
-            try:
-                inference = model.stylize(example.content, example.style, **self.controls)
-            except NSTError as error:
-                inference = error
-            except (MemoryError, tf.errors.ResourceExhaustedError) as error:
-                inference = NSTError(f"out of memory ({type(error).__name__}); expected a smaller size")
-            yield PredictionResult(example, inference)
+        for example in batch_of_examples:  # `stylize`: the pair's NSTError instead of raising
+            yield PredictionResult(example, stylize(model, example.content, example.style, self.controls,
+                                                    example.mask))
 
     def get_num_bytes(self, batch_of_examples):
         return sum(example.content.nbytes + example.style.nbytes for example in batch_of_examples)
@@ -264,11 +214,9 @@ class WriteOutput(beam.DoFn):
         example, served = prediction.example, prediction.inference
         pair, output = example.pair, example.output
         if isinstance(served, Exception):
-            yield _record(pair, output, "error", example.started, error=str(served))
+            yield record(pair, output, "error", example.started, error=str(served))
             return
-        # Hashed from the bytes read (remote files too); the order lets `--from` replay the pair.
-        text = {provenance.INPUTS_KEY: json.dumps(example.input_hashes, sort_keys=True),
-                provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}
+        text = provenance_chunks(pair, example.input_hashes)  # hashed from the bytes read (remote files too)
         settings = self.settings
         try:
             if filesystems.is_local(output):
@@ -281,9 +229,9 @@ class WriteOutput(beam.DoFn):
                     with open(path, "rb") as source, FileSystems.create(output, mime_type="image/png") as target:
                         shutil.copyfileobj(source, target)
         except (NSTError, OSError, IOError) as error:
-            yield _record(pair, output, "error", example.started, error=f"cannot write output ({error})")
+            yield record(pair, output, "error", example.started, error=f"cannot write output ({error})")
             return
-        yield _record(pair, output, "ok", example.started, loss=served.best_loss,
+        yield record(pair, output, "ok", example.started, loss=served.best_loss,
                       steps=int(served.losses.shape[0]) - 1, notes=example.notes)
 
 
@@ -395,6 +343,6 @@ def read_records(manifest, pairs):
     fields = {field.name for field in dataclasses.fields(PairResult)}
     results = [PairResult(**{key: value for key, value in json.loads(line).items() if key in fields})
                for line in lines if line.strip()]
-    order = {(pair.content, pair.style): index for index, pair in enumerate(pairs)}
-    results.sort(key=lambda result: order.get((result.content, result.style), len(order)))
+    order = {pair.key: index for index, pair in enumerate(pairs)}
+    results.sort(key=lambda result: order.get(result.key, len(order)))
     return results

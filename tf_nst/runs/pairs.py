@@ -1,10 +1,11 @@
 """One pair on an exported model, for the engines that spread pairs over workers.
 
-The pieces a worker runs for one (content, style) pair, free of any engine:
+The pieces a worker runs for one (content, style[, mask]) pair, free of any engine:
 `PairPlan.from_export` reads the export's settings and caps once on the driver;
 `prepare_pair` reads the two files, skips the pair when its output already holds
 the same settings and input bytes, decodes with the export's pixel cap and resizes
-as `tf_nst.serving.client.prepare_image` does; `stylize` calls the export;
+as `tf_nst.serving.client.prepare_image` does (a pair's mask is checked against the
+content and resized to the prepared content, `prepare_mask`); `stylize` calls the export;
 `write_pair` writes the PNG with provenance. `run_pair` chains the three. Each
 returns the pair's `tf_nst.runs.batch.PairResult` instead of raising for a pair
 that fails. The settings stored are those a one-scale `Stylizer`
@@ -31,6 +32,8 @@ import json
 import os
 import tempfile
 import time
+
+import numpy as np
 
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, ServingError
 from tf_nst.io import images as image_io
@@ -133,7 +136,47 @@ class PairPlan:
 def record(pair, output, status, started, **fields):
     """The pair's `PairResult`, timed from `started` (`time.time()`)."""
     return batch.PairResult(content=pair.content, style=pair.style, output=output, status=status,
-                            seconds=time.time() - started, **fields)
+                            seconds=time.time() - started, mask=pair.mask, **fields)
+
+
+def prepare_mask(mask, content_shape, prepared_shape):
+    """A pair's mask as the export takes it: grey `uint8 (h, w)` at the prepared content's size.
+
+    Args:
+        mask: the decoded mask (a `LoadedImage` or an array, see `tf_nst.engine.masks.load_mask`).
+        content_shape: the content's shape as decoded (the aspect ratio is checked against it,
+            within 1%, as the library does).
+        prepared_shape: the content's shape as sent to the export.
+
+    Returns:
+        `(mask, notes)`.
+
+    Raises:
+        InvalidArgumentError: another aspect ratio, or black everywhere (no region for the style).
+    """
+    from tf_nst.engine import masks as region_masks
+
+    notes = []
+    values = region_masks.load_mask(mask, "mask")
+    region_masks.check_aspect(values, content_shape, "mask", notes)
+    if not values.any():
+        raise InvalidArgumentError(
+            "expected masks with a region somewhere (white or grey). Received: every mask black")
+    fitted = region_masks.fit_masks([values], prepared_shape[0], prepared_shape[1]).numpy()[0, :, :, 0]
+    return np.clip(np.round(fitted * 255.0), 0, 255).astype(np.uint8), notes
+
+
+def provenance_chunks(pair, hashes):
+    """The provenance text of a pair's output beside its settings: hashes, input order, mask path.
+
+    The same chunks `tf_nst.io.images.save_png(inputs=[content, style], masks=...)` writes in
+    the local batch, from the `hashes` (`{path: sha256}`) of the bytes read (remote files too).
+    """
+    text = {provenance.INPUTS_KEY: json.dumps(hashes, sort_keys=True),
+            provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}  # lets `--from` replay the pair
+    if pair.mask is not None:
+        text[provenance.MASKS_KEY] = json.dumps({"style_masks": [pair.mask]}, sort_keys=True)
+    return text
 
 
 def stored_matches(files, output, settings, hashes):
@@ -160,12 +203,15 @@ def decode(path, data, max_input_pixels):
     return loaded
 
 
-def stylize(model, content, style, controls):
-    """The export's result, or an `NSTError` for a pair it rejects or that runs out of memory."""
+def stylize(model, content, style, controls, mask=None):
+    """The export's result, or an `NSTError` for a pair it rejects or that runs out of memory.
+
+    `mask`: None (the style everywhere) or the pair's `prepare_mask`.
+    """
     import tensorflow as tf
 
     try:
-        return model.stylize(content, style, **controls)
+        return model.stylize(content, style, mask=mask, **controls)
     except NSTError as error:
         return error
     except (MemoryError, tf.errors.ResourceExhaustedError) as error:
@@ -183,6 +229,7 @@ class PreparedPair:
         input_hashes: `{path: sha256}` of the bytes read.
         notes: the decoder's notes for the user.
         started: `time.time()` when the pair was picked up.
+        mask: None or grey `uint8 (H, W)` at the content's size (`prepare_mask`).
     """
 
     pair: batch.Pair
@@ -193,15 +240,16 @@ class PreparedPair:
     input_hashes: dict
     notes: list
     started: float
+    mask: object = None
 
 
 def prepare_pair(plan, pair, output, files=LOCAL_FILES):
-    """Read both files; a `PairResult` when the pair is done (`skipped`) or fails, else a `PreparedPair`."""
+    """Read the pair's files; a `PairResult` when the pair is done (`skipped`) or fails, else a `PreparedPair`."""
     from tf_nst.serving.client import prepare_image
 
     started = time.time()
     try:
-        data = {path: files.read(path) for path in dict.fromkeys([pair.content, pair.style])}
+        data = {path: files.read(path) for path in dict.fromkeys(pair.inputs)}
     except OSError as error:
         return record(pair, output, "error", started, error=f"cannot read input ({error})")
     hashes = {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
@@ -210,11 +258,15 @@ def prepare_pair(plan, pair, output, files=LOCAL_FILES):
     try:
         content = decode(pair.content, data[pair.content], plan.max_input_pixels)
         style = decode(pair.style, data[pair.style], plan.max_input_pixels)
+        prepared = prepare_image(content.rgb, plan.size, plan.min_side)
+        mask, mask_notes = (None, []) if pair.mask is None else prepare_mask(
+            decode(pair.mask, data[pair.mask], plan.max_input_pixels), content.rgb.shape, prepared.shape)
     except NSTError as error:
         return record(pair, output, "error", started, error=str(error))
-    return PreparedPair(pair=pair, output=output, content=prepare_image(content.rgb, plan.size, plan.min_side),
+    return PreparedPair(pair=pair, output=output, content=prepared,
                         style=prepare_image(style.rgb, plan.style_size, plan.min_side), alpha=content.alpha,
-                        input_hashes=hashes, notes=content.notes + style.notes, started=started)
+                        input_hashes=hashes, notes=content.notes + style.notes + mask_notes, started=started,
+                        mask=mask)
 
 
 def write_pair(plan, prepared, served, files=LOCAL_FILES):
@@ -222,11 +274,9 @@ def write_pair(plan, prepared, served, files=LOCAL_FILES):
     pair, output = prepared.pair, prepared.output
     if isinstance(served, Exception):
         return record(pair, output, "error", prepared.started, error=str(served))
-    # Hashed from the bytes read; the order lets `--from` replay the pair.
-    text = {provenance.INPUTS_KEY: json.dumps(prepared.input_hashes, sort_keys=True),
-            provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}
     try:
-        files.save_png(output, served.image, prepared.alpha, plan.settings, text)
+        files.save_png(output, served.image, prepared.alpha, plan.settings,
+                       provenance_chunks(pair, prepared.input_hashes))
     except (NSTError, OSError) as error:
         return record(pair, output, "error", prepared.started, error=f"cannot write output ({error})")
     return record(pair, output, "ok", prepared.started, loss=served.best_loss,
@@ -250,4 +300,5 @@ def run_pair(plan, pair, output, get_model, files=LOCAL_FILES):
         model = get_model()
     except NSTError as error:  # the export does not load on this worker
         return record(pair, output, "error", prepared.started, error=str(error))
-    return write_pair(plan, prepared, stylize(model, prepared.content, prepared.style, plan.controls), files)
+    served = stylize(model, prepared.content, prepared.style, plan.controls, prepared.mask)
+    return write_pair(plan, prepared, served, files)

@@ -18,10 +18,27 @@ STATUSES = ("ok", "skipped", "error", "interrupted")
 
 @dataclasses.dataclass(frozen=True)
 class Pair:
-    """One content image and one style image (paths as given)."""
+    """One content image and one style image (paths as given), optionally a region mask.
+
+    Args:
+        content, style: image paths.
+        mask: `None` (the style everywhere) or a grey image path on the content: white is where
+            the style applies, black keeps the content (`Stylizer.stylize(..., masks=[mask])`).
+    """
 
     content: str
     style: str
+    mask: str | None = None
+
+    @property
+    def inputs(self):
+        """The files the pair's output is made from (hashed into its provenance): content, style[, mask]."""
+        return [self.content, self.style] + ([self.mask] if self.mask is not None else [])
+
+    @property
+    def key(self):
+        """What identifies the pair in a manifest: `(content, style, mask)`."""
+        return (self.content, self.style, self.mask)
 
 
 @dataclasses.dataclass
@@ -38,6 +55,7 @@ class PairResult:
         error: the error message, for `error`.
         steps: evaluations run.
         notes: things the user should know (upscaled inputs, first frame of an animation, ...).
+        mask: the pair's mask path, or None (then left out of the manifest line, as before masks).
     """
 
     content: str
@@ -49,10 +67,19 @@ class PairResult:
     error: str | None = None
     steps: int = 0
     notes: list = dataclasses.field(default_factory=list)
+    mask: str | None = None
+
+    @property
+    def key(self):
+        """The `Pair.key` of the pair this result is for."""
+        return (self.content, self.style, self.mask)
 
     def to_json(self, **extra):
-        """The manifest line (no trailing newline)."""
-        return json.dumps({**extra, **dataclasses.asdict(self)}, sort_keys=True)
+        """The manifest line (no trailing newline); `mask` only when the pair has one."""
+        fields = dataclasses.asdict(self)
+        if fields["mask"] is None:
+            del fields["mask"]
+        return json.dumps({**extra, **fields}, sort_keys=True)
 
 
 @dataclasses.dataclass

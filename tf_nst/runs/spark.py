@@ -285,7 +285,7 @@ def _collect(spark, items, plan, should_stop):
 def _settle(plan, pair, output, reason, since):
     """A pair whose task result was lost with the job: `ok` if its output was completed after `since`
     (`skipped` if before), else `interrupted` or an `error` with `reason`."""
-    hashes = provenance.input_hashes([pair.content, pair.style])
+    hashes = provenance.input_hashes(pair.inputs)
     started = time.time()
     if os.path.exists(output) and pair_runs.stored_matches(pair_runs.LOCAL_FILES, output, plan.settings, hashes):
         result = (pair_runs.record(pair, output, "ok", started, notes=["finished before the job stopped"])
@@ -354,7 +354,8 @@ def run_spark_batch(spark, pairs=None, outdir=None, saved_model=None, contents=N
         ship_package(spark)
     wait_for_executors(spark, min_executors, executor_timeout)
     # Executors resolve paths in their own working folders: they get absolute ones.
-    items = [(index, batch.Pair(_shared_path(pair.content, "content"), _shared_path(pair.style, "style")),
+    items = [(index, batch.Pair(_shared_path(pair.content, "content"), _shared_path(pair.style, "style"),
+                                None if pair.mask is None else _shared_path(pair.mask, "mask")),
               os.path.abspath(output)) for index, (pair, output) in enumerate(zip(pairs, outputs))]
     done, reason = _collect(spark, items, plan, should_stop)
     results = []
@@ -362,7 +363,7 @@ def run_spark_batch(spark, pairs=None, outdir=None, saved_model=None, contents=N
         result = done.get(index) or _settle(plan, task_pair, output, reason, since)
         # The manifest names the inputs as given, like the other batch paths.
         result = dataclasses.replace(result, content=pairs[index].content, style=pairs[index].style,
-                                     output=outputs[index])
+                                     mask=pairs[index].mask, output=outputs[index])
         manifest.append(result)
         results.append(result)
     return batch.BatchSummary(results=results, total=len(pairs), seconds=time.perf_counter() - started,

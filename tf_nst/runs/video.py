@@ -12,6 +12,7 @@ frame and Ctrl-C loses at most the frame in progress. Input and output files are
 import dataclasses
 import fractions
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from tf_nst.io.provenance import input_hashes, matches
 from tf_nst.io.video_files import VideoSource, open_video  # noqa: F401 (public here too)
 from tf_nst.io.video_writer import FRAME_NAME, check_video_output, output_kind, write_video  # noqa: F401
 from tf_nst.runs.contract import FrameProgress
+from tf_nst.runs.video_masks import check_frame_masks, fit_mask, frame_mask_files, open_frame_masks
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, FLOW_METHODS, MAX_STEPS, VideoSettings
 
 VIDEO_DEFAULTS = VideoSettings()  # defaults of the driver's options (tf_nst/settings/schema.py)
@@ -89,8 +91,12 @@ def _check_options(output, overwrite, frame_steps, flow_method):
             f"expected flow_method one of {', '.join(FLOW_METHODS)}. Received: flow_method={flow_method!r}")
 
 
-def frame_settings(stylizer, video, styles, frame_steps, warp_start, flow_method):
-    """The settings every frame records (the stylizer's plus the video options) and the style files."""
+def frame_settings(stylizer, video, styles, frame_steps, warp_start, flow_method, masks=None):
+    """The settings every frame records (the stylizer's plus the video options) and the style files.
+
+    `masks`: None or one `tf_nst.runs.video_masks.FrameMasks` per style (their kinds are recorded;
+    the mask files themselves are hashed with each frame's inputs).
+    """
     style_paths = [style.path for style in styles if style.path is not None]
     # Style files are hashed by the provenance (`inputs`); pixels given directly are hashed here.
     style_arrays = [hashlib.sha256(np.ascontiguousarray(style.rgb).tobytes()).hexdigest()
@@ -98,17 +104,47 @@ def frame_settings(stylizer, video, styles, frame_steps, warp_start, flow_method
     settings = {**stylizer.get_config(), "video": {
         **video.describe(), "frame_steps": frame_steps, "warp_start": warp_start, "flow_method": flow_method,
         "style_arrays_sha256": style_arrays}}
+    if masks is not None:  # only then: frames made before masks existed still resume
+        settings["video"]["style_masks"] = [frame_masks.describe() for frame_masks in masks]
     return settings, style_paths
 
 
-def _finished_frames(work_dir, count, settings, style_paths):
-    """How many frames at the start of the work folder were made with exactly `settings` and the styles.
+def open_masks(masks, video, styles):
+    """`stylize_video`'s `masks` as one `FrameMasks` per style, checked against the clip; and notes."""
+    if masks is None:
+        return None, []
+    masks = list(masks) if isinstance(masks, (list, tuple)) else [masks]
+    if len(masks) != len(styles):
+        raise InvalidArgumentError(
+            f"expected one mask per style ({len(styles)}). Received: {len(masks)} masks")
+    names = [f"masks[{index}]" for index in range(len(masks))]
+    sequences = [open_frame_masks(mask, len(video), name) for mask, name in zip(masks, names)]
+    return sequences, check_frame_masks(sequences, video.size, names)
 
-    Stale frames (after the first mismatch) are removed.
+
+def frame_labels(masks, count):
+    """Per frame, the mask labels of every style (stored in the frame's provenance); None without masks."""
+    if masks is None:
+        return [None] * count
+    return [list(labels) for labels in zip(*(frame_masks.labels() for frame_masks in masks))]
+
+
+def _finished_frames(work_dir, count, settings, style_paths, labels):
+    """How many frames at the start of the work folder were made with exactly `settings`, the styles and masks.
+
+    Stale frames (after the first mismatch) are removed. `labels`: each frame's mask labels or None.
     """
     hashes = input_hashes(style_paths)  # the styles' bytes: a rerun from another directory still resumes
+    mask_hashes = {}  # mask file -> sha256, each file hashed once
+
+    def frame_hashes(index):
+        files = frame_mask_files(labels[index] or [])
+        mask_hashes.update(input_hashes([path for path in files if path not in mask_hashes]))
+        return {**hashes, **{path: mask_hashes[path] for path in files}}
+
     done = 0
-    while done < count and matches(os.path.join(work_dir, FRAME_NAME.format(done + 1)), settings, hashes=hashes):
+    while done < count and matches(os.path.join(work_dir, FRAME_NAME.format(done + 1)), settings,
+                                   hashes=frame_hashes(done)):
         done += 1
     # Later frames depend on the earlier ones: anything after the first mismatch is stale.
     for name in os.listdir(work_dir):
@@ -138,13 +174,21 @@ class _FrameLoop:
         self.out_size = (self.previous_result.shape[1], self.previous_result.shape[0])
         self.previous_content = image_io.resize(content, self.out_size)
 
-    def start(self, content):
-        """The warped previous result (content where the flow is unreliable), or None for a fresh start."""
+    def start(self, content, region=None):
+        """The warped previous result (content where the flow is unreliable), or None for a fresh start.
+
+        `region`: None, or where any style applies (`float32 (h, w)`, the union of the frame's masks).
+        """
         from tf_nst.engine import flow
 
         if not self.uses_flow:
             return None
         optical_flow, mask = flow.previous_frame_flow(self.previous_content, content, self.flow_method)
+        if region is not None:
+            # Outside every region the target is the frame itself: start from it and leave it to the
+            # content loss, else a pan carries stylized pixels across the boundary and the temporal
+            # loss holds them there.
+            mask = mask * region
         warped = flow.warp(self.previous_result, optical_flow)
         for term in self.temporal_terms:
             term.set_previous(warped, mask)
@@ -153,17 +197,25 @@ class _FrameLoop:
         filled = mask[..., None] * warped + (1.0 - mask[..., None]) * content
         return np.clip(np.round(filled), 0, 255).astype(np.uint8)
 
-    def frame(self, index, content, should_stop):
-        """Stylize and save frame `index`; returns its image, or None when the run ended early (`self.status`)."""
+    def frame(self, index, content, should_stop, frame_masks=None):
+        """Stylize and save frame `index`; returns its image, or None when the run ended early (`self.status`).
+
+        `frame_masks`: None or `(label, grey uint8 mask)` per style for this frame.
+        """
         started = time.perf_counter()
         if self.out_size is not None:
             content = image_io.resize(content, self.out_size)
+        masks = labels = None
+        if frame_masks is not None:  # at the frame's size: checked against the clip once, no note per frame
+            labels = [label for label, _ in frame_masks]
+            masks = [fit_mask(mask, *content.shape[:2]) for _, mask in frame_masks]
         if index == 0:
             for term in self.temporal_terms:
                 term.reset()
-            result = self.stylizer.stylize(content, self.styles, should_stop=should_stop)
+            result = self.stylizer.stylize(content, self.styles, should_stop=should_stop, masks=masks)
         else:
-            result = self.stylizer.stylize(content, self.styles, init=self.start(content),
+            region = None if masks is None else np.clip(np.sum(masks, axis=0), 0.0, 1.0)
+            result = self.stylizer.stylize(content, self.styles, init=self.start(content, region), masks=masks,
                                            num_steps=self.frame_steps, should_stop=should_stop)
         if result.interrupted:  # stopped, or the time budget (max_seconds) ran out inside the frame
             self.status = result.status
@@ -171,7 +223,8 @@ class _FrameLoop:
         if self.out_size is None:
             self.out_size = (result.image.shape[1], result.image.shape[0])
             content = image_io.resize(content, self.out_size)
-        image_io.save_png(self.paths[index], result.image, settings=self.settings, inputs=self.style_paths)
+        image_io.save_png(self.paths[index], result.image, settings=self.settings, inputs=self.style_paths,
+                          masks=None if labels is None else {"style_masks": labels})
         self.previous_content, self.previous_result = content, result.image
         self.frame_seconds[index] = time.perf_counter() - started
         best = result.history[int(np.argmin(result.history[:, 0]))] if len(result.history) else []
@@ -180,10 +233,11 @@ class _FrameLoop:
         return result.image
 
 
-def _run_frames(loop, video, resumed, callback, should_stop):
-    """Every frame after the `resumed` ones; returns the `RunStatus`."""
+def _run_frames(loop, video, masks, resumed, callback, should_stop):
+    """Every frame after the `resumed` ones (`masks`: None or one `FrameMasks` per style); returns the `RunStatus`."""
+    per_frame = itertools.repeat(None) if masks is None else zip(*masks)
     try:
-        for index, content in enumerate(video):
+        for index, (content, frame_masks) in enumerate(zip(video, per_frame)):
             if index < resumed - 1:
                 continue
             if index == resumed - 1:
@@ -191,7 +245,7 @@ def _run_frames(loop, video, resumed, callback, should_stop):
                 continue
             if should_stop is not None and should_stop():
                 return RunStatus.STOPPED
-            image = loop.frame(index, content, should_stop)
+            image = loop.frame(index, content, should_stop, frame_masks)
             if image is None:
                 return loop.status
             if callback is not None:
@@ -204,7 +258,8 @@ def _run_frames(loop, video, resumed, callback, should_stop):
 
 def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.frame_steps,
                   warp_start=VIDEO_DEFAULTS.warp_start, flow_method=VIDEO_DEFAULTS.flow_method, overwrite=False,
-                  keep_frames=False, callback=None, should_stop=None, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
+                  keep_frames=False, callback=None, should_stop=None, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS,
+                  masks=None):
     """Stylize a video frame by frame, consistently in time (Ruder et al. 2016).
 
     Frame 1 runs `stylizer`'s full schedule. Each later frame starts from the previous
@@ -235,6 +290,10 @@ def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.fr
         callback: called with a `tf_nst.runs.contract.FrameProgress` after each finished frame.
         should_stop: callable (e.g. a `StopRequest`) checked between and inside frames; True stops cleanly.
         max_input_pixels: style files larger than this are refused.
+        masks: None (every style everywhere) or one mask path per style, where it applies (white)
+            and where the frame is kept (black): a grey image for every frame, a folder of mask
+            images or a video of masks, one per frame of the selection (the first with its first
+            frame; `tf_nst.runs.video_masks.open_frame_masks`). Checked before any frame runs.
 
     Returns:
         A `VideoResult`.
@@ -250,14 +309,16 @@ def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.fr
     _check_options(output, overwrite, frame_steps, flow_method)
     video = video if isinstance(video, VideoSource) else open_video(video)
     styles = load_styles(styles, max_input_pixels)
-    settings, style_paths = frame_settings(stylizer, video, styles, frame_steps, warp_start, flow_method)
+    masks, mask_notes = open_masks(masks, video, styles)
+    settings, style_paths = frame_settings(stylizer, video, styles, frame_steps, warp_start, flow_method, masks)
     work_dir, count = work_dir_for(output), len(video)
     os.makedirs(work_dir, exist_ok=True)
-    resumed = _finished_frames(work_dir, count, settings, style_paths)
+    resumed = _finished_frames(work_dir, count, settings, style_paths, frame_labels(masks, count))
     paths = [os.path.join(work_dir, FRAME_NAME.format(index + 1)) for index in range(count)]
     loop = _FrameLoop(stylizer, styles, settings, style_paths, paths, frame_steps, warp_start, flow_method)
-    status = _run_frames(loop, video, resumed, callback, should_stop)
-    notes = list(video.notes) + ([f"resumed after frame {resumed} of {count} from {work_dir}"] if resumed else [])
+    status = _run_frames(loop, video, masks, resumed, callback, should_stop)
+    notes = list(video.notes) + mask_notes
+    notes += [f"resumed after frame {resumed} of {count} from {work_dir}"] if resumed else []
     notes += loop.notes
     finished = [path for path in paths if os.path.isfile(path)]
     result = VideoResult(output=None, frames=finished, total_frames=count, resumed=resumed,
