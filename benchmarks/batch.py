@@ -18,7 +18,6 @@ Uses only public names. Prints a JSON summary at the end (with the CPU model).
 import argparse
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -26,18 +25,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from benchmarks.machine import cpu_model
 
 
-def cpu_model():
-    """The CPU model from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as stream:
-            for line in stream:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_images(folder, count, prefix, seed, shape):

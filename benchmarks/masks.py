@@ -19,10 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
+from benchmarks.machine import cpu_model
 from benchmarks.statistics import (
     STYLE_LAYERS,
     content_image,
-    cpu_model,
     features,
     sliced_wasserstein,
     style_image,

@@ -15,31 +15,16 @@ after building the model, as one JSON line.
 
 import json
 import os
-import resource
 import subprocess
 import sys
+
+from benchmarks.machine import cpu_model, peak_rss_bytes, status_bytes  # noqa: F401 (public here too)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def status_bytes(field="VmRSS"):
-    """This process's current (`VmRSS`) or recorded peak (`VmHWM`) resident memory, bytes."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
-def peak_rss_bytes(*samples):
-    """This process's peak resident memory so far, bytes: at least every RSS sample taken.
-
-    Linux updates `VmHWM` lazily (when memory is unmapped, from per-CPU counters), so it can
-    trail a `VmRSS` read moments earlier by a few hundred kB; the peak is the larger of the two.
-    Falls back to `ru_maxrss` where `/proc` is missing.
-    """
-    recorded = status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return max(recorded, status_bytes("VmRSS"), *samples)
 
 
 def child(size, optimizer, steps, backbone="vgg19", precision="float32"):
@@ -129,7 +114,6 @@ def main(argv=None):
     if args.history_child:
         print(json.dumps(history_child(args.history_child, bool(args.in_place))))
     elif args.history:
-        from benchmarks.tiling import cpu_model
 
         sizes = [int(size) for size in args.history.split(",")]
         print(f"CPU: {cpu_model()} ({len(os.sched_getaffinity(0))} usable cores); L-BFGS state on a cheap "

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,15 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from benchmarks.batch import make_images  # noqa: E402
 from tests.spark_cluster import StandaloneCluster, java_missing_reason  # noqa: E402
+from benchmarks.machine import cpu_model
 
 
-def cpu_model():
-    """`lscpu`'s model name."""
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name")), "unknown")
 
 
 def spark_session(master, cores_max):

@@ -16,13 +16,12 @@ float32), then distances that *neither* loss optimizes:
 
 import argparse
 import os
-import platform
-import subprocess
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+from benchmarks.machine import cpu_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSETS = os.path.join(ROOT, "tf_nst", "assets")
@@ -31,16 +30,6 @@ STYLE_LAYERS = [f"block{i}_conv1" for i in range(1, 6)]
 WEIGHTS = (3.0, 10.0, 30.0)
 
 
-def cpu_model():
-    """The CPU's model name (lscpu), for the tables' captions."""
-    try:
-        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    for line in output.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def content_image(size, path=None):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.memory import peak_rss_bytes, status_bytes
+from benchmarks.machine import cpu_model, peak_rss_bytes, status_bytes
 from tf_nst import settings
 from tf_nst.settings import parse_layer_weights
 
@@ -29,13 +29,6 @@ DEFAULT_CONTENT_LAYERS = parse_layer_weights(settings.DEFAULT_CONTENT_LAYERS)
 DEFAULT_STYLE_LAYERS = parse_layer_weights(settings.DEFAULT_STYLE_LAYERS)
 
 
-def cpu_model():
-    """The CPU's "model name" from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            return next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
-    except OSError:
-        return "unknown"
 
 
 def child(height, width, tile_size, precision, calls=2, seed=0):

@@ -33,20 +33,13 @@ from tf_nst import Stylizer  # noqa: E402
 from tf_nst.engine.flow import TemporalLoss, warping_error  # noqa: E402
 from tf_nst.io.images import resize  # noqa: E402
 from tf_nst.runs.video import open_video, stylize_video  # noqa: E402
+from benchmarks.machine import cpu_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE_PATH = os.path.join(ROOT, "tf_nst", "assets", "starry_night.jpg")
 MODES = ("independent", "warped start", "warped start + temporal loss")
 
 
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as stream:
-            return next((line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")),
-                        "unknown")
-    except OSError:
-        return "unknown"
 
 
 def style_losses(scorer, content_frames, stylized_frames, style):

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from benchmarks import memory, quality, report, timing
+from benchmarks import machine, memory, quality, report, timing
 from benchmarks.reference_loops import KerasIoLoop, TutorialLoop
 
 
@@ -96,11 +96,11 @@ def test_memory_child_reports_peak_rss():
 def test_peak_rss_keeps_memory_already_freed():
     import numpy as np
 
-    before = memory.status_bytes("VmRSS")
+    before = machine.status_bytes("VmRSS")
     block = np.ones(256 * 2**20, dtype=np.uint8)  # 256 MiB, every page touched
     del block
-    assert memory.status_bytes("VmRSS") < before + 128 * 2**20  # freed again...
-    assert memory.peak_rss_bytes() >= before + 200 * 2**20  # ...yet counted in the peak
+    assert machine.status_bytes("VmRSS") < before + 128 * 2**20  # freed again...
+    assert machine.peak_rss_bytes() >= before + 200 * 2**20  # ...yet counted in the peak
 
 
 def test_report_renders_targets():
