@@ -111,7 +111,8 @@ def test_loads_and_runs_where_tf_nst_is_not_importable(exported, tmp_path):
             pass
         model = tf.saved_model.load({exported[2]!r})
         image = tf.constant(np.full((1, 40, 40, 3), 120, np.uint8))
-        out = model.signatures["serving_default"](content=image, style=image, steps=tf.constant(1),
+        everywhere = tf.constant(np.full((1, 1, 1, 1), 255, np.uint8))  # the mask's default
+        out = model.signatures["serving_default"](content=image, style=image, mask=everywhere, steps=tf.constant(1),
             content_weight=tf.constant(1.0), style_weight=tf.constant(1.0), tv_weight=tf.constant(1.0),
             seed=tf.constant(0, tf.int64), init=tf.constant("random"))
         print(out["stylized"].shape, out["losses"].shape)
