@@ -131,10 +131,10 @@ def _assert_tiled_matches(extractor, height, width, loss_form, weight_sets, tile
 CONTENT_ONLY, STYLE_ONLY = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)
 
 
-@pytest.mark.parametrize("loss_form", list(LOSS_FORM_TERMS))
-def test_tiled_equals_untiled_vgg19(vgg19, loss_form):
+def test_tiled_equals_untiled_vgg19(vgg19):
+    # Every loss form is checked tiled on vgg16-hed at an odd size below; VGG19 with the default form.
     # TV and image-only terms with the tiled gradient: test_traced_once_for_any_size_with_an_image_term.
-    _assert_tiled_matches(vgg19, 160, 224, loss_form, [CONTENT_ONLY, STYLE_ONLY])
+    _assert_tiled_matches(vgg19, 160, 224, "normalized", [CONTENT_ONLY, STYLE_ONLY])
 
 
 @pytest.mark.parametrize("loss_form", list(LOSS_FORM_TERMS))
