@@ -91,12 +91,12 @@ def main(argv=None):
     try:
         started = time.perf_counter()
         stylizer = Stylizer(backbone="vgg16-hed", size=args.size, num_steps=args.steps, scales=1, precision="float32")
-        library = batch.run_batch(stylizer, pairs, os.path.join(root, "library"), progress=False)
+        library = batch.run_batch(stylizer, pairs, os.path.join(root, "library"))
         report["local_batch_seconds"] = time.perf_counter() - started
         if library.ok != len(pairs):
             raise RuntimeError(library.summary_line())
         started = time.perf_counter()
-        warm = batch.run_batch(stylizer, throughput_pairs, os.path.join(root, "library-warm"), progress=False)
+        warm = batch.run_batch(stylizer, throughput_pairs, os.path.join(root, "library-warm"))
         report["local_pairs_per_minute_warm"] = 60 * warm.ok / (time.perf_counter() - started)
         model = os.path.dirname(export.export_model(stylizer, os.path.join(root, "models", "tf_nst"),
                                                     max_steps=args.steps, max_pixels=128 * 128))
