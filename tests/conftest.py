@@ -64,3 +64,37 @@ def small_content():
 def small_style():
     rng = np.random.default_rng(2)
     return rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+
+
+def write_batch_inputs(root):
+    """Two contents (one RGBA, whose alpha travels to the output), a corrupt JPEG and two styles.
+
+    Returns `(contents, styles)` folders under `root`: the inputs of the export-batch tests.
+    """
+    from PIL import Image
+
+    contents, styles = root / "contents", root / "styles"
+    contents.mkdir()
+    styles.mkdir()
+    Image.fromarray(gradient_image(40, 56, seed=1)).save(contents / "city.png")
+    rgba = np.dstack([gradient_image(50, 40, seed=2), np.linspace(0, 255, 50 * 40).reshape(50, 40).astype(np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(contents / "leaf.png")
+    (contents / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 30)
+    Image.fromarray(gradient_image(36, 36, seed=3)).save(styles / "waves.png")
+    Image.fromarray(gradient_image(60, 44, seed=4)).save(styles / "dots.jpg")
+    return contents, styles
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """A generated 96 px, 8-frame clip with known motion (tests/video_clips.py)."""
+    from video_clips import make_clip
+
+    return make_clip(size=96, num_frames=8)
+
+
+@pytest.fixture(scope="module")
+def small_clip():
+    from video_clips import make_clip
+
+    return make_clip(size=48, num_frames=8)

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import gradient_image
+from conftest import write_batch_inputs
 from PIL import Image
 
 pytest.importorskip("apache_beam", reason="apache_beam not installed (pip install -r requirements-beam.txt)")
@@ -24,15 +24,7 @@ STEPS = 4
 def setup(tmp_path_factory):
     """Inputs (two contents, one corrupt, two styles), a one-scale vgg16-hed Stylizer, its export."""
     root = tmp_path_factory.mktemp("beam")
-    contents, styles = root / "contents", root / "styles"
-    contents.mkdir()
-    styles.mkdir()
-    Image.fromarray(gradient_image(40, 56, seed=1)).save(contents / "city.png")
-    rgba = np.dstack([gradient_image(50, 40, seed=2), np.linspace(0, 255, 50 * 40).reshape(50, 40).astype(np.uint8)])
-    Image.fromarray(rgba, "RGBA").save(contents / "leaf.png")  # alpha travels to the output
-    (contents / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 30)
-    Image.fromarray(gradient_image(36, 36, seed=3)).save(styles / "waves.png")
-    Image.fromarray(gradient_image(60, 44, seed=4)).save(styles / "dots.jpg")
+    contents, styles = write_batch_inputs(root)
     stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7)
     model = export.export_model(stylizer, str(root / "models" / "tf_nst"), max_steps=10, max_pixels=96 * 96)
     library = batch.run_batch(stylizer, batch.make_pairs([contents], [styles]), root / "library")

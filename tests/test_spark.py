@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import gradient_image
+from conftest import write_batch_inputs
 from PIL import Image
 
 pytest.importorskip("pyspark", reason="pyspark not installed (pip install -r requirements-spark.txt)")
@@ -50,15 +50,7 @@ def setup(workers, tmp_path_factory):
     The cluster's JVMs start meanwhile.
     """
     root = tmp_path_factory.mktemp("spark")
-    contents, styles = root / "contents", root / "styles"
-    contents.mkdir()
-    styles.mkdir()
-    Image.fromarray(gradient_image(40, 56, seed=1)).save(contents / "city.png")
-    rgba = np.dstack([gradient_image(50, 40, seed=2), np.linspace(0, 255, 50 * 40).reshape(50, 40).astype(np.uint8)])
-    Image.fromarray(rgba, "RGBA").save(contents / "leaf.png")  # alpha travels to the output
-    (contents / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 30)
-    Image.fromarray(gradient_image(36, 36, seed=3)).save(styles / "waves.png")
-    Image.fromarray(gradient_image(60, 44, seed=4)).save(styles / "dots.jpg")
+    contents, styles = write_batch_inputs(root)
     good = batch.make_pairs([contents / "city.png", contents / "leaf.png"], [styles])
     pairs = good + [batch.Pair(str(contents / "broken.jpg"), str(styles / "waves.png"))]
     stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7, precision="float32")

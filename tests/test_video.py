@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import STYLE_PATH
-from video_clips import make_clip
+from video_clips import leftovers, make_clip
 from tf_nst import Stylizer
 from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.engine.flow import (
@@ -19,20 +19,6 @@ from tf_nst.io.provenance import read_png_text
 from tf_nst.runs.video import open_video, stylize_video, work_dir_for, write_video
 
 TINY = dict(backbone="vgg16-hed", size=48, num_steps=6)
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return make_clip(size=96, num_frames=8)
-
-
-@pytest.fixture(scope="module")
-def small_clip():
-    return make_clip(size=48, num_frames=8)
-
-
-def _leftovers(directory):
-    return [name for name in os.listdir(directory) if name.startswith(".tmp-") or name.endswith(".work")]
 
 
 def test_flow_mask_and_warp_match_the_true_motion(clip):
@@ -103,7 +89,7 @@ def test_stylize_video_mp4_and_folder_in_and_out(tmp_path, small_clip):
     assert names == [f"frame_{index:05d}.png" for index in range(1, 9)]
     settings = read_png_text(tmp_path / "out_frames" / names[-1])["tf_nst:settings"]
     assert '"frame_steps": 3' in settings and '"TemporalLoss"' in settings
-    assert _leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == []
 
 
 def test_resume_after_interruption_gives_the_uninterrupted_frames(tmp_path, small_clip):
@@ -223,7 +209,7 @@ def test_cli_video_mp4_in_mp4_and_frames_out(tmp_path, small_clip):
     result = run_video(source, STYLE_PATH, "-o", tmp_path / "frames", "--frames", "2:5", *CLI_TINY)
     assert result.exit_code == 0, result.output
     assert sorted(os.listdir(tmp_path / "frames")) == [f"frame_{index:05d}.png" for index in (1, 2, 3)]
-    assert _leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == []
 
 
 def test_cli_video_bad_inputs_are_one_error_line(tmp_path, small_clip):
@@ -244,7 +230,7 @@ def test_cli_video_bad_inputs_are_one_error_line(tmp_path, small_clip):
         assert result.exit_code == 1, result.output
         assert result.output.strip().splitlines()[-1].startswith(message)
         assert "Traceback" not in result.output
-    assert not (tmp_path / "out.mp4").exists() and _leftovers(tmp_path) == []
+    assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
     result = run_video(tmp_path / "mixed", STYLE_PATH, "-o", tmp_path / "out.mp4", "--frames", "5:2", *CLI_TINY)
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
@@ -317,4 +303,4 @@ def test_cli_video_with_a_mask_and_too_few_masks(tmp_path, small_clip):
     assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
         f"Error: expected masks[0] with one mask per frame (4 frames). Received: {folder} has 3"]
     assert "Traceback" not in result.output
-    assert not (tmp_path / "out.mp4").exists() and _leftovers(tmp_path) == []
+    assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []

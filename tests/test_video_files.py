@@ -1,30 +1,14 @@
 """tf_nst.io.video_files and video_writer together: MP4, GIF and frame folders round trip, audio copied."""
 
-import os
 
 import av
 import numpy as np
 import pytest
-from video_clips import make_clip
+from video_clips import leftovers
 
 from tf_nst.errors import OutputError
 from tf_nst.io.video_files import open_video
 from tf_nst.io.video_writer import write_video
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return make_clip(size=96, num_frames=8)
-
-
-@pytest.fixture(scope="module")
-def small_clip():
-    return make_clip(size=48, num_frames=8)
-
-
-def leftovers(directory):
-    """Temporary files or work folders left beside the outputs (an atomic write leaves none)."""
-    return [name for name in os.listdir(directory) if name.startswith(".tmp-") or name.endswith(".work")]
 
 
 def test_mp4_gif_and_folder_round_trip(tmp_path, clip):

@@ -115,3 +115,8 @@ def make_clip(size=96, num_frames=8, pan=(2.5, 1.5), zoom=0.97, occluder=True, o
         flows.append(flow.astype(np.float32))
         masks.append(valid.astype(np.float32))
     return Clip(frames=frames, flows=flows, masks=masks, occluder_masks=occluder_masks, fps=fps)
+
+
+def leftovers(directory):
+    """Temporary files or work folders left beside the outputs (an atomic write leaves none)."""
+    return [name for name in os.listdir(directory) if name.startswith(".tmp-") or name.endswith(".work")]

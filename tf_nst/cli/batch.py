@@ -103,19 +103,12 @@ def _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_in
 def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
                      max_input_pixels, values):
     """A batch on an exported model: an Apache Beam pipeline (DirectRunner by default)."""
-    controls = export_controls(values)
-    with library_errors():
-        try:
-            from tf_nst.runs import beam as beam_batch
-        except ImportError as error:
-            raise click.ClickException(str(error))
-        from tf_nst.runs import batch as batches
+    def run(**common):
+        from tf_nst.runs import beam as beam_batch
 
-        pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
-        return beam_batch.run(contents=list(contents), styles=list(styles), pairs=pairs, outdir=outdir,
-                              saved_model=saved_model, controls=contract.wire_controls(controls),
-                              size=values["size"] if given("size") else None, runner=runner or "DirectRunner",
-                              pipeline_options=pipeline_options, max_input_pixels=max_input_pixels)
+        return beam_batch.run(runner=runner or "DirectRunner", pipeline_options=pipeline_options, **common)
+
+    return _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values)
 
 
 def _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, runner, master, spark_conf,
@@ -123,17 +116,25 @@ def _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, ru
     """A batch on an exported model as an Apache Spark job (`tf_nst.runs.spark`)."""
     if engine != "spark" or runner:
         raise click.UsageError("expected --engine spark with --master/--conf, and no --runner")
+
+    def run(**common):
+        from tf_nst.runs import spark as spark_batch
+
+        return spark_batch.run_on_master(master or "local[*]", spark_conf, **common)
+
+    return _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values)
+
+
+def _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values):
+    """What every engine on an export shares: controls, pairs, size; a missing optional install is one line."""
     controls = export_controls(values)
     with library_errors():
-        try:
-            from tf_nst.runs import spark as spark_batch
-        except ImportError as error:
-            raise click.ClickException(str(error))
         from tf_nst.runs import batch as batches
 
         pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
-        return spark_batch.run_on_master(master or "local[*]", spark_conf, pairs=pairs, contents=list(contents),
-                                         styles=list(styles), outdir=outdir, saved_model=saved_model,
-                                         controls=contract.wire_controls(controls),
-                                         size=values["size"] if given("size") else None,
-                                         max_input_pixels=max_input_pixels)
+        try:
+            return run(contents=list(contents), styles=list(styles), pairs=pairs, outdir=outdir,
+                       saved_model=saved_model, controls=contract.wire_controls(controls),
+                       size=values["size"] if given("size") else None, max_input_pixels=max_input_pixels)
+        except ImportError as error:  # the engine's optional install (apache-beam, pyspark)
+            raise click.ClickException(str(error))

@@ -62,12 +62,13 @@ from tf_nst.io import provenance
 from tf_nst.io.inputs import expand_inputs
 from tf_nst.runs import batch
 from tf_nst.runs.contract import RecordProgress
-from tf_nst.runs.pairs import (PreparedPair, decode, prepare_mask, provenance_chunks, record, served_settings,
-                               stylize)
+from tf_nst.runs.pairs import (  # noqa: F401 (served_settings: public here too)
+    PairPlan, PreparedPair, decode, prepare_mask, provenance_chunks, record, served_settings,
+    stylize)
 from tf_nst.runs.records import MANIFEST_NAME, BatchSummary, Pair, PairResult
 from tf_nst.serving import contract as names
-from tf_nst.serving.export_files import read_export_info, resolve_version
-from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, RUNNERS
+from tf_nst.serving.export_files import resolve_version
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, RUNNERS
 
 
 # --- inputs and the export ---------------------------------------------------------------------
@@ -261,14 +262,9 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
     outdir = os.fspath(outdir).rstrip("/") or "/"
     pairs = list(pairs)
     outputs = batch.plan_outputs(pairs, outdir, join=filesystems.join)
-    version_path = resolve_version(saved_model)
-    info = read_export_info(version_path)
-    size = int(size if size is not None else info["settings"]["size"])
-    min_side = int(info.get("min_side", MIN_SIDE))
-    if size < min_side:
-        raise InvalidArgumentError(f"expected size >= {min_side}. Received: size={size}")
-    style_size = max(min_side, round(float(info["settings"].get("style_scale", 1.0)) * size))
-    settings = served_settings(info, controls, size)
+    plan = PairPlan.from_export(saved_model, controls, size, max_input_pixels)
+    version_path, settings = plan.saved_model, plan.settings
+    size, style_size, min_side = plan.size, plan.style_size, plan.min_side
     if filesystems.is_local(outdir):
         os.makedirs(outdir, exist_ok=True)
     run_id = run_id or datetime.datetime.now().astimezone().isoformat(timespec="seconds")

@@ -35,11 +35,12 @@ import time
 
 import numpy as np
 
-from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, ServingError
+from tf_nst.errors import ImageError, InvalidArgumentError, NSTError
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
 from tf_nst.runs import batch
 from tf_nst.serving import export as names
+from tf_nst.serving.export_files import read_export_info, resolve_version
 from tf_nst.settings import MIN_SIDE, StylizeSettings
 
 
@@ -58,16 +59,6 @@ class LocalFiles:
 
 
 LOCAL_FILES = LocalFiles()
-
-
-def read_export_info(version_path):
-    """The export's `assets.extra/tf_nst_export.json` (settings, caps, signature defaults)."""
-    try:
-        with open(os.path.join(version_path, names.EXPORT_INFO_FILE)) as stream:
-            return json.load(stream)
-    except (OSError, ValueError) as error:
-        raise ServingError(f"{version_path}: expected a tf-nst export with {names.EXPORT_INFO_FILE} "
-                           f"(python cli.py export). Received: {error}") from None
 
 
 def served_settings(info, controls, size):
@@ -118,7 +109,7 @@ class PairPlan:
             InvalidArgumentError: unknown controls or a size below the export's smallest side.
             ServingError: `saved_model` is not a tf-nst export.
         """
-        from tf_nst.serving.client import control_values, resolve_version
+        from tf_nst.serving.client import control_values
 
         controls = dict(controls or {})
         control_values(controls)  # rejects unknown names before anything runs
