@@ -32,6 +32,21 @@ def test_erosion_keeps_only_positions_far_from_the_boundary():
                                   plain)
 
 
+def test_two_regions_meet_and_erode_only_from_the_photo():
+    # Columns 0-23: style 0; 24-47: style 1 (a soft 8 px ramp between them); 48-63: the photo.
+    masks = np.zeros((1, 64, 64, 2), np.float32)
+    ramp = np.linspace(1.0, 0.0, 8, dtype=np.float32)
+    masks[..., :20, 0], masks[..., 20:28, 0] = 1.0, ramp
+    masks[..., 20:28, 1], masks[..., 28:48, 1] = 1.0 - ramp, 1.0
+    eroded = layer_masks(tf.constant(masks), {"a": 1}, {"a": 10})["a"].numpy()[0]
+    # Where the styles meet, each keeps its plain mask: no band where neither is matched.
+    np.testing.assert_array_equal(eroded[:, :38], masks[0, :, :38])
+    # Towards the photo, style 1 is eroded by the radius, as one region over both would be.
+    assert eroded[:, 38:].max() == 0.0
+    both = layer_masks(tf.constant(masks.sum(-1, keepdims=True)), {"a": 1}, {"a": 10})["a"].numpy()[0, :, :, 0]
+    np.testing.assert_array_equal(eroded[:, 28:, 1], both[:, 28:])
+
+
 def test_load_mask_conventions(tmp_path):
     grey = np.array([[0, 255], [51, 102]], np.uint8)
     np.testing.assert_allclose(load_mask(grey), grey / 255.0, rtol=1e-6)

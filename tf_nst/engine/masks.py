@@ -9,9 +9,11 @@ pixels `[i·s, (i+1)·s)`, so its weight is the mask's mean over that cell (aver
 (`tf_nst.engine.statistics`) weight each position by it and divide by the region's area.
 
 Erosion (Gatys et al. 2017: count only positions whose receptive field lies inside the
-region) is `erode=True` in `layer_masks`: a min-filter of the layer's receptive-field size before
-pooling, except at layers where it would leave less than a quarter of a region (there the plain
-mask). The Stylizer erodes: measured (benchmarks/RESULTS.md, Round 3; vgg16-hed, 192 px, one
+region) is `erosion_radii` in `layer_masks`: a min-filter of the layer's receptive-field size
+before pooling, except at layers where it would leave less than a quarter of a region (there the
+plain mask). It erodes against the unstyled photo only: where two regions meet, each keeps its
+plain mask, so the styles meet (or blend across a soft edge) instead of leaving a seam where
+neither is matched. The Stylizer erodes: measured (benchmarks/RESULTS.md, Round 3; vgg16-hed, 192 px, one
 style on the left half), the change 0-8 px across the boundary fell from 11.6 to 3.2 grey
 levels and 8-16 px from 8.6 to 1.8, at the cost of a weaker style in the region's last ~16 px.
 """
@@ -72,6 +74,31 @@ def check_aspect(mask, image_shape, name, notes):
         notes.append(f"{name}: {mask_width}x{mask_height} resized to its image's {width}x{height}")
 
 
+def has_region(mask):
+    """Is `mask` above 0 anywhere? The one "has a region" check: a bool for an array, a bool
+    tensor for a tensor (inside the export's graph)."""
+    if isinstance(mask, np.ndarray):
+        return bool(np.any(mask > 0))
+    import tensorflow as tf
+
+    return tf.reduce_any(tf.convert_to_tensor(mask) > 0)
+
+
+def check_region(mask, image_shape, name, notes):
+    """A mask read (`load_mask`) and checked against its image (`check_aspect`); black everywhere is refused."""
+    values = load_mask(mask, name)
+    check_aspect(values, image_shape, name, notes)
+    if not has_region(values):
+        raise InvalidArgumentError(f"expected {name} with a region somewhere (white or grey). "
+                                   "Received: black everywhere")
+    return values
+
+
+def as_uint8(mask):
+    """A mask in [0, 1] (array or tensor) as grey `uint8` 0-255, as the export takes it."""
+    return np.clip(np.round(np.asarray(mask, np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
 def prepare_masks(masks, style_masks, content_shape, style_shapes):
     """Read and check the masks of a run.
 
@@ -90,22 +117,15 @@ def prepare_masks(masks, style_masks, content_shape, style_shapes):
         masks = [load_mask(mask, f"masks[{index}]") for index, mask in enumerate(masks)]
         for index, mask in enumerate(masks):
             check_aspect(mask, content_shape, f"masks[{index}]", notes)
-            if not mask.any():
+            if not has_region(mask):
                 notes.append(f"masks[{index}] is black everywhere: style {index} is not used")
-        if not any(mask.any() for mask in masks):
+        if not any(has_region(mask) for mask in masks):
             raise InvalidArgumentError(
                 "expected masks with a region somewhere (white or grey). Received: every mask black")
     if style_masks is not None:
         style_masks = _listed(style_masks, count, "style_masks")
-        style_masks = [None if mask is None else load_mask(mask, f"style_masks[{index}]")
-                       for index, mask in enumerate(style_masks)]
-        for index, (mask, shape) in enumerate(zip(style_masks, style_shapes)):
-            if mask is None:
-                continue
-            check_aspect(mask, shape, f"style_masks[{index}]", notes)
-            if not mask.any():
-                raise InvalidArgumentError(
-                    f"expected style_masks[{index}] with a region (white or grey). Received: black everywhere")
+        style_masks = [None if mask is None else check_region(mask, shape, f"style_masks[{index}]", notes)
+                       for index, (mask, shape) in enumerate(zip(style_masks, style_shapes))]
         if all(mask is None for mask in style_masks):
             style_masks = None
     return masks, style_masks, notes
@@ -173,12 +193,20 @@ def layer_masks(masks, strides, erosion_radii=None, min_kept=MIN_ERODED_AREA):
 
 
 def _eroded(masks, stride, radius, min_kept):
-    """`masks` min-filtered by `radius` and pooled, or plain where that keeps too little of a region."""
+    """`masks` eroded away from the unstyled area and pooled, or plain where that keeps too little.
+
+    The min-filter runs over the styled area (every region together), and each region keeps
+    `min(its mask, that)`: a region shrinks from the photo it would bleed into, not from a
+    neighbouring region, so two styles meet (or blend across a soft edge) instead of leaving a
+    band where neither is matched. With one region this is the plain min-filter of its mask.
+    """
     import tensorflow as tf
 
     plain = _pooled(masks, stride)
+    styled = tf.minimum(tf.reduce_sum(masks, -1, keepdims=True), 1.0)
     # max_pool pads with -inf: the image border is no region boundary.
-    eroded = _pooled(-tf.nn.max_pool2d(-masks, 2 * radius + 1, 1, "SAME"), stride)
+    inside = -tf.nn.max_pool2d(-styled, 2 * radius + 1, 1, "SAME")
+    eroded = _pooled(tf.minimum(masks, inside), stride)
     kept = tf.reduce_sum(eroded, [0, 1, 2]) >= min_kept * tf.reduce_sum(plain, [0, 1, 2])
     return tf.where(kept, eroded, plain)
 
