@@ -370,9 +370,9 @@ def test_cli_request_and_saved_model_take_a_mask(served, exported, content_path,
     model = serving.load_saved_model(exported[2])
     content = serving.prepare_image(load_image(content_path).rgb, 64)
     style = serving.prepare_image(load_image(style_path).rgb, 64)
-    from tf_nst.cli.serving import request_mask
+    from tf_nst.runs.pairs import prepare_mask
 
-    mask = request_mask([mask_path], content, max_input_pixels=10 ** 8)  # the mask at the request's size
+    mask, _ = prepare_mask(load_image(mask_path), (512, 512), content.shape)  # the mask at the request's size
     assert np.abs(mask.astype(int) - half_mask(64, 64)).max() <= 128  # soft at the boundary only
     expected = model.stylize(content, style, mask=mask, steps=2)
     for path in (served_png, local_png):

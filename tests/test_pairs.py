@@ -126,7 +126,7 @@ def test_a_bad_mask_is_an_error_record(setup, tmp_path):
         assert result.status == "error" and result.mask == pair.mask
         errors[name] = result.error
     assert errors["black.png"] == "expected masks with a region somewhere (white or grey). Received: every mask black"
-    assert errors["square.png"].startswith("expected mask with the aspect ratio of its image (56x40")
+    assert errors["square.png"].startswith("expected masks[0] with the aspect ratio of its image (56x40")
     assert errors["torn.png"].startswith(str(root / "torn.png") + ": cannot decode image")
     assert errors["missing.png"].startswith("cannot read input (")
     assert not os.listdir(tmp_path)

@@ -211,3 +211,12 @@ def test_cli_unreachable_master_is_one_error_line(setup, tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
         "Error: expected --saved-model with --engine spark (workers load the export)")
+
+
+def test_workers_run_the_drivers_python_on_a_local_master_unless_set():
+    """PySpark starts workers with PYSPARK_PYTHON or `python3` on PATH (a venv not activated: no packages)."""
+    assert nst_spark.worker_python("local[1]", {}, {}) == sys.executable
+    assert nst_spark.worker_python("local[*]", {}, {"PYSPARK_PYTHON": "/opt/py"}) == "/opt/py"
+    assert nst_spark.worker_python("local", {"spark.pyspark.python": "/a"}, {"PYSPARK_PYTHON": "/b"}) == "/a"
+    assert nst_spark.worker_python("spark://10.0.0.5:7077", {}, {}) is None  # a cluster's Python is the user's
+    assert nst_spark.worker_python("yarn", {"spark.pyspark.python": "/a"}, {}) == "/a"

@@ -3,8 +3,6 @@
 import os
 
 import click
-import numpy as np
-
 from tf_nst import settings as settings_module
 from tf_nst.cli.feedback import announce_download, library_errors
 from tf_nst.cli.options import (CLI_FIELDS, build_settings, given, input_options, output_options,
@@ -26,54 +24,43 @@ def export_controls(values):
 
 
 def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values, masks=None):
-    """`stylize --saved-model`: one style (and optionally one `--style-mask`) on an export, in process."""
+    """`stylize --saved-model`: one style (and optionally one `--region-mask`) on an export, in process,
+    through the one request path (`tf_nst.runs.pairs`): sizes, style scale, mask and provenance as a batch's."""
     controls = export_controls(values)
     masks = masks or {}
     if len(styles) != 1:
         raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
     if masks.get("style_image_masks"):
-        raise click.UsageError("expected no --style-image-mask with --saved-model (an export takes a mask "
+        raise click.UsageError("expected no --style-image-mask with --saved-model (an export takes a region mask "
                                "on the content only)")
     with library_errors():
         from tf_nst.io import images as image_io
-        from tf_nst.serving import client as serving
+        from tf_nst.runs import pairs
+        from tf_nst.serving.client import load_saved_model
 
         image_io.check_output_path(output, overwrite=overwrite)
-        content_rgb, style_rgb = load_request_images(content, styles[0], max_input_pixels)
-        model = serving.load_saved_model(path)
-        min_side = model.info.get("min_side", settings_module.MIN_SIDE)
-        content_rgb = serving.prepare_image(content_rgb, values["size"], min_side)
-        mask = request_mask(masks.get("style_masks"), content_rgb, max_input_pixels)
-        result = model.stylize(content_rgb, serving.prepare_image(style_rgb, values["size"], min_side), mask=mask,
-                               **contract.wire_controls(controls))
-        image_io.save_png(output, result.image, settings={"saved_model": os.path.abspath(path), **controls},
-                          inputs=[content, styles[0]], masks=masks or None)
+        plan = pairs.PairPlan.from_export(path, contract.wire_controls(controls),
+                                          values["size"] if given("size") else None, max_input_pixels)
+        served, notes = pairs.run_request(plan, request_pair(content, styles[0], masks.get("style_masks")), output,
+                                          load_saved_model(plan.saved_model))
+    report_served(output, served, notes, quiet)
+
+
+def request_pair(content, style, style_masks):
+    """The `Pair` of a one-style request (`style_masks`: none or one `--region-mask` path)."""
+    from tf_nst.runs.records import Pair
+
+    if style_masks and len(style_masks) > 1:
+        raise InvalidArgumentError(f"expected one --region-mask for the one STYLE. Received: {len(style_masks)}")
+    return Pair(content, style, style_masks[0] if style_masks else None)
+
+
+def report_served(output, served, notes, quiet):
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
     if not quiet:
-        click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
-                   f"{len(result.losses) - 1} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
-
-
-def request_mask(paths, content_rgb, max_input_pixels):
-    """The one `--style-mask` of a request as a grey uint8 array at the (prepared) content's size, or None."""
-    if not paths:
-        return None
-    from tf_nst.engine.masks import check_aspect, load_mask
-    from tf_nst.io import images as image_io
-
-    mask = load_mask(image_io.load_image(paths[0], max_input_pixels=max_input_pixels), "--style-mask")
-    check_aspect(mask, content_rgb.shape, "--style-mask", [])
-    if not mask.any():
-        raise InvalidArgumentError("expected --style-mask with a region somewhere (white or grey). "
-                                   "Received: black everywhere")
-    grey = np.clip(np.round(mask * 255.0), 0, 255).astype(np.uint8)
-    return image_io.resize(grey, (content_rgb.shape[1], content_rgb.shape[0]))
-
-
-def load_request_images(content, style, max_input_pixels):
-    from tf_nst.io import images as image_io
-
-    return (image_io.load_image(content, max_input_pixels=max_input_pixels).rgb,
-            image_io.load_image(style, max_input_pixels=max_input_pixels).rgb)
+        click.echo(f"Wrote {output} ({served.image.shape[1]}x{served.image.shape[0]}, "
+                   f"{len(served.losses) - 1} steps, {served.seconds:.1f} s, loss {served.best_loss:.4g})", err=True)
 
 
 @click.command()
@@ -134,25 +121,17 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
         raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
     with library_errors():
         from tf_nst.io import images as image_io
+        from tf_nst.runs import pairs
         from tf_nst.serving import client as serving
 
         controls = contract.wire_controls(controls)
         image_io.check_output_path(output, overwrite=overwrite)
-        content_rgb, style_rgb = load_request_images(content, style, max_input_pixels)
-        if len(style_masks) > 1:
-            raise InvalidArgumentError(f"expected one --style-mask for the one STYLE. Received: {len(style_masks)}")
-        content_rgb, style_rgb = serving.prepare_image(content_rgb, size), serving.prepare_image(style_rgb, size)
-        mask = request_mask(style_masks, content_rgb, max_input_pixels)
-        if rest:
-            result = serving.request_rest(rest, content_rgb, style_rgb, model_name=model_name,
-                                          version=model_version, timeout=timeout, mask=mask, **controls)
-        else:
-            result = serving.request_grpc(server, content_rgb, style_rgb, model_name=model_name, mask=mask,
-                                          version=model_version, signature=signature, timeout=timeout, **controls)
-        image_io.save_png(output, result.image,
-                          settings={"server": server or rest, "model": model_name, **{
-                              key: value for key, value in controls.items() if value is not None}},
-                          inputs=[content, style], masks={"style_masks": list(style_masks)} if style_masks else None)
-    if not quiet:
-        click.echo(f"Wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}, "
-                   f"{len(result.losses) - 1} steps, {result.seconds:.1f} s, loss {result.best_loss:.4g})", err=True)
+        pair = request_pair(content, style, style_masks)
+        stored = {"server": server or rest, "model": model_name,
+                  **{key: value for key, value in controls.items() if value is not None}}
+        plan = pairs.PairPlan(saved_model=None, controls=controls, settings=stored, size=size, style_size=size,
+                              min_side=settings_module.MIN_SIDE, max_input_pixels=max_input_pixels)
+        model = serving.ServedModel(server or rest, rest=bool(rest), model_name=model_name, version=model_version,
+                                    signature=signature, timeout=timeout)
+        served, notes = pairs.run_request(plan, pair, output, model)
+    report_served(output, served, notes, quiet)

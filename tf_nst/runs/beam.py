@@ -38,8 +38,6 @@ print(summary.summary_line())
 
 import dataclasses
 import datetime
-import hashlib
-import io
 import json
 import os
 import shutil
@@ -55,16 +53,13 @@ except ImportError as error:  # pragma: no cover - depends on the optional insta
     raise ImportError(
         f"tf_nst.runs.beam needs Apache Beam: pip install -r requirements-beam.txt ({error})") from error
 
-from tf_nst.errors import InvalidArgumentError, NSTError
+from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import filesystems
 from tf_nst.io import images as image_io
-from tf_nst.io import provenance
 from tf_nst.io.inputs import expand_inputs
 from tf_nst.runs import batch
+from tf_nst.runs import pairs as pair_runs
 from tf_nst.runs.contract import RecordProgress
-from tf_nst.runs.pairs import (  # noqa: F401 (served_settings: public here too)
-    PairPlan, PreparedPair, decode, prepare_mask, provenance_chunks, record, served_settings,
-    stylize)
 from tf_nst.runs.records import MANIFEST_NAME, BatchSummary, Pair, PairResult
 from tf_nst.serving import contract as names
 from tf_nst.serving.export_files import resolve_version
@@ -104,69 +99,37 @@ def _localize(version_path):
     return local
 
 
-# --- pipeline pieces -------------------------------------------------------------------------
+# --- pipeline pieces: thin wrappers over the one request path (tf_nst.runs.pairs) ---------------
 
 
-PairExample = PreparedPair  # one pair, read and resized, on its way to the model (tf_nst.runs.pairs)
+class BeamFiles(pair_runs.LocalFiles):
+    """The request path's file access on any Beam filesystem: an object store gets whole files only."""
+
+    def save_png(self, path, rgb, alpha, settings, text):
+        if filesystems.is_local(path):
+            return super().save_png(path, rgb, alpha, settings, text)
+        # Object stores publish an object only when its upload completes: no partial files.
+        with tempfile.TemporaryDirectory() as local:
+            written = image_io.save_png(os.path.join(local, "out.png"), rgb, alpha=alpha, settings=settings, text=text)
+            with open(written, "rb") as source, FileSystems.create(path, mime_type="image/png") as target:
+                shutil.copyfileobj(source, target)
 
 
-def _already_made(output, settings, hashes):
-    """`tf_nst.io.provenance.matches` on an output read through the filesystems (remote ones too)."""
-    try:
-        data = filesystems.read_bytes(output)
-    except (OSError, IOError):
-        return False
-    return provenance.matches(io.BytesIO(data), settings, hashes=hashes)
+BEAM_FILES = BeamFiles()
 
 
 class ReadPair(beam.DoFn):
-    """(pair, output) -> a `PairExample`, or a manifest record (skipped / error) on the `done` output."""
+    """(pair, output) -> `tf_nst.runs.pairs.prepare_pair`: a `PreparedPair`, or its record (skipped / error) on `done`."""
 
     DONE = "done"
 
-    def __init__(self, settings, size, style_size, min_side, max_input_pixels):
-        self.settings = settings
-        self.size = size
-        self.style_size = style_size
-        self.min_side = min_side
-        self.max_input_pixels = max_input_pixels
+    def __init__(self, plan):
+        self.plan = plan
         self._styles = {}  # sha256 -> (prepared style, notes): each style decoded once per worker
 
-    def _style(self, path, data, digest):
-        from tf_nst.serving.client import prepare_image
-
-        if digest not in self._styles:
-            style = decode(path, data, self.max_input_pixels)
-            self._styles[digest] = (prepare_image(style.rgb, self.style_size, self.min_side), style.notes)
-        return self._styles[digest]
-
     def process(self, element):
-        from tf_nst.serving.client import prepare_image
-
-        pair, output = element
-        started = time.time()
-        try:
-            data = {path: filesystems.read_bytes(path) for path in dict.fromkeys(pair.inputs)}
-        except (OSError, IOError) as error:
-            yield beam.pvalue.TaggedOutput(self.DONE, record(pair, output, "error", started,
-                                                             error=f"cannot read input ({error})"))
-            return
-        hashes = {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
-        if filesystems.exists(output) and _already_made(output, self.settings, hashes):
-            yield beam.pvalue.TaggedOutput(self.DONE, record(pair, output, "skipped", started))
-            return
-        try:
-            content = decode(pair.content, data[pair.content], self.max_input_pixels)
-            style, style_notes = self._style(pair.style, data[pair.style], hashes[pair.style])
-            prepared = prepare_image(content.rgb, self.size, self.min_side)
-            mask, mask_notes = (None, []) if pair.mask is None else prepare_mask(
-                decode(pair.mask, data[pair.mask], self.max_input_pixels), content.rgb.shape, prepared.shape)
-        except NSTError as error:
-            yield beam.pvalue.TaggedOutput(self.DONE, record(pair, output, "error", started, error=str(error)))
-            return
-        yield PairExample(pair=pair, output=output, content=prepared, style=style, alpha=content.alpha,
-                          input_hashes=hashes, notes=content.notes + style_notes + mask_notes, started=started,
-                          mask=mask)
+        prepared = pair_runs.prepare_pair(self.plan, *element, files=BEAM_FILES, style_cache=self._styles)
+        yield beam.pvalue.TaggedOutput(self.DONE, prepared) if isinstance(prepared, PairResult) else prepared
 
 
 class SavedModelHandler(ModelHandler):
@@ -195,8 +158,8 @@ class SavedModelHandler(ModelHandler):
 
     def run_inference(self, batch_of_examples, model, inference_args=None):
         for example in batch_of_examples:  # `stylize`: the pair's NSTError instead of raising
-            yield PredictionResult(example, stylize(model, example.content, example.style, self.controls,
-                                                    example.mask))
+            yield PredictionResult(example, pair_runs.stylize(model, example.content, example.style,
+                                                              self.controls, example.mask))
 
     def get_num_bytes(self, batch_of_examples):
         return sum(example.content.nbytes + example.style.nbytes for example in batch_of_examples)
@@ -206,34 +169,13 @@ class SavedModelHandler(ModelHandler):
 
 
 class WriteOutput(beam.DoFn):
-    """A `PredictionResult` -> the output PNG (with provenance) and its manifest record."""
+    """A `PredictionResult` -> `tf_nst.runs.pairs.write_pair`: the output PNG (with provenance) and its record."""
 
-    def __init__(self, settings):
-        self.settings = settings
+    def __init__(self, plan):
+        self.plan = plan
 
     def process(self, prediction):
-        example, served = prediction.example, prediction.inference
-        pair, output = example.pair, example.output
-        if isinstance(served, Exception):
-            yield record(pair, output, "error", example.started, error=str(served))
-            return
-        text = provenance_chunks(pair, example.input_hashes)  # hashed from the bytes read (remote files too)
-        settings = self.settings
-        try:
-            if filesystems.is_local(output):
-                image_io.save_png(output, served.image, alpha=example.alpha, settings=settings, text=text)
-            else:
-                # Object stores publish an object only when its upload completes: no partial files.
-                with tempfile.TemporaryDirectory() as local:
-                    path = image_io.save_png(os.path.join(local, "out.png"), served.image, alpha=example.alpha,
-                                             settings=settings, text=text)
-                    with open(path, "rb") as source, FileSystems.create(output, mime_type="image/png") as target:
-                        shutil.copyfileobj(source, target)
-        except (NSTError, OSError, IOError) as error:
-            yield record(pair, output, "error", example.started, error=f"cannot write output ({error})")
-            return
-        yield record(pair, output, "ok", example.started, loss=served.best_loss,
-                      steps=int(served.losses.shape[0]) - 1, notes=example.notes)
+        yield pair_runs.write_pair(self.plan, prediction.example, prediction.inference, BEAM_FILES)
 
 
 def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=None,
@@ -262,9 +204,7 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
     outdir = os.fspath(outdir).rstrip("/") or "/"
     pairs = list(pairs)
     outputs = batch.plan_outputs(pairs, outdir, join=filesystems.join)
-    plan = PairPlan.from_export(saved_model, controls, size, max_input_pixels)
-    version_path, settings = plan.saved_model, plan.settings
-    size, style_size, min_side = plan.size, plan.style_size, plan.min_side
+    plan = pair_runs.PairPlan.from_export(saved_model, controls, size, max_input_pixels)
     if filesystems.is_local(outdir):
         os.makedirs(outdir, exist_ok=True)
     run_id = run_id or datetime.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -272,11 +212,11 @@ def build_pipeline(pipeline, pairs, outdir, saved_model, controls=None, size=Non
     read = (pipeline
             | "Pairs" >> beam.Create(list(zip(pairs, outputs)))
             | "Spread" >> beam.Reshuffle()
-            | "Read" >> beam.ParDo(ReadPair(settings, size, style_size, min_side, max_input_pixels))
+            | "Read" >> beam.ParDo(ReadPair(plan))
             .with_outputs(ReadPair.DONE, main="examples"))
     written = (read.examples
-               | "Stylize" >> RunInference(SavedModelHandler(version_path, controls))
-               | "Write" >> beam.ParDo(WriteOutput(settings)))
+               | "Stylize" >> RunInference(SavedModelHandler(plan.saved_model, controls))
+               | "Write" >> beam.ParDo(WriteOutput(plan)))
     records = (written, read[ReadPair.DONE]) | "Records" >> beam.Flatten()
     _ = (records
          | "ToJson" >> beam.Map(lambda record: record.to_json(run=run_id))

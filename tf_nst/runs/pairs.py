@@ -1,15 +1,15 @@
-"""One pair on an exported model, for the engines that spread pairs over workers.
+"""The one request path to an export: one (content, style[, mask]) pair, from files to a PNG.
 
-The pieces a worker runs for one (content, style[, mask]) pair, free of any engine:
-`PairPlan.from_export` reads the export's settings and caps once on the driver;
-`prepare_pair` reads the two files, skips the pair when its output already holds
-the same settings and input bytes, decodes with the export's pixel cap and resizes
-as `tf_nst.serving.client.prepare_image` does (a pair's mask is checked against the
-content and resized to the prepared content, `prepare_mask`); `stylize` calls the export;
-`write_pair` writes the PNG with provenance. `run_pair` chains the three. Each
-returns the pair's `tf_nst.runs.batch.PairResult` instead of raising for a pair
-that fails. The settings stored are those a one-scale `Stylizer`
-run records, so the pixels and the provenance equal the local batch's.
+Every front end on an export calls it: `stylize --saved-model` and `request` (`run_request`,
+errors raised), the Beam pipeline (its DoFns wrap `prepare_pair` and `write_pair`) and Spark
+tasks (`run_pair`). It owns, once: the sizes (`PairPlan.from_export`: the request's size, the
+export's style scale and smallest side), reading the inputs, "already made?"
+(`tf_nst.io.provenance.matches` on the input bytes, so a renamed input is skipped alike on
+every engine), decoding with the pixel cap, the region mask (`prepare_mask`: checked and
+resized by `tf_nst.engine.masks`), the call (`stylize`), and the PNG with its provenance
+(`write_pair`). The settings stored are those a one-scale `Stylizer` run records, so the
+pixels and the provenance equal the local batch's. The batch functions return the pair's
+`tf_nst.runs.batch.PairResult` instead of raising for a pair that fails.
 
 File access goes through a `LocalFiles`-like object (`read`, `exists`, `save_png`),
 so an engine with its own filesystems (Beam's `FileSystems`) can pass its own.
@@ -33,26 +33,25 @@ import os
 import tempfile
 import time
 
-import numpy as np
-
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError
+from tf_nst.io import filesystems
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
 from tf_nst.runs import batch
-from tf_nst.serving import export as names
+from tf_nst.serving import contract as names
 from tf_nst.serving.export_files import read_export_info, resolve_version
 from tf_nst.settings import MIN_SIDE, StylizeSettings
 
 
 class LocalFiles:
-    """Files on a path every worker sees (a local disk, NFS, a FUSE mount such as `/dbfs/`)."""
+    """Files on a path every worker sees (a local disk, NFS, a FUSE mount such as `/dbfs/`); reads
+    and checks go through `tf_nst.io.filesystems`, so remote inputs are read too."""
 
     def read(self, path):
-        with open(path, "rb") as stream:
-            return stream.read()
+        return filesystems.read_bytes(path)
 
     def exists(self, path):
-        return os.path.exists(path)
+        return filesystems.exists(path)
 
     def save_png(self, path, rgb, alpha, settings, text):
         image_io.save_png(path, rgb, alpha=alpha, settings=settings, text=text)  # atomic: whole file or none
@@ -85,7 +84,8 @@ class PairPlan:
     """What every pair of a batch on an export shares (small: it travels with each task).
 
     Args:
-        saved_model: the export's version folder, readable by every worker.
+        saved_model: the export's version folder, readable by every worker (None for a model
+            on TF Serving: `request`).
         controls: `{steps, content_weight, ...}` sent with every call (wire names).
         settings: the settings stored in every output (`served_settings`).
         size, style_size: longest side the content and the style are resized to.
@@ -109,10 +109,8 @@ class PairPlan:
             InvalidArgumentError: unknown controls or a size below the export's smallest side.
             ServingError: `saved_model` is not a tf-nst export.
         """
-        from tf_nst.serving.client import control_values
-
         controls = dict(controls or {})
-        control_values(controls)  # rejects unknown names before anything runs
+        names.control_values(controls)  # rejects unknown names before anything runs
         version_path = resolve_version(os.fspath(saved_model))
         info = read_export_info(version_path)
         size = int(size if size is not None else info["settings"]["size"])
@@ -143,18 +141,13 @@ def prepare_mask(mask, content_shape, prepared_shape):
         `(mask, notes)`.
 
     Raises:
-        InvalidArgumentError: another aspect ratio, or black everywhere (no region for the style).
+        InvalidArgumentError: another aspect ratio, or black everywhere (no region for the style):
+            the library's checks and messages (`tf_nst.engine.masks.prepare_masks`).
     """
     from tf_nst.engine import masks as region_masks
 
-    notes = []
-    values = region_masks.load_mask(mask, "mask")
-    region_masks.check_aspect(values, content_shape, "mask", notes)
-    if not values.any():
-        raise InvalidArgumentError(
-            "expected masks with a region somewhere (white or grey). Received: every mask black")
-    fitted = region_masks.fit_masks([values], prepared_shape[0], prepared_shape[1]).numpy()[0, :, :, 0]
-    return np.clip(np.round(fitted * 255.0), 0, 255).astype(np.uint8), notes
+    (values,), _, notes = region_masks.prepare_masks([mask], None, content_shape, [content_shape])
+    return region_masks.as_uint8(region_masks.fit_masks([values], *prepared_shape[:2])[0, :, :, 0]), notes
 
 
 def provenance_chunks(pair, hashes):
@@ -170,14 +163,12 @@ def provenance_chunks(pair, hashes):
     return text
 
 
-def stored_matches(files, output, settings, hashes):
-    """True when `output` is a tf-nst PNG made with exactly `settings` from inputs of these hashes."""
+def already_made(files, output, settings, hashes):
+    """`tf_nst.io.provenance.matches` on `output` read through `files`: made with `settings` from these bytes?"""
     try:
-        stored = provenance.read_provenance(io.BytesIO(files.read(output)))
-    except (ImageError, OSError):
+        return files.exists(output) and provenance.matches(io.BytesIO(files.read(output)), settings, hashes=hashes)
+    except OSError:
         return False
-    same_settings = stored["settings"] == json.loads(json.dumps(settings, sort_keys=True))
-    return same_settings and stored.get("inputs_sha256") == hashes
 
 
 def decode(path, data, max_input_pixels):
@@ -197,7 +188,9 @@ def decode(path, data, max_input_pixels):
 def stylize(model, content, style, controls, mask=None):
     """The export's result, or an `NSTError` for a pair it rejects or that runs out of memory.
 
-    `mask`: None (the style everywhere) or the pair's `prepare_mask`.
+    `model`: anything with the export's `stylize(content, style, mask=..., **controls)` (a loaded
+    export, `tf_nst.serving.client.ServedModel`); `mask`: None (the style everywhere) or the
+    pair's `prepare_mask`.
     """
     import tensorflow as tf
 
@@ -211,7 +204,7 @@ def stylize(model, content, style, controls, mask=None):
 
 @dataclasses.dataclass
 class PreparedPair:
-    """One pair read, checked and resized, on its way to the model (Beam's `PairExample`).
+    """One pair read, checked and resized, on its way to the model.
 
     Args:
         pair, output: the `Pair` and its output path.
@@ -234,30 +227,55 @@ class PreparedPair:
     mask: object = None
 
 
-def prepare_pair(plan, pair, output, files=LOCAL_FILES):
-    """Read the pair's files; a `PairResult` when the pair is done (`skipped`) or fails, else a `PreparedPair`."""
+def read_inputs(pair, files=LOCAL_FILES):
+    """`({path: bytes}, {path: sha256})` of the pair's inputs (mask included); `OSError` if one cannot be read."""
+    data = {path: files.read(path) for path in dict.fromkeys(pair.inputs)}
+    return data, {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
+
+
+def prepare(plan, pair, output, data, hashes, started, style_cache=None):
+    """The pair decoded, checked and resized for the export (a `PreparedPair`); raises `NSTError`.
+
+    `style_cache`: a dict kept by a worker, so each style (by its bytes) is decoded once.
+    """
     from tf_nst.serving.client import prepare_image
 
+    def prepared_style():
+        style = decode(pair.style, data[pair.style], plan.max_input_pixels)
+        return prepare_image(style.rgb, plan.style_size, plan.min_side), style.notes
+
+    cache = {} if style_cache is None else style_cache
+    if hashes[pair.style] not in cache:
+        cache[hashes[pair.style]] = prepared_style()
+    style, style_notes = cache[hashes[pair.style]]
+    content = decode(pair.content, data[pair.content], plan.max_input_pixels)
+    prepared = prepare_image(content.rgb, plan.size, plan.min_side)
+    mask, mask_notes = (None, []) if pair.mask is None else prepare_mask(
+        decode(pair.mask, data[pair.mask], plan.max_input_pixels), content.rgb.shape, prepared.shape)
+    return PreparedPair(pair=pair, output=output, content=prepared, style=style, alpha=content.alpha,
+                        input_hashes=hashes, notes=content.notes + style_notes + mask_notes, started=started,
+                        mask=mask)
+
+
+def prepare_pair(plan, pair, output, files=LOCAL_FILES, style_cache=None):
+    """Read the pair's files; a `PairResult` when the pair is done (`skipped`) or fails, else a `PreparedPair`."""
     started = time.time()
     try:
-        data = {path: files.read(path) for path in dict.fromkeys(pair.inputs)}
+        data, hashes = read_inputs(pair, files)
     except OSError as error:
         return record(pair, output, "error", started, error=f"cannot read input ({error})")
-    hashes = {path: hashlib.sha256(value).hexdigest() for path, value in data.items()}
-    if files.exists(output) and stored_matches(files, output, plan.settings, hashes):
+    if already_made(files, output, plan.settings, hashes):
         return record(pair, output, "skipped", started)
     try:
-        content = decode(pair.content, data[pair.content], plan.max_input_pixels)
-        style = decode(pair.style, data[pair.style], plan.max_input_pixels)
-        prepared = prepare_image(content.rgb, plan.size, plan.min_side)
-        mask, mask_notes = (None, []) if pair.mask is None else prepare_mask(
-            decode(pair.mask, data[pair.mask], plan.max_input_pixels), content.rgb.shape, prepared.shape)
+        return prepare(plan, pair, output, data, hashes, started, style_cache)
     except NSTError as error:
         return record(pair, output, "error", started, error=str(error))
-    return PreparedPair(pair=pair, output=output, content=prepared,
-                        style=prepare_image(style.rgb, plan.style_size, plan.min_side), alpha=content.alpha,
-                        input_hashes=hashes, notes=content.notes + style.notes + mask_notes, started=started,
-                        mask=mask)
+
+
+def save(plan, prepared, served, files=LOCAL_FILES):
+    """Write the served image with the pair's provenance (raises `NSTError` / `OSError`)."""
+    files.save_png(prepared.output, served.image, prepared.alpha, plan.settings,
+                   provenance_chunks(prepared.pair, prepared.input_hashes))
 
 
 def write_pair(plan, prepared, served, files=LOCAL_FILES):
@@ -266,8 +284,7 @@ def write_pair(plan, prepared, served, files=LOCAL_FILES):
     if isinstance(served, Exception):
         return record(pair, output, "error", prepared.started, error=str(served))
     try:
-        files.save_png(output, served.image, prepared.alpha, plan.settings,
-                       provenance_chunks(pair, prepared.input_hashes))
+        save(plan, prepared, served, files)
     except (NSTError, OSError) as error:
         return record(pair, output, "error", prepared.started, error=f"cannot write output ({error})")
     return record(pair, output, "ok", prepared.started, loss=served.best_loss,
@@ -293,3 +310,23 @@ def run_pair(plan, pair, output, get_model, files=LOCAL_FILES):
         return record(pair, output, "error", prepared.started, error=str(error))
     served = stylize(model, prepared.content, prepared.style, plan.controls, prepared.mask)
     return write_pair(plan, prepared, served, files)
+
+
+def run_request(plan, pair, output, model, files=LOCAL_FILES):
+    """One pair for a front end that reports errors itself (`stylize --saved-model`, `request`).
+
+    The same reading, sizes, mask, call and provenance as `run_pair`, always run (the caller
+    decided about an existing output); raises the typed error instead of recording it.
+
+    Returns:
+        `(served, notes)`: the model's `ServedResult` (written to `output`) and the notes.
+    """
+    started = time.time()
+    try:
+        data, hashes = read_inputs(pair, files)
+    except OSError as error:
+        raise ImageError(getattr(error, "filename", None) or pair.content, f"cannot read ({error})") from None
+    prepared = prepare(plan, pair, output, data, hashes, started)
+    served = model.stylize(prepared.content, prepared.style, mask=prepared.mask, **plan.controls)
+    save(plan, prepared, served, files)
+    return served, prepared.notes

@@ -1,22 +1,17 @@
 """Batches on an Apache Spark cluster: one pair per task, the export loaded once per Python worker.
 
-`run_spark_batch(spark, ...)` takes a `SparkSession` (yours: `spark-submit`, a
-Databricks notebook; or `session(master)`'s) and stylizes every pair on the
-executors with an exported model (`python cli.py export`). Each pair is one task,
-so a slow pair holds back no other. A task runs `tf_nst.runs.pairs.run_pair`: the
-Beam pipeline's reading, skip-if-done, pixel cap, resizing, provenance and names,
-so the PNGs equal the local batch's with a one-scale `Stylizer` of the same
-settings. Each Python worker loads the export once (a module-level cache). A
-failing pair is a manifest record, never a failed job. The driver appends one line
-per pair to `OUTDIR/manifest.jsonl` when the job ends, naming the Python worker
-(`executor`: `host:pid`) that ran the pair.
+`run_spark_batch(spark, ...)` takes a `SparkSession` (yours: `spark-submit`, a Databricks
+notebook; or `session(master)`'s) and runs each pair as one task (a slow pair holds back no
+other) through the one request path, `tf_nst.runs.pairs.run_pair`: the PNGs equal the local
+batch's with a one-scale `Stylizer` of the same settings, and "already made?" is the other
+engines'. A failing pair is a manifest record, never a failed job; the driver appends one line
+per pair to `OUTDIR/manifest.jsonl`, naming the Python worker (`executor`: `host:pid`).
 
-Workers need this package (shipped as a zip built on the fly: `ship_package`), its
-requirements in the Python they run (`spark.pyspark.python`), and the inputs, the
-export and OUTDIR at the same path on every machine (a shared mount: NFS, EFS,
-`/dbfs/...`). `s3a://`, `gs://`, `hdfs://` are refused: Python workers do not see
-Spark's Hadoop filesystems. Ctrl-C (or `should_stop`) cancels the job; outputs
-finished before it are kept and recorded `ok`; a rerun skips what is done.
+Workers need this package (shipped as a zip: `ship_package`), its requirements in the Python
+they run (`spark.pyspark.python` / `PYSPARK_PYTHON`; a local master uses this interpreter), and
+the inputs, the export and OUTDIR at the same path on every machine (NFS, EFS, `/dbfs/...`);
+`s3a://`, `gs://`, `hdfs://` are refused. Ctrl-C (or `should_stop`) cancels the job; finished
+outputs are kept and recorded `ok`; a rerun skips what is done.
 
 Example:
 ```python
@@ -70,9 +65,7 @@ _MODELS = {}  # export path -> loaded model, per Python worker process
 
 @dataclasses.dataclass
 class SparkPairResult(batch.PairResult):
-    """A `PairResult` with where it ran.
-
-    Args:
+    """A `PairResult` with where it ran. Args:
         executor: `host:pid` of the Python worker that ran the pair.
         loaded_export: this task loaded the export (the worker's first pair needing it).
     """
@@ -97,8 +90,7 @@ def check_master(master, timeout=CONNECT_TIMEOUT):
     if master.startswith("spark://"):
         addresses = master[len("spark://"):].split(",")
     elif master.startswith("k8s://"):
-        address = master[len("k8s://"):]
-        addresses = [re.sub(r"^https?://", "", address).rstrip("/")]
+        addresses = [re.sub(r"^https?://", "", master[len("k8s://"):]).rstrip("/")]
     else:
         addresses = []
     found = [_HOST_PORT.match(address) for address in addresses]
@@ -129,8 +121,8 @@ def parse_conf(pairs):
 def session(master, conf=None, app_name="tf-nst batch", timeout=CONNECT_TIMEOUT):
     """A `SparkSession` on `master` (checked first: no hang on a wrong address).
 
-    For `local[...]` masters the Python workers run this interpreter unless `conf`
-    sets `spark.pyspark.python`; on a cluster set it to the workers' Python.
+    The Python workers run `worker_python` (a local master: this interpreter unless set); on a
+    cluster set `spark.pyspark.python` (or `PYSPARK_PYTHON`) to the workers' Python.
 
     Raises:
         InvalidArgumentError, ServingError: see `check_master`; the session does not start.
@@ -139,8 +131,12 @@ def session(master, conf=None, app_name="tf-nst batch", timeout=CONNECT_TIMEOUT)
 
     master = check_master(master, timeout)
     conf = dict(conf or {})
-    if _LOCAL_MASTER.match(master):
-        conf.setdefault("spark.pyspark.python", sys.executable)
+    before = os.environ.get("PYSPARK_PYTHON")
+    python = worker_python(master, conf, os.environ)
+    if python:
+        # PySpark's context starts its Python workers with PYSPARK_PYTHON (default: `python3` on PATH),
+        # read from the environment; the conf alone reaches only spark-submit.
+        conf["spark.pyspark.python"] = os.environ["PYSPARK_PYTHON"] = python
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -150,6 +146,15 @@ def session(master, conf=None, app_name="tf-nst batch", timeout=CONNECT_TIMEOUT)
         lines = [line for line in str(error).splitlines() if line.strip()]
         raise ServingError(f"expected a Spark session on master={master}. Received: "
                            f"{lines[0] if lines else type(error).__name__}") from None
+    finally:  # the context has read it
+        os.environ.pop("PYSPARK_PYTHON", None)
+        os.environ.update({} if before is None else {"PYSPARK_PYTHON": before})
+
+
+def worker_python(master, conf, environ):
+    """The workers' Python: `spark.pyspark.python`, `PYSPARK_PYTHON`, else this interpreter on a local master."""
+    return (conf.get("spark.pyspark.python") or environ.get("PYSPARK_PYTHON")
+            or (sys.executable if _LOCAL_MASTER.match(master) else None))
 
 
 def package_zip(folder=None):
@@ -189,9 +194,9 @@ def active_executors(spark):
     if not context.uiWebUrl:
         return None
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the driver's own UI: no proxy
-    url = f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/executors"
     try:
-        with opener.open(url, timeout=5) as response:
+        with opener.open(f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/executors",
+                         timeout=5) as response:
             return [executor["id"] for executor in json.loads(response.read()) if executor.get("isActive", True)]
     except (OSError, ValueError):
         return None
@@ -285,9 +290,8 @@ def _collect(spark, items, plan, should_stop):
 def _settle(plan, pair, output, reason, since):
     """A pair whose task result was lost with the job: `ok` if its output was completed after `since`
     (`skipped` if before), else `interrupted` or an `error` with `reason`."""
-    hashes = provenance.input_hashes(pair.inputs)
     started = time.time()
-    if os.path.exists(output) and pair_runs.stored_matches(pair_runs.LOCAL_FILES, output, plan.settings, hashes):
+    if pair_runs.already_made(pair_runs.LOCAL_FILES, output, plan.settings, provenance.input_hashes(pair.inputs)):
         result = (pair_runs.record(pair, output, "ok", started, notes=["finished before the job stopped"])
                   if os.path.getmtime(output) >= since else pair_runs.record(pair, output, "skipped", started))
     elif reason == "interrupted":
@@ -314,19 +318,15 @@ def run_spark_batch(spark, pairs=None, outdir=None, saved_model=None, contents=N
         spark: a `SparkSession`.
         pairs: `tf_nst.runs.batch.Pair`s, or give `contents` and `styles` (files, folders,
             globs: every content x every style).
-        outdir: output folder, at the same path on every executor (created).
-        saved_model: the export's version or base folder, at the same path on every executor.
-        controls: `{steps, content_weight, style_weight, tv_weight, seed, init}`; missing
-            ones are the export's defaults. `size`: longest side (default: the export's).
-        max_input_pixels: larger inputs are recorded as errors.
+        outdir, saved_model: output folder (created) and the export's version or base folder, at
+            the same path on every executor.
+        controls, size, max_input_pixels: as `tf_nst.runs.pairs.PairPlan.from_export`.
         manifest_name: the manifest's file name in `outdir` (appended to).
-        ship: send this package to the executors (`ship_package`); False when the
-            workers have it installed.
+        ship: send this package to the executors (`ship_package`); False when installed there.
         min_executors: executors to wait for (up to `executor_timeout` s) before starting.
         should_stop: callable polled while the job runs; True cancels it like Ctrl-C.
 
-    Returns:
-        A `tf_nst.runs.batch.BatchSummary` of `SparkPairResult`s, in the pairs' order.
+    Returns: a `tf_nst.runs.batch.BatchSummary` of `SparkPairResult`s, in the pairs' order.
 
     Raises:
         InvalidArgumentError: no pairs, unknown controls, an object-store path, clashing output names.

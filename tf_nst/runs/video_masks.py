@@ -149,7 +149,7 @@ def check_frame_masks(sequences, frame_size, names):
             if number == 1 and mask.shape[:2] != (height, width):
                 notes.append(f"{name} {label}: {mask.shape[1]}x{mask.shape[0]} resized to the frames' "
                              f"{width}x{height}")
-        if not any(mask.any() for _, mask in frame_masks):
+        if not any(region_masks.has_region(mask) for _, mask in frame_masks):
             labels = ", ".join(label for label, _ in frame_masks)
             raise InvalidArgumentError(
                 f"expected masks with a region (white or grey) at every frame. Received: frame {number} "

@@ -30,8 +30,8 @@ import numpy as np
 from tf_nst.engine import pyramid
 from tf_nst.errors import InvalidArgumentError, ServingError
 from tf_nst.serving import contract as names
-from tf_nst.serving.contract import DEFAULT_TIMEOUT, control_values  # noqa: F401 (public here too)
-from tf_nst.serving.export_files import read_export_info, read_signature_defaults, resolve_version  # noqa: F401
+from tf_nst.serving.contract import DEFAULT_TIMEOUT, control_values
+from tf_nst.serving.export_files import read_export_info, read_signature_defaults, resolve_version
 from tf_nst.settings import MIN_SIDE
 
 # gRPC's default receive limit (4 MiB) rejects a ~1200 px uint8 reply after the work is done.
@@ -209,6 +209,31 @@ def predict_request(content, style, model_name=names.MODEL_NAME, version=None,
     for name, value in inputs.items():
         request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
     return request
+
+
+@dataclasses.dataclass(frozen=True)
+class ServedModel:
+    """A model on TF Serving behind the local export's `stylize(content, style, mask=None, **controls)`,
+    so the one request path (`tf_nst.runs.pairs`) calls either alike.
+
+    Args:
+        address: `host:port` (gRPC's 8500, or REST's 8501 with `rest=True`).
+        model_name, version, signature, timeout: as `request_grpc` (REST always uses `stylize_bytes`).
+    """
+
+    address: str
+    rest: bool = False
+    model_name: str = names.MODEL_NAME
+    version: int | None = None
+    signature: str = names.SERVING_DEFAULT
+    timeout: float = DEFAULT_TIMEOUT
+
+    def stylize(self, content, style, mask=None, **controls):
+        if self.rest:
+            return request_rest(self.address, content, style, model_name=self.model_name, version=self.version,
+                                timeout=self.timeout, mask=mask, **controls)
+        return request_grpc(self.address, content, style, model_name=self.model_name, version=self.version,
+                            signature=self.signature, timeout=self.timeout, mask=mask, **controls)
 
 
 def request_grpc(server, content, style, model_name=names.MODEL_NAME, version=None,

@@ -12,7 +12,7 @@ pieces as `Stylizer.stylize`, no second loop) behind two signatures:
 The mask (white: the style's region; grey: a soft edge; black: the photo kept) has the content's
 aspect ratio and is resized to it. Its default, a single white pixel (an empty string for
 `mask_bytes`), means everywhere: an all-white mask runs the unmasked graph, op for op the
-library's `Stylizer.stylize`, and any other mask the library's `stylize(..., masks=[mask])`.
+library's `Stylizer.stylize`, and any other mask the library's `stylize(..., region_masks=[mask])`.
 
 Controls have `SignatureDef.defaults`, so TF Serving fills in whatever a request
 leaves out. Inputs are checked in the graph against caps fixed at export
@@ -32,7 +32,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tf_nst.engine.masks import ASPECT_TOLERANCE
+from tf_nst.engine.masks import ASPECT_TOLERANCE, has_region
 from tf_nst.errors import InvalidArgumentError, OutputError
 from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.serving.contract import (  # noqa: F401 (CONTROL_FIELDS: public here too)
@@ -167,7 +167,7 @@ class SignatureBuilder:
                     f"expected mask with the content's aspect ratio (within {ASPECT_TOLERANCE:.0%}). "
                     "Received: mask of {}x{} for content of {}x{}",
                     [shape[2], shape[1], content_shape[2], content_shape[1]]),
-            _assert(tf.reduce_any(mask > 0),
+            _assert(has_region(mask),
                     "expected mask with a region somewhere (white or grey). Received: black everywhere", []),
         ]
         return _after(checks, mask)
