@@ -51,7 +51,7 @@ def test_two_styles_two_masks_recorded_and_replayed(tmp_path):
 
 @pytest.mark.parametrize("make, args, message", [
     (lambda d: [write_mask(d / "m.png", 512, 512)], lambda m: ["--style-mask", m[0], "--style-mask", m[0]],
-     "expected one --style-mask per STYLE (1), received 2"),
+     "expected one --region-mask per STYLE (1), received 2"),
     (lambda d: [str(d / "missing.png")], lambda m: ["--style-mask", m[0]], "missing.png"),
     (lambda d: [write_mask(d / "black.png", 512, 512, value=0)], lambda m: ["--style-mask", m[0]],
      "expected masks with a region somewhere (white or grey). Received: every mask black"),

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ASSETS, gradient_image
-from tf_nst import LossTerm, Stylizer, load_image
+from tf_nst import LossTerm, Regions, Stylizer, load_image
 from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io.images import resize
@@ -287,13 +287,26 @@ def test_mask_errors_are_typed(small_content, small_style):
     stylizer = tiny_stylizer(num_steps=1)
     left, right = _halves(48, 64)
     with pytest.raises(InvalidArgumentError, match=r"expected one entry of masks per style \(1\). Received: 2"):
-        stylizer.stylize(small_content, small_style, masks=[left, right])
+        stylizer.stylize(small_content, small_style, region_masks=[left, right])
     with pytest.raises(InvalidArgumentError, match="expected masks with a region somewhere"):
-        stylizer.stylize(small_content, [small_style, small_style], masks=[left * 0, right * 0])
+        stylizer.stylize(small_content, [small_style, small_style], region_masks=[left * 0, right * 0])
     with pytest.raises(InvalidArgumentError, match=r"expected masks\[0\] with the aspect ratio"):
-        stylizer.stylize(small_content, small_style, masks=[np.full((48, 48), 255, np.uint8)])
-    result = stylizer.stylize(small_content, small_style, masks=[np.full((24, 32), 255, np.uint8)])
+        stylizer.stylize(small_content, small_style, region_masks=[np.full((48, 48), 255, np.uint8)])
+    with pytest.raises(InvalidArgumentError, match=r"expected region_masks= only \(masks= is its old name\)"):
+        stylizer.stylize(small_content, small_style, region_masks=[left], masks=[left])
+    with pytest.warns(DeprecationWarning, match=r"masks= is deprecated; use region_masks="):
+        result = stylizer.stylize(small_content, small_style, masks=[np.full((24, 32), 255, np.uint8)])
     assert "masks[0]: 32x24 resized to its image's 64x48" in result.notes
+
+
+def test_regions_built_at_the_edge_are_used_as_they_are(small_content, small_style):
+    stylizer = tiny_stylizer(num_steps=2)
+    left, _ = _halves(48, 64)
+    regions = Regions.build([left], None, small_content.shape, [small_style.shape])
+    assert regions.region_masks[0].dtype == np.float32 and regions.style_image_masks is None
+    built_here = stylizer.stylize(small_content, small_style, region_masks=[left])
+    np.testing.assert_array_equal(stylizer.stylize(small_content, small_style, regions=regions).image,
+                                  built_here.image)
 
 
 def test_masks_with_tiles_scales_colours_and_style_masks(small_style):
@@ -303,8 +316,9 @@ def test_masks_with_tiles_scales_colours_and_style_masks(small_style):
                              preserve_colors="luminance", style_statistic="mean-cov")
     style_mask = np.zeros((40, 40), np.uint8)
     style_mask[:20] = 255
-    result = stylizer.stylize(content, [small_style, small_style[::-1]], masks=[left, right * 0],
-                              style_masks=[style_mask, None])
+    with pytest.warns(DeprecationWarning, match="style_masks= is deprecated; use style_image_masks="):
+        result = stylizer.stylize(content, [small_style, small_style[::-1]], region_masks=[left, right * 0],
+                                  style_masks=[style_mask, None])
     assert [plan["tile_size"] for plan in result.tiling] == [64, 64] and result.steps == 8
     assert "masks[1] is black everywhere: style 1 is not used" in result.notes
     changed = np.abs(result.image.astype(int) - content.astype(int)).mean(-1)
@@ -350,7 +364,7 @@ def test_vgg16_hed_two_styles_on_two_halves_each_dominate_their_half(content_pat
     height, width = content.shape[:2]
     left, right = _halves(height, width)
     stylizer = Stylizer(backbone="vgg16-hed", size=96, num_steps=20)
-    image = stylizer.stylize(content, styles, masks=[left, right]).image
+    image = stylizer.stylize(content, styles, region_masks=[left, right]).image
     extractor = FeatureExtractor([f"block{i}_conv1" for i in (1, 2, 3)], backbone="vgg16-hed")
     half, margin = width // 2, 12
     for part, own in ((np.s_[:, :half - margin], 0), (np.s_[:, half + margin:], 1)):
@@ -367,7 +381,7 @@ def test_vgg16_hed_unmasked_half_stays_close_to_the_content(content_path, style_
     content = fit(load_image(content_path).rgb, 96)
     height, width = content.shape[:2]
     left, _ = _halves(height, width)
-    result = Stylizer(backbone="vgg16-hed", size=96, num_steps=20).stylize(content, style_path, masks=[left])
+    result = Stylizer(backbone="vgg16-hed", size=96, num_steps=20).stylize(content, style_path, region_masks=[left])
     change = np.abs(result.image.astype(int) - content.astype(int)).mean(-1)
     styled, kept = change[:, :width // 2 - 12].mean(), change[:, width // 2 + 16:].mean()
     assert styled > 15 and kept < 4 and kept < 0.2 * styled, (styled, kept)
@@ -378,7 +392,7 @@ def test_stylize_graph_with_a_mask_equals_the_library(small_content, small_style
     stylizer = tiny_stylizer(num_steps=6, scales=1)
     left, _ = _halves(48, 64)
     small_style = resize(small_style, (64, 64))  # at the output's size: the library's style_scale=1
-    library = stylizer.stylize(small_content, small_style, masks=[left])
+    library = stylizer.stylize(small_content, small_style, region_masks=[left])
     image = tf.TensorSpec([1, None, None, 3], tf.uint8)
 
     @tf.function(input_signature=[image, image, tf.TensorSpec([1, None, None, 1], tf.uint8)])

@@ -17,7 +17,7 @@ _EXPORTS = {
     "LoadedImage": "io.images", "load_image": "io.images", "read_png_text": "io.provenance", "save_png": "io.images",
     "LossTerm": "engine.losses", "content_loss": "engine.losses", "gram_matrix": "engine.losses", "style_loss": "engine.losses",
     "total_variation_loss": "engine.losses",
-    "StyleObjective": "engine.objective",
+    "StyleObjective": "engine.objective", "Regions": "engine.masks",
     "LBFGS": "engine.optimizers", "Adam": "engine.optimizers",
     "read_provenance": "io.provenance",
     "load_saved_model": "serving.client", "request_grpc": "serving.client", "request_rest": "serving.client",

@@ -101,9 +101,10 @@ def input_options(function):
 def style_mask_option(help="Where each STYLE applies on the content: one grey image per STYLE, in order "
                             "(white: that style; black: no style, the photo kept; grey: a soft edge), "
                             "resized to every scale.", folders=False):
-    """`--style-mask PATH` (repeatable): regional control, one mask per style (`folders`: a folder too)."""
-    return click.option("--style-mask", "style_masks", multiple=True, type=click.Path(dir_okay=folders),
-                        metavar="PATH", help=help)
+    """`--region-mask PATH` (repeatable; `--style-mask` is its old name): regional control, one mask per
+    style, the library's `region_masks=` (`folders`: a folder too)."""
+    return click.option("--region-mask", "--style-mask", "style_masks", multiple=True,
+                        type=click.Path(dir_okay=folders), metavar="PATH", help=help)
 
 
 def style_image_mask_option(function):

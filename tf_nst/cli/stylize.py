@@ -88,7 +88,7 @@ def mask_arguments(styles, style_masks, style_image_masks, replayed=None):
         masks["style_masks"] = list(style_masks)
     if style_image_masks:
         masks["style_image_masks"] = [None if path.lower() == "none" else path for path in style_image_masks]
-    for role, option in (("style_masks", "--style-mask"), ("style_image_masks", "--style-image-mask")):
+    for role, option in (("style_masks", "--region-mask"), ("style_image_masks", "--style-image-mask")):
         if role in masks and len(masks[role]) != len(styles):
             raise click.BadParameter(f"expected one {option} per STYLE ({len(styles)}), received "
                                      f"{len(masks[role])}", param_hint=f"'{option}'")
@@ -96,21 +96,20 @@ def mask_arguments(styles, style_masks, style_image_masks, replayed=None):
 
 
 def load_run_inputs(content, styles, masks, settings, max_input_pixels):
-    """Read every input once, with the pixel cap, and check the masks against them (before the model)."""
-    from tf_nst.engine.masks import prepare_masks
+    """Read every input once, with the pixel cap, and build the run's `Regions` from them (before the model)."""
+    from tf_nst.engine.masks import Regions
     from tf_nst.io import images as image_io
 
     def load(path):
         return None if path is None else image_io.load_image(path, max_input_pixels=max_input_pixels)
 
-    loaded = {"content": load(content), "styles": [load(path) for path in styles],
-              "masks": [load(path) for path in masks.get("style_masks", ())] or None,
-              "style_masks": [load(path) for path in masks.get("style_image_masks", ())] or None}
+    loaded = {"content": load(content), "styles": [load(path) for path in styles]}
     # A start image is read here once, with the cap, and given to the run (the Stylizer does not read it again).
     loaded["init"] = load(settings.init) if isinstance(settings.init, str) and settings.init not in INIT_MODES \
         else None
-    prepare_masks(loaded["masks"], loaded["style_masks"], loaded["content"].rgb.shape,
-                  [style.rgb.shape for style in loaded["styles"]])
+    loaded["regions"] = Regions.build([load(path) for path in masks.get("style_masks", ())] or None,
+                                      [load(path) for path in masks.get("style_image_masks", ())] or None,
+                                      loaded["content"].rgb.shape, [style.rgb.shape for style in loaded["styles"]])
     return loaded
 
 
@@ -126,7 +125,7 @@ def _run(settings, loaded, inputs, masks, output, save_every, tensorboard, quiet
         with stop.during_optimization():
             result = stylizer.stylize(loaded["content"], loaded["styles"], callback=reporter, should_stop=stop,
                                       chunk_steps=math.gcd(5, save_every) if save_every else 5,
-                                      masks=loaded["masks"], style_masks=loaded["style_masks"],
+                                      regions=loaded["regions"],
                                       init=loaded["init"].rgb if loaded["init"] is not None else None)
         reporter.finish(result)
     finally:

@@ -1,8 +1,8 @@
 """A run's inputs, read and checked before any work: images, blend weights, masks, colour handling.
 
 `prepare_inputs` turns what `Stylizer.stylize` receives (paths, `LoadedImage`s or arrays) into
-a `RunInputs`: loaded images (the colour mode applied), normalized blend weights, the region
-masks as float arrays, and the notes the user should see.
+a `RunInputs`: loaded images (the colour mode applied), normalized blend weights, the
+`Regions` (built once, at the edge), and the notes the user should see.
 """
 
 import dataclasses
@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 
 from tf_nst.engine import colors
-from tf_nst.engine import masks as region_masks
+from tf_nst.engine import masks as masks_module
 from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.io import images as image_io
 
@@ -26,8 +26,7 @@ class RunInputs:
         styles: the style `LoadedImage`s (colour-matched when colours are preserved).
         content_colors: the content's original `uint8 (H, W, 3)` pixels (for recombination).
         blend: `(len(styles),)` float32 weights summing to 1.
-        masks: `None` or one `float32 (H, W)` mask in [0, 1] per style (on the content).
-        style_masks: `None` or, per style, a `float32 (h, w)` mask on that style image or `None`.
+        regions: the run's `tf_nst.engine.masks.Regions` (no masks: every style everywhere).
         init: `None` or a `uint8 (h, w, 3)` start image.
         notes: things the user should know.
     """
@@ -36,14 +35,18 @@ class RunInputs:
     styles: list
     content_colors: np.ndarray
     blend: np.ndarray
-    masks: list | None = None
-    style_masks: list | None = None
+    regions: masks_module.Regions = masks_module.Regions()
     init: np.ndarray | None = None
     notes: list = dataclasses.field(default_factory=list)
 
 
-def prepare_inputs(settings, content, styles, min_side, masks=None, style_masks=None, init=None):
-    """Load and check a run's inputs (see `Stylizer.stylize` for the arguments)."""
+def prepare_inputs(settings, content, styles, min_side, region_masks=None, style_image_masks=None, regions=None,
+                   init=None):
+    """Load and check a run's inputs (see `Stylizer.stylize` for the arguments).
+
+    `regions`: a `Regions` built at an edge (kept as it is), else one is built here from
+    `region_masks` and `style_image_masks`.
+    """
     content = as_loaded(content)
     if not isinstance(styles, (list, tuple)):
         styles = [styles]
@@ -52,16 +55,16 @@ def prepare_inputs(settings, content, styles, min_side, masks=None, style_masks=
         raise InvalidArgumentError("expected at least one style image. Received: styles=[]")
     blend = blend_weights(settings.style_blend, len(styles))
     notes = list(content.notes) + [note for style in styles for note in style.notes]
-    masks, style_masks, mask_notes = region_masks.prepare_masks(
-        masks, style_masks, content.rgb.shape, [style.rgb.shape for style in styles])
-    notes += mask_notes
+    if regions is None:
+        regions = masks_module.Regions.build(region_masks, style_image_masks, content.rgb.shape,
+                                             [style.rgb.shape for style in styles])
+    notes += list(regions.notes)
     content_colors = content.rgb
     content, styles = apply_color_mode(settings.preserve_colors, content, styles)
     for loaded in [content] + styles:
         notes += check_sides(loaded, min_side)
     return RunInputs(content=content, styles=styles, content_colors=content_colors, blend=blend,
-                     masks=masks, style_masks=style_masks,
-                     init=None if init is None else as_loaded(init).rgb, notes=notes)
+                     regions=regions, init=None if init is None else as_loaded(init).rgb, notes=notes)
 
 
 def apply_color_mode(mode, content, styles):

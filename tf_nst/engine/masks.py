@@ -18,6 +18,9 @@ style on the left half), the change 0-8 px across the boundary fell from 11.6 to
 levels and 8-16 px from 8.6 to 1.8, at the cost of a weaker style in the region's last ~16 px.
 """
 
+import dataclasses
+import warnings
+
 import numpy as np
 
 from tf_nst.engine import colors
@@ -129,6 +132,46 @@ def prepare_masks(masks, style_masks, content_shape, style_shapes):
         if all(mask is None for mask in style_masks):
             style_masks = None
     return masks, style_masks, notes
+
+
+@dataclasses.dataclass(frozen=True)
+class Regions:
+    """Where each style of a run applies: read and checked once at an edge, then carried unchanged.
+
+    Args:
+        region_masks: `None` (every style everywhere, blended) or one `float32 (H, W)` mask in
+            [0, 1] per style, on the content: white is that style's region, grey a soft edge.
+        style_image_masks: `None` or, per style, a `float32 (h, w)` mask on that style image
+            (the part of the painting that feeds its region) or `None` (all of it).
+        notes: what the user should know (a mask resized, a style left unused).
+
+    Example:
+    ```python
+    regions = Regions.build(["sky.png", "ground.png"], None, content.shape, [s.shape for s in styles])
+    stylizer.stylize(content, styles, regions=regions)  # not read or checked again
+    ```
+    """
+
+    region_masks: tuple | None = None
+    style_image_masks: tuple | None = None
+    notes: tuple = ()
+
+    @classmethod
+    def build(cls, region_masks, style_image_masks, content_shape, style_shapes):
+        """Read and check the masks of a run (`prepare_masks`: paths, `LoadedImage`s or arrays)."""
+        masks, style_masks, notes = prepare_masks(region_masks, style_image_masks, content_shape, style_shapes)
+        return cls(None if masks is None else tuple(masks),
+                   None if style_masks is None else tuple(style_masks), tuple(notes))
+
+
+def renamed(new_value, old_value, new_name, old_name):
+    """A keyword's value under its new name, or under its old one with a `DeprecationWarning`."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise InvalidArgumentError(f"expected {new_name}= only ({old_name}= is its old name). Received: both")
+    warnings.warn(f"{old_name}= is deprecated; use {new_name}= (same values)", DeprecationWarning, stacklevel=3)
+    return old_value
 
 
 def _listed(masks, count, name):

@@ -1,14 +1,14 @@
 """The Stylizer: the driver that runs a `StyleObjective` through the coarse-to-fine schedule.
 
-Data path, top-down: `StylizeSettings` (settings.py) -> `FeatureExtractor` (backbones.py)
--> `StyleObjective` (objective.py: targets once, then `value_and_grad`, tile by tile when
-the memory budget requires, memory.py / tiling.py) -> optimizer steps in a `tf.while_loop`
-(optimizers.py) -> per scale of the `Schedule` (pyramid.py) -> best image.
+Data path, top-down: `StylizeSettings` (`tf_nst.settings`) -> `FeatureExtractor` (backbones.py)
+-> `StyleObjective` (objective.py: targets once, then `value_and_grad`, tiled when the memory
+budget requires, memory.py / tiling.py) -> optimizer steps in a `tf.while_loop` (optimizers.py)
+-> per scale of the `Schedule` (`tf_nst.settings.schedule`) -> best image.
 
 The driver runs the loop in chunks so it can report progress, save snapshots, honour a
 time budget and stop on Ctrl-C; `stylize_graph` runs the same pieces as one graph for
-export. Its pieces: `inputs.py` (reading and checking a run's inputs and masks),
-`pieces.py` (the traced loop pieces), `targets.py` (the style-target cache).
+export. Its pieces: `inputs.py` (reading and checking a run's inputs), `masks.py` (a run's
+`Regions`), `pieces.py` (the traced loop pieces), `targets.py` (the style-target cache).
 """
 
 import dataclasses
@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine import colors, pyramid
-from tf_nst.engine import masks as region_masks
+from tf_nst.engine import masks as masks_module
 from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.engine.inputs import prepare_inputs
 from tf_nst.engine.objective import StyleObjective
@@ -64,7 +64,7 @@ class Stylizer:
                     inputs=["content.jpg", "starry_night.jpg"])
     # One painting for the sky, another for the ground (grey masks, white = the style's region):
     result = stylizer.stylize("content.jpg", ["starry_night.jpg", "the_scream.jpg"],
-                              masks=["sky.png", "ground.png"])
+                              region_masks=["sky.png", "ground.png"])
     ```
     """
 
@@ -195,11 +195,11 @@ class Stylizer:
         style = tf.cast(style, tf.float32)
         if mask is not None:
             shape = tf.shape(content)
-            mask = region_masks.fit_masks(region_masks.as_unit_tensor(mask), shape[1], shape[2])
+            mask = masks_module.fit_masks(masks_module.as_unit_tensor(mask), shape[1], shape[2])
         style_masks = None
         if style_mask is not None:
             shape = tf.shape(style)
-            style_masks = [region_masks.fit_masks(region_masks.as_unit_tensor(style_mask), shape[1], shape[2])]
+            style_masks = [masks_module.fit_masks(masks_module.as_unit_tensor(style_mask), shape[1], shape[2])]
         targets = objective.compute_targets(content, [style], tf.ones([1]), masks=mask, style_masks=style_masks)
         x = tf.cond(tf.convert_to_tensor(random_init), lambda: random_image(tf.shape(content), seed),
                     lambda: content)
@@ -218,7 +218,7 @@ class Stylizer:
             content_rgb, style_rgbs: `uint8` arrays at this scale.
             blend: `(len(style_rgbs),)` weights summing to 1.
             masks: `None` or `(1, H, W, len(style_rgbs))` float32 at the content's size.
-            style_masks: `None` or per style `None` or a `(h, w)` float32 array at the style's size.
+            style_masks: `None` or per style `None` or a `(1, h, w, 1)` float32 tensor at the style's size.
 
         Each style's statistics are kept (by pixels, mask and tiling) and reused: a batch that
         runs many contents against one style computes that style's targets once per scale.
@@ -234,8 +234,7 @@ class Stylizer:
     def _style_moments(self, pieces, style_rgb, style_mask):
         if style_mask is None and self.settings.style_statistic == "gram":
             return pieces.style_grams(to_batch(style_rgb))
-        mask = None if style_mask is None else tf.constant(np.asarray(style_mask, np.float32)[None, :, :, None])
-        return pieces.style_statistics(to_batch(style_rgb), mask)
+        return pieces.style_statistics(to_batch(style_rgb), style_mask)
 
     def style_cache_info(self):
         """`{"hits": n, "misses": n, "size": n}` of the style-target cache."""
@@ -257,7 +256,8 @@ class Stylizer:
     # --- Python driver ----------------------------------------------------------------------
 
     def stylize(self, content, styles, callback=None, should_stop=None, chunk_steps=5, init=None,
-                num_steps=None, masks=None, style_masks=None):
+                num_steps=None, region_masks=None, style_image_masks=None, regions=None, masks=None,
+                style_masks=None):
         """Stylize `content` with one or more `styles`.
 
         Args:
@@ -271,14 +271,19 @@ class Stylizer:
                 (resized to the output; a video's warped previous frame).
             num_steps: for this call, a single resolution at the final size with this many
                 evaluations instead of the schedule (a video's later frames start close).
-            masks: `None` (every style everywhere, blended) or one mask per style: a grey image
+            region_masks: `None` (every style everywhere, blended) or one mask per style: a grey image
                 path, `LoadedImage` or array (`uint8` 0-255 or float 0-1, `(H, W)`, `(H, W, 1)`
                 or `(H, W, 3)`); white is that style's region, soft edges allowed, resized to
                 every scale (aspect ratio within 1% of the content's). Style `r` is matched in
                 its region only, its part scaled by its `style_blend` weight; where every mask
                 is black only the content and TV terms apply.
-            style_masks: `None` or, per style, a mask on that style image (which part of the
-                painting feeds its region) or `None` (all of it).
+            style_image_masks: `None` or, per style, a mask on that style image (which part of
+                the painting feeds its region) or `None` (all of it). CLI: `--region-mask` and
+                `--style-image-mask`.
+            regions: instead of the two above, a `tf_nst.engine.masks.Regions` already built
+                (and checked) at an edge: used as it is.
+            masks, style_masks: the old names of `region_masks` and `style_image_masks`
+                (deprecated: a `DeprecationWarning`).
 
         Returns:
             A `StylizeResult`. Ctrl-C stops the run and returns the best image so far
@@ -287,9 +292,11 @@ class Stylizer:
         One run at a time per Stylizer (the L-BFGS history is its variables): concurrent
         calls from several threads wait for each other.
         """
+        region_masks = masks_module.renamed(region_masks, masks, "region_masks", "masks")
+        style_image_masks = masks_module.renamed(style_image_masks, style_masks, "style_image_masks", "style_masks")
         with self._run_lock:
-            inputs = prepare_inputs(self.settings, content, styles, self.min_side, masks=masks,
-                                    style_masks=style_masks, init=init)
+            inputs = prepare_inputs(self.settings, content, styles, self.min_side, region_masks, style_image_masks,
+                                    regions, init=init)
             schedule = self.schedule
             if num_steps is not None:
                 schedule = Schedule(sizes=[self.settings.size], steps=[int(num_steps)])
@@ -310,16 +317,17 @@ class Stylizer:
             return self._result(run, inputs)
 
     def scale_inputs(self, inputs, scale_size):
-        """`(content_rgb, style_rgbs, masks, style_masks)` of a `RunInputs` at one scale."""
+        """`(content_rgb, style_rgbs, masks, style_masks)` of a `RunInputs` at one scale (masks as
+        tensors, fitted by the one resizer: `masks.fit_masks`)."""
         content_rgb = pyramid.fit(inputs.content.rgb, scale_size, self.min_side)
         style_side = max(self.min_side, round(self.settings.style_scale * scale_size))
         style_rgbs = [pyramid.fit(style.rgb, style_side, self.min_side) for style in inputs.styles]
-        masks = style_masks = None
-        if inputs.masks is not None:
-            masks = region_masks.fit_masks(inputs.masks, *content_rgb.shape[:2])
-        if inputs.style_masks is not None:
-            style_masks = [None if mask is None else region_masks.fit_masks([mask], *rgb.shape[:2]).numpy()[0, :, :, 0]
-                           for mask, rgb in zip(inputs.style_masks, style_rgbs)]
+        regions, masks, style_masks = inputs.regions, None, None
+        if regions.region_masks is not None:
+            masks = masks_module.fit_masks(regions.region_masks, *content_rgb.shape[:2])
+        if regions.style_image_masks is not None:
+            style_masks = [None if mask is None else masks_module.fit_masks([mask], *rgb.shape[:2])
+                           for mask, rgb in zip(regions.style_image_masks, style_rgbs)]
         return content_rgb, style_rgbs, masks, style_masks
 
     def _run_scale(self, run, inputs, scale_index):

@@ -183,7 +183,7 @@ class _BatchRun:
             _check_replaceable(output, self.overwrite)
             content = image_io.load_image(pair.content, max_input_pixels=self.max_input_pixels)
             result = self.stylizer.stylize(content, [self.style(pair.style)], should_stop=should_stop,
-                                           masks=None if pair.mask is None else [pair.mask])
+                                           region_masks=None if pair.mask is None else [pair.mask])
             # Only a stop drops the pair: a time budget (max_seconds) ends a run with a legitimate output.
             if result.status is RunStatus.STOPPED:
                 return PairResult(**base, status="interrupted", seconds=time.perf_counter() - started,

@@ -23,7 +23,7 @@ class Pair:
     Args:
         content, style: image paths.
         mask: `None` (the style everywhere) or a grey image path on the content: white is where
-            the style applies, black keeps the content (`Stylizer.stylize(..., masks=[mask])`).
+            the style applies, black keeps the content (`Stylizer.stylize(..., region_masks=[mask])`).
     """
 
     content: str

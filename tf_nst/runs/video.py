@@ -212,11 +212,11 @@ class _FrameLoop:
         if index == 0:
             for term in self.temporal_terms:
                 term.reset()
-            result = self.stylizer.stylize(content, self.styles, should_stop=should_stop, masks=masks)
+            result = self.stylizer.stylize(content, self.styles, should_stop=should_stop, region_masks=masks)
         else:
             region = None if masks is None else np.clip(np.sum(masks, axis=0), 0.0, 1.0)
-            result = self.stylizer.stylize(content, self.styles, init=self.start(content, region), masks=masks,
-                                           num_steps=self.frame_steps, should_stop=should_stop)
+            result = self.stylizer.stylize(content, self.styles, init=self.start(content, region),
+                                           region_masks=masks, num_steps=self.frame_steps, should_stop=should_stop)
         if result.interrupted:  # stopped, or the time budget (max_seconds) ran out inside the frame
             self.status = result.status
             return None

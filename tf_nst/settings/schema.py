@@ -3,9 +3,9 @@
 Each field is a keyword argument of `Stylizer` (same name, same default), and its
 metadata says how it is checked and offered on the command line: allowed choices,
 limits, the CLI option name when it is not the field's, help text, and whether an
-export takes it as a per-request control. `cli.py` builds its options from here,
-`Stylizer.get_config()` is this dataclass as a dict, presets and `--from` are keyed
-by these names, and the `--saved-model` refusal is "every field that is not a
+export takes it as a per-request control. `tf_nst.cli.options` builds the CLI's options
+from here, `Stylizer.get_config()` is this dataclass as a dict, presets and `--from` are
+keyed by these names, and the `--saved-model` refusal is "every field that is not a
 control". Adding a setting means adding a field here (and using it where it acts).
 
 TensorFlow-free, so `--help` and usage errors stay fast.
