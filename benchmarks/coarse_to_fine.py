@@ -29,7 +29,8 @@ import tensorflow as tf
 from benchmarks.quality import load_pair
 from tf_nst.engine import pyramid
 from tf_nst.engine.optimizers import LBFGS, run_steps
-from tf_nst.engine.stylizer import AnySizeFunction, Stylizer, to_batch
+from tf_nst.engine.pieces import AnySizeFunction, to_batch
+from tf_nst.engine.stylizer import Stylizer
 
 WEIGHTS = (1.0, 10.0, 1.0)  # the Stylizer defaults: content, style, TV
 

@@ -53,7 +53,7 @@ def history_child(history_size, in_place, side=2048, chunks=4, chunk_steps=5):
     import tensorflow as tf
 
     from tf_nst.engine.optimizers import LBFGS, run_steps
-    from tf_nst.engine.stylizer import AnySizeFunction
+    from tf_nst.engine.pieces import AnySizeFunction
 
     optimizer = LBFGS(history_size=history_size, in_place=in_place)
     shape = [1, side, side, 3]

@@ -8,6 +8,7 @@ from conftest import gradient_image
 from PIL import Image
 
 from tf_nst.runs import batch
+from tf_nst.runs.records import read_manifest
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io.provenance import read_provenance
 from tf_nst.engine.stylizer import Stylizer
@@ -59,7 +60,7 @@ def test_folder_with_a_corrupt_file(stylizer, folders, tmp_path):
     assert not summary.all_ok and not summary.interrupted
     assert summary.summary_line().startswith("6 pairs: 5 ok, 0 skipped, 1 error in ")
     assert pngs(outdir) == [f"photo{seed}--waves.png" for seed in range(5)]
-    records = batch.read_manifest(outdir / batch.MANIFEST_NAME)
+    records = read_manifest(outdir / batch.MANIFEST_NAME)
     assert len(records) == 6
     for record in records:
         assert set(record) == MANIFEST_FIELDS
@@ -85,7 +86,7 @@ def test_folder_with_a_corrupt_file(stylizer, folders, tmp_path):
     assert [(event.done, event.total, event.unit) for event in seen] == [(n, 6, "pair") for n in range(1, 7)]
     assert seen[-1].counts == {"ok": 0, "skipped": 5, "error": 1, "interrupted": 0}
     assert {name: os.stat(outdir / name).st_mtime_ns for name in pngs(outdir)} == mtimes
-    assert len(batch.read_manifest(outdir / batch.MANIFEST_NAME)) == 12  # one line per pair per run
+    assert len(read_manifest(outdir / batch.MANIFEST_NAME)) == 12  # one line per pair per run
 
 
 def test_two_styles_three_contents(stylizer, folders, tmp_path):
@@ -128,7 +129,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(stylizer, folders, tmp_pat
     assert pngs(outdir) == pngs(tmp_path / "reference")
     for name in pngs(outdir):
         np.testing.assert_array_equal(pixels(outdir / name), pixels(tmp_path / "reference" / name))
-    statuses = [record["status"] for record in batch.read_manifest(outdir / batch.MANIFEST_NAME)]
+    statuses = [record["status"] for record in read_manifest(outdir / batch.MANIFEST_NAME)]
     assert statuses == ["ok", "ok", "skipped", "skipped", "interrupted", "skipped", "skipped", "ok", "ok"]
 
 
@@ -232,7 +233,7 @@ def test_batch_with_masks_names_provenance_rerun_and_a_changed_or_black_mask(sty
     redone = batch.run_batch(stylizer, pairs[:1], outdir)
     assert redone.results[0].status == "ok"
     assert not np.array_equal(pixels(outdir / "photo--waves--left.png"), masked)
-    lines = batch.read_manifest(outdir / batch.MANIFEST_NAME)
+    lines = read_manifest(outdir / batch.MANIFEST_NAME)
     assert [line.get("mask") for line in lines[:3]] == [left, str(tmp_path / "black.png"), None]
     assert "mask" not in lines[2]
 

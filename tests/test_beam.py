@@ -10,6 +10,7 @@ from PIL import Image
 pytest.importorskip("apache_beam", reason="apache_beam not installed (pip install -r requirements-beam.txt)")
 
 from tf_nst.runs import batch  # noqa: E402
+from tf_nst.runs.records import read_manifest  # noqa: E402
 from tf_nst.serving import export  # noqa: E402
 from tf_nst.runs import beam as nst_beam  # noqa: E402
 from tf_nst.errors import InvalidArgumentError, ServingError  # noqa: E402
@@ -53,7 +54,7 @@ def test_direct_runner_equals_library_batch(setup):
         assert served.shape == expected.shape
         np.testing.assert_array_equal(served, expected)  # RGB and the content's alpha
     assert np.asarray(Image.open(outdir / "leaf--dots.png")).shape[2] == 4
-    records = batch.read_manifest(outdir / batch.MANIFEST_NAME)
+    records = read_manifest(outdir / batch.MANIFEST_NAME)
     assert len(records) == 6 and len({record["run"] for record in records}) == 1
     failed = sorted((record["content"], record["style"], record["error"]) for record in records
                     if record["status"] == "error")

@@ -80,7 +80,9 @@ def test_saved_model_cli_show_lists_signatures(exported):
                 assert entry.split("\n")[1].strip() == f"dtype: {dtype}", name
                 assert entry.split("\n")[2].strip() == f"shape: {shape}", name
         assert "Method name is: tensorflow/serving/predict" in block
-    defaults = export.read_signature_defaults(exported[2], export.STYLIZE_BYTES)
+    from tf_nst.serving.export_files import read_signature_defaults
+
+    defaults = read_signature_defaults(exported[2], export.STYLIZE_BYTES)
     assert defaults["steps"] == 3 and defaults["init"] == b"content" and defaults["style_weight"] > 0
 
 

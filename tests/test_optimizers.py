@@ -123,7 +123,7 @@ def test_lbfgs_in_place_history_gives_the_same_numbers():
     # The driver's variant keeps the history in variables; chunks of calls as the Stylizer makes
     # them, a ring of 4 slots that wraps several times, two image sizes in turn (the shape is
     # reset by each `initialize`): every iterate equals the stateless loop's, bit for bit.
-    from tf_nst.engine.stylizer import AnySizeFunction
+    from tf_nst.engine.pieces import AnySizeFunction
 
     def chunked(optimizer, x0):
         start = AnySizeFunction(lambda x: optimizer.initialize(x, quadratic_any))

@@ -23,6 +23,7 @@ from tf_nst.engine.stylizer import Stylizer
 from tf_nst.errors import InvalidArgumentError, ServingError
 from tf_nst.io.provenance import read_provenance
 from tf_nst.runs import batch
+from tf_nst.runs.records import read_manifest
 from tf_nst.runs import spark as nst_spark
 from tf_nst.serving import export
 
@@ -106,7 +107,7 @@ def test_cli_local_master_equals_local_batch(setup, tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGINT) is handler  # PySpark's handler goes with its session
     assert result.output.strip().splitlines()[-1].startswith("4 pairs: 4 ok, 0 skipped, 0 errors in ")
     assert_same_pixels(tmp_path / "local2", root / "library")
-    records = batch.read_manifest(tmp_path / "local2" / batch.MANIFEST_NAME)
+    records = read_manifest(tmp_path / "local2" / batch.MANIFEST_NAME)
     assert sorted((record["content"], record["status"]) for record in records) == sorted(
         (content, "ok") for content in contents for _ in range(2))
     assert all(record["executor"] for record in records)
@@ -126,7 +127,7 @@ def test_cluster_batch_equals_local_batch_and_reruns_skip(setup, cluster):
     stored, reference = read_provenance(outdir / "city--waves.png"), read_provenance(root / "library" / "city--waves.png")
     assert (stored["settings"], stored["inputs_sha256"]) == (reference["settings"], reference["inputs_sha256"])
 
-    records = batch.read_manifest(outdir / batch.MANIFEST_NAME)
+    records = read_manifest(outdir / batch.MANIFEST_NAME)
     assert [(record["content"], record["style"]) for record in records] == [(p.content, p.style) for p in pairs]
     broken = [record for record in records if record["status"] == "error"]
     assert [record["content"] for record in broken] == [pairs[-1].content]
@@ -143,7 +144,7 @@ def test_cluster_batch_equals_local_batch_and_reruns_skip(setup, cluster):
     again = nst_spark.run_spark_batch(spark, pairs, outdir, model)
     assert (again.ok, again.skipped, again.errors) == (0, 4, 1)
     assert {name: os.stat(outdir / name).st_mtime_ns for name in names} == mtimes
-    records = batch.read_manifest(outdir / batch.MANIFEST_NAME)
+    records = read_manifest(outdir / batch.MANIFEST_NAME)
     assert len(records) == 10 and len({record["run"] for record in records}) == 2
 
 

@@ -38,7 +38,7 @@ def test_same_seed_is_bit_identical_and_seeds_differ(small_content, small_style)
 
 
 def test_mean_noise_init_starts_at_the_imagenet_mean(small_content, small_style):
-    from tf_nst.engine.stylizer import IMAGENET_MEAN_RGB
+    from tf_nst.engine.pieces import IMAGENET_MEAN_RGB
 
     stylizer = tiny_stylizer(init="mean-noise", num_steps=1)
     start = stylizer.initial_image(resize(small_content, (64, 48))).numpy()[0]

@@ -33,3 +33,13 @@ class OutputError(NSTError):
 
 class ServingError(NSTError):
     """A SavedModel or model server cannot be used: not loadable, unreachable, unknown model, deadline."""
+
+
+def require_optional(module, install_line):
+    """Import an optional dependency, or raise `ImportError` with the install line first."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:  # pragma: no cover - depends on the optional install
+        raise ImportError(f"{install_line} ({error})") from error

@@ -25,10 +25,7 @@ from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.engine.inputs import prepare_inputs
 from tf_nst.engine.objective import StyleObjective
 from tf_nst.engine.optimizers import LBFGS, Adam, run_steps
-from tf_nst.engine.pieces import (  # noqa: F401 (public here)
-    IMAGENET_MEAN_RGB,
-    AnySizeFunction,
-    LoopPieces,
+from tf_nst.engine.pieces import (
     build_pieces,
     mean_noise_image,
     random_image,

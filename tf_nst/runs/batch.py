@@ -31,10 +31,9 @@ from tf_nst.engine.status import RunStatus
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError, OutputError
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
-from tf_nst.io.inputs import IMAGE_EXTENSIONS, expand_inputs, is_image_name, stem  # noqa: F401 (public here too)
+from tf_nst.io.inputs import expand_inputs, stem
 from tf_nst.runs.contract import PairProgress
-from tf_nst.runs.records import (  # noqa: F401 (public here too)
-    MANIFEST_NAME, STATUSES, BatchSummary, Manifest, Pair, PairResult, read_manifest)
+from tf_nst.runs.records import MANIFEST_NAME, STATUSES, BatchSummary, Manifest, Pair, PairResult
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS
 
 NAME_SEPARATOR = "--"

@@ -53,7 +53,7 @@ except ImportError as error:  # pragma: no cover - depends on the optional insta
     raise ImportError(
         f"tf_nst.runs.beam needs Apache Beam: pip install -r requirements-beam.txt ({error})") from error
 
-from tf_nst.errors import InvalidArgumentError
+
 from tf_nst.io import filesystems
 from tf_nst.io import images as image_io
 from tf_nst.io.inputs import expand_inputs
@@ -253,14 +253,7 @@ def run(contents=None, styles=None, outdir=None, saved_model=None, pairs=None, c
     Returns:
         A `BatchSummary` read back from the manifest (`all_ok` when every pair has its output).
     """
-    if outdir is None or saved_model is None:
-        raise InvalidArgumentError(
-            f"expected outdir and saved_model. Received: outdir={outdir!r}, saved_model={saved_model!r}")
-    if pairs is None:
-        if not contents or not styles:
-            raise InvalidArgumentError("expected contents and styles, or pairs. Received: neither")
-        pairs = match_pairs(contents, styles)
-    pairs = list(pairs)
+    pairs = pair_runs.batch_pairs(outdir, saved_model, pairs, contents, styles, match_pairs)
     started = time.perf_counter()
     with beam.Pipeline(options=pipeline_options_from(runner, pipeline_options)) as pipeline:
         build_pipeline(pipeline, pairs, outdir, saved_model, controls=controls, size=size,

@@ -122,6 +122,18 @@ class PairPlan:
                    size=size, style_size=style_size, min_side=min_side, max_input_pixels=int(max_input_pixels))
 
 
+def batch_pairs(outdir, saved_model, pairs, contents, styles, make_pairs):
+    """The pairs of a batch on an export: `pairs`, or `make_pairs(contents, styles)`; the arguments checked."""
+    if outdir is None or saved_model is None:
+        raise InvalidArgumentError(
+            f"expected outdir and saved_model. Received: outdir={outdir!r}, saved_model={saved_model!r}")
+    if pairs is None:
+        if not contents or not styles:
+            raise InvalidArgumentError("expected contents and styles, or pairs. Received: neither")
+        pairs = make_pairs(contents, styles)
+    return list(pairs)
+
+
 def record(pair, output, status, started, **fields):
     """The pair's `PairResult`, timed from `started` (`time.time()`)."""
     return batch.PairResult(content=pair.content, style=pair.style, output=output, status=status,

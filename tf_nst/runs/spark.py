@@ -41,18 +41,15 @@ import urllib.request
 import uuid
 import zipfile
 
-try:
-    import pyspark  # noqa: F401  (fail here, with the install line, not inside a task)
-except ImportError as error:  # pragma: no cover - depends on the optional install
-    raise ImportError(
-        f"tf_nst.runs.spark needs PySpark: pip install -r requirements-spark.txt ({error})") from error
-
-from tf_nst.errors import InvalidArgumentError, OutputError, ServingError
+from tf_nst.errors import InvalidArgumentError, OutputError, ServingError, require_optional
 from tf_nst.io import filesystems
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
 from tf_nst.runs import batch
 from tf_nst.runs import pairs as pair_runs
+
+# Fail here, with the install line, not inside a task.
+require_optional("pyspark", "tf_nst.runs.spark needs PySpark: pip install -r requirements-spark.txt")
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a master before giving up
 EXECUTOR_TIMEOUT = 120.0  # seconds to wait for executors to register
@@ -333,14 +330,8 @@ def run_spark_batch(spark, pairs=None, outdir=None, saved_model=None, contents=N
         ServingError: not a tf-nst export; no executor registered in time.
         OutputError: `outdir` or the manifest cannot be written.
     """
-    if outdir is None or saved_model is None:
-        raise InvalidArgumentError(
-            f"expected outdir and saved_model. Received: outdir={outdir!r}, saved_model={saved_model!r}")
-    if pairs is None:
-        if not contents or not styles:
-            raise InvalidArgumentError("expected contents and styles, or pairs. Received: neither")
-        pairs = batch.make_pairs(contents, styles)
-    pairs, outdir = list(pairs), os.fspath(outdir)
+    pairs = pair_runs.batch_pairs(outdir, saved_model, pairs, contents, styles, batch.make_pairs)
+    outdir = os.fspath(outdir)
     outputs = batch.plan_outputs(pairs, outdir)  # as given, for the manifest (like the other batch paths)
     _shared_path(outdir, "outdir")
     plan = pair_runs.PairPlan.from_export(_shared_path(saved_model, "saved_model"), controls, size, max_input_pixels)

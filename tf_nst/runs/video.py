@@ -24,8 +24,8 @@ from tf_nst.engine.status import RunStatus
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import images as image_io
 from tf_nst.io.provenance import input_hashes, matches
-from tf_nst.io.video_files import VideoSource, open_video  # noqa: F401 (public here too)
-from tf_nst.io.video_writer import FRAME_NAME, check_video_output, output_kind, write_video  # noqa: F401
+from tf_nst.io.video_files import VideoSource, open_video
+from tf_nst.io.video_writer import FRAME_NAME, check_video_output, write_video
 from tf_nst.runs.contract import FrameProgress
 from tf_nst.runs.video_masks import check_frame_masks, fit_mask, frame_mask_files, open_frame_masks
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, FLOW_METHODS, MAX_STEPS, VideoSettings

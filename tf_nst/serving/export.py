@@ -35,12 +35,11 @@ import tensorflow as tf
 from tf_nst.engine.masks import ASPECT_TOLERANCE, has_region
 from tf_nst.errors import InvalidArgumentError, OutputError
 from tf_nst.io.atomic import atomic_directory, atomic_output
-from tf_nst.serving.contract import (  # noqa: F401 (CONTROL_FIELDS: public here too)
-    CONTENT, CONTENT_BYTES, CONTENT_WEIGHT, CONTROL_FIELDS, CONTROL_NAMES, DEFAULT_MAX_PIXELS, MASK, MASK_BYTES,
+from tf_nst.serving.contract import (
+    CONTENT, CONTENT_BYTES, CONTENT_WEIGHT, CONTROL_NAMES, DEFAULT_MAX_PIXELS, MASK, MASK_BYTES,
     DEFAULT_MAX_STEPS, EXPORT_INFO_FILE, INIT, LOSSES, MODEL_NAME, SEED, SERVING_DEFAULT, SIGNATURE_NAMES,
     STEPS, STYLE, STYLE_BYTES, STYLE_WEIGHT, STYLIZED, STYLIZED_BYTES, STYLIZE_BYTES, TV_WEIGHT, WARMUP_FILE,
     WARMUP_SIDE, tf_dtype)
-from tf_nst.serving.export_files import read_signature_defaults  # noqa: F401 (public here too)
 from tf_nst.settings import EXPORT_INIT_MODES
 
 
