@@ -23,6 +23,7 @@ from tf_nst.serving.client import load_saved_model, prepare_image
 
 SIZE = 48
 STEPS = 2
+STYLE_SCALE = 0.75  # not 1: every front end must size the style as the export says (36 px, not 48)
 
 
 def soft_mask(height, width):
@@ -40,7 +41,8 @@ def setup(tmp_path_factory):
     Image.fromarray(gradient_image(40, 56, seed=1)).save(inputs / "city.png")
     Image.fromarray(gradient_image(36, 36, seed=3)).save(inputs / "waves.png")
     Image.fromarray(soft_mask(80, 112), "L").save(inputs / "left.png")
-    stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7, precision="float32")
+    stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7, precision="float32",
+                        style_scale=STYLE_SCALE)
     version = export.export_model(stylizer, str(root / "models" / "tf_nst"), max_steps=10, max_pixels=64 * 64)
     pair = batch.Pair(str(inputs / "city.png"), str(inputs / "waves.png"), str(inputs / "left.png"))
     return root, pair, os.path.dirname(version)
@@ -53,6 +55,7 @@ def python_api(model_base, pair):
     prepared = prepare_image(content, plan.size, plan.min_side)
     mask, _ = pairs.prepare_mask(load_image(pair.mask), content.shape, prepared.shape)
     assert mask.shape == prepared.shape[:2] and 0 < np.mean((mask > 0) & (mask < 255))  # soft, resized
+    assert plan.style_size == round(STYLE_SCALE * SIZE)
     style = prepare_image(load_image(pair.style).rgb, plan.style_size, plan.min_side)
     return load_saved_model(plan.saved_model).stylize(prepared, style, mask=mask).image
 
@@ -120,5 +123,6 @@ def test_a_renamed_input_is_skipped_alike_on_every_engine(setup, tmp_path):
     summary = nst_beam.run(pairs=[renamed], outdir=str(outdir), saved_model=model_base)
     assert [result.status for result in summary.results] == ["skipped"]
     # The local library batch stores the same settings, so it skips the renamed pair too.
-    stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7, precision="float32")
+    stylizer = Stylizer(backbone="vgg16-hed", size=SIZE, num_steps=STEPS, scales=1, seed=7, precision="float32",
+                        style_scale=STYLE_SCALE)
     assert batch.run_batch(stylizer, [renamed], outdir).results[0].status == "skipped"
