@@ -278,8 +278,11 @@ def test_all_white_mask_equals_the_unmasked_run(small_content, small_style):
     stylizer = tiny_stylizer(num_steps=6)
     plain = stylizer.stylize(small_content, small_style)
     white = stylizer.stylize(small_content, small_style, masks=[np.full((48, 64), 255, np.uint8)])
-    np.testing.assert_allclose(white.history, plain.history, rtol=1e-4)
-    assert np.abs(white.image.astype(int) - plain.image.astype(int)).max() <= 1
+    # Exact by construction on every CPU: one all-white mask runs the unmasked ops (as the export
+    # does), so no reassociation of the masked sums can make the trajectories drift apart.
+    np.testing.assert_array_equal(white.history, plain.history)
+    np.testing.assert_array_equal(white.image, plain.image)
+    assert "masks[0] is white everywhere: the style applies everywhere, as without a mask" in white.notes
     assert np.mean(np.abs(white.image.astype(int) - small_content.astype(int))) > 1  # it did stylize
 
 

@@ -254,6 +254,11 @@ class Stylizer:
             tile_size=self.settings.tile_size, content_layers=list(self.settings.content_layers))
         return {"size": (width, height), "tile_size": tile_size, "estimate": estimate, "budget": budget}
 
+    def plan_run(self, content_rgb):
+        """The tiling plan of every scale `stylize` will run on `content_rgb`, decided before any work."""
+        return [self.plan_tiling(*pyramid.fit(content_rgb, size, self.min_side).shape[:2])
+                for size in self.schedule.sizes]
+
     # --- Python driver ----------------------------------------------------------------------
 
     def stylize(self, content, styles, callback=None, should_stop=None, chunk_steps=5, init=None,
