@@ -276,14 +276,14 @@ def test_help_and_usage_errors_do_not_import_tensorflow():
     assert result.stdout.strip().splitlines()[-1] == "False", result.stdout + result.stderr
 
 
-def test_readme_option_table_matches_help():
+def test_usage_page_option_table_matches_help():
     import re
 
     from conftest import ROOT
 
-    with open(os.path.join(ROOT, "README.md")) as stream:
+    with open(os.path.join(ROOT, "docs", "usage.md")) as stream:
         readme = stream.read()
-    table = readme.split("### Options of `stylize`", 1)[1].split("\n\n", 2)[1]
+    table = readme.split("## Options of `stylize`", 1)[1].split("\n\n", 2)[1]
     documented = set(re.findall(r"`(--[a-z0-9-]+)", table)) | set(re.findall(r"`-o, (--output)", table))
     offered = {option for param in stylize_command.params for option in param.opts if option.startswith("--")}
     assert documented == offered
