@@ -3,7 +3,7 @@
     python -m benchmarks.print_size --size 4096x3072 --steps 2           # default budget
     python -m benchmarks.print_size --size 1024 --steps 2 --max-memory none --tile none
     python -m benchmarks.print_size --size 2048 --scales auto --steps 200 --max-memory 4GB
-    python -m benchmarks.print_size --fits     # README's table: what fits 8/16/24/80 GB
+    python -m benchmarks.print_size --fits     # docs/print-size.md's table: what fits 8/16/24/80 GB
 
 Each case runs in a fresh process (vgg16-hed, the bundled astronaut photo resized to the
 size, The Starry Night): it prints the tiling chosen per scale, the peak RSS (VmHWM, the

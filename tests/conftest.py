@@ -1,4 +1,28 @@
-"""Tiny fixtures: small images, random-weight and vgg16-hed stylizers."""
+"""Tiny fixtures: small images, random-weight and vgg16-hed stylizers.
+
+Float tolerances. The CPU changes from machine to machine (AVX2 only, AVX-512, AVX-512 with bf16,
+AMX); oneDNN picks its kernels per CPU and `precision="auto"` runs the backbone's convolutions in
+bf16 on some. Every tolerance in the suite belongs to one of four classes, named at its site:
+
+T1, the same ops: both sides run the same TensorFlow ops on the same inputs in one process (the
+    export and the library, chunked and unchunked runs). Whatever the CPU, both then get the same
+    kernels, so images are compared exactly; only reported losses, summed by multi-threaded
+    reductions, may differ in their last bits: rtol 1e-6 (about 16 float32 ulps; 1e-5 where a
+    masked loss sums a few more terms).
+T2, one evaluation in two orders: one loss/gradient evaluation computed two ways (tiled and
+    untiled, masked and unmasked, blended targets and blended Grams). Both see the same features
+    (where the convolutions run in bf16 the rounding happens before the sums compared, alike on
+    both sides), and they differ by how float32 sums are associated: blocked and pairwise sums of
+    n terms err by about log2(n) eps (eps = 6e-8; about 1e-6 for the at most 1e5 positions here),
+    so rtol 1e-5 keeps a 10x margin on any CPU. A multi-step optimization is never compared this
+    way: L-BFGS amplifies a last-bit difference step by step, which is why an all-white mask runs
+    the unmasked ops and is compared exactly.
+T3, a float64 reference: a float32 op against numpy in float64 on small arrays: input rounding
+    and float32 accumulation, at most about n eps per sum for n of a few hundred: rtol 1e-5 (1e-4
+    where two such sums are subtracted and squared, which doubles the error and can cancel digits).
+T4, an approximation: the two sides are equal only approximately by design (histogram matching,
+    uint8 rounding, bf16 against float32); the site says which approximation and its size.
+"""
 
 import os
 import sys

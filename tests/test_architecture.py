@@ -39,7 +39,10 @@ def parse(path):
 
 def test_import_layers_and_no_cycles_hold():
     # The contract lives in .importlinter: cli -> runs -> serving -> engine -> io -> settings -> errors.
-    command = shutil.which("lint-imports") or os.path.join(os.path.dirname(sys.executable), "lint-imports")
+    # The interpreter's own lint-imports (requirements-dev.txt), not whichever one PATH finds first.
+    # No fallback to PATH: a hand-installed copy elsewhere must not make this pass.
+    command = os.path.join(os.path.dirname(sys.executable), "lint-imports")
+    assert os.path.exists(command), f"expected lint-imports beside {sys.executable}: pip install -r requirements-dev.txt"
     result = subprocess.run([command], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout

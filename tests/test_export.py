@@ -134,6 +134,7 @@ def test_local_model_matches_library_call(exported):
     # The library traces its pieces for any image size, as the export does: bit-identical.
     np.testing.assert_array_equal(result.image, library.image)
     # Reported losses may differ in the last bit (multi-threaded reductions); the images may not.
+    # tolerance T1 (see conftest.py): the same ops on the same CPU in one process.
     np.testing.assert_allclose(result.losses, library.history, rtol=1e-6, atol=0)
     from_bytes = model.stylize_bytes(serving.encode_png(content), serving.encode_png(style))
     np.testing.assert_array_equal(from_bytes.image, result.image)
@@ -154,6 +155,7 @@ def test_masked_request_equals_library_call_and_white_is_unmasked(served, export
     model = serving.load_saved_model(base)
     local = model.stylize(content, style, mask=mask)
     np.testing.assert_array_equal(local.image, library.image)
+    # tolerance T1 (see conftest.py): the same ops on the same CPU in one process.
     np.testing.assert_allclose(local.losses, library.history, rtol=1e-5, atol=0)
     # Through the Session loader behind gRPC, both signatures; a white mask is the unmasked graph.
     _, address = served
@@ -222,6 +224,7 @@ def test_grpc_round_trip_both_signatures_equal_local_call(served, exported):
         result = grpc_call(address, content, style, signature=signature, steps=4, seed=7, init="random")
         assert result.losses.shape == (5, 4)
         np.testing.assert_array_equal(result.image, local.image)
+        # tolerance T1 (see conftest.py): the same ops on the same CPU in one process.
         np.testing.assert_allclose(result.losses, local.losses, rtol=1e-6)
 
 
@@ -490,6 +493,7 @@ def test_vgg16_hed_served_result_equals_library_call_and_really_stylizes(tmp_pat
     library = stylizer.stylize(content, style, chunk_steps=7)  # chunking must not matter either
     local = serving.load_saved_model(path).stylize(content, style)
     np.testing.assert_array_equal(local.image, library.image)
+    # tolerance T1 (see conftest.py): the same ops on the same CPU in one process.
     np.testing.assert_allclose(local.losses, library.history, rtol=1e-6, atol=0)
     server, _, address = start_server({"tf_nst": base})  # TF1 Session loader, as TF Serving
     try:
@@ -498,6 +502,7 @@ def test_vgg16_hed_served_result_equals_library_call_and_really_stylizes(tmp_pat
     finally:
         server.stop(0)
     np.testing.assert_array_equal(served.image, library.image)
+    # tolerance T1 (see conftest.py): the same ops on the same CPU in one process.
     np.testing.assert_allclose(served.losses, library.history, rtol=1e-6, atol=0)
     assert_really_stylized(stylizer, long_run.image, content, style)
 

@@ -16,6 +16,7 @@ def test_layer_masks_average_each_pooling_cell():
     np.testing.assert_array_equal(carried["a"], mask)
     assert carried["b"].shape == (1, 9, 12, 2) and carried["c"].shape == (1, 2, 3, 2)  # floor, like VGG pooling
     expected = mask[:, :36, :48].reshape(1, 9, 4, 12, 4, 2).mean(axis=(2, 4))
+    # tolerance T3 (see conftest.py): float32 against a float64 numpy reference.
     np.testing.assert_allclose(carried["b"], expected, rtol=1e-5)
 
 
@@ -49,6 +50,7 @@ def test_two_regions_meet_and_erode_only_from_the_photo():
 
 def test_load_mask_conventions(tmp_path):
     grey = np.array([[0, 255], [51, 102]], np.uint8)
+    # tolerance T3 (see conftest.py): float32 against a float64 numpy reference.
     np.testing.assert_allclose(load_mask(grey), grey / 255.0, rtol=1e-6)
     np.testing.assert_allclose(load_mask(np.repeat(grey[..., None], 3, axis=2)), grey / 255.0, atol=1e-6)
     np.testing.assert_allclose(load_mask(grey[..., None] / 255.0), grey / 255.0, rtol=1e-6)
@@ -87,4 +89,5 @@ def test_fit_masks_resizes_and_keeps_a_fitting_mask():
     np.testing.assert_array_equal(same[0, :, :, 0], mask)
     smaller = fit_masks([mask, 1.0 - mask], 15, 20).numpy()
     assert smaller.shape == (1, 15, 20, 2) and 0.0 <= smaller.min() and smaller.max() <= 1.0
+    # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
     np.testing.assert_allclose(smaller.sum(-1), 1.0, atol=1e-5)

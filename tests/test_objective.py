@@ -87,6 +87,7 @@ def test_untiled_objective_is_the_losses_module_objective(vgg19, loss_form):
         tv_part = form["tv"](x)
         total = 1.0 * content_part + 10.0 * style_part + 2.0 * tv_part
     expected_grad = tape.gradient(total, x).numpy()
+    # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
     np.testing.assert_allclose(parts, [total, content_part, style_part, tv_part], rtol=1e-5)
     assert _relative(grad, expected_grad) < 1e-5
     assert objective.loss_names == ("total", "content", "style", "tv")
@@ -104,6 +105,7 @@ def test_compute_targets_is_content_targets_plus_blended_style_grams(shallow, ti
     for name in SHALLOW_CONTENT:
         np.testing.assert_array_equal(targets["content"][name], content_targets[name])
     for name in SHALLOW_STYLE:
+        # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
         np.testing.assert_allclose(targets["style"][name], 0.25 * grams[0][name] + 0.75 * grams[1][name],
                                    rtol=1e-6)
 
@@ -123,6 +125,7 @@ def _assert_tiled_matches(extractor, height, width, loss_form, weight_sets, tile
                                      tile_size=tile_size), content, style, x, weight_sets)
     for weights, (parts, grad), (tiled_parts, tiled_grad) in zip(weight_sets, untiled, tiled):
         # every part: total, content, style, tv
+        # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
         np.testing.assert_allclose(tiled_parts, parts, rtol=1e-5, err_msg=f"weights={weights}")
         assert np.linalg.norm(grad) > 0
         assert _relative(tiled_grad, grad) <= 1e-4, f"weights={weights}"
@@ -213,6 +216,7 @@ def test_tiles_are_really_visited_one_window_at_a_time():
     total, parts, grad = objective.value_and_grad(targets, 1.0, 10.0, 1.0)(x)
     assert extractor.calls == windows + windows  # pass 1, then pass 2
     assert len(windows) == 6 and all(h < 64 or w < 96 for h, w in windows)
+    # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
     np.testing.assert_allclose(targets["content"]["block2_conv2"], extractor(content)["block2_conv2"],
                                rtol=1e-5, atol=1e-4)
 
@@ -250,6 +254,7 @@ def test_traced_once_for_any_size_with_an_image_term(shallow):
         content, style, x = _random_images(height, width, seed=width)
         _, parts, grad = run_tiled(content, style, x)
         _, expected_parts, expected_grad = run_untiled(content, style, x)
+        # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
         np.testing.assert_allclose(parts, expected_parts, rtol=1e-5)
         assert _relative(grad.numpy(), expected_grad.numpy()) <= 1e-4
     assert traces.count(tiled) == 1 and traces.count(untiled) == 1

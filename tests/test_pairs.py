@@ -130,3 +130,11 @@ def test_a_bad_mask_is_an_error_record(setup, tmp_path):
     assert errors["torn.png"].startswith(str(root / "torn.png") + ": cannot decode image")
     assert errors["missing.png"].startswith("cannot read input (")
     assert not os.listdir(tmp_path)
+
+
+def test_a_white_mask_is_the_unmasked_request():
+    """One mask white everywhere runs the unmasked ops, in the library and so on the request path."""
+    mask, notes = pairs.prepare_mask(np.full((80, 112), 255, np.uint8), (40, 56, 3), (48, 67, 3))
+    assert mask is None and notes[-1].startswith("masks[0] is white everywhere")
+    mask, _ = pairs.prepare_mask(np.full((80, 112), 128, np.uint8), (40, 56, 3), (48, 67, 3))
+    assert mask.shape == (48, 67) and mask.dtype == np.uint8 and set(np.unique(mask)) == {128}

@@ -35,6 +35,7 @@ def test_weighted_position_sums_are_the_weighted_moments():
     flat = rng.normal(size=(50, 4)).astype("float32")
     weights = rng.uniform(size=(50, 2)).astype("float32")
     sums = position_sums(tf.constant(flat), tf.constant(weights))
+    # tolerance T3 (see conftest.py): float32 against a float64 numpy reference.
     np.testing.assert_allclose(sums["count"], weights.sum(0), rtol=1e-5)
     np.testing.assert_allclose(sums["first"], weights.T @ flat, rtol=1e-4, atol=1e-5)
     for region in range(2):
@@ -50,6 +51,7 @@ def test_gram_statistic_is_the_normalized_gram_error():
     style = tf.constant(rng.uniform(0, 5, (1, 5, 5, 3)).astype("float32"))
     gram = STATISTICS["gram"]
     target = _target(gram, tf.reshape(style, [-1, 3]))
+    # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
     np.testing.assert_allclose(target, gram_matrix(style), rtol=1e-6)
     loss = gram.region_losses(position_sums(tf.reshape(features, [-1, 3]), with_first=False), target,
                               normalized_squared_error)
@@ -67,6 +69,7 @@ def test_mean_cov_loss_is_the_wasserstein_distance_over_the_style_energy():
     cov_a, cov_b = np.cov(a.T, bias=True), np.cov(b.T, bias=True)
     expected = _w2(a.mean(0), cov_a, b.mean(0), cov_b)
     energy = np.trace(cov_b) + np.sum(b.mean(0) ** 2)
+    # tolerance T3 (see conftest.py): float32 against a float64 numpy reference.
     assert loss == pytest.approx(expected / energy, rel=1e-4)
     assert float(statistic.region_losses(position_sums(tf.constant(b)), target)[0]) == pytest.approx(0.0, abs=1e-5)
 
@@ -127,5 +130,6 @@ def test_mean_cov_with_bfloat16_convolutions_stays_float32_and_close():
         _, values, grad = objective.value_and_grad(targets, 1.0, 10.0, 1.0)(content)
         assert values.dtype == tf.float32 and np.all(np.isfinite(grad.numpy()))
         parts.append(values.numpy())
+    # tolerance T4 (see conftest.py): equal only approximately by design (bf16 convolutions against float32: bf16 keeps 8 bits, ~0.4 % per value).
     np.testing.assert_allclose(parts[1][2], parts[0][2], rtol=0.05)  # the style part
     assert parts[0][2] > 0

@@ -53,6 +53,7 @@ def test_masked_tiled_equals_untiled_odd_size(hed, statistic):
     tiled_objective = StyleObjective(hed, CONTENT_LAYERS, STYLE_LAYERS, style_statistic=statistic, tile_size=24)
     assert tiled_objective.halo == 16 and tiled_objective.tile_count(61, 77) == 12
     tiled = _evaluate(tiled_objective, *inputs, weights)
+    # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
     np.testing.assert_allclose(tiled[0], untiled[0], rtol=1e-5)
     assert np.linalg.norm(untiled[1]) > 0
     assert np.linalg.norm(tiled[1] - untiled[1]) / np.linalg.norm(untiled[1]) <= 1e-4

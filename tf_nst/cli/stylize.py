@@ -119,6 +119,9 @@ def _run(settings, loaded, inputs, masks, output, save_every, tensorboard, quiet
 
     stylizer = Stylizer(settings)
     config = stylizer.get_config()
+    if not quiet:  # said before the (long) run, so a surprise can be stopped early
+        click.echo(f"Running in {config['precision']}, "
+                   f"{tiling_text(stylizer.plan_run(loaded['content'].rgb))}", err=True)
     reporter = ProgressReporter(stylizer.schedule.total_steps, quiet, output, save_every, config, inputs,
                                 tensorboard, stylizer.loss_names)
     try:

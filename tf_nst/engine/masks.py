@@ -125,6 +125,11 @@ def prepare_masks(masks, style_masks, content_shape, style_shapes):
         if not any(has_region(mask) for mask in masks):
             raise InvalidArgumentError(
                 "expected masks with a region somewhere (white or grey). Received: every mask black")
+        if len(masks) == 1 and masks[0].min() == 1.0:
+            # One style everywhere is the unmasked run: take its ops (the export does the same), so
+            # the result does not depend on how the CPU's kernels order the masked sums.
+            notes.append("masks[0] is white everywhere: the style applies everywhere, as without a mask")
+            masks = None
     if style_masks is not None:
         style_masks = _listed(style_masks, count, "style_masks")
         style_masks = [None if mask is None else check_region(mask, shape, f"style_masks[{index}]", notes)

@@ -5,10 +5,9 @@ Data path, top-down: `StylizeSettings` (`tf_nst.settings`) -> `FeatureExtractor`
 budget requires, memory.py / tiling.py) -> optimizer steps in a `tf.while_loop` (optimizers.py)
 -> per scale of the `Schedule` (`tf_nst.settings.schedule`) -> best image.
 
-The driver runs the loop in chunks so it can report progress, save snapshots, honour a
-time budget and stop on Ctrl-C; `stylize_graph` runs the same pieces as one graph for
-export. Its pieces: `inputs.py` (reading and checking a run's inputs), `masks.py` (a run's
-`Regions`), `pieces.py` (the traced loop pieces), `targets.py` (the style-target cache).
+The driver runs the loop in chunks (progress, snapshots, a time budget, Ctrl-C); `stylize_graph`
+runs the same pieces as one graph for export. Its pieces: `inputs.py` (a run's checked inputs),
+`masks.py` (its `Regions`), `pieces.py` (the traced loop pieces), `targets.py` (the style cache).
 """
 
 import dataclasses
@@ -250,6 +249,11 @@ class Stylizer:
             tile_size=self.settings.tile_size, content_layers=list(self.settings.content_layers))
         return {"size": (width, height), "tile_size": tile_size, "estimate": estimate, "budget": budget}
 
+    def plan_run(self, content_rgb):
+        """The tiling plan of every scale `stylize` will run on `content_rgb`, decided before any work."""
+        return [self.plan_tiling(*pyramid.fit(content_rgb, size, self.min_side).shape[:2])
+                for size in self.schedule.sizes]
+
     # --- Python driver ----------------------------------------------------------------------
 
     def stylize(self, content, styles, callback=None, should_stop=None, chunk_steps=5, init=None,
@@ -279,8 +283,7 @@ class Stylizer:
                 `--style-image-mask`.
             regions: instead of the two above, a `tf_nst.engine.masks.Regions` already built
                 (and checked) at an edge: used as it is.
-            masks, style_masks: the old names of `region_masks` and `style_image_masks`
-                (deprecated: a `DeprecationWarning`).
+            masks, style_masks: old names of `region_masks`, `style_image_masks` (deprecated).
 
         Returns:
             A `StylizeResult`. Ctrl-C stops the run and returns the best image so far

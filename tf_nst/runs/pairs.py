@@ -150,7 +150,7 @@ def prepare_mask(mask, content_shape, prepared_shape):
         prepared_shape: the content's shape as sent to the export.
 
     Returns:
-        `(mask, notes)`.
+        `(mask, notes)`; `mask` is None for a mask white everywhere (the style everywhere).
 
     Raises:
         InvalidArgumentError: another aspect ratio, or black everywhere (no region for the style):
@@ -158,8 +158,10 @@ def prepare_mask(mask, content_shape, prepared_shape):
     """
     from tf_nst.engine import masks as region_masks
 
-    (values,), _, notes = region_masks.prepare_masks([mask], None, content_shape, [content_shape])
-    return region_masks.as_uint8(region_masks.fit_masks([values], *prepared_shape[:2])[0, :, :, 0]), notes
+    masks, _, notes = region_masks.prepare_masks([mask], None, content_shape, [content_shape])
+    if masks is None:  # white everywhere: the unmasked request, as the library runs it
+        return None, notes
+    return region_masks.as_uint8(region_masks.fit_masks(masks, *prepared_shape[:2])[0, :, :, 0]), notes
 
 
 def provenance_chunks(pair, hashes):

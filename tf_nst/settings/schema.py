@@ -106,7 +106,7 @@ class StylizeSettings(CheckedSettings):
                                  choices=PREPROCESSING_MODES, cli=False)
     precision: str = setting(
         "float32", "bfloat16: convolutions in bf16 (Grams and losses stay float32). auto: bfloat16 on a CPU "
-        "with native bf16 (AMX or AVX512_BF16), else float32 (speed-up: README, Performance).",
+        "with native bf16 (AMX or AVX512_BF16), else float32 (speed-up: docs/performance.md).",
         choices=PRECISIONS, cli_default="auto")
     # Objective.
     content_layers: object = setting(DEFAULT_CONTENT_LAYERS, "Comma list of layer[:weight].",
