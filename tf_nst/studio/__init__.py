@@ -42,9 +42,10 @@ def launch(host="127.0.0.1", port=7860, max_input_pixels=DEFAULT_MAX_INPUT_PIXEL
     # Before Gradio is imported: its uploads go to this folder, and it phones nobody.
     os.environ["GRADIO_TEMP_DIR"] = files.root
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import gradio as gr
 
-    from tf_nst.studio.page import build_page
+    from tf_nst.studio.page import PAGE_CSS, build_page
 
     page = build_page(files, Runner(), instant=instant)
     page.queue(default_concurrency_limit=1)
@@ -52,5 +53,5 @@ def launch(host="127.0.0.1", port=7860, max_input_pixels=DEFAULT_MAX_INPUT_PIXEL
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
     page.launch(server_name=host, server_port=port, max_file_size=max_upload_bytes, allowed_paths=[ASSETS],
-                theme=theme, prevent_thread_lock=not block, show_error=False, quiet=False, ssr_mode=False)
+                theme=theme, css=PAGE_CSS, prevent_thread_lock=not block, show_error=False, quiet=False, ssr_mode=False)
     return page

@@ -96,11 +96,11 @@ def gallery_items(state):
     return [(result["path"], result["caption"]) for result in state["results"]]
 
 
-def status_text(update):
-    """`Evaluation 10 of 20 · loss 1.2e+04 · 3 s · about 3 s left`."""
+def status_text(update, losses=()):
+    """`Evaluation 10 of 20 · loss 1.2e+04 · 3 s · about 3 s left` (`losses`: the run's so far)."""
     parts = [f"Evaluation {update.done} of {update.total}"]
-    if update.losses:
-        parts.append(f"loss {update.losses[-1]:.4g}")
+    if losses:
+        parts.append(f"loss {losses[-1]:.4g}")
     parts.append(f"{update.seconds:.0f} s")
     if update.final:
         parts.append(update.status or "failed")

@@ -38,13 +38,24 @@ def default_value(field):
 
 
 def control_kind(field):
-    """`"choice"`, `"int"`, `"float"` or `"text"` (fields with their own syntax)."""
+    """`"choice"`, `"int"`, `"float"`, `"optional"` (a number or empty: None) or `"text"` (own syntax)."""
     meta = field.metadata
     if field.name in PATH_FREE_CHOICES or meta["choices"] is not None:
         return "choice"
     if meta["parse"] is None and meta["kind"] in (int, float):
-        return meta["kind"].__name__
+        return "optional" if field.default is None else meta["kind"].__name__
     return "text"
+
+
+def hint(field):
+    """The field's help, with its limits: `Longest side of the output in pixels. (32 to 16384)`."""
+    meta = field.metadata
+    low, high = meta["minimum"], meta["maximum"]
+    if low is None and high is None:
+        return meta["help"]
+    low_text = "" if low is None else f"{'above' if meta['min_open'] else 'from'} {low:g}"
+    high_text = "" if high is None else f"{'below' if meta['max_open'] else 'to'} {high:g}"
+    return f"{meta['help']} ({' '.join(part for part in (low_text, high_text) if part)})"
 
 
 def choices(field):
@@ -58,7 +69,7 @@ def form_value(field, value):
         return "random" if value is None else value if value in PATH_FREE_CHOICES["weights"] else "default"
     if kind == "choice":
         return value if value in choices(field) else field.default
-    if kind == "text":
+    if kind in ("text", "optional"):
         if value is None:
             return ""
         if isinstance(value, dict):
@@ -79,15 +90,25 @@ def build_settings(values, blend=None):
     for name, value in values.items():
         field = fields[name]
         kind = control_kind(field)
-        if kind == "text":
+        if kind in ("text", "optional"):
             value = None if value is None or not str(value).strip() else str(value).strip()
+        if kind == "optional" and value is not None:
+            value = _number_text(field, value)
         elif kind in ("int", "float") and value is not None:
             value = _number(field, value)
-        if value is None and field.default is not None and kind != "text":
+        if value is None and field.default is not None and kind not in ("text", "optional"):
             raise InvalidArgumentError(f"expected a value for {label(field)}. Received: {name}=None")
         settings[name] = value
     settings[BLEND_FIELD] = blend
     return StylizeSettings(**settings)
+
+
+def _number_text(field, text):
+    try:
+        return _number(field, float(text))
+    except ValueError:
+        raise InvalidArgumentError(f"expected {field.name} a number or empty. Received: {field.name}={text!r}") \
+            from None
 
 
 def _number(field, value):
@@ -118,14 +139,15 @@ def build_controls(gr):
 def control(gr, field):
     """One Gradio control for `field`: a dropdown, a number box (with the schema's limits) or a text box."""
     meta, kind = field.metadata, control_kind(field)
-    common = dict(label=label(field), info=meta["help"], value=default_value(field),
+    common = dict(label=label(field), info=hint(field), value=default_value(field),
                   elem_id=f"setting-{field.name}", min_width=180)
     if kind == "choice":
         return gr.Dropdown(choices=choices(field), **common)
     if kind in ("int", "float"):
-        return gr.Number(minimum=meta["minimum"], maximum=meta["maximum"], precision=0 if kind == "int" else None,
-                         **common)
-    return gr.Textbox(placeholder=meta["metavar"] or "", **common)
+        # The schema checks the limits (its message names the field); Gradio's own check would say "Error".
+        return gr.Number(precision=0 if kind == "int" else None, **common)
+    placeholder = "empty: none" if kind == "optional" else meta["metavar"] or ""
+    return gr.Textbox(placeholder=placeholder, **common)
 
 
 def field_names():

@@ -16,6 +16,7 @@ OPTIMIZATION_QUEUE = "optimization"
 INTRO = ("# tf-nst studio\nPick a photo and one or more paintings, paint where each style goes (white on a "
          "style's layer: that style; unpainted: the photo kept), run, watch it paint, stop when you like it. "
          "Every result keeps its settings: download the PNG, or drop one here to start again from it.")
+PAGE_CSS = "#preview img { width: 100%; height: 100%; object-fit: contain; }"  # small runs shown large too
 BRUSH_COLORS = ["#ffffff", ("#ffffff", 0.5), ("#ffffff", 0.25), "#000000"]  # full, soft, softer, none
 
 
@@ -60,7 +61,7 @@ def _layout(gr, with_instant):
                 image_mode="RGBA", sources=[], transforms=[], format="png", elem_id="mask-editor", height=420,
                 layers=gr.LayerOptions(allow_additional_layers=False,
                                        layers=[f"Style {slot + 1}" for slot in range(MAX_STYLES)]),
-                brush=gr.Brush(colors=BRUSH_COLORS, color_mode="fixed", default_size=12))
+                brush=gr.Brush(colors=BRUSH_COLORS, color_mode="fixed"))
         with gr.Column(scale=4):
             ui.paintings = gr.Gallery(bundled(BUNDLED_STYLES), label="Bundled paintings: click to add",
                                       columns=3, height=130, allow_preview=False, elem_id="style-paintings")
@@ -86,7 +87,7 @@ def _layout(gr, with_instant):
             ui.download = gr.File(label="Download the PNG (settings and masks inside)", elem_id="download")
             ui.replay = gr.File(label="Drop a tf-nst PNG: its inputs and settings come back", file_types=[".png"],
                                 elem_id="replay-upload", height=90)
-        ui.settings = gr.JSON(label="Settings of the result", elem_id="result-settings")
+        ui.settings = gr.JSON(label="Settings of the result", elem_id="result-settings", max_height=260)
     return ui
 
 
@@ -100,7 +101,15 @@ def _wire_inputs(gr, page, ui, files, runner):
 
     def content_chosen(path, state):
         editor, text = actions.load_content(files, state, path)
-        return (gr.skip() if editor is False else editor), text, state
+        if not path:
+            return gr.skip(), None, gr.skip(), state
+        if editor is None:  # refused: the message says why, and the upload box is free again
+            return None, None, text, state
+        if editor:  # a brush of a size for this photo: a 25th of its shorter side
+            side = min(editor["background"].shape[:2])
+            editor = gr.ImageEditor(value=editor, brush=gr.Brush(colors=BRUSH_COLORS, color_mode="fixed",
+                                                                 default_size=max(2, side // 25)))
+        return gr.skip(), (gr.skip() if editor is False else editor), text, state
 
     def sample_chosen(event: gr.SelectData):
         return actions.sample_path(BUNDLED_CONTENTS, event.index)
@@ -110,7 +119,7 @@ def _wire_inputs(gr, page, ui, files, runner):
 
     page.load(start, None, ui.state)
     page.unload(close)
-    ui.content.change(content_chosen, [ui.content, ui.state], [ui.editor, ui.message, ui.state])
+    ui.content.change(content_chosen, [ui.content, ui.state], [ui.content, ui.editor, ui.message, ui.state])
     ui.samples.select(sample_chosen, None, ui.content)
     ui.paintings.select(painting_chosen, ui.slots, ui.slots)
 
@@ -140,10 +149,10 @@ def _wire_run(gr, ui, files, runner):
                 yield skip, skip, "Failed", actions.message(update.error), skip, skip, skip, state
             elif update.final:
                 items, settings = actions.keep_result(state, update)
-                yield update.image, curve(losses), actions.status_text(update), actions.message(
+                yield update.image, curve(losses), actions.status_text(update, losses), actions.message(
                     notes=update.notes), items, update.output, settings, state
             else:
-                yield update.image, curve(losses), actions.status_text(update), skip, skip, skip, skip, skip
+                yield update.image, curve(losses), actions.status_text(update, losses), skip, skip, skip, skip, skip
 
     def stop(state):
         if state:
