@@ -112,7 +112,7 @@ def painted_masks(layers, count, content_shape):
 
     A layer is what was painted over black: white paint is the style's region, grey or a
     translucent brush a soft one, unpainted (or black paint) the photo. Layers come at the
-    editor's size and are scaled to the content's (the same aspect ratio).
+    editor's size and are scaled to the content's (the same aspect ratio; bilinear).
     """
     masks = []
     for layer in list(layers or [])[:count]:
@@ -126,8 +126,15 @@ def painted_masks(layers, count, content_shape):
     if not any(_painted(layer) for layer in list(layers or [])[:count]):
         return None
     height, width = content_shape[:2]
-    return [np.zeros((height, width), np.uint8) if mask is None else resize(mask, (width, height))
+    return [np.zeros((height, width), np.uint8) if mask is None else _scaled(mask, (width, height))
             for mask in masks + [None] * (count - len(masks))]
+
+
+def _scaled(mask, size):
+    """A mask at `size=(width, height)`, bilinear: no ringing, so unpainted stays 0 and full paint 255."""
+    if (mask.shape[1], mask.shape[0]) == tuple(size):
+        return mask
+    return np.asarray(Image.fromarray(mask).resize(size, Image.BILINEAR))
 
 
 def _painted(layer):
@@ -138,7 +145,7 @@ def _painted(layer):
 
 def mask_layer(mask, size):
     """A stored grey mask as an editor layer at `size=(width, height)`: white paint, opacity the mask."""
-    mask = resize(np.asarray(mask, np.uint8), size)
+    mask = _scaled(np.asarray(mask, np.uint8), size)
     layer = np.full(mask.shape + (4,), 255, np.uint8)
     layer[..., 3] = mask
     return layer
