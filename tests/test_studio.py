@@ -170,7 +170,7 @@ def run_and_keep(page, folder, name):
     return download(page, folder, name)
 
 
-def test_paint_run_stop_download_provenance(studio, browser, inputs, tmp_path):
+def test_paint_run_stop_download_provenance_replay(studio, browser, inputs, tmp_path):
     from tf_nst.io.provenance import file_sha256, read_provenance
 
     url, _, _ = studio
@@ -203,7 +203,19 @@ def test_paint_run_stop_download_provenance(studio, browser, inputs, tmp_path):
     # The stroke, and only it: across the middle, left of centre (painted at 30-45% of the editor's width).
     assert 20 <= rows.min() and rows.max() <= 44 and 10 <= columns.min() and columns.max() <= 55
     assert Image.open(output).size[0] == 64
+
+    # Replay: the PNG dropped on the page brings its settings back, and here (this session) its inputs.
+    page.locator("#setting-size input").fill("128")
+    upload(page, "replay-upload", output)
+    page.wait_for_function("() => document.querySelector('#setting-size input').value === '64'", timeout=30_000)
+    assert "upload again" not in page.locator("#studio-message").inner_text()
     page.close()
+    stranger = open_page(browser, url)  # another session finds the bundled painting, not this one's files
+    upload(stranger, "replay-upload", output)
+    stranger.wait_for_function("() => /upload again: photo.png, mask-/.test("
+                               "document.querySelector('#studio-message').innerText)", timeout=30_000)
+    assert stranger.locator("#setting-size input").input_value() == "64"  # the settings came back
+    stranger.close()
 
 
 def test_text_file_as_content_is_a_message_then_a_run_works(studio, browser, inputs, tmp_path):

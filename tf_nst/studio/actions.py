@@ -7,6 +7,8 @@ results) and returns page values; nothing one session holds reaches another. A b
 
 import os
 
+import numpy as np
+
 from tf_nst.errors import ImageError, InvalidArgumentError, NSTError
 from tf_nst.io.images import load_image
 from tf_nst.io.provenance import file_sha256, read_provenance
@@ -121,32 +123,28 @@ def replay(files, state, path):
         raise ImageError(display_name(path), error.problem) from None
     hashes, inputs = stored.get("inputs_sha256") or {}, stored.get("inputs") or []
     found = [files.find(state["files"], hashes.get(name)) for name in inputs]
-    missing = [os.path.basename(name) for name, where in zip(inputs, found) if where is None]
+    masks = [name and files.find(state["files"], hashes.get(name)) for name in stored_mask_paths(stored)]
+    missing = [os.path.basename(name) for name, where in zip(inputs + stored_mask_paths(stored), found + masks)
+               if name and where is None]
     content, styles = (found[0] if found else None), found[1:MAX_STYLES + 1]
     slots = styles + [None] * (MAX_STYLES - len(styles))
     blend = stored["settings"].get("style_blend") or [1.0] * len(styles)
     top = max(blend) if blend and max(blend) > 0 else 1.0
     weights = [weight / top for weight in blend][:MAX_STYLES] + [1.0] * (MAX_STYLES - min(len(blend), MAX_STYLES))
-    editor = _replayed_editor(files, state, content, stored, hashes, missing)
     notes = [f"not on this server any more, upload again: {', '.join(missing)}"] if missing else []
-    return {"content": content, "editor": editor, "slots": slots, "weights": weights,
-            "values": form.values_of(stored["settings"]), "message": message(notes=notes)}
+    return {"content": content, "editor": _replayed_editor(files, state, content, masks), "slots": slots,
+            "weights": weights, "values": form.values_of(stored["settings"]), "message": message(notes=notes)}
 
 
-def _replayed_editor(files, state, content, stored, hashes, missing):
-    """The editor with the content and the stored masks as its layers (False: leave it as it is)."""
+def _replayed_editor(files, state, content, masks):
+    """The editor with the content and the found masks as its layers (False: leave it as it is)."""
     if content is None:
         return False
     loaded, content = files.check_upload(content)
     background = files.editor_background(state["session"], loaded)
     size = (background.shape[1], background.shape[0])
-    layers = []
-    for name in stored_mask_paths(stored):
-        where = files.find(state["files"], hashes.get(name)) if name else None
-        if name and where is None:
-            missing.append(os.path.basename(name))
-        layers.append(mask_layer(load_image(where).rgb[..., 0], size) if where else mask_layer(
-            background[..., 0] * 0, size))
+    empty = np.zeros(background.shape[:2], np.uint8)
+    layers = [mask_layer(load_image(where).rgb[..., 0] if where else empty, size) for where in masks]
     state["content"] = file_sha256(content)
     state["files"][state["content"]] = content
     return {"background": background, "layers": layers, "composite": None}
