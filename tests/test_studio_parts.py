@@ -56,7 +56,7 @@ def test_no_setting_names_a_file_on_the_server():
     assert form.form_value(fields["init"], "/home/someone/photo.jpg") == "content"
 
 
-def rgba_layer(height, width, paint=None, value=255, alpha=255):
+def rgba_layer(height, width, paint=None, value=255, alpha=127):
     layer = np.zeros((height, width, 4), np.uint8)
     if paint is not None:
         layer[paint] = (value, value, value, alpha)
@@ -65,7 +65,7 @@ def rgba_layer(height, width, paint=None, value=255, alpha=255):
 
 def test_painted_masks_are_exactly_the_paint():
     white = rgba_layer(20, 30, (slice(0, 10), slice(0, 15)))
-    soft = rgba_layer(20, 30, (slice(10, 20), slice(0, 30)), alpha=128)
+    soft = rgba_layer(20, 30, (slice(10, 20), slice(0, 30)), value=128)
     masks = painted_masks([white, soft, rgba_layer(20, 30)], 3, (40, 60, 3))
     assert [mask.shape for mask in masks] == [(40, 60)] * 3  # at the content's size
     assert masks[0][:18, :28].min() == 255 and masks[0][22:].max() == 0
@@ -73,8 +73,8 @@ def test_painted_masks_are_exactly_the_paint():
     assert painted_masks([rgba_layer(20, 30)] * 3, 3, (20, 30, 3)) is None  # nothing painted: no masks
     black = painted_masks([rgba_layer(20, 30, (slice(0, 5), slice(0, 5)), value=0)], 1, (20, 30, 3))
     assert black[0].max() == 0  # black paint is painted: an all-black mask, which the run refuses
-    layer = mask_layer(masks[1], (30, 20))
-    assert layer.shape == (20, 30, 4) and layer[15, 10, 3] == masks[1][30, 20]
+    replayed = mask_layer(masks[1], (60, 40))  # a stored mask back in the editor reads as itself
+    assert np.array_equal(painted_masks([replayed], 1, (40, 60, 3))[0], masks[1])
 
 
 def test_uploads_are_capped_and_checked(tmp_path):

@@ -21,9 +21,10 @@ from tf_nst.io.images import load_image, resize
 from tf_nst.io.inputs import ASSETS
 from tf_nst.io.provenance import file_sha256
 
-BUNDLED_CONTENTS = ("astronaut.png",)
 BUNDLED_STYLES = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
+BUNDLED_CONTENTS = ("astronaut.png",) + BUNDLED_STYLES
 DEFAULT_MAX_UPLOAD_BYTES = 25_000_000
+PAINT_OPACITY = 0.5  # the brushes paint translucent, so the photo stays visible under the regions
 EDITOR_SIDE = 1024  # the mask editor shows a larger content photo scaled to this longest side
 
 
@@ -50,7 +51,7 @@ class StudioFiles:
         os.makedirs(self.root, exist_ok=True)
         self.max_upload_bytes = max_upload_bytes
         self.max_input_pixels = max_input_pixels
-        self._bundled = {file_sha256(path): path for path in bundled(BUNDLED_CONTENTS + BUNDLED_STYLES)}
+        self._bundled = {file_sha256(path): path for path in bundled(BUNDLED_CONTENTS)}
 
     def session_folder(self, session):
         folder = os.path.join(self.root, "sessions", hashlib.sha256(session.encode()).hexdigest()[:16])
@@ -110,19 +111,21 @@ class StudioFiles:
 def painted_masks(layers, count, content_shape):
     """Masks of the editor's layers: `uint8 (H, W)` per style, or None when nothing is painted.
 
-    A layer is what was painted over black: white paint is the style's region, grey or a
-    translucent brush a soft one, unpainted (or black paint) the photo. Layers come at the
-    editor's size and are scaled to the content's (the same aspect ratio; bilinear).
+    The paint's grey level is the mask: white paint is the style's region, grey a soft one, black
+    paint or no paint the photo. Brushes paint at `PAINT_OPACITY`, so the photo shows through;
+    a stroke's coverage up to that opacity counts in full and its antialiased edge in part.
+    Layers come at the editor's size and are scaled to the content's (the same aspect ratio; bilinear).
     """
+    full = int(PAINT_OPACITY * 255)
     masks = []
     for layer in list(layers or [])[:count]:
         rgba = np.asarray(layer)
         if rgba.ndim != 3 or rgba.shape[2] != 4:
             masks.append(None)
             continue
-        rgb = rgba[..., :3].astype(np.float32)
-        luminance = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-        masks.append(np.clip(np.round(luminance * rgba[..., 3] / 255.0), 0, 255).astype(np.uint8))
+        grey = rgba[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        coverage = np.minimum(rgba[..., 3].astype(np.float32) / full, 1.0)
+        masks.append(np.clip(np.round(grey * coverage), 0, 255).astype(np.uint8))
     if not any(_painted(layer) for layer in list(layers or [])[:count]):
         return None
     height, width = content_shape[:2]
@@ -144,8 +147,8 @@ def _painted(layer):
 
 
 def mask_layer(mask, size):
-    """A stored grey mask as an editor layer at `size=(width, height)`: white paint, opacity the mask."""
+    """A stored grey mask as an editor layer at `size=(width, height)`: its grey painted where it is not 0."""
     mask = _scaled(np.asarray(mask, np.uint8), size)
-    layer = np.full(mask.shape + (4,), 255, np.uint8)
-    layer[..., 3] = mask
+    layer = np.repeat(mask[..., None], 4, axis=2)
+    layer[..., 3] = np.where(mask > 0, int(PAINT_OPACITY * 255), 0)
     return layer

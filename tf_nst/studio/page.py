@@ -10,14 +10,16 @@ place in the queue; Stop and a closed tab stop only their own session's run.
 from tf_nst.errors import NSTError
 from tf_nst.studio import actions, form
 from tf_nst.studio.actions import MAX_STYLES
-from tf_nst.studio.files import BUNDLED_CONTENTS, BUNDLED_STYLES, bundled
+from tf_nst.studio.files import BUNDLED_CONTENTS, BUNDLED_STYLES, PAINT_OPACITY, bundled
 
 OPTIMIZATION_QUEUE = "optimization"
 INTRO = ("# tf-nst studio\nPick a photo and one or more paintings, paint where each style goes (white on a "
-         "style's layer: that style; unpainted: the photo kept), run, watch it paint, stop when you like it. "
+         "style's layer: that style; grey: half of it; unpainted: the photo kept; nothing painted: every style "
+         "everywhere), run, watch it paint, stop when you like it. "
          "Every result keeps its settings: download the PNG, or drop one here to start again from it.")
 PAGE_CSS = "#preview img { width: 100%; height: 100%; object-fit: contain; }"  # small runs shown large too
-BRUSH_COLORS = ["#ffffff", ("#ffffff", 0.5), ("#ffffff", 0.25), "#000000"]  # full, soft, softer, none
+# White: the style; grey: half of it; black: none (to take paint back). Translucent: the photo shows.
+BRUSH_COLORS = [(colour, PAINT_OPACITY) for colour in ("#ffffff", "#808080", "#000000")]
 
 
 def build_page(files, runner, instant=None):
@@ -54,7 +56,7 @@ def _layout(gr, with_instant):
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             ui.content = gr.File(label="Content photo", file_types=["image"], elem_id="content-upload", height=90)
-            ui.samples = gr.Gallery(bundled(BUNDLED_CONTENTS), label="Or a bundled photo", columns=4, height=110,
+            ui.samples = gr.Gallery(bundled(BUNDLED_CONTENTS), label="Or a bundled image", columns=4, height=110,
                                     allow_preview=False, elem_id="content-samples")
             ui.editor = gr.ImageEditor(
                 label="Where each style goes: pick the layer of a style and paint", type="numpy",
@@ -67,11 +69,11 @@ def _layout(gr, with_instant):
                                       columns=3, height=130, allow_preview=False, elem_id="style-paintings")
             ui.slots, ui.weights = [], []
             for slot in range(MAX_STYLES):
-                with gr.Row(equal_height=True):
-                    ui.slots.append(gr.File(label=f"Style {slot + 1}", file_types=["image"], height=80,
-                                            elem_id=f"style-upload-{slot}", scale=3))
-                    ui.weights.append(gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Blend weight",
-                                                elem_id=f"style-weight-{slot}", scale=2))
+                with gr.Group():
+                    ui.slots.append(gr.File(label=f"Style {slot + 1}", file_types=["image"], height=70,
+                                            elem_id=f"style-upload-{slot}"))
+                    ui.weights.append(gr.Slider(0.0, 1.0, value=1.0, step=0.05, label=f"Style {slot + 1}: blend weight",
+                                                elem_id=f"style-weight-{slot}"))
         with gr.Column(scale=5):
             ui.preview = gr.Image(label="Live", interactive=False, format="png", elem_id="preview", height=320)
             ui.status = gr.Markdown(elem_id="run-status")
