@@ -7,6 +7,7 @@ import click
 from tf_nst.cli.options import input_options
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings import parse_size
+from tf_nst.studio.files import DEFAULT_MAX_UPLOAD_BYTES
 
 
 def _byte_size(value):
@@ -21,7 +22,7 @@ def _byte_size(value):
               help="Address to listen on. 127.0.0.1 keeps the page on this machine; 0.0.0.0 lets anyone who "
                    "reaches this machine run optimizations on it.")
 @click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port to listen on.")
-@click.option("--max-upload-size", default="25MB", show_default=True, metavar="SIZE",
+@click.option("--max-upload-size", default=f"{DEFAULT_MAX_UPLOAD_BYTES // 10**6}MB", show_default=True, metavar="SIZE",
               help="Refuse uploaded files larger than this (e.g. 25MB).")
 @input_options
 def studio(host, port, max_upload_size, max_input_pixels):
