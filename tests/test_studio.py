@@ -156,9 +156,11 @@ def watch_preview(page):
 
 
 def wait_for_status(page, words, timeout=RUN_SECONDS):
+    """Until the run's status line says one of `words`; a message of the page (an error) ends it sooner."""
     pattern = "|".join(words)
-    page.wait_for_function(f"() => /{pattern}/.test(document.querySelector('#run-status').innerText)",
-                           timeout=timeout * 1000)
+    page.wait_for_function(f"() => /{pattern}/.test(document.querySelector('#run-status').innerText) || "
+                           "/Error/.test(document.querySelector('#studio-message').innerText)", timeout=timeout * 1000)
+    assert "Error" not in page.locator("#studio-message").inner_text(), page.locator("#studio-message").inner_text()
 
 
 def download(page, folder, name):
@@ -235,6 +237,7 @@ def test_text_file_as_content_is_a_message_then_a_run_works(studio, browser, inp
     page.locator("#run").click()  # still the text file: refused before the queue
     page.wait_for_function("() => /Error/.test(document.querySelector('#studio-message').innerText)")
     upload(page, "content-upload", inputs / "other.png")
+    page.wait_for_function("() => !/Error/.test(document.querySelector('#studio-message').innerText)")
     wait_for_editor(page)
     output = run_and_keep(page, tmp_path, "second.png")
     assert process.poll() is None
@@ -285,7 +288,7 @@ def test_serves_nothing_outside_its_folder(studio):
 @pytest.mark.skipif(not os.environ.get("TF_NST_STUDIO_SCREENSHOT"),
                     reason="writes README's screenshot only when asked: TF_NST_STUDIO_SCREENSHOT=docs/studio.png")
 def test_screenshot(studio, browser):
-    """The bundled astronaut, The Starry Night on the sky side and The Scream on the suit, run at 192 px."""
+    """The bundled astronaut, The Starry Night painted over the flag and The Scream over the helmet, 192 px."""
     url, _, _ = studio
     page = open_page(browser, url)
     page.locator("#content-samples img").first.click()

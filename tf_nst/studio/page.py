@@ -59,7 +59,7 @@ def _layout(gr, with_instant):
             ui.samples = gr.Gallery(bundled(BUNDLED_CONTENTS), label="Or a bundled image", columns=4, height=110,
                                     allow_preview=False, elem_id="content-samples")
             ui.editor = gr.ImageEditor(
-                label="Where each style goes: pick the layer of a style and paint", type="numpy",
+                label="Regions: paint on a style's layer", type="numpy",
                 image_mode="RGBA", sources=[], transforms=[], format="png", elem_id="mask-editor", height=420,
                 layers=gr.LayerOptions(allow_additional_layers=False,
                                        layers=[f"Style {slot + 1}" for slot in range(MAX_STYLES)]),
@@ -137,6 +137,10 @@ def _wire_run(gr, ui, files, runner):
     def run(state, content, editor, *rest):
         slots, weights, values = rest[:MAX_STYLES], rest[MAX_STYLES:2 * MAX_STYLES], rest[2 * MAX_STYLES:]
         skip = gr.skip()
+        if not state:  # the page has not finished loading its session
+            yield skip, skip, "", actions.message("the page is still loading: try again in a moment"), skip, \
+                skip, skip, state
+            return
         try:
             job = actions.make_job(files, state, content, editor, slots, weights, values)
         except NSTError as error:

@@ -137,9 +137,9 @@ class Runner:
             return self._stylizer[1]
 
     def _work(self, job, stop, emit):
-        started = time.perf_counter()
         try:
             stylizer = self.stylizer(job.settings)
+            started = time.perf_counter()  # the pace of the run itself, not of building the model
 
             def render(event):
                 image = event.best_image() if event.best_image is not None else None
