@@ -276,6 +276,29 @@ def test_two_sessions_get_their_own_results(studio, browser, inputs, tmp_path):
         context.close()
 
 
+def test_a_closed_tab_stops_its_run(studio, browser, inputs, tmp_path):
+    """A tab closed mid-run (2000 evaluations) frees the queue: the next tab's run does not wait for it."""
+    url, _, _ = studio
+    leaving = open_page(browser, url)
+    upload(leaving, "content-upload", inputs / "photo.png")
+    upload(leaving, "style-upload-0", STYLE_PATH)
+    wait_for_editor(leaving)
+    set_run_settings(leaving, steps=2000)
+    leaving.locator("#run").click()
+    leaving.wait_for_function("() => /Evaluation/.test(document.querySelector('#run-status').innerText)",
+                              timeout=RUN_SECONDS * 1000)
+    leaving.close()
+    page = open_page(browser, url)
+    upload(page, "content-upload", inputs / "other.png")
+    upload(page, "style-upload-0", STYLE_PATH)
+    wait_for_editor(page)
+    set_run_settings(page)
+    started = time.monotonic()
+    run_and_keep(page, tmp_path, "after.png")
+    assert time.monotonic() - started < 60  # 2000 evaluations would take minutes here
+    page.close()
+
+
 def test_serves_nothing_outside_its_folder(studio):
     url, _, _ = studio
     for path in ("/etc/passwd", os.path.join(ROOT, "cli.py")):

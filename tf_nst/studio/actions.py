@@ -13,8 +13,8 @@ from tf_nst.errors import ImageError, InvalidArgumentError, NSTError
 from tf_nst.io.images import load_image
 from tf_nst.io.provenance import file_sha256, read_provenance
 from tf_nst.studio import form
-from tf_nst.studio.files import BUNDLED_CONTENTS, BUNDLED_STYLES, bundled, display_name, mask_layer, painted_masks
-from tf_nst.studio.runner import Job, region_keywords, stored_mask_paths
+from tf_nst.studio.files import BUNDLED_STYLES, bundled, display_name, mask_layer, painted_masks
+from tf_nst.studio.runner import Job, stored_mask_paths
 
 MAX_STYLES = 3  # style slots, and the mask editor's layers (one per slot)
 
@@ -72,6 +72,7 @@ def make_job(files, state, content, editor, slots, weights, values):
         raise InvalidArgumentError("expected at least one style (upload one or click a bundled painting). "
                                    "Received: none")
     styles = [files.check_upload(slots[position])[1] for position in used]
+    state["files"].update({file_sha256(path): path for path in [content] + styles})  # for a replay
     blend = [float(weights[position] or 0.0) for position in used] if len(used) > 1 else None
     settings = form.build_settings(dict(zip(form.field_names(), values)), blend=blend)
     masks = painted_masks((editor or {}).get("layers"), MAX_STYLES, loaded.rgb.shape)
@@ -131,7 +132,7 @@ def replay(files, state, path):
     blend = stored["settings"].get("style_blend") or [1.0] * len(styles)
     top = max(blend) if blend and max(blend) > 0 else 1.0
     weights = [weight / top for weight in blend][:MAX_STYLES] + [1.0] * (MAX_STYLES - min(len(blend), MAX_STYLES))
-    notes = [f"not on this server any more, upload again: {', '.join(missing)}"] if missing else []
+    notes = [f"not among this session's files, upload again: {', '.join(missing)}"] if missing else []
     return {"content": content, "editor": _replayed_editor(files, state, content, masks), "slots": slots,
             "weights": weights, "values": form.values_of(stored["settings"]), "message": message(notes=notes)}
 
@@ -148,7 +149,3 @@ def _replayed_editor(files, state, content, masks):
     state["content"] = file_sha256(content)
     state["files"][state["content"]] = content
     return {"background": background, "layers": layers, "composite": None}
-
-
-def sample_names():
-    return BUNDLED_CONTENTS, BUNDLED_STYLES
