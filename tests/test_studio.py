@@ -11,6 +11,7 @@ README's screenshot of the page (bundled photo and paintings, two painted region
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -96,9 +97,11 @@ def inputs(tmp_path_factory):
 
 
 def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    """A new tab (of `browser`, or of a browser context) once its session is ready."""
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1500, "height": 1300})
     page.goto(url)
-    page.wait_for_selector("#content-upload input[type=file]", state="attached", timeout=30_000)
+    page.wait_for_function("() => /Ready/.test(document.querySelector('#run-status')?.innerText)", timeout=30_000)
     return page
 
 
@@ -218,8 +221,10 @@ def test_paint_run_stop_download_provenance_replay(studio, browser, inputs, tmp_
     page.close()
     stranger = open_page(browser, url)  # another session finds the bundled painting, not this one's files
     upload(stranger, "replay-upload", output)
-    stranger.wait_for_function("() => /upload again: photo.png, mask-/.test("
-                               "document.querySelector('#studio-message').innerText)", timeout=30_000)
+    stranger.wait_for_function("() => /upload again|Error/.test(document.querySelector('#studio-message').innerText)",
+                               timeout=30_000)
+    text = stranger.locator("#studio-message").inner_text()
+    assert re.search(r"upload again: photo.png, mask-[0-9a-f]+.png$", text.strip()), text
     assert stranger.locator("#setting-size input").input_value() == "64"  # the settings came back
     stranger.close()
 
@@ -250,19 +255,18 @@ def test_two_sessions_get_their_own_results(studio, browser, inputs, tmp_path):
     from tf_nst.io.provenance import file_sha256, read_provenance
 
     url, _, _ = studio
-    contexts = [browser.new_context(viewport={"width": 1500, "height": 1300}) for _ in range(2)]
+    contexts = [browser.new_context() for _ in range(2)]
     pages = []
     for context, name in zip(contexts, ("photo.png", "other.png")):
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector("#content-upload input[type=file]", state="attached", timeout=30_000)
+        page = open_page(context, url)
         upload(page, "content-upload", inputs / name)
         upload(page, "style-upload-0", STYLE_PATH)
         wait_for_editor(page)
-        set_run_settings(page)
+        set_run_settings(page, steps=20 if pages else 60)  # the first runs long enough to be waited for
         pages.append(page)
-    for page in pages:  # both queued at once: one runs, the other waits its turn
+    for page in pages:  # both queued at once: one runs, the other waits its turn and sees its place
         page.locator("#run").click()
+    pages[1].wait_for_function("() => /queue: \\d+\\/\\d+/.test(document.body.innerText)", timeout=30_000)
     outputs = []
     for index, (page, name) in enumerate(zip(pages, ("photo.png", "other.png"))):
         wait_for_status(page, ["done", "stopped"])

@@ -13,6 +13,7 @@ from tf_nst.studio.actions import MAX_STYLES
 from tf_nst.studio.files import BUNDLED_CONTENTS, BUNDLED_STYLES, PAINT_OPACITY, bundled
 
 OPTIMIZATION_QUEUE = "optimization"
+READY = "Ready: one optimization runs at a time on this machine; a waiting run shows its place in the queue."
 INTRO = ("# tf-nst studio\nPick a photo and one or more paintings, paint where each style goes (white on a "
          "style's layer: that style; grey: half of it; unpainted: the photo kept; nothing painted: every style "
          "everywhere), run, watch it paint, stop when you like it. "
@@ -95,13 +96,14 @@ def _layout(gr, with_instant):
 
 def _wire_inputs(gr, page, ui, files, runner):
     def start(request: gr.Request):
-        return actions.new_state(request.session_hash)
+        return actions.new_state(request.session_hash), READY
 
     def close(request: gr.Request):
         runner.stop(request.session_hash)  # a closed tab stops its run
         files.forget_session(request.session_hash)
 
-    def content_chosen(path, state):
+    def content_chosen(path, state, request: gr.Request):
+        state = state or actions.new_state(request.session_hash)  # before the page's load event
         editor, text = actions.load_content(files, state, path)
         if not path:
             return gr.skip(), None, gr.skip(), state
@@ -119,7 +121,7 @@ def _wire_inputs(gr, page, ui, files, runner):
     def painting_chosen(event: gr.SelectData, *slots):
         return actions.add_style(event.index, slots)
 
-    page.load(start, None, ui.state)
+    page.load(start, None, [ui.state, ui.status])
     page.unload(close)
     ui.content.change(content_chosen, [ui.content, ui.state], [ui.content, ui.editor, ui.message, ui.state])
     ui.samples.select(sample_chosen, None, ui.content)
@@ -177,7 +179,8 @@ def _wire_keep(gr, ui, files):
         result = state["results"][event.index]
         return result["path"], result["settings"]
 
-    def replayed(path, state):
+    def replayed(path, state, request: gr.Request):
+        state = state or actions.new_state(request.session_hash)  # before the page's load event
         skip = gr.skip()
         if not path:
             return [skip] * (2 + 2 * MAX_STYLES + len(controls)) + ["", state]
