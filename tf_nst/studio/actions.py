@@ -118,6 +118,7 @@ def replay(files, state, path):
     Inputs are found by the SHA-256 provenance stores, among the bundled samples and this
     session's files; the ones not found are named, to be uploaded again.
     """
+    files.check_upload(path)  # the byte and pixel caps before its text is read
     try:
         stored = read_provenance(path)
     except ImageError as error:
