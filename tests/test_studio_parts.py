@@ -173,3 +173,22 @@ def test_update_eta():
     assert Update(done=5, total=20, seconds=2.0).eta == pytest.approx(6.0)
     assert Update().eta is None
     assert dataclasses.fields(Update)
+
+
+def test_an_instant_preview_plugs_in(stand_in, tmp_path):
+    """The hook for a feed-forward model: an "Instant" button, and the next run starts from its image."""
+    pytest.importorskip("gradio", reason="the page needs Gradio: pip install -r requirements-studio.txt")
+    from tf_nst.studio.page import build_page
+
+    def instant(content, styles, settings):
+        return np.full((8, 8, 3), 7, np.uint8)
+
+    files = StudioFiles(tmp_path / "studio")
+    with_instant, without = build_page(files, Runner(), instant=instant), build_page(files, Runner())
+    buttons = [{block.elem_id: block for block in page.blocks.values()}["instant"] for page in (with_instant, without)]
+    assert [button.visible for button in buttons] == [True, False]
+    seen = {}
+    stand_in.stylize = lambda *args, init=None, **keywords: seen.setdefault("init", init) and None
+    refine = dataclasses.replace(job(tmp_path, "refined.png"), init=instant(None, None, None))
+    list(Runner().updates(refine, "session-e"))
+    assert seen["init"].shape == (8, 8, 3)
