@@ -14,9 +14,9 @@ from click.core import ParameterSource
 
 from tf_nst import settings as settings_module
 from tf_nst.errors import InvalidArgumentError, NSTError
+from tf_nst.io.inputs import ASSETS
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, StylizeSettings, VideoSettings
 
-ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
 

@@ -16,6 +16,7 @@ import os
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import filesystems
 
+ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")  # bundled samples
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 GLOB_CHARACTERS = "*?["
 
