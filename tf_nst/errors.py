@@ -33,3 +33,7 @@ class OutputError(NSTError):
 
 class ServingError(NSTError):
     """A SavedModel or model server cannot be used: not loadable, unreachable, unknown model, deadline."""
+
+
+class ModelError(NSTError):
+    """A trained feed-forward model folder is missing, unreadable or not a tf-nst model."""
