@@ -7,11 +7,14 @@
     python cli.py request --server HOST:8500 CONTENT STYLE -o OUT.png
     python cli.py batch CONTENT... -s STYLE... -o OUTDIR
     python cli.py video CLIP.mp4 STYLE -o OUT.mp4
+    python cli.py train STYLE... --photos DIR -o MODEL_DIR
+    python cli.py stylize PHOTO --model starry_night -o OUT.png
 """
 
 import click
 
 from tf_nst.cli.batch import batch
+from tf_nst.cli.realtime import models, train
 from tf_nst.cli.serving import export, request
 from tf_nst.cli.stylize import info, stylize
 from tf_nst.cli.video import video
@@ -22,7 +25,7 @@ def cli():
     """Neural style transfer in TensorFlow/Keras."""
 
 
-for command in (stylize, info, export, request, batch, video):
+for command in (stylize, info, export, request, batch, video, train, models):
     cli.add_command(command)
 
 

@@ -50,8 +50,12 @@ class StyleTrainer(keras.Model):
         norm_only: train only the normalization parameters of `train_styles` (`--add-style`).
     """
 
-    def __init__(self, network, loss, style_targets, weights, train_styles=None, norm_only=False, **kwargs):
+    def __init__(self, network, loss, style_targets, weights, train_styles=None, norm_only=False,
+                 norm_learning_rate=1e-2, **kwargs):
         super().__init__(**kwargs)
+        # The per-style scales and shifts learn at their own (higher) rate: with the convolutions'
+        # rate they barely leave their start in a short run, and every style looks the same.
+        self.norm_optimizer = keras.optimizers.Adam(norm_learning_rate)
         self.network, self.perceptual, self.style_targets = network, loss, style_targets
         self.loss_weights_ = tuple(float(weight) for weight in weights)
         self.train_styles = list(range(network.num_styles)) if train_styles is None else list(train_styles)
@@ -64,7 +68,13 @@ class StyleTrainer(keras.Model):
         rows = np.zeros([self.network.num_styles, 1], np.float32)
         rows[self.train_styles] = 1.0
         return [(variable, tf.constant(rows)) for variable in self.network.trainable_variables
-                if variable.path.endswith(("/scale", "/shift"))]
+                if is_norm_parameter(variable)]
+
+    def optimized_groups(self):
+        """`[(optimizer, variables)]`: convolutions with `optimizer`, norm parameters with `norm_optimizer`."""
+        variables = [variable for variable, _ in self.trained_variables()]
+        return [(self.optimizer, [variable for variable in variables if not is_norm_parameter(variable)]),
+                (self.norm_optimizer, [variable for variable in variables if is_norm_parameter(variable)])]
 
     def call(self, inputs):
         return self.network(inputs)
@@ -80,8 +90,17 @@ class StyleTrainer(keras.Model):
             total, parts = self.perceptual(outputs, photos, self.style_targets, style_indices, *self.loss_weights_)
         grads = tape.gradient(total, [variable for variable, _ in trained])
         grads = [grad if mask is None else grad * mask for grad, (_, mask) in zip(grads, trained)]
-        self.optimizer.apply(grads, [variable for variable, _ in trained])
+        norms = [is_norm_parameter(variable) for variable, _ in trained]
+        for optimizer, wanted in ((self.optimizer, False), (self.norm_optimizer, True)):
+            pairs = [(grad, variable) for grad, (variable, _), norm in zip(grads, trained, norms) if norm == wanted]
+            if pairs:
+                optimizer.apply([grad for grad, _ in pairs], [variable for _, variable in pairs])
         return {name: parts[index] for index, name in enumerate(PARTS)}
+
+
+def is_norm_parameter(variable):
+    """A conditional instance norm's per-style scale or shift."""
+    return variable.path.endswith(("/scale", "/shift"))
 
 
 def style_provenance(paths):
@@ -127,8 +146,9 @@ def load_styles(paths, side):
 def save_checkpoint(trainer, folder, step, seconds):
     """Network weights (float32), optimizer state and step, atomically (a kill -9 keeps the last one)."""
     values = {f"network_{index}": np.asarray(variable.numpy()) for index, variable in enumerate(trainer.network.weights)}
-    values.update({f"optimizer_{index}": np.asarray(variable.numpy())
-                   for index, variable in enumerate(trainer.optimizer.variables)})
+    for group, (optimizer, _) in enumerate(trainer.optimized_groups()):
+        values.update({f"optimizer{group}_{index}": np.asarray(variable.numpy())
+                       for index, variable in enumerate(optimizer.variables)})
     values["step"], values["seconds"] = np.asarray(step), np.asarray(seconds)
     with atomic_output(os.path.join(folder, CHECKPOINT_FILE)) as stream:
         np.savez(stream, **values)
@@ -139,9 +159,11 @@ def restore_checkpoint(trainer, folder):
     with np.load(os.path.join(folder, CHECKPOINT_FILE)) as stored:
         for index, variable in enumerate(trainer.network.weights):
             variable.assign(stored[f"network_{index}"])
-        trainer.optimizer.build([variable for variable, _ in trainer.trained_variables()])
-        for index, variable in enumerate(trainer.optimizer.variables):
-            variable.assign(stored[f"optimizer_{index}"])
+        for group, (optimizer, variables) in enumerate(trainer.optimized_groups()):
+            if variables:
+                optimizer.build(variables)
+            for index, variable in enumerate(optimizer.variables):
+                variable.assign(stored[f"optimizer{group}_{index}"])
         return int(stored["step"]), float(stored["seconds"])
 
 
@@ -179,7 +201,8 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
         _extended_targets(loss, base, style_paths, settings)
     trainer = StyleTrainer(network, loss, targets, (settings.content_weight, settings.style_weight,
                                                     settings.tv_weight),
-                           train_styles=train_styles, norm_only=base is not None)
+                           train_styles=train_styles, norm_only=base is not None,
+                           norm_learning_rate=settings.norm_learning_rate)
     trainer.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=False)
     step, seconds = restore_checkpoint(trainer, output) if resume else (0, 0.0)
     provenance = {"styles": (base or {}).get("styles", []) + styles, "photos": photos.provenance(),

@@ -31,6 +31,7 @@ TRAIN_CONTENT_LAYERS = "block3_conv3"
 TRAIN_STYLE_LAYERS = "block1_conv2,block2_conv2,block3_conv3,block4_conv3"
 TRAIN_STYLE_WEIGHT = 3.0
 TRAIN_TV_WEIGHT = 1.0
+MODEL_INIT_PREFIX = "model:"  # --init model:NAME starts the optimization from a trained model's result
 MODEL_FORMAT = "tf-nst-feedforward"  # the "format" of a trained model folder's model.json
 MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this: below it the halos cost more than the cores
 

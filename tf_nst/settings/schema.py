@@ -231,12 +231,14 @@ class TrainSettings(CheckedSettings):
     style_statistic: str = shared("style_statistic")
     num_steps: int = setting(4000, "Training steps (batches) in all, counting those of a resumed run.",
                              kind=int, minimum=1, maximum=10_000_000, option="--steps")
-    size: int = setting(256, "Side of the square training crops in pixels.", kind=int, minimum=MIN_SIDE,
+    size: int = setting(128, "Side of the square training crops in pixels.", kind=int, minimum=MIN_SIDE,
                         maximum=2048)
-    style_size: int = setting(512, "Longest side of the style images whose statistics are the targets.",
+    style_size: int = setting(256, "Longest side of the style images whose statistics are the targets.",
                               kind=int, minimum=MIN_SIDE, maximum=MAX_SIDE)
     batch_size: int = setting(4, "Photos per training step.", kind=int, minimum=1, maximum=256)
     learning_rate: float = setting(1e-3, "Adam's learning rate.", kind=float, minimum=0.0, min_open=True)
+    norm_learning_rate: float = setting(1e-2, "Adam's learning rate of the per-style normalization parameters.",
+                                        kind=float, minimum=0.0, min_open=True)
     width: int = setting(16, "Channels of the network's first convolution (x2, x4 deeper).", kind=int,
                          minimum=1, maximum=256)
     num_residual_blocks: int = setting(5, "Residual blocks of the network.", kind=int, minimum=0, maximum=32,
