@@ -15,7 +15,7 @@ import click
 from tf_nst.cli.feedback import library_errors, stop_signals
 from tf_nst.cli.options import build_settings, settings_options
 from tf_nst.errors import InvalidArgumentError, ModelError
-from tf_nst.settings import TrainSettings, fields_by_name
+from tf_nst.settings import MIN_SIDE, TrainSettings, fields_by_name
 
 TRAIN_FIELDS = fields_by_name(TrainSettings)
 
@@ -106,17 +106,20 @@ def stylize_with_model(model, content, output, overwrite, style_masks, values, m
 
         image_io.check_output_path(output, overwrite=overwrite)
         folder, style = resolve_model(model)
+        from tf_nst.engine.pyramid import fit
+
         photo = image_io.load_image(content, max_input_pixels=max_input_pixels)
+        rgb = fit(photo.rgb, values["size"], MIN_SIDE)  # --size as the optimization and --saved-model do
         network, info = load_model(folder, dtype=network_policy(values.get("precision") or "auto"))
         runner = FeedForward(network)
         blend = parse_style_blend(values.get("style_blend_text"), runner.style_names) or \
             {style or runner.style_names[0]: 1.0}
-        masks = [soft_mask(image_io.load_image(path, max_input_pixels=max_input_pixels).rgb, photo.rgb.shape)
+        masks = [soft_mask(image_io.load_image(path, max_input_pixels=max_input_pixels).rgb, rgb.shape)
                  for path in style_masks] or None
         started = time.perf_counter()
-        result = runner.stylize(photo.rgb, blend, masks, values.get("preserve_colors", "none"))
+        result = runner.stylize(rgb, blend, masks, values.get("preserve_colors", "none"))
         seconds = time.perf_counter() - started
-        settings = {"model": os.path.abspath(folder), "style_blend": blend,
+        settings = {"model": os.path.abspath(folder), "style_blend": blend, "size": values["size"],
                     "preserve_colors": values.get("preserve_colors", "none"),
                     "model_provenance": {key: info.get("provenance", {}).get(key) for key in ("styles", "steps")}}
         image_io.save_png(output, result, alpha=photo.alpha, settings=settings,

@@ -16,15 +16,17 @@ from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, read_model_info
 from tf_nst.settings import MODEL_FORMAT
 
 
-def network_weights(network):
-    """`{variable path: array}` of a network's weights (stable names, for the npz)."""
-    return {variable.path: np.asarray(variable.numpy()) for variable in network.weights}
+def weight_key(index):
+    """The npz key of the network's `index`-th weight (the order of `network.weights` is the architecture's;
+    Keras' variable paths carry per-process layer numbers, so they do not name a weight across processes)."""
+    return f"w{index:03d}"
 
 
 def save_model(network, folder, provenance):
     """Write `model.json` and `model.weights.npz` (float16) into `folder` (created), each atomically."""
     os.makedirs(folder, exist_ok=True)
-    weights = {key.replace("/", "|"): value.astype(np.float16) for key, value in network_weights(network).items()}
+    weights = {weight_key(index): np.asarray(variable.numpy()).astype(np.float16)
+               for index, variable in enumerate(network.weights)}
     with atomic_output(os.path.join(folder, WEIGHTS_FILE)) as stream:
         np.savez_compressed(stream, **weights)
     info = {"format": MODEL_FORMAT, "config": network.get_config(), "provenance": provenance}
@@ -46,11 +48,13 @@ def load_model(folder, dtype=None):
     path = os.path.join(folder, WEIGHTS_FILE)
     try:
         with np.load(path) as stored:
-            stored = {key.replace("|", "/"): stored[key] for key in stored.files}
+            stored = {key: stored[key] for key in stored.files}
     except (OSError, ValueError) as error:
         raise ModelError(f"{path}: cannot read weights ({error})")
-    for variable in network.weights:
-        value = stored.get(variable.path)
+    if len(stored) != len(network.weights):
+        raise ModelError(f"expected {len(network.weights)} weights in {path}. Received: {len(stored)}")
+    for index, variable in enumerate(network.weights):
+        value = stored.get(weight_key(index))
         if value is None or tuple(value.shape) != tuple(variable.shape):
             raise ModelError(f"expected weights for {variable.path} {tuple(variable.shape)} in {path}. "
                              f"Received: {None if value is None else value.shape}")

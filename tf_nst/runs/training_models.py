@@ -45,9 +45,8 @@ def build_network(settings, styles, add_style=None, resume_folder=None):
 
 def copy_extended(base, network):
     """Copy `base`'s weights into `network` (more styles): new norm rows start at the mean of the old."""
-    stored = {variable.path: np.asarray(variable.numpy()) for variable in base.weights}
-    for variable in network.weights:
-        value = stored[variable.path]
+    for source, variable in zip(base.weights, network.weights):  # the same architecture: the same order
+        value = np.asarray(source.numpy())
         if tuple(value.shape) != tuple(variable.shape):
             extra = variable.shape[0] - value.shape[0]
             value = np.concatenate([value, np.repeat(value.mean(0, keepdims=True), extra, 0)], 0)
