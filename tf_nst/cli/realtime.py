@@ -129,6 +129,23 @@ def stylize_with_model(model, content, output, overwrite, style_masks, values, m
                    f"{', '.join(f'{name} {weight:g}' for name, weight in blend.items())}, {seconds:.2f} s)", err=True)
 
 
+def model_start(name, content_rgb, settings):
+    """`--init model:NAME`: the trained network's result on the content (at `--size`), as the start image."""
+    import types
+
+    from tf_nst.engine.feedforward import FeedForward
+    from tf_nst.engine.model_files import load_model
+    from tf_nst.engine.pyramid import fit
+    from tf_nst.io.model_folders import resolve_model
+    from tf_nst.runs.training_models import network_policy
+
+    folder, style = resolve_model(name)
+    network, _ = load_model(folder, dtype=network_policy(settings.precision))
+    runner = FeedForward(network)
+    return types.SimpleNamespace(rgb=runner.stylize(fit(content_rgb, settings.size, MIN_SIDE),
+                                                    {style or runner.style_names[0]: 1.0}))
+
+
 def export_trained_model(model, output, version, max_pixels, model_name):
     """`export --model NAME|MODEL_DIR --output DIR`: the network as a servable SavedModel."""
     with library_errors():

@@ -14,7 +14,7 @@ from tf_nst.cli.options import (DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, 
                                 settings_options, style_image_mask_option, style_mask_option)
 from tf_nst.cli.serving import stylize_saved_model
 from tf_nst.engine.status import RunStatus
-from tf_nst.settings import INIT_MODES
+from tf_nst.settings import INIT_MODES, MODEL_INIT_PREFIX
 
 
 def check_preset_backbone(backbone, loss_form):
@@ -133,7 +133,11 @@ def load_run_inputs(content, styles, masks, settings, max_input_pixels):
               "style_masks": [load(path) for path in masks.get("style_image_masks", ())] or None}
     # A start image is read here once, with the cap, and given to the run (the Stylizer does not read it again).
     loaded["init"] = load(settings.init) if isinstance(settings.init, str) and settings.init not in INIT_MODES \
-        else None
+        and not settings.init.startswith(MODEL_INIT_PREFIX) else None
+    if isinstance(settings.init, str) and settings.init.startswith(MODEL_INIT_PREFIX):
+        from tf_nst.cli.realtime import model_start
+
+        loaded["init"] = model_start(settings.init[len(MODEL_INIT_PREFIX):], loaded["content"].rgb, settings)
     prepare_masks(loaded["masks"], loaded["style_masks"], loaded["content"].rgb.shape,
                   [style.rgb.shape for style in loaded["styles"]])
     return loaded
