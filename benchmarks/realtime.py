@@ -152,7 +152,7 @@ def quality(model, photos, size, steps=200, style="starry_night"):
             content, [style_rgb], init=fast)
         bar = float(reference.history[:, 0].min())
         reached = np.nonzero(np.minimum.accumulate(refined.history[:, 0]) <= bar)[0]
-        objective = stylizer.objective
+        objective = stylizer.objective()
         row = {"photo": os.path.basename(path), "network": distances(objective, fast, content, style_rgb),
                "optimization": distances(objective, reference.image, content, style_rgb),
                "init_model": distances(objective, refined.image, content, style_rgb),
