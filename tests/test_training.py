@@ -31,6 +31,14 @@ def photos(tmp_path_factory):
     return str(folder)
 
 
+@pytest.fixture(scope="module")
+def base_model(photos, tmp_path_factory):
+    """A one-style model trained for 2 steps (random VGG16 features)."""
+    base = str(tmp_path_factory.mktemp("base") / "model")
+    train([STYLE_PATH], [photos], base, TrainSettings(num_steps=2, **TINY), verbose=0)
+    return base
+
+
 def stop_after(steps):
     calls = []
 
@@ -55,9 +63,8 @@ def test_interrupted_fit_resumes_where_it_stopped(photos, tmp_path):
     assert any(changed)
 
 
-def test_add_style_trains_only_the_new_norm_parameters(photos, tmp_path):
-    base = str(tmp_path / "base")
-    train([STYLE_PATH], [photos], base, TrainSettings(num_steps=2, **TINY), verbose=0)
+def test_add_style_trains_only_the_new_norm_parameters(photos, base_model, tmp_path):
+    base = base_model
     extended = str(tmp_path / "extended")
     provenance = train([SCREAM], [photos], extended, TrainSettings(num_steps=2, **TINY), add_style=base, verbose=0)
     assert [style["name"] for style in provenance["styles"]] == ["starry_night", "the_scream"]
@@ -133,9 +140,8 @@ def test_cli_errors_are_one_line_and_write_nothing(photos, tmp_path):
         assert not os.path.exists(out)
 
 
-def test_cli_model_errors(photos, tmp_path):
-    model = str(tmp_path / "model")
-    assert run_cli(["train", STYLE_PATH, "--photos", photos, "-o", model, "--steps", "2"] + tiny_options()).exit_code == 0
+def test_cli_model_errors(photos, base_model, tmp_path):
+    model = base_model
     result = run_cli(["train", STYLE_PATH, SCREAM, "--photos", photos, "-o", model, "--steps", "3"] + tiny_options())
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith(
