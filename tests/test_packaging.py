@@ -18,7 +18,8 @@ def test_wheel_installs_the_package_its_assets_and_the_command(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(target))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    code = "import os, tf_nst, tf_nst.cli.options as c; print(tf_nst.__file__); print(os.path.exists(c.DEFAULT_CONTENT))"
+    code = ("import os, tf_nst, tf_nst.cli.options as c, tf_nst.io.model_folders as m; print(tf_nst.__file__); "
+            "print(os.path.exists(c.DEFAULT_CONTENT) and m.is_model_folder(os.path.join(m.BUNDLED_MODELS, 'bundled')))")
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=elsewhere, env=env,
                            check=True).stdout.split()
     assert found[0].startswith(str(target)) and found[1] == "True"

@@ -35,6 +35,10 @@ class ServingError(NSTError):
     """A SavedModel or model server cannot be used: not loadable, unreachable, unknown model, deadline."""
 
 
+class ModelError(NSTError):
+    """A trained feed-forward model folder is missing, unreadable or not a tf-nst model."""
+
+
 def require_optional(module, install_line):
     """Import an optional dependency, or raise `ImportError` with the install line first."""
     import importlib

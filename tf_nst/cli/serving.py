@@ -76,9 +76,16 @@ def report_served(output, served, notes, quiet):
               show_default=True, help="Server-side cap on each image's width*height.")
 @click.option("--model-name", default=contract.MODEL_NAME, show_default=True,
               help="Model name used in the warmup requests.")
-def export(output, version, max_steps, max_pixels, model_name, **values):
-    """Export the optimization as a SavedModel for TF Serving (OUTPUT/VERSION)."""
+@click.option("--model", "trained_model", default=None, metavar="NAME|MODEL_DIR",
+              help="Export this trained network (python cli.py models) instead of the optimization.")
+def export(output, version, max_steps, max_pixels, model_name, trained_model, **values):
+    """Export the optimization (or a trained network, --model) as a SavedModel for TF Serving (OUTPUT/VERSION)."""
     import time
+
+    if trained_model:
+        from tf_nst.cli.realtime import export_trained_model
+
+        return export_trained_model(trained_model, output, version, max_pixels, model_name)
 
     settings = build_settings({**values, "precision": "float32"})  # the server's CPU is unknown
     with library_errors():

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import sys
 
 import click
@@ -13,7 +14,7 @@ from tf_nst.cli.options import (DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, 
                                 settings_options, style_image_mask_option, style_mask_option)
 from tf_nst.cli.serving import stylize_saved_model
 from tf_nst.engine.status import RunStatus
-from tf_nst.settings import INIT_MODES
+from tf_nst.settings import INIT_MODES, MODEL_INIT_PREFIX
 
 
 def check_preset_backbone(backbone, loss_form):
@@ -37,14 +38,20 @@ def check_preset_backbone(backbone, loss_form):
 @input_options
 @click.option("--saved-model", type=click.Path(exists=True, file_okay=False), default=None,
               help="Run this export (python cli.py export) instead of building the model here.")
+@click.option("--model", default=None, metavar="NAME|MODEL_DIR",
+              help="Real time: one pass of a trained network (python cli.py models; e.g. starry_night) instead "
+                   "of the optimization; no STYLE. --style-blend takes its style names (name:weight,...).")
 @replay_options
 @quiet_option
 def stylize(content, styles, output, overwrite, style_masks, style_image_masks, save_every, tensorboard, log_json,
-            max_input_pixels, saved_model, quiet, **values):
+            max_input_pixels, saved_model, model, quiet, **values):
     """Stylize CONTENT with one or more STYLE images and write a PNG.
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
     """
+    if model:
+        return stylize_model_command(model, content, styles, output, overwrite, style_masks, values,
+                                     max_input_pixels, quiet)
     replay = click.get_current_context().meta.get("replay_inputs", (None, None, {}))
     replayed_masks = replay[2] if not (styles or style_masks or style_image_masks) else {}
     content = content or replay[0] or DEFAULT_CONTENT
@@ -55,6 +62,9 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
         return stylize_saved_model(saved_model, content, styles, output, overwrite, max_input_pixels, quiet,
                                    values, masks)
     settings = build_settings(values)
+    if isinstance(settings.style_blend, dict):
+        raise click.BadParameter("expected weights (numbers), one per STYLE; style names only with --model",
+                                 param_hint="'--style-blend'")
     if settings.style_blend is not None and len(settings.style_blend) != len(styles):
         raise click.BadParameter(
             f"expected {len(styles)} weights (one per style), received {len(settings.style_blend)}",
@@ -79,6 +89,21 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
                                   "seconds": result.seconds, "steps": result.steps, "best_loss": result.best_loss,
                                   "tiling": result.tiling})
     _report(output, result, config, quiet)
+
+
+def stylize_model_command(model, content, styles, output, overwrite, style_masks, values, max_input_pixels, quiet):
+    """`stylize CONTENT --model NAME`: checks, then `tf_nst.cli.realtime.stylize_with_model`."""
+    from tf_nst.cli.realtime import stylize_with_model
+
+    if styles:
+        raise click.UsageError(f"expected no STYLE with --model (the styles are in the model). "
+                               f"Received: {', '.join(styles)}")
+    blend = values.get("style_blend")
+    values = {**values, "style_blend_text": None if blend is None else (
+        ",".join(f"{name}:{weight}" for name, weight in blend.items()) if isinstance(blend, dict)
+        else ",".join(str(weight) for weight in blend))}
+    return stylize_with_model(model, content or DEFAULT_CONTENT, output, overwrite, style_masks, values,
+                              max_input_pixels, quiet)
 
 
 def mask_arguments(styles, style_masks, style_image_masks, replayed=None):
@@ -106,7 +131,11 @@ def load_run_inputs(content, styles, masks, settings, max_input_pixels):
     loaded = {"content": load(content), "styles": [load(path) for path in styles]}
     # A start image is read here once, with the cap, and given to the run (the Stylizer does not read it again).
     loaded["init"] = load(settings.init) if isinstance(settings.init, str) and settings.init not in INIT_MODES \
-        else None
+        and not settings.init.startswith(MODEL_INIT_PREFIX) else None
+    if isinstance(settings.init, str) and settings.init.startswith(MODEL_INIT_PREFIX):
+        from tf_nst.cli.realtime import model_start
+
+        loaded["init"] = model_start(settings.init[len(MODEL_INIT_PREFIX):], loaded["content"].rgb, settings)
     loaded["regions"] = Regions.build([load(path) for path in masks.get("style_masks", ())] or None,
                                       [load(path) for path in masks.get("style_image_masks", ())] or None,
                                       loaded["content"].rgb.shape, [style.rgb.shape for style in loaded["styles"]])
@@ -148,10 +177,17 @@ def _report(output, result, config, quiet):
 
 
 @click.command()
-@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+@click.argument("image", type=click.Path(exists=True))
 def info(image):
-    """Print the settings, input hashes and versions stored in a tf-nst PNG."""
+    """Print the settings, input hashes and versions stored in a tf-nst PNG (or a trained MODEL_DIR)."""
     from tf_nst.io.provenance import read_png_text
+
+    if os.path.isdir(image):
+        from tf_nst.cli.realtime import check_model_folder
+
+        for line in check_model_folder(image):
+            click.echo(line)
+        return
 
     try:
         text = read_png_text(image)

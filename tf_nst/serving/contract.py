@@ -43,6 +43,7 @@ MASK_BYTES = "mask_bytes"    # optional PNG/JPEG of that mask ("" = everywhere)
 STYLIZED = "stylized"
 STYLIZED_BYTES = "stylized_bytes"
 LOSSES = "losses"  # (steps + 1, parts): row 0 is the start image; columns as Stylizer.loss_names
+STYLE_WEIGHTS = "style_weights"  # feed-forward exports: optional float32 (1, styles) blend (serving/feedforward_export.py)
 
 # --- controls: scalars a request may send, in the signatures' argument order --------------------------
 STEPS = "steps"

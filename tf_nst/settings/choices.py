@@ -25,6 +25,14 @@ MIN_TILE = 64
 
 DEFAULT_CONTENT_LAYERS = "block4_conv2"
 DEFAULT_STYLE_LAYERS = ",".join(f"block{i}_conv1" for i in range(1, 6))
+# Training of feed-forward networks (tf_nst/runs/training.py): Johnson et al.'s content layer
+# (relu3_3 on VGG16) and Gram layers; the weights chosen by measurement (README, Real time).
+TRAIN_CONTENT_LAYERS = "block3_conv3"
+TRAIN_STYLE_LAYERS = "block1_conv2,block2_conv2,block3_conv3,block4_conv3"
+TRAIN_STYLE_WEIGHT = 3.0
+TRAIN_TV_WEIGHT = 1.0
+MODEL_INIT_PREFIX = "model:"  # --init model:NAME starts the optimization from a trained model's result
+MODEL_FORMAT = "tf-nst-feedforward"  # the "format" of a trained model folder's model.json
 MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this: below it the halos cost more than the cores
 
 # --- runs: drivers and inputs (tf_nst/runs, tf_nst/io) ----------------------------------------------

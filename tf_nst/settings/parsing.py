@@ -5,7 +5,7 @@ import os
 import re
 
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.settings.choices import INIT_MODES, MAX_SCALES, MAX_STEPS, MIN_SIDE
+from tf_nst.settings.choices import INIT_MODES, MAX_SCALES, MAX_STEPS, MIN_SIDE, MODEL_INIT_PREFIX
 
 _UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
           "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -103,14 +103,29 @@ def parse_scale_steps(value, name="scale_steps"):
 
 
 def parse_blend(value, name="style_blend"):
-    """One non-negative weight per style (`"1,3"`), or `None` for equal weights."""
+    """One non-negative weight per style (`"1,3"`), `{style name: weight}` of a trained model's styles
+    (`"starry_night:0.7,the_scream:0.3"`, `stylize --model`), or `None` for equal weights."""
     if value is None:
         return None
+    if isinstance(value, dict) or (isinstance(value, str) and ":" in value):
+        return _named_blend(value, name)
     weights = _number_list(value, name, float)
     if any(not (weight >= 0 and math.isfinite(weight)) for weight in weights) or sum(weights) <= 0:
         raise InvalidArgumentError(
             f"expected non-negative finite numbers, not all zero. Received: {name}={value!r}")
     return weights
+
+
+def _named_blend(value, name):
+    pairs = value.items() if isinstance(value, dict) else (
+        part.rsplit(":", 1) if ":" in part else (part, "") for part in value.split(",") if part.strip())
+    try:
+        blend = {str(style).strip(): float(weight) for style, weight in pairs}
+    except ValueError:
+        raise InvalidArgumentError(f"expected name:weight pairs. Received: {name}={value!r}")
+    if any(not (weight >= 0 and math.isfinite(weight)) for weight in blend.values()) or sum(blend.values()) <= 0:
+        raise InvalidArgumentError(f"expected non-negative finite numbers, not all zero. Received: {name}={value!r}")
+    return blend
 
 
 def parse_init(value, name="init"):
@@ -120,10 +135,12 @@ def parse_init(value, name="init"):
     if not isinstance(value, (str, os.PathLike)):
         return value  # an array: checked where it is used
     value = os.fspath(value)
-    if value in INIT_MODES or os.path.isfile(value):
+    if value in INIT_MODES or os.path.isfile(value) or (value.startswith(MODEL_INIT_PREFIX) and
+                                                        len(value) > len(MODEL_INIT_PREFIX)):
         return value
     raise InvalidArgumentError(
-        f"expected {name} one of {', '.join(INIT_MODES)} or an image file. Received: {name}={value!r}")
+        f"expected {name} one of {', '.join(INIT_MODES)}, an image file or {MODEL_INIT_PREFIX}NAME (a trained "
+        f"model's result). Received: {name}={value!r}")
 
 
 def parse_weights(value, name="weights"):

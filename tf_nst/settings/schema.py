@@ -27,7 +27,8 @@ from tf_nst.settings.choices import (
     FLOW_METHODS,
     BACKBONE_NAMES, POOLING_MODES, PREPROCESSING_MODES, PRECISIONS, LOSS_FORMS, OPTIMIZERS,
     LBFGS_FIRST_STEPS, PRESERVE_COLORS_MODES, STYLE_STATISTICS, MIN_SIDE, MAX_SIDE, MAX_STEPS, MAX_STYLE_SCALE,
-    MIN_TILE, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS)
+    MIN_TILE, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, TRAIN_CONTENT_LAYERS, TRAIN_STYLE_LAYERS,
+    TRAIN_STYLE_WEIGHT, TRAIN_TV_WEIGHT)
 from tf_nst.settings.parsing import (
     parse_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init, parse_weights,
     parse_memory, parse_frame_range)
@@ -201,6 +202,52 @@ class VideoSettings(CheckedSettings):
     frames: object = setting(None, "Frames START:STOP of the input (from 0, STOP excluded).",
                              parse=parse_frame_range, metavar="A:B")
     every: int = setting(1, "Keep every Nth frame (the output's frame rate is divided by N).", kind=int, minimum=1)
+
+
+def shared(name, **changes):
+    """A `StylizeSettings` field reused by another settings class (same checks, help and option)."""
+    field = {field.name: field for field in dataclasses.fields(StylizeSettings)}[name]
+    metadata = {**field.metadata, **{key: value for key, value in changes.items() if key != "default"}}
+    return dataclasses.field(default=changes.get("default", field.default), metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings(CheckedSettings):
+    """The settings of `cli.py train`: a feed-forward network trained with the engine's losses
+    (tf_nst/runs/training.py). Loss settings are `StylizeSettings` fields; defaults differ where
+    training needs it (vgg16-hed works offline; a shallower content layer keeps the photo)."""
+
+    backbone: object = shared("backbone", default="vgg16-hed")
+    weights: object = shared("weights")
+    pooling: str = shared("pooling")
+    precision: str = shared("precision")
+    content_layers: object = shared("content_layers", default=TRAIN_CONTENT_LAYERS)
+    style_layers: object = shared("style_layers", default=TRAIN_STYLE_LAYERS)
+    content_weight: float = shared("content_weight", control=False)
+    style_weight: float = shared("style_weight", default=TRAIN_STYLE_WEIGHT, control=False)
+    tv_weight: float = shared("tv_weight", default=TRAIN_TV_WEIGHT, control=False)
+    loss_form: str = setting("normalized", "Only the normalized loss form trains networks here.",
+                             choices=("normalized",))
+    style_statistic: str = shared("style_statistic")
+    num_steps: int = setting(4000, "Training steps (batches) in all, counting those of a resumed run.",
+                             kind=int, minimum=1, maximum=10_000_000, option="--steps")
+    size: int = setting(128, "Side of the square training crops in pixels.", kind=int, minimum=MIN_SIDE,
+                        maximum=2048)
+    style_size: int = setting(256, "Longest side of the style images whose statistics are the targets.",
+                              kind=int, minimum=MIN_SIDE, maximum=MAX_SIDE)
+    batch_size: int = setting(4, "Photos per training step.", kind=int, minimum=1, maximum=256)
+    learning_rate: float = setting(1e-3, "Adam's learning rate.", kind=float, minimum=0.0, min_open=True)
+    norm_learning_rate: float = setting(1e-2, "Adam's learning rate of the per-style normalization parameters.",
+                                        kind=float, minimum=0.0, min_open=True)
+    width: int = setting(16, "Channels of the network's first convolution (x2, x4 deeper).", kind=int,
+                         minimum=1, maximum=256)
+    num_residual_blocks: int = setting(5, "Residual blocks of the network.", kind=int, minimum=0, maximum=32,
+                                       option="--residual-blocks")
+    checkpoint_every: int = setting(100, "Save a resumable checkpoint every N steps (and on Ctrl-C).",
+                                    kind=int, minimum=1)
+    preview_every: int = setting(500, "Write held-out previews every N steps (0: never).", kind=int, minimum=0)
+    max_seconds: object = shared("max_seconds")
+    seed: int = shared("seed", control=False)
 
 
 def check_value(field, value):

@@ -1,0 +1,199 @@
+"""Real time: inference speed, training throughput, held-out quality and what `--init model:` saves.
+
+    python -m benchmarks.realtime                  # the bundled model, every section
+    python -m benchmarks.realtime --only inference --sizes 512,1024,2048
+    python -m benchmarks.realtime --quick          # tiny sizes: a smoke run
+
+Sections:
+- inference: warm seconds per photo (median of rounds) of the bundled network at each size,
+  float32 and bfloat16 (`--precision auto` picks bfloat16 on a CPU with native bf16).
+- training: images/s of `StyleTrainer.fit` against a plain `tf.GradientTape` loop of the same
+  network and loss (`PlainLoop` below), at the same crop size and batch; and the measured
+  matmul limit of this CPU for scale.
+- quality: on held-out photos, the Gram distance to the style and the content distance (the
+  engine's normalized terms, vgg16-hed) of the network's output, of the optimization (200
+  evaluations from the content) and of the optimization started from the network's output
+  (`--init model:NAME`), with the evaluations that start needs to reach the 200-from-content loss.
+Every figure is printed with the CPU model, the precision and the machine's load.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.machine import cpu_model
+from benchmarks.timing import matmul_throughput
+from tf_nst.engine.feedforward import FeedForward
+from tf_nst.engine.model_files import load_model
+from tf_nst.engine.perceptual import PerceptualLoss
+from tf_nst.engine.pyramid import fit
+from tf_nst.engine.stylizer import Stylizer
+from tf_nst.engine.transformer import TransformerNet
+from tf_nst.io.images import load_image
+from tf_nst.io.model_folders import resolve_model
+from tf_nst.runs.photos import photo_dataset
+from tf_nst.runs.training import StyleTrainer, build_objective
+from tf_nst.settings import TrainSettings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ASSETS = os.path.join(ROOT, "tf_nst", "assets")
+
+
+def load():
+    return "load %.1f %.1f %.1f" % os.getloadavg()
+
+
+def inference(model, sizes, rounds=5):
+    """`{precision: {size: median seconds}}` of one warm forward pass on a `size`×`size` photo."""
+    folder, _ = resolve_model(model)
+    photo = np.asarray(load_image(os.path.join(ASSETS, "astronaut.png")).rgb)
+    figures = {}
+    for precision, policy in (("float32", "float32"), ("bfloat16", "mixed_bfloat16")):
+        runner = FeedForward(load_model(folder, dtype=policy)[0])
+        figures[precision] = {}
+        for size in sizes:
+            rgb = tf.image.resize(photo[None].astype(np.float32), [size, size]).numpy()[0].astype(np.uint8)
+            runner.stylize(rgb)
+            times = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                runner.stylize(rgb)
+                times.append(time.perf_counter() - started)
+            figures[precision][size] = statistics.median(times)
+            print(f"inference {size}x{size} {precision}: {statistics.median(times):.3f} s "
+                  f"(min {min(times):.3f}, {rounds} rounds; {cpu_model()}; {load()})", flush=True)
+    return figures
+
+
+class PlainLoop:
+    """The straightforward Keras loop: a `tf.function` step with a `GradientTape` and one Adam."""
+
+    def __init__(self, network, loss, targets, weights, learning_rate=1e-3):
+        self.network, self.loss, self.targets, self.weights = network, loss, targets, weights
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+
+    @tf.function
+    def step(self, photos):
+        indices = tf.random.uniform([photos.shape[0]], 0, self.network.num_styles, dtype=tf.int32)
+        with tf.GradientTape() as tape:
+            outputs = self.network({"image": photos, "style_weights": tf.one_hot(indices, self.network.num_styles)})
+            total, _ = self.loss(outputs, photos, self.targets, indices, *self.weights)
+        variables = self.network.trainable_variables
+        self.optimizer.apply(tape.gradient(total, variables), variables)
+        return total
+
+
+def training(size, batch_size, steps, photos_folder, width=16, blocks=5):
+    """Images/s of `StyleTrainer.fit` and of `PlainLoop` on the same crops, network and loss."""
+    settings = TrainSettings(size=size, batch_size=batch_size, width=width, num_residual_blocks=blocks,
+                             precision="auto", style_size=2 * size)
+    styles = [os.path.join(ASSETS, name) for name in ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")]
+    paths = sorted(os.path.join(photos_folder, name) for name in os.listdir(photos_folder))
+    loss = PerceptualLoss(build_objective(settings))
+    style_images = [tf.image.resize(np.asarray(load_image(path).rgb, np.float32)[None], [2 * size, 2 * size])
+                    for path in styles]
+    targets = loss.style_targets(style_images)
+    weights = (settings.content_weight, settings.style_weight, settings.tv_weight)
+    policy = "mixed_bfloat16" if loss.objective.extractor.precision == "bfloat16" else "float32"
+    dataset = photo_dataset(paths, size, batch_size)
+    figures = {}
+    for name in ("fit", "plain"):
+        network = TransformerNet(["a", "b", "c"], width=width, num_residual_blocks=blocks, dtype=policy)
+        if name == "fit":
+            trainer = StyleTrainer(network, loss, targets, weights)
+            trainer.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+            trainer.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)  # trace
+            started = time.perf_counter()
+            trainer.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+        else:
+            loop = PlainLoop(network, loss, targets, weights)
+            iterator = iter(dataset)
+            for _ in range(2):
+                loop.step(next(iterator)).numpy()
+            started = time.perf_counter()
+            for _ in range(steps):
+                loop.step(next(iterator)).numpy()
+        figures[name] = steps * batch_size / (time.perf_counter() - started)
+        print(f"training {name}: {figures[name]:.2f} images/s at {size} px, batch {batch_size}, "
+              f"{loss.objective.extractor.precision} ({cpu_model()}; {load()})", flush=True)
+    limit = matmul_throughput(2048, repeats=3)
+    figures["matmul_gflops"] = limit["median"] / 1e9
+    print(f"matmul limit (float32, 2048²): {figures['matmul_gflops']:.0f} GFLOP/s", flush=True)
+    return figures
+
+
+def distances(objective, rgb, content_rgb, style_rgb):
+    """`(style distance, content distance)`: the engine's normalized style and content terms."""
+    stylizer_loss = objective.value_and_grad(
+        objective.compute_targets(tf.constant(content_rgb[None], tf.float32),
+                                  [tf.constant(style_rgb[None], tf.float32)], tf.ones([1])), 1.0, 1.0, 0.0)
+    _, parts, _ = stylizer_loss(tf.constant(np.asarray(rgb, np.float32)[None]))
+    return float(parts[2]), float(parts[1])
+
+
+def quality(model, photos, size, steps=200, style="starry_night"):
+    """Held-out figures of the network, the optimization and the optimization from the network."""
+    folder, _ = resolve_model(model)
+    runner = FeedForward(load_model(folder, dtype="float32")[0])
+    style_rgb = fit(np.asarray(load_image(os.path.join(ASSETS, style + ".jpg")).rgb), size)
+    rows = []
+    for path in photos:
+        content = fit(np.asarray(load_image(path).rgb), size)
+        fast = runner.stylize(content, {style: 1.0})
+        stylizer = Stylizer(backbone="vgg16-hed", size=size, num_steps=steps, precision="auto")
+        reference = stylizer.stylize(content, [style_rgb])
+        refined = Stylizer(backbone="vgg16-hed", size=size, num_steps=steps, precision="auto").stylize(
+            content, [style_rgb], init=fast)
+        bar = float(reference.history[:, 0].min())
+        reached = np.nonzero(np.minimum.accumulate(refined.history[:, 0]) <= bar)[0]
+        objective = stylizer.objective()
+        row = {"photo": os.path.basename(path), "network": distances(objective, fast, content, style_rgb),
+               "optimization": distances(objective, reference.image, content, style_rgb),
+               "init_model": distances(objective, refined.image, content, style_rgb),
+               "evaluations_to_reach_200": int(reached[0]) + 1 if len(reached) else None,
+               "seconds_optimization": reference.seconds}
+        rows.append(row)
+        print(f"quality {row['photo']} {size}px {style}: (style, content) network {row['network'][0]:.3f}, "
+              f"{row['network'][1]:.3f}; optimization-{steps} {row['optimization'][0]:.3f}, "
+              f"{row['optimization'][1]:.3f}; from network {row['init_model'][0]:.3f}, {row['init_model'][1]:.3f}, "
+              f"reaches the {steps}-from-content loss after {row['evaluations_to_reach_200']} evaluations "
+              f"({cpu_model()}; {load()})", flush=True)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="bundled")
+    parser.add_argument("--only", default="inference,training,quality")
+    parser.add_argument("--sizes", default="512,1024,2048")
+    parser.add_argument("--photos", default=os.environ.get("TF_NST_HELD_OUT", os.path.join(ASSETS, "astronaut.png")),
+                        help="Comma list of held-out photos for the quality section.")
+    parser.add_argument("--train-photos", default=os.environ.get("TF_NST_TRAIN_PHOTOS"))
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", default=None, help="Also write the figures to this JSON file.")
+    arguments = parser.parse_args()
+    only = arguments.only.split(",")
+    quick = arguments.quick
+    results = {"cpu": cpu_model()}
+    if "inference" in only:
+        sizes = [64, 96] if quick else [int(size) for size in arguments.sizes.split(",")]
+        results["inference"] = inference(arguments.model, sizes, rounds=2 if quick else 5)
+    if "training" in only and arguments.train_photos:
+        results["training"] = training(64 if quick else 256, 2 if quick else 4, 2 if quick else 10,
+                                       arguments.train_photos, width=4 if quick else 16, blocks=1 if quick else 5)
+    if "quality" in only:
+        results["quality"] = quality(arguments.model, arguments.photos.split(","), 64 if quick else 256,
+                                     steps=5 if quick else 200)
+    if arguments.json:
+        with open(arguments.json, "w") as stream:
+            json.dump(results, stream, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

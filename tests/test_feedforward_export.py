@@ -1,0 +1,91 @@
+"""A trained network as a SavedModel: served through the gRPC harness (TF Serving's Session loader) and the
+unchanged request path, equal to the library's output."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import gradient_image
+from model_server import start_server
+from tf_nst.cli import app as cli
+from tf_nst.engine.feedforward import FeedForward
+from tf_nst.engine.model_files import save_model
+from tf_nst.engine.transformer import TransformerNet, style_weights_for
+from tf_nst.serving import client as serving
+from tf_nst.serving import contract
+from tf_nst.serving.feedforward_export import export_network
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny network with distinct per-style norms, saved as a model folder, and its export."""
+    keras.utils.set_random_seed(3)
+    network = TransformerNet(["calm", "wild"], width=4, num_residual_blocks=1)
+    rng = np.random.default_rng(0)
+    for variable in network.weights:
+        if variable.path.endswith(("/scale", "/shift")):
+            variable.assign(rng.normal(0.5, 0.5, variable.shape))
+    folder = str(tmp_path_factory.mktemp("model") / "tiny")
+    save_model(network, folder, {"steps": 0})
+    base = str(tmp_path_factory.mktemp("exports") / "fast")
+    path = export_network(network, base, {"config": network.get_config()}, max_pixels=96 * 96)
+    server, service, address = start_server({contract.MODEL_NAME: base})
+    yield network, folder, base, path, service, address
+    server.stop(0)
+
+
+def test_served_equals_library_output(trained):
+    network, _, _, path, service, address = trained
+    content = gradient_image(48, 64, seed=4)
+    library = FeedForward(network).stylize(content)
+    assert service.models[contract.MODEL_NAME].warmup_count == 2
+    for signature in contract.SIGNATURE_NAMES:
+        served = serving.request_grpc(address, content, content, signature=signature, timeout=60)
+        np.testing.assert_array_equal(served.image, library)
+        assert served.losses.shape == (1, 4) and np.isnan(served.losses).all()
+    local = serving.load_saved_model(path).stylize(content, content)
+    np.testing.assert_array_equal(local.image, library)
+
+
+def test_served_style_weights_blend_and_mask(trained):
+    from tensorflow_serving.apis import predict_pb2
+
+    network, _, _, _, service, _ = trained
+    content = gradient_image(48, 64, seed=5)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = contract.MODEL_NAME
+    request.inputs[contract.CONTENT].CopyFrom(tf.make_tensor_proto(content[None]))
+    request.inputs[contract.STYLE_WEIGHTS].CopyFrom(tf.make_tensor_proto(np.array([[0.3, 0.7]], np.float32)))
+    response = service.models[contract.MODEL_NAME].predict(request, timeout=60)
+    served = tf.make_ndarray(response.outputs[contract.STYLIZED])[0]
+    library = FeedForward(network).stylize(content, {"calm": 0.3, "wild": 0.7})
+    np.testing.assert_array_equal(served, library)
+    assert np.abs(served.astype(int) - FeedForward(network).stylize(content).astype(int)).max() > 10
+    black = np.zeros((1, 48, 64, 1), np.uint8)
+    black[0, :, :32] = 255
+    request.inputs[contract.MASK].CopyFrom(tf.make_tensor_proto(black))
+    response = service.models[contract.MODEL_NAME].predict(request, timeout=60)
+    masked = tf.make_ndarray(response.outputs[contract.STYLIZED])[0]
+    np.testing.assert_array_equal(masked[:, 32:], content[:, 32:])
+    np.testing.assert_array_equal(masked[:, :32], library[:, :32])
+    assert style_weights_for(network.style_names, {"wild": 1}).shape == (1, 2)
+
+
+def test_cli_export_and_request_path_unchanged(trained, tmp_path, content_path):
+    _, folder, _, _, _, _ = trained
+    result = CliRunner().invoke(cli.cli, ["export", "--model", folder, "--output", str(tmp_path / "exp")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Exported {tmp_path / 'exp' / '1'} (styles calm, wild;")
+    Image.fromarray(gradient_image(48, 64, seed=6)).save(tmp_path / "photo.png")
+    out = tmp_path / "served.png"
+    result = CliRunner().invoke(cli.cli, ["stylize", "--saved-model", str(tmp_path / "exp"), str(tmp_path / "photo.png"),
+                                          "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    direct = tmp_path / "direct.png"
+    result = CliRunner().invoke(cli.cli, ["stylize", str(tmp_path / "photo.png"), "--model", folder, "--precision",
+                                          "float32", "-o", str(direct)])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(direct).convert("RGB")))

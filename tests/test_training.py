@@ -1,0 +1,165 @@
+"""Training feed-forward networks: resume, --add-style, a short real training, the CLI's errors."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import ASSETS, STYLE_PATH, gradient_image
+from tf_nst.cli import app as cli
+from tf_nst.engine.feedforward import FeedForward
+from tf_nst.engine.losses import gram_matrix, normalized_squared_error
+from tf_nst.engine.model_files import load_model
+from tf_nst.io.model_folders import read_model_info
+from tf_nst.runs.training import train
+from tf_nst.settings import TrainSettings
+
+SCREAM = os.path.join(ASSETS, "the_scream.jpg")
+TINY = dict(backbone="vgg16", weights="random", size=32, style_size=32, batch_size=2, width=4,
+            num_residual_blocks=1, checkpoint_every=2, preview_every=0, content_layers="block2_conv2",
+            style_layers="block1_conv2,block2_conv2")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    for seed in range(3):
+        Image.fromarray(gradient_image(64, 80, seed=seed)).save(folder / f"p{seed}.png")
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def base_model(photos, tmp_path_factory):
+    """A one-style model trained for 2 steps (random VGG16 features)."""
+    base = str(tmp_path_factory.mktemp("base") / "model")
+    train([STYLE_PATH], [photos], base, TrainSettings(num_steps=2, **TINY), verbose=0)
+    return base
+
+
+def stop_after(steps):
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) >= steps
+    return should_stop
+
+
+def test_interrupted_fit_resumes_where_it_stopped(photos, tmp_path):
+    output = str(tmp_path / "m")
+    settings = TrainSettings(num_steps=4, **TINY)
+    first = train([STYLE_PATH, SCREAM], [photos], output, settings, verbose=0, should_stop=stop_after(2))
+    assert first["steps"] == 2 and first["photos"]["count"] == 3 and first["interrupted"] is False
+    saved, _ = load_model(output)
+    second = train([STYLE_PATH, SCREAM], [photos], output, settings, verbose=0)
+    assert second["steps"] == 4 and second["seconds"] >= first["seconds"]
+    info = read_model_info(output)
+    assert [style["name"] for style in info["provenance"]["styles"]] == ["starry_night", "the_scream"]
+    resumed, _ = load_model(output)
+    changed = [not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(saved.weights, resumed.weights)]
+    assert any(changed)
+
+
+def test_add_style_trains_only_the_new_norm_parameters(photos, base_model, tmp_path):
+    base = base_model
+    extended = str(tmp_path / "extended")
+    provenance = train([SCREAM], [photos], extended, TrainSettings(num_steps=2, **TINY), add_style=base, verbose=0)
+    assert [style["name"] for style in provenance["styles"]] == ["starry_night", "the_scream"]
+    old, _ = load_model(base)
+    new, _ = load_model(extended)
+    assert new.style_names == ["starry_night", "the_scream"]
+    for before, after in zip(old.weights, new.weights):
+        if after.path.endswith(("/scale", "/shift")):
+            np.testing.assert_array_equal(before.numpy()[0], after.numpy()[0])
+            assert not np.array_equal(after.numpy()[1], before.numpy()[0])
+        else:
+            np.testing.assert_array_equal(before.numpy(), after.numpy())
+
+
+def style_distance(rgb, style_gram, extractor, layer):
+    features = extractor(tf.constant(np.asarray(rgb, np.float32)[None]))
+    return float(normalized_squared_error(gram_matrix(features[layer]), style_gram))
+
+
+def test_short_real_training_lowers_the_loss_and_moves_toward_the_style(tmp_path):
+    """vgg16-hed (real features): the loss falls and a held-out photo's Gram moves toward the painting's."""
+    from tf_nst.engine.backbones import FeatureExtractor
+    from tf_nst.io.images import load_image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    astronaut = np.asarray(load_image(os.path.join(ASSETS, "astronaut.png")).rgb)
+    for index, (top, left) in enumerate([(0, 0), (200, 200), (0, 256)]):
+        Image.fromarray(astronaut[top:top + 256, left:left + 256]).save(folder / f"crop{index}.png")
+    settings = TrainSettings(num_steps=40, size=48, style_size=64, batch_size=2, width=8, num_residual_blocks=1,
+                             checkpoint_every=10, preview_every=0, learning_rate=1e-2, precision="float32")
+    provenance = train([STYLE_PATH], [str(folder)], str(tmp_path / "m"), settings, verbose=0)
+    assert provenance["losses"]["loss"] < 0.8 * float(settings.style_weight + 2.0)
+    network, _ = load_model(str(tmp_path / "m"), dtype="float32")
+    held_out = tf.image.resize(gradient_image(64, 64, seed=5)[None].astype(np.float32), [64, 64]).numpy()[0]
+    held_out = held_out.astype(np.uint8)
+    out = FeedForward(network).stylize(held_out)
+    extractor = FeatureExtractor(["block2_conv2"], backbone="vgg16-hed")
+    style = tf.image.resize(np.asarray(load_image(STYLE_PATH).rgb, np.float32)[None], [64, 80])
+    style_gram = gram_matrix(extractor(style)["block2_conv2"])
+    assert style_distance(out, style_gram, extractor, "block2_conv2") < \
+        0.7 * style_distance(held_out, style_gram, extractor, "block2_conv2")
+
+
+def run_cli(arguments):
+    return CliRunner().invoke(cli.cli, arguments)
+
+
+def tiny_options():
+    return ["--backbone", "vgg16", "--weights", "random", "--size", "32", "--style-size", "32", "--width", "4",
+            "--residual-blocks", "1", "--batch-size", "2", "--content-layers", "block2_conv2",
+            "--style-layers", "block1_conv2", "--quiet"]
+
+
+def test_cli_errors_are_one_line_and_write_nothing(photos, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "bad.jpg").write_bytes(b"not a jpeg at all")
+    out = str(tmp_path / "out")
+    cases = [
+        (["train", STYLE_PATH, "--photos", str(empty), "-o", out],
+         f"Error: expected --photos to contain images. Received: folder {empty} has no image files"),
+        (["train", STYLE_PATH, "--photos", str(broken), "-o", out],
+         "Error: expected readable training photos of at least 32 px. Received: --photos with 1 file(s), none "
+         f"readable ({broken / 'bad.jpg'}: "),
+    ]
+    for arguments, start in cases:
+        result = run_cli(arguments + ["--steps", "1"] + tiny_options())
+        assert result.exit_code == 2
+        assert result.output.strip().splitlines()[-1].startswith(start), result.output
+        assert not os.path.exists(out)
+
+
+def test_cli_model_errors(photos, base_model, tmp_path):
+    model = base_model
+    result = run_cli(["train", STYLE_PATH, SCREAM, "--photos", photos, "-o", model, "--steps", "3"] + tiny_options())
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(
+        f"Error: expected the styles of the model in {model} (1: starry_night) to resume it. Received: 2 style(s)")
+    result = run_cli(["train", STYLE_PATH, "--photos", photos, "-o", str(tmp_path / "more"), "--add-style", model,
+                      "--steps", "2"] + tiny_options())
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: expected new style names for --add-style (the model has starry_night). Received: starry_night")
+    assert not os.path.exists(tmp_path / "more")
+    (tmp_path / "other").mkdir()
+    result = run_cli(["info", str(tmp_path / "other")])
+    assert result.exit_code == 1 and result.output.strip() == (
+        f"Error: expected a model folder with model.json (written by `cli.py train`). Received: {tmp_path / 'other'}")
+    result = run_cli(["stylize", "--model", str(tmp_path / "other"), "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 1 and not os.path.exists(tmp_path / "x.png")
+    result = run_cli(["info", model])
+    assert result.exit_code == 0 and "steps: 2" in result.output and "styles: " in result.output
+    result = run_cli(["stylize", os.path.join(ASSETS, "astronaut.png"), "--model", model, "--style-blend", "1,1",
+                      "-o", str(tmp_path / "y.png")])
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: expected 1 weights, one per style of the model (starry_night). Received: 2")

@@ -1,0 +1,168 @@
+"""Real-time stylization: `train`, `models`, `stylize --model`, `export --model`, `info MODEL_DIR`.
+
+    python cli.py train STYLE [STYLE...] --photos DIR -o MODEL_DIR
+    python cli.py stylize PHOTO --model starry_night -o out.png
+    python cli.py models
+    python cli.py export --model starry_night --output models/fast
+"""
+
+import json
+import os
+import time
+
+import click
+
+from tf_nst.cli.feedback import library_errors, stop_signals
+from tf_nst.cli.options import build_settings, settings_options
+from tf_nst.errors import InvalidArgumentError, ModelError
+from tf_nst.settings import MIN_SIDE, TrainSettings, fields_by_name
+
+TRAIN_FIELDS = fields_by_name(TrainSettings)
+
+
+@click.command()
+@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--photos", "photo_specs", multiple=True, required=True, metavar="DIR|GLOB|FILE",
+              help="Training photos: folders, globs or files (repeatable).")
+@click.option("-o", "--output", required=True, type=click.Path(), help="The model folder (a rerun resumes it).")
+@click.option("--preview", "preview_specs", multiple=True, metavar="DIR|GLOB|FILE",
+              help="Held-out photos rendered into OUTPUT/previews every --preview-every steps.")
+@click.option("--add-style", "add_style", type=click.Path(file_okay=False), default=None, metavar="MODEL_DIR",
+              help="Extend this trained model by STYLE(s), training only their normalization parameters.")
+@click.option("--tensorboard", type=click.Path(file_okay=False), default=None, help="TensorBoard log folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@settings_options(tuple(TRAIN_FIELDS), fields=TRAIN_FIELDS)
+def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, quiet, **values):
+    """Train a feed-forward network for STYLE(s) on photos: real-time stylization afterwards.
+
+    Style names are the files' stems. Ctrl-C saves a checkpoint; the same command resumes.
+    """
+    settings = build_settings(values, TrainSettings)
+    with stop_signals() as stop, library_errors():
+        from tf_nst.io.inputs import expand_inputs
+        from tf_nst.runs.training import train as run_training
+
+        previews = expand_inputs(preview_specs, name="--preview") if preview_specs else []
+        with stop.during_optimization():
+            provenance = run_training(list(styles), list(photo_specs), output, settings, preview_paths=previews,
+                                      add_style=add_style, tensorboard=tensorboard, verbose=0 if quiet else 1,
+                                      should_stop=stop)
+    losses = " ".join(f"{name} {value:.4g}" for name, value in provenance.get("losses", {}).items())
+    click.echo(f"Wrote {output} ({provenance['steps']} steps, {provenance['seconds']:.0f} s, "
+               f"{provenance['photos']['count']} photos, {provenance['photos']['unreadable']} unreadable; {losses})",
+               err=True)
+
+
+@click.command()
+def models():
+    """List the bundled and local trained models (local: $TF_NST_MODELS, default ~/.tf-nst/models)."""
+    from tf_nst.io.model_folders import model_folders, read_model_info
+
+    for kind, folder in model_folders():
+        info = read_model_info(folder)
+        provenance = info.get("provenance", {})
+        click.echo(f"{os.path.basename(folder)} ({kind}, {folder}): styles "
+                   f"{', '.join(info['config']['style_names'])}; {provenance.get('steps', '?')} steps")
+
+
+def model_info_lines(folder):
+    """`cli.py info MODEL_DIR`: what a model folder records, one `key: value` line each."""
+    from tf_nst.io.model_folders import read_model_info
+
+    info = read_model_info(folder)
+    lines = [f"config: {json.dumps(info['config'])}"]
+    for key, value in info.get("provenance", {}).items():
+        if key == "photos":
+            value = {name: item for name, item in value.items() if name != "hashes"}
+        lines.append(f"{key}: {json.dumps(value, default=str)}")
+    return lines
+
+
+def parse_style_blend(text, style_names):
+    """`--style-blend` over a model: `name:weight,...` or weights in the model's style order."""
+    if text is None:
+        return None
+    parts = [part.strip() for part in str(text).split(",") if part.strip()]
+    try:
+        if all(":" in part for part in parts):
+            return {name.strip(): float(weight) for name, weight in (part.rsplit(":", 1) for part in parts)}
+        weights = [float(part) for part in parts]
+    except ValueError:
+        raise InvalidArgumentError(f"expected --style-blend as name:weight,... or numbers. Received: {text!r}")
+    if len(weights) != len(style_names):
+        raise InvalidArgumentError(f"expected {len(style_names)} weights, one per style of the model "
+                                   f"({', '.join(style_names)}). Received: {len(weights)}")
+    return dict(zip(style_names, weights))
+
+
+def stylize_with_model(model, content, output, overwrite, style_masks, values, max_input_pixels, quiet):
+    """`stylize CONTENT --model NAME|MODEL_DIR`: one forward pass of a trained network."""
+    with library_errors():
+        from tf_nst.engine.feedforward import FeedForward, soft_mask
+        from tf_nst.engine.model_files import load_model
+        from tf_nst.io import images as image_io
+        from tf_nst.io.model_folders import resolve_model
+        from tf_nst.runs.training_models import network_policy
+
+        image_io.check_output_path(output, overwrite=overwrite)
+        folder, style = resolve_model(model)
+        from tf_nst.engine.pyramid import fit
+
+        photo = image_io.load_image(content, max_input_pixels=max_input_pixels)
+        rgb = fit(photo.rgb, values["size"], MIN_SIDE)  # --size as the optimization and --saved-model do
+        network, info = load_model(folder, dtype=network_policy(values.get("precision") or "auto"))
+        runner = FeedForward(network)
+        blend = parse_style_blend(values.get("style_blend_text"), runner.style_names) or \
+            {style or runner.style_names[0]: 1.0}
+        masks = [soft_mask(image_io.load_image(path, max_input_pixels=max_input_pixels).rgb, rgb.shape)
+                 for path in style_masks] or None
+        started = time.perf_counter()
+        result = runner.stylize(rgb, blend, masks, values.get("preserve_colors", "none"))
+        seconds = time.perf_counter() - started
+        settings = {"model": os.path.abspath(folder), "style_blend": blend, "size": values["size"],
+                    "preserve_colors": values.get("preserve_colors", "none"),
+                    "model_provenance": {key: info.get("provenance", {}).get(key) for key in ("styles", "steps")}}
+        image_io.save_png(output, result, alpha=photo.alpha, settings=settings,
+                          inputs=[content] + list(style_masks))
+    if not quiet:
+        click.echo(f"Wrote {output} ({result.shape[1]}x{result.shape[0]}, model {os.path.basename(folder)}, "
+                   f"{', '.join(f'{name} {weight:g}' for name, weight in blend.items())}, {seconds:.2f} s)", err=True)
+
+
+def model_start(name, content_rgb, settings):
+    """`--init model:NAME`: the trained network's result on the content (at `--size`), as the start image."""
+    import types
+
+    from tf_nst.engine.feedforward import FeedForward
+    from tf_nst.engine.model_files import load_model
+    from tf_nst.engine.pyramid import fit
+    from tf_nst.io.model_folders import resolve_model
+    from tf_nst.runs.training_models import network_policy
+
+    folder, style = resolve_model(name)
+    network, _ = load_model(folder, dtype=network_policy(settings.precision))
+    runner = FeedForward(network)
+    return types.SimpleNamespace(rgb=runner.stylize(fit(content_rgb, settings.size, MIN_SIDE),
+                                                    {style or runner.style_names[0]: 1.0}))
+
+
+def export_trained_model(model, output, version, max_pixels, model_name):
+    """`export --model NAME|MODEL_DIR --output DIR`: the network as a servable SavedModel."""
+    with library_errors():
+        from tf_nst.engine.model_files import load_model
+        from tf_nst.io.model_folders import resolve_model
+        from tf_nst.serving.feedforward_export import export_network
+
+        folder, _ = resolve_model(model)
+        network, info = load_model(folder, dtype="float32")  # the server's CPU is unknown
+        path = export_network(network, output, info, version=version, max_pixels=max_pixels, model_name=model_name)
+    click.echo(f"Exported {path} (styles {', '.join(network.style_names)}; signatures serving_default, "
+               "stylize_bytes)")
+
+
+def check_model_folder(path):
+    """`info` on a folder: the model's lines, or a `ModelError` (`Error:` line) for any other folder."""
+    try:
+        return model_info_lines(path)
+    except ModelError as error:
+        raise click.ClickException(str(error))

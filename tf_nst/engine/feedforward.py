@@ -1,0 +1,108 @@
+"""Stylizing with a trained network: one forward pass, any size, blended styles, masks, colours.
+
+`FeedForward` wraps a `TransformerNet` in a `tf.function` traced once for any height and width,
+and adds what the optimization offers around it: a blend of the model's styles, a style mask
+(the style where the mask is white, the photo where it is black, soft edges in between; one mask
+per style of a blend), and `preserve_colors` (`luminance`: the photo's colours with the
+stylized luminance; `histogram`: the stylized colours matched to the photo's).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tf_nst.engine import colors
+from tf_nst.engine.transformer import style_weights_for
+from tf_nst.errors import InvalidArgumentError
+
+
+class FeedForward:
+    """A trained network ready to stylize images.
+
+    Args:
+        network: a `TransformerNet` (e.g. from `tf_nst.engine.model_files.load_model`).
+
+    Example:
+    ```python
+    network, info = load_model("tf_nst/assets/models/bundled")
+    result = FeedForward(network).stylize(photo_rgb, blend={"starry_night": 0.7, "the_scream": 0.3})
+    ```
+    """
+
+    def __init__(self, network):
+        self.network = network
+        self.forward = tf.function(
+            lambda image, weights: network({"image": image, "style_weights": weights}),
+            input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32),
+                             tf.TensorSpec([1, network.num_styles], tf.float32)], reduce_retracing=True)
+
+    @property
+    def style_names(self):
+        return list(self.network.style_names)
+
+    def render(self, rgb, weights):
+        """The network's float output `(H, W, 3)` in [0, 255] for a uint8 `(H, W, 3)` photo."""
+        image = tf.constant(np.asarray(rgb, np.float32)[None])
+        return self.forward(image, weights)[0].numpy()
+
+    def stylize(self, rgb, blend=None, masks=None, preserve_colors="none"):
+        """A uint8 `(H, W, 3)` stylization of the uint8 photo `rgb`.
+
+        Args:
+            rgb: `(H, W, 3)` uint8.
+            blend: `{style name: weight}` (normalized), or `None` for the model's first style.
+            masks: `None`, or one float `(H, W)` mask in [0, 1] per style of `blend` (in its
+                order): each style is rendered alone and placed where its mask says, the photo
+                where no mask covers.
+            preserve_colors: `"none"`, `"luminance"` or `"histogram"`.
+
+        Raises:
+            InvalidArgumentError: unknown style names, or a mask count that is not the blend's.
+        """
+        blend = dict(blend) if blend else {self.style_names[0]: 1.0}
+        weights = style_weights_for(self.style_names, blend)
+        if masks is None:
+            out = self.render(rgb, weights)
+        else:
+            out = self.masked(rgb, blend, masks)
+        out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+        return apply_colors(out, rgb, preserve_colors)
+
+    def masked(self, rgb, blend, masks):
+        """Each style where its mask says (mask-weighted), the photo where no mask covers."""
+        if len(masks) != len(blend):
+            raise InvalidArgumentError(
+                f"expected one style mask per style ({len(blend)}). Received: {len(masks)} mask(s)")
+        photo = np.asarray(rgb, np.float32)
+        stack = np.stack([np.clip(np.asarray(mask, np.float32), 0.0, 1.0) for mask in masks], 0)
+        coverage = stack.sum(0)
+        scale = np.where(coverage > 1.0, 1.0 / np.maximum(coverage, 1e-6), 1.0)
+        out = photo * (1.0 - np.minimum(coverage, 1.0))[..., None]
+        for name, mask in zip(blend, stack):
+            rendered = self.render(rgb, style_weights_for(self.style_names, {name: 1.0}))
+            out += rendered * (mask * scale)[..., None]
+        return out
+
+
+def apply_colors(stylized, photo, preserve_colors):
+    """`preserve_colors` of a feed-forward result: `luminance` or `histogram` against the photo."""
+    if preserve_colors == "luminance":
+        return colors.recombine_luminance(stylized, photo)
+    if preserve_colors == "histogram":
+        return colors.match_histogram(stylized, photo)
+    return stylized
+
+
+def soft_mask(mask_rgb, shape, feather=0.02):
+    """A grey mask image `(h, w[, c])` uint8 as float `(H, W)` in [0, 1] at `shape`, edges feathered
+    by a Gaussian of `feather` × the longer side (soft edges however sharp the mask)."""
+    mask = np.asarray(mask_rgb, np.float32)
+    mask = mask.mean(-1) if mask.ndim == 3 else mask
+    resized = tf.image.resize(mask[None, ..., None] / 255.0, shape[:2], antialias=True)
+    sigma = max(1.0, feather * max(shape[:2]))
+    radius = int(3 * sigma)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).astype(np.float32)
+    taps /= taps.sum()
+    padded = tf.pad(resized, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="SYMMETRIC")
+    blurred = tf.nn.conv2d(padded, taps.reshape(-1, 1, 1, 1), 1, "VALID")
+    blurred = tf.nn.conv2d(blurred, taps.reshape(1, -1, 1, 1), 1, "VALID")
+    return np.clip(blurred[0, ..., 0].numpy(), 0.0, 1.0)

@@ -1,0 +1,62 @@
+"""A trained network in its model folder: save (float16 weights + config) and load.
+
+The folder format and its lookup are `tf_nst.io.model_folders`; this module adds the network.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from tf_nst.engine.transformer import TransformerNet
+from tf_nst.errors import ModelError
+from tf_nst.io.atomic import atomic_output
+from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, read_model_info
+from tf_nst.settings import MODEL_FORMAT
+
+
+def weight_key(index):
+    """The npz key of the network's `index`-th weight (the order of `network.weights` is the architecture's;
+    Keras' variable paths carry per-process layer numbers, so they do not name a weight across processes)."""
+    return f"w{index:03d}"
+
+
+def save_model(network, folder, provenance):
+    """Write `model.json` and `model.weights.npz` (float16) into `folder` (created), each atomically."""
+    os.makedirs(folder, exist_ok=True)
+    weights = {weight_key(index): np.asarray(variable.numpy()).astype(np.float16)
+               for index, variable in enumerate(network.weights)}
+    with atomic_output(os.path.join(folder, WEIGHTS_FILE)) as stream:
+        np.savez_compressed(stream, **weights)
+    info = {"format": MODEL_FORMAT, "config": network.get_config(), "provenance": provenance}
+    with atomic_output(os.path.join(folder, INFO_FILE), "w") as stream:
+        json.dump(info, stream, indent=1, default=str)
+
+
+def load_model(folder, dtype=None):
+    """`(network, info)` of a model folder; `dtype` e.g. `"mixed_bfloat16"` overrides the stored policy.
+
+    Raises:
+        ModelError: not a model folder, or weights that do not fit the config.
+    """
+    info = read_model_info(folder)
+    config = dict(info["config"])
+    if dtype is not None:
+        config["dtype"] = dtype
+    network = TransformerNet.from_config(config)
+    path = os.path.join(folder, WEIGHTS_FILE)
+    try:
+        with np.load(path) as stored:
+            stored = {key: stored[key] for key in stored.files}
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: cannot read weights ({error})")
+    if len(stored) != len(network.weights):
+        raise ModelError(f"expected {len(network.weights)} weights in {path}. Received: {len(stored)}")
+    for index, variable in enumerate(network.weights):
+        value = stored.get(weight_key(index))
+        if value is None or tuple(value.shape) != tuple(variable.shape):
+            raise ModelError(f"expected weights for {variable.path} {tuple(variable.shape)} in {path}. "
+                             f"Received: {None if value is None else value.shape}")
+        variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
+    return network, info

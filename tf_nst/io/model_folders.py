@@ -1,0 +1,81 @@
+"""Trained feed-forward model folders: where they are and what they record (TensorFlow-free).
+
+A model folder (written by `cli.py train`, tf_nst/runs/training.py) holds `model.json` (format,
+the network's config, its provenance) and `model.weights.npz` (float16 weights). Bundled models
+live in the package (`tf_nst/assets/models/`); local ones in `$TF_NST_MODELS` (default
+`~/.tf-nst/models`). `--model NAME` is a folder path, a model name, or a style name of one.
+"""
+
+import json
+import os
+
+from tf_nst.errors import ModelError
+from tf_nst.settings import MODEL_FORMAT
+
+INFO_FILE = "model.json"
+WEIGHTS_FILE = "model.weights.npz"
+BUNDLED_MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", "models")
+
+
+def local_models_folder():
+    """Where `cli.py models` looks for the user's models (read when called)."""
+    return os.environ.get("TF_NST_MODELS", os.path.join(os.path.expanduser("~"), ".tf-nst", "models"))
+
+
+def is_model_folder(path):
+    return os.path.isfile(os.path.join(os.fspath(path), INFO_FILE))
+
+
+def read_model_info(folder):
+    """The `model.json` of a model folder, checked.
+
+    Raises:
+        ModelError: not a folder, no model.json, unreadable, or not a tf-nst model.
+    """
+    folder = os.fspath(folder)
+    path = os.path.join(folder, INFO_FILE)
+    if not os.path.isdir(folder):
+        raise ModelError(f"expected a model folder. Received: {folder} (no such folder)")
+    if not os.path.isfile(path):
+        raise ModelError(f"expected a model folder with {INFO_FILE} (written by `cli.py train`). "
+                         f"Received: {folder}")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            info = json.load(stream)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: cannot read ({error})")
+    if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT or "config" not in info:
+        raise ModelError(f"expected {path} of format {MODEL_FORMAT!r}. Received: another file")
+    return info
+
+
+def model_folders():
+    """`[(kind, folder)]` of the bundled and local models, kind `"bundled"` or `"local"`."""
+    found = []
+    for kind, root in (("bundled", BUNDLED_MODELS), ("local", local_models_folder())):
+        if os.path.isdir(root):
+            found += [(kind, os.path.join(root, name)) for name in sorted(os.listdir(root))
+                      if is_model_folder(os.path.join(root, name))]
+    return found
+
+
+def resolve_model(name):
+    """`(folder, style or None)` of `--model NAME`: a model folder, a model's name, or one of its styles.
+
+    Raises:
+        ModelError: nothing of that name.
+    """
+    name = os.fspath(name)
+    if os.path.isdir(name):
+        read_model_info(name)
+        return name, None
+    folders = model_folders()
+    for _, folder in folders:
+        if os.path.basename(folder) == name:
+            return folder, None
+    for _, folder in folders:
+        if name in read_model_info(folder)["config"]["style_names"]:
+            return folder, name
+    known = sorted({style for _, folder in folders for style in read_model_info(folder)["config"]["style_names"]})
+    raise ModelError(f"expected a model folder, a model name or a style of one ({', '.join(known) or 'none'}). "
+                     f"Received: --model {name}")

@@ -1,0 +1,53 @@
+"""The network a training run starts from: a new one, or a trained one extended by styles (`--add-style`)."""
+
+import numpy as np
+
+from tf_nst.engine.backbones import resolve_precision
+from tf_nst.engine.model_files import load_model
+from tf_nst.engine.transformer import TransformerNet
+from tf_nst.errors import InvalidArgumentError
+
+
+def network_policy(precision):
+    """The Keras dtype policy of the network for a precision setting (`auto` resolved)."""
+    return "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
+
+
+def build_network(settings, styles, add_style=None, resume_folder=None):
+    """`(network, base provenance or None, indices of the styles to train or None)`.
+
+    Args:
+        settings: `TrainSettings` (width, residual blocks, precision).
+        styles: `[{"name", ...}]` of the styles trained now.
+        add_style: a model folder extended by `styles` (its convolutions and styles kept), or `None`.
+        resume_folder: unused for the shape (a checkpoint restores every weight), kept for clarity.
+
+    Raises:
+        InvalidArgumentError: `add_style` with a style name the base model already has.
+    """
+    names = [style["name"] for style in styles]
+    policy = network_policy(settings.precision)
+    if add_style is None:
+        return TransformerNet(names, width=settings.width, num_residual_blocks=settings.num_residual_blocks,
+                              dtype=policy), None, None
+    base, info = load_model(add_style)
+    existing = [name for name in names if name in base.style_names]
+    if existing:
+        raise InvalidArgumentError(
+            f"expected new style names for --add-style (the model has {', '.join(base.style_names)}). "
+            f"Received: {', '.join(existing)}")
+    network = TransformerNet(base.style_names + names, width=base.width,
+                             num_residual_blocks=base.num_residual_blocks, dtype=policy)
+    copy_extended(base, network)
+    first = base.num_styles
+    return network, info["provenance"], list(range(first, first + len(names)))
+
+
+def copy_extended(base, network):
+    """Copy `base`'s weights into `network` (more styles): new norm rows start at the mean of the old."""
+    for source, variable in zip(base.weights, network.weights):  # the same architecture: the same order
+        value = np.asarray(source.numpy())
+        if tuple(value.shape) != tuple(variable.shape):
+            extra = variable.shape[0] - value.shape[0]
+            value = np.concatenate([value, np.repeat(value.mean(0, keepdims=True), extra, 0)], 0)
+        variable.assign(value.astype(np.float32))

@@ -1,0 +1,124 @@
+"""Export a trained feed-forward network as a SavedModel for TF Serving, on the same wire contract.
+
+The signatures keep the optimization export's names (`tf_nst.serving.contract`), so the one
+request path (`cli.py request`, `stylize --saved-model`, `batch --saved-model`, the clients)
+serves either export unchanged:
+
+- `serving_default`: uint8 `content` `(1, H, W, 3)`, optional `mask` `(1, h, w, 1)` (the style
+  where white, the photo where black) and optional float32 `style_weights` `(1, num_styles)`
+  (default: the model's first style) -> `{"stylized": uint8 (1, H, W, 3), "losses": (1, 4) NaN}`.
+- `stylize_bytes`: PNG/JPEG `content_bytes`, optional `mask_bytes`, `style_weights` ->
+  `{"stylized_bytes": PNG, "losses": ...}`.
+
+`style` / `style_bytes` are accepted and ignored (the styles are in the network), so a client
+that always sends a style image works as it is; `losses` is one row of NaN (no optimization ran).
+Inputs are checked in the graph against the export's `max_pixels` as in the optimization's export.
+"""
+
+import json
+import os
+import types
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_nst.io.atomic import atomic_directory, atomic_output
+from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS, EXPORT_INFO_FILE, LOSSES, MASK,
+                                     MASK_BYTES, MODEL_NAME, SERVING_DEFAULT, SIGNATURE_NAMES, STYLE, STYLE_BYTES,
+                                     STYLE_WEIGHTS, STYLIZED, STYLIZED_BYTES, STYLIZE_BYTES, WARMUP_FILE,
+                                     WARMUP_SIDE)
+from tf_nst.serving.export import SignatureBuilder, _version_path, everywhere_mask
+from tf_nst.settings import MIN_SIDE
+
+FEEDFORWARD_KIND = "feedforward"  # the "kind" of a feed-forward export's info file
+
+
+class FeedForwardSignatures:
+    """The endpoint functions of one network, checked against `max_pixels`."""
+
+    def __init__(self, network, max_pixels, min_side=MIN_SIDE):
+        self.network = network
+        self.checks = SignatureBuilder(types.SimpleNamespace(min_side=min_side), 1, max_pixels, {})
+        self.default_weights = np.eye(network.num_styles, dtype=np.float32)[:1]
+
+    def stylize(self, content, mask, style_weights):
+        """uint8 stylized content, the style blended with the photo by the mask."""
+        mask = self.checks.check_mask(mask, content)
+        weights = tf.cast(style_weights, tf.float32)
+        weights = weights / tf.maximum(tf.reduce_sum(weights, -1, keepdims=True), 1e-6)
+        photo = tf.cast(content, tf.float32)
+        stylized = self.network({"image": photo, "style_weights": weights})
+        alpha = tf.image.resize(tf.cast(mask, tf.float32) / 255.0, tf.shape(content)[1:3])
+        out = alpha * stylized + (1.0 - alpha) * photo
+        return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+
+    def endpoints(self):
+        """`{signature name: (function, input_signature)}` with tensor defaults."""
+        styles = self.network.num_styles
+        default_weights = tf.constant(self.default_weights)
+        no_style = tf.zeros([1, 1, 1, 3], tf.uint8)
+        nan_losses = tf.fill([1, 4], float("nan"))
+
+        def serve(content, style=no_style, mask=everywhere_mask(), style_weights=default_weights):
+            content = self.checks.check_image(CONTENT, content)
+            return {STYLIZED: self.stylize(content, mask, style_weights), LOSSES: nan_losses}
+
+        def serve_bytes(content_bytes, style_bytes=tf.constant("", tf.string),
+                        mask_bytes=tf.constant("", tf.string), style_weights=default_weights):
+            content = self.checks.decode(CONTENT_BYTES, content_bytes)
+            stylized = self.stylize(content, self.checks.decode_mask(mask_bytes), style_weights)
+            return {STYLIZED_BYTES: tf.io.encode_png(stylized[0]), LOSSES: nan_losses}
+
+        weights_spec = tf.TensorSpec([1, styles], tf.float32, name=STYLE_WEIGHTS)
+        return {
+            SERVING_DEFAULT: (serve, [tf.TensorSpec([1, None, None, 3], tf.uint8, name=CONTENT),
+                                      tf.TensorSpec([1, None, None, 3], tf.uint8, name=STYLE),
+                                      tf.TensorSpec([1, None, None, 1], tf.uint8, name=MASK), weights_spec]),
+            STYLIZE_BYTES: (serve_bytes, [tf.TensorSpec([], tf.string, name=CONTENT_BYTES),
+                                          tf.TensorSpec([], tf.string, name=STYLE_BYTES),
+                                          tf.TensorSpec([], tf.string, name=MASK_BYTES), weights_spec]),
+        }
+
+
+def export_network(network, output, info, version=None, max_pixels=DEFAULT_MAX_PIXELS, model_name=MODEL_NAME):
+    """Write a trained network as a servable SavedModel at `<output>/<version>/`; return that path.
+
+    Args:
+        network: a float32 `TransformerNet` (e.g. `load_model(folder, dtype="float32")`).
+        output: the model's base path (TF Serving's `base_path`).
+        info: the model folder's `model.json` (its provenance goes into the export's info file).
+        version: integer version; default the next free one.
+        max_pixels: the server-side cap on the content's `H*W`.
+        model_name: the model name written into the warmup requests.
+    """
+    final_path = _version_path(output, version)
+    signatures = FeedForwardSignatures(network, max_pixels)
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    for name, (function, input_signature) in signatures.endpoints().items():
+        archive.add_endpoint(name, function, input_signature=input_signature)
+    with atomic_directory(final_path) as temporary:
+        archive.write_out(temporary, verbose=False)
+        os.makedirs(os.path.join(temporary, "assets.extra"), exist_ok=True)
+        write_warmup(os.path.join(temporary, WARMUP_FILE), model_name, max(MIN_SIDE, WARMUP_SIDE))
+        export_info = {"kind": FEEDFORWARD_KIND, "style_names": list(network.style_names), "min_side": MIN_SIDE,
+                       "max_pixels": max_pixels, "signatures": list(SIGNATURE_NAMES),
+                       "model": {"config": info.get("config"), "provenance": info.get("provenance")}}
+        with atomic_output(os.path.join(temporary, EXPORT_INFO_FILE), mode="w") as stream:
+            json.dump(export_info, stream, indent=1, default=str)
+    return final_path
+
+
+def write_warmup(path, model_name, side):
+    """One small request per signature, as the clients build them (no controls: this export has none)."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from tf_nst.serving.client import predict_request
+
+    image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature in SIGNATURE_NAMES:
+            request = predict_request(image, image, model_name, signature=signature)
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
