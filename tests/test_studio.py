@@ -332,3 +332,22 @@ def test_screenshot(studio, browser):
     wait_for_status(page, ["done", "stopped"], timeout=600)
     page.wait_for_timeout(1500)
     page.screenshot(path=os.environ["TF_NST_STUDIO_SCREENSHOT"], full_page=True)
+
+
+def test_instant_preview_then_refine(studio, browser, inputs, tmp_path):
+    # The bundled model's preview in one pass, then the optimization starts from it ("Refine").
+    url, _, _ = studio
+    page = open_page(browser, url)
+    upload(page, "content-upload", inputs / "photo.png")
+    upload(page, "style-upload-0", STYLE_PATH)  # starry_night.jpg: one of the bundled model's styles
+    wait_for_editor(page)
+    set_run_settings(page, steps=5)
+    watch_preview(page)
+    page.locator("#instant").click()
+    page.wait_for_function("() => window.previews.size >= 1 || "
+                           "/Error/.test(document.querySelector('#studio-message').innerText)", timeout=60_000)
+    assert "Error" not in page.locator("#studio-message").inner_text(), page.locator("#studio-message").inner_text()
+    path = run_and_keep(page, tmp_path, "refined.png")
+    from tf_nst.io.provenance import read_provenance
+
+    assert read_provenance(str(path))["settings"]["num_steps"] == 5
