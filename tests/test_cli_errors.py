@@ -147,8 +147,8 @@ PARAMETER_CASES = {
                            "Invalid value for '--style-layers': expected non-negative layer weights, not all zero. "
                            "Received: style_layers='block1_conv1:0'"),
     "init_missing": (["--init", "nowhere.png"],
-                     "Invalid value for '--init': expected init one of content, random, mean-noise or an image "
-                     "file. Received: init='nowhere.png'"),
+                     "Invalid value for '--init': expected init one of content, random, mean-noise, an image "
+                     "file or model:NAME (a trained model's result). Received: init='nowhere.png'"),
 }
 
 
