@@ -56,7 +56,7 @@ def studio(tmp_path_factory):
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, "cli.py"), "studio", "--port", str(port)],
                                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # Gradio and TensorFlow import slowly on a loaded 2-core machine
     while True:
         try:
             urllib.request.urlopen(urllib.request.Request(url), timeout=2).read()

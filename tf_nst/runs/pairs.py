@@ -66,6 +66,9 @@ def served_settings(info, controls, size):
     The export's settings with the request's controls and size; equal to
     `Stylizer(..., scales=1).get_config()` when the settings are the same.
     """
+    if info.get("kind") == names.FEEDFORWARD_KIND:  # a trained network: its model, styles and the size
+        return {"kind": names.FEEDFORWARD_KIND, "size": int(size), "style_names": list(info["style_names"]),
+                "model": (info.get("model") or {}).get("config")}
     values = {**info.get("defaults", {}), **{k: v for k, v in controls.items() if v is not None}}
     init = values[names.INIT]
     changes = {"num_steps": int(values[names.STEPS]), "size": int(size),
@@ -113,11 +116,13 @@ class PairPlan:
         names.control_values(controls)  # rejects unknown names before anything runs
         version_path = resolve_version(os.fspath(saved_model))
         info = read_export_info(version_path)
-        size = int(size if size is not None else info["settings"]["size"])
+        # A feed-forward export has no optimization settings: the CLI's default size, the style unused.
+        stored = info.get("settings") or {"size": StylizeSettings().size}
+        size = int(size if size is not None else stored["size"])
         min_side = int(info.get("min_side", MIN_SIDE))
         if size < min_side:
             raise InvalidArgumentError(f"expected size >= {min_side}. Received: size={size}")
-        style_size = max(min_side, round(float(info["settings"].get("style_scale", 1.0)) * size))
+        style_size = max(min_side, round(float(stored.get("style_scale", 1.0)) * size))
         return cls(saved_model=version_path, controls=controls, settings=served_settings(info, controls, size),
                    size=size, style_size=style_size, min_side=min_side, max_input_pixels=int(max_input_pixels))
 

@@ -64,6 +64,7 @@ WARMUP_SIDE = 64
 DEFAULT_TIMEOUT = 600.0  # seconds a client waits; the optimization takes a while at full size
 WARMUP_FILE = posixpath.join("assets.extra", "tf_serving_warmup_requests")  # relative, "/"-separated
 EXPORT_INFO_FILE = posixpath.join("assets.extra", "tf_nst_export.json")
+FEEDFORWARD_KIND = "feedforward"  # the "kind" in the info file of a feed-forward export (no optimization settings)
 
 # --- what an export fixes --------------------------------------------------------------------------
 # Offered by `cli.py export` as the model's settings; a request can change none of them.

@@ -24,14 +24,13 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.io.atomic import atomic_directory, atomic_output
-from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS, EXPORT_INFO_FILE, LOSSES, MASK,
+from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS, EXPORT_INFO_FILE, FEEDFORWARD_KIND,
+                                     LOSSES, MASK,
                                      MASK_BYTES, MODEL_NAME, SERVING_DEFAULT, SIGNATURE_NAMES, STYLE, STYLE_BYTES,
                                      STYLE_WEIGHTS, STYLIZED, STYLIZED_BYTES, STYLIZE_BYTES, WARMUP_FILE,
                                      WARMUP_SIDE)
 from tf_nst.serving.export import SignatureBuilder, _version_path, everywhere_mask
 from tf_nst.settings import MIN_SIDE
-
-FEEDFORWARD_KIND = "feedforward"  # the "kind" of a feed-forward export's info file
 
 
 class FeedForwardSignatures:
