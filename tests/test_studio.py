@@ -27,7 +27,8 @@ from conftest import BLOCKED_PROXY, PROXY_VARIABLES, ROOT, STYLE_PATH, gradient_
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-proxy-server"]
 MISSING = [name for name in ("gradio", "playwright") if importlib.util.find_spec(name) is None]
 pytestmark = [
     pytest.mark.skipif(bool(MISSING), reason=f"the studio tests need {', '.join(MISSING)}: "
@@ -59,7 +60,8 @@ def studio(tmp_path_factory):
     deadline = time.monotonic() + 300  # Gradio and TensorFlow import slowly on a loaded 2-core machine
     while True:
         try:
-            urllib.request.urlopen(urllib.request.Request(url), timeout=2).read()
+            # No proxy: the suite's blocked proxies may be in this process's environment by now.
+            urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=2).read()
             break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
