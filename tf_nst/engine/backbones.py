@@ -378,7 +378,12 @@ class FeatureExtractor(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("backbone"), dict):
-            config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        return cls(**deserialized(config, "backbone"))
+
+
+def deserialized(config, key):
+    """A copy of `config` whose `key` is rebuilt when it holds a serialized Keras object (a model, a dtype policy)."""
+    config = dict(config)
+    if isinstance(config.get(key), dict):
+        config[key] = keras.saving.deserialize_keras_object(config[key])
+    return config

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine import colors
+from tf_nst.engine.masks import fit_masks
 from tf_nst.engine.transformer import style_weights_for
 from tf_nst.errors import InvalidArgumentError
 
@@ -97,7 +98,7 @@ def soft_mask(mask_rgb, shape, feather=0.02):
     by a Gaussian of `feather` × the longer side (soft edges however sharp the mask)."""
     mask = np.asarray(mask_rgb, np.float32)
     mask = mask.mean(-1) if mask.ndim == 3 else mask
-    resized = tf.image.resize(mask[None, ..., None] / 255.0, shape[:2], antialias=True)
+    resized = fit_masks(mask[None, ..., None] / 255.0, *shape[:2])  # the one mask resizer
     sigma = max(1.0, feather * max(shape[:2]))
     radius = int(3 * sigma)
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).astype(np.float32)

@@ -12,6 +12,7 @@ Fully convolutional: any height and width (reflect-padded to a multiple of 4, cr
 import keras
 import tensorflow as tf
 
+from tf_nst.engine.backbones import deserialized
 from tf_nst.errors import InvalidArgumentError
 
 
@@ -175,10 +176,7 @@ class TransformerNet(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
-        return cls(**config)
+        return cls(**deserialized(config, "dtype"))
 
 
 def style_weights_for(style_names, blend=None, batch=1):

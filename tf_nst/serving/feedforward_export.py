@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_nst.engine.masks import fit_masks
 from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS, EXPORT_INFO_FILE, FEEDFORWARD_KIND,
                                      LOSSES, MASK,
@@ -48,7 +49,8 @@ class FeedForwardSignatures:
         weights = weights / tf.maximum(tf.reduce_sum(weights, -1, keepdims=True), 1e-6)
         photo = tf.cast(content, tf.float32)
         stylized = self.network({"image": photo, "style_weights": weights})
-        alpha = tf.image.resize(tf.cast(mask, tf.float32) / 255.0, tf.shape(content)[1:3])
+        shape = tf.shape(content)
+        alpha = fit_masks(tf.cast(mask, tf.float32) / 255.0, shape[1], shape[2])  # the one mask resizer
         out = alpha * stylized + (1.0 - alpha) * photo
         return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
 
