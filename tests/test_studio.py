@@ -111,6 +111,15 @@ def upload(page, element_id, path):
     page.locator(f"#{element_id} input[type=file]").set_input_files(str(path))
 
 
+def page_with_inputs(browser, url, inputs, name="photo.png"):
+    """A ready tab with the content `inputs/name` and The Starry Night in the first style slot."""
+    page = open_page(browser, url)
+    upload(page, "content-upload", inputs / name)
+    upload(page, "style-upload-0", STYLE_PATH)
+    wait_for_editor(page)
+    return page
+
+
 def set_run_settings(page, size=64, steps=20):
     """64 px, 20 evaluations, the offline vgg16-hed backbone (under Advanced)."""
     page.locator("#setting-size input").fill(str(size))
@@ -188,10 +197,7 @@ def test_paint_run_stop_download_provenance_replay(studio, browser, inputs, tmp_
     from tf_nst.io.provenance import file_sha256, read_provenance
 
     url, _, _ = studio
-    page = open_page(browser, url)
-    upload(page, "content-upload", inputs / "photo.png")
-    upload(page, "style-upload-0", STYLE_PATH)
-    wait_for_editor(page)
+    page = page_with_inputs(browser, url, inputs)
     paint(page)  # a stroke on the left half, on layer "Style 1"
     set_run_settings(page)
     watch_preview(page)
@@ -285,10 +291,7 @@ def test_two_sessions_get_their_own_results(studio, browser, inputs, tmp_path):
 def test_a_closed_tab_stops_its_run(studio, browser, inputs, tmp_path):
     """A tab closed mid-run (2000 evaluations) frees the queue: the next tab's run does not wait for it."""
     url, _, _ = studio
-    leaving = open_page(browser, url)
-    upload(leaving, "content-upload", inputs / "photo.png")
-    upload(leaving, "style-upload-0", STYLE_PATH)
-    wait_for_editor(leaving)
+    leaving = page_with_inputs(browser, url, inputs)
     set_run_settings(leaving, steps=2000)
     leaving.locator("#run").click()
     leaving.wait_for_function("() => /Evaluation/.test(document.querySelector('#run-status').innerText)",
@@ -339,10 +342,7 @@ def test_screenshot(studio, browser):
 def test_instant_preview_then_refine(studio, browser, inputs, tmp_path):
     # The bundled model's preview in one pass, then the optimization starts from it ("Refine").
     url, _, _ = studio
-    page = open_page(browser, url)
-    upload(page, "content-upload", inputs / "photo.png")
-    upload(page, "style-upload-0", STYLE_PATH)  # starry_night.jpg: one of the bundled model's styles
-    wait_for_editor(page)
+    page = page_with_inputs(browser, url, inputs)  # starry_night.jpg: one of the bundled model's styles
     set_run_settings(page, steps=5)
     watch_preview(page)
     page.locator("#instant").click()
