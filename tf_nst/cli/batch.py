@@ -33,6 +33,9 @@ from tf_nst.settings import RUNNERS
                                  "requirements-beam.txt).")
 @click.option("--pipeline-option", "pipeline_options", multiple=True, metavar="K=V",
               help="Beam pipeline option, e.g. direct_num_workers=2 or temp_location=gs://... (repeatable).")
+@click.option("--model", default=None, metavar="NAME|MODEL_DIR",
+              help="Real time: every CONTENT through a trained network (python cli.py models) instead of the "
+                   "optimization; a style name (starry_night) runs that style, a model (bundled) every style of it.")
 @click.option("--engine", type=click.Choice(["beam", "spark"]), default=None,
               help="With --saved-model: beam (the default; see --runner) or spark (see --master).")
 @click.option("--master", default=None, metavar="URL",
@@ -42,35 +45,20 @@ from tf_nst.settings import RUNNERS
               help="Spark setting with --engine spark, e.g. spark.executor.memory=4g (repeatable).")
 @preset_option
 @quiet_option
-def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, runner, pipeline_options,
-          engine, master, spark_conf, quiet, **values):
+def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, model, runner,
+          pipeline_options, engine, master, spark_conf, quiet, **values):
     """Stylize every CONTENT with every --style into OUTDIR; resumable.
 
     CONTENTS and styles are files, folders or globs. A rerun skips outputs already made
     with the same settings and inputs; a failing pair is recorded in OUTDIR/manifest.jsonl
     and the batch goes on. Exit 0 when every pair succeeded, 1 otherwise.
     """
-    if bool(pairs_csv) == bool(contents or styles):
-        raise click.UsageError("expected CONTENT... with --style STYLE..., or --pairs FILE.csv")
-    if not pairs_csv and not (contents and styles):
-        raise click.UsageError("expected at least one CONTENT and one --style")
-    if runner and not saved_model:
-        raise click.UsageError("expected --saved-model with --runner (workers load the export)")
-    if engine and not saved_model:
-        raise click.UsageError(f"expected --saved-model with --engine {engine} (workers load the export)")
-    if engine == "spark" or master or spark_conf:
-        summary = _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, runner, master,
-                                  spark_conf, max_input_pixels, values)
-    elif saved_model or runner:
-        summary = _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
-                                   max_input_pixels, values)
+    if model:
+        summary = _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet,
+                                    values, saved_model or runner or engine or master or spark_conf)
     else:
-        settings = build_settings(values)
-        if settings.style_blend is not None:
-            raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
-        with stop_signals() as stop, library_errors():
-            summary = _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels,
-                                  quiet, stop)
+        summary = _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model,
+                                     runner, pipeline_options, engine, master, spark_conf, quiet, values)
     for result in summary.results:
         if result.status == "error":
             masked = f" (mask {result.mask})" if result.mask else ""
@@ -80,6 +68,45 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
         sys.exit(130)
     if not summary.all_ok:
         sys.exit(1)
+
+
+def _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, runner,
+                       pipeline_options, engine, master, spark_conf, quiet, values):
+    """The optimization's batch: here, on an export with Beam, or on Spark."""
+    if bool(pairs_csv) == bool(contents or styles):
+        raise click.UsageError("expected CONTENT... with --style STYLE..., or --pairs FILE.csv")
+    if not pairs_csv and not (contents and styles):
+        raise click.UsageError("expected at least one CONTENT and one --style")
+    if runner and not saved_model:
+        raise click.UsageError("expected --saved-model with --runner (workers load the export)")
+    if engine and not saved_model:
+        raise click.UsageError(f"expected --saved-model with --engine {engine} (workers load the export)")
+    if engine == "spark" or master or spark_conf:
+        return _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, runner, master,
+                                  spark_conf, max_input_pixels, values)
+    elif saved_model or runner:
+        return _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
+                                   max_input_pixels, values)
+    else:
+        settings = build_settings(values)
+        if settings.style_blend is not None:
+            raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
+        with stop_signals() as stop, library_errors():
+            return _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels,
+                                  quiet, stop)
+
+
+def _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet, values,
+                      engine_given):
+    """`batch CONTENT... --model NAME`: checks, then `tf_nst.cli.realtime.batch_with_model`."""
+    from tf_nst.cli.realtime import batch_with_model
+
+    if styles or pairs_csv or engine_given:
+        raise click.UsageError("expected CONTENT... alone with --model (the styles are in the model; no --style, "
+                               "--pairs, --saved-model, --runner or --engine)")
+    if not contents:
+        raise click.UsageError("expected at least one CONTENT with --model")
+    return batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet, values)
 
 
 def _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet, stop):

@@ -8,14 +8,13 @@
 
 import json
 import os
-import time
 
 import click
 
 from tf_nst.cli.feedback import library_errors, stop_signals
 from tf_nst.cli.options import build_settings, settings_options
 from tf_nst.errors import InvalidArgumentError, ModelError
-from tf_nst.settings import MIN_SIDE, TrainSettings, fields_by_name
+from tf_nst.settings import TrainSettings, fields_by_name
 
 TRAIN_FIELDS = fields_by_name(TrainSettings)
 
@@ -98,52 +97,48 @@ def parse_style_blend(text, style_names):
 def stylize_with_model(model, content, output, overwrite, style_masks, values, max_input_pixels, quiet):
     """`stylize CONTENT --model NAME|MODEL_DIR`: one forward pass of a trained network."""
     with library_errors():
-        from tf_nst.engine.feedforward import FeedForward, soft_mask
-        from tf_nst.engine.model_files import load_model
         from tf_nst.io import images as image_io
-        from tf_nst.io.model_folders import resolve_model
-        from tf_nst.runs.training_models import network_policy
+        from tf_nst.runs.realtime import ModelRun
 
         image_io.check_output_path(output, overwrite=overwrite)
-        folder, style = resolve_model(model)
-        from tf_nst.engine.pyramid import fit
-
-        photo = image_io.load_image(content, max_input_pixels=max_input_pixels)
-        rgb = fit(photo.rgb, values["size"], MIN_SIDE)  # --size as the optimization and --saved-model do
-        network, info = load_model(folder, dtype=network_policy(values.get("precision") or "auto"))
-        runner = FeedForward(network)
-        blend = parse_style_blend(values.get("style_blend_text"), runner.style_names) or \
-            {style or runner.style_names[0]: 1.0}
-        masks = [soft_mask(image_io.load_image(path, max_input_pixels=max_input_pixels).rgb, rgb.shape)
-                 for path in style_masks] or None
-        started = time.perf_counter()
-        result = runner.stylize(rgb, blend, masks, values.get("preserve_colors", "none"))
-        seconds = time.perf_counter() - started
-        settings = {"model": os.path.abspath(folder), "style_blend": blend, "size": values["size"],
-                    "preserve_colors": values.get("preserve_colors", "none"),
-                    "model_provenance": {key: info.get("provenance", {}).get(key) for key in ("styles", "steps")}}
-        image_io.save_png(output, result, alpha=photo.alpha, settings=settings,
-                          inputs=[content] + list(style_masks))
+        run = ModelRun(model, precision=values.get("precision") or "auto")
+        blend = run.blend_for(parse_style_blend(values.get("style_blend_text"), run.style_names))
+        result, seconds = run.stylize_file(content, output, values["size"], blend, mask_paths=list(style_masks),
+                                           preserve_colors=values.get("preserve_colors", "none"),
+                                           max_input_pixels=max_input_pixels)
     if not quiet:
-        click.echo(f"Wrote {output} ({result.shape[1]}x{result.shape[0]}, model {os.path.basename(folder)}, "
+        click.echo(f"Wrote {output} ({result.shape[1]}x{result.shape[0]}, model {os.path.basename(run.folder)}, "
                    f"{', '.join(f'{name} {weight:g}' for name, weight in blend.items())}, {seconds:.2f} s)", err=True)
+
+
+def batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet, values):
+    """`batch CONTENT... --model NAME|MODEL_DIR -o OUTDIR`: `tf_nst.runs.realtime.run_model_batch`."""
+    from tf_nst.cli.feedback import ProgressBar
+
+    if values.get("style_blend") is not None:
+        raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
+    with stop_signals() as stop, library_errors():
+        from tf_nst.io.inputs import expand_inputs
+        from tf_nst.runs.realtime import ModelRun, run_model_batch
+
+        run = ModelRun(model, precision=values.get("precision") or "auto")
+        total = len(expand_inputs(contents, "content")) * len(run.default_styles)
+        bar = ProgressBar(total, "image", quiet)
+        try:
+            return run_model_batch(run, contents, run.default_styles, outdir, values["size"],
+                                   preserve_colors=values.get("preserve_colors", "none"), should_stop=stop,
+                                   callback=bar, overwrite=overwrite, max_input_pixels=max_input_pixels)
+        finally:
+            bar.close()
 
 
 def model_start(name, content_rgb, settings):
     """`--init model:NAME`: the trained network's result on the content (at `--size`), as the start image."""
     import types
 
-    from tf_nst.engine.feedforward import FeedForward
-    from tf_nst.engine.model_files import load_model
-    from tf_nst.engine.pyramid import fit
-    from tf_nst.io.model_folders import resolve_model
-    from tf_nst.runs.training_models import network_policy
+    from tf_nst.runs.realtime import ModelRun
 
-    folder, style = resolve_model(name)
-    network, _ = load_model(folder, dtype=network_policy(settings.precision))
-    runner = FeedForward(network)
-    return types.SimpleNamespace(rgb=runner.stylize(fit(content_rgb, settings.size, MIN_SIDE),
-                                                    {style or runner.style_names[0]: 1.0}))
+    return types.SimpleNamespace(rgb=ModelRun(name, precision=settings.precision).stylize(content_rgb, settings.size))
 
 
 def export_trained_model(model, output, version, max_pixels, model_name):

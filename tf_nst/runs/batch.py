@@ -132,22 +132,66 @@ def plan_outputs(pairs, outdir, join=os.path.join):
 # --- the batch --------------------------------------------------------------------------------
 
 
-def _failure_types():
+def failure_types():
     """Failures of one pair that must not stop the batch: user errors and running out of memory."""
     import tensorflow as tf
 
     return (NSTError, MemoryError, tf.errors.ResourceExhaustedError)
 
 
-class _BatchRun:
-    """One batch's shared state: the stylizer, the stored settings, the styles read, the records."""
+class StylizerPairs:
+    """`run_pairs`' job for the optimization: one shared `Stylizer`, each style decoded once per batch."""
 
-    def __init__(self, stylizer, settings, manifest, total, callback, overwrite, max_input_pixels):
-        self.stylizer, self.settings, self.manifest = stylizer, settings, manifest
-        self.total, self.callback = total, callback
+    def __init__(self, stylizer, settings, overwrite, max_input_pixels):
+        self.stylizer, self.settings = stylizer, settings
         self.overwrite, self.max_input_pixels = overwrite, max_input_pixels
-        self.failures = _failure_types()
         self.styles = {}  # path -> LoadedImage or NSTError: a style is decoded and checked once per batch
+
+    def style(self, path):
+        if path not in self.styles:
+            try:
+                self.styles[path] = image_io.load_image(path, max_input_pixels=self.max_input_pixels)
+            except NSTError as error:
+                self.styles[path] = error
+        if isinstance(self.styles[path], Exception):
+            raise self.styles[path]
+        return self.styles[path]
+
+    def made(self, pair, output):
+        """Already written with these settings from these input bytes (mask included)?"""
+        return os.path.exists(output) and provenance.matches(output, self.settings, pair.inputs)
+
+    def pair(self, pair, output, should_stop):
+        """Stylize one pair (or skip it when already made): its `PairResult`."""
+        started = time.perf_counter()
+        # The content and style paths are stored in order; the mask is stored and hashed as a mask.
+        masks = None if pair.mask is None else {"style_masks": [pair.mask]}
+        base = dict(content=pair.content, style=pair.style, output=output, mask=pair.mask)
+        if self.made(pair, output):
+            return PairResult(**base, status="skipped")
+        try:
+            check_replaceable(output, self.overwrite)
+            content = image_io.load_image(pair.content, max_input_pixels=self.max_input_pixels)
+            result = self.stylizer.stylize(content, [self.style(pair.style)], should_stop=should_stop,
+                                           region_masks=None if pair.mask is None else [pair.mask])
+            # Only a stop drops the pair: a time budget (max_seconds) ends a run with a legitimate output.
+            if result.status is RunStatus.STOPPED:
+                return PairResult(**base, status="interrupted", seconds=time.perf_counter() - started,
+                                  steps=result.steps, notes=result.notes)
+            image_io.save_png(output, result.image, alpha=result.alpha, settings=self.settings,
+                              inputs=[pair.content, pair.style], masks=masks)
+        except failure_types() as error:
+            return PairResult(**base, status="error", seconds=time.perf_counter() - started,
+                              error=failure_message(error))
+        return PairResult(**base, status="ok", seconds=time.perf_counter() - started, loss=result.best_loss,
+                          steps=result.steps, notes=result.notes)
+
+
+class _Records:
+    """One batch's records: the manifest, the results so far, the front end's callback."""
+
+    def __init__(self, manifest, total, callback):
+        self.manifest, self.total, self.callback = manifest, total, callback
         self.results = []
 
     def record(self, result):
@@ -160,49 +204,14 @@ class _BatchRun:
                                        result=result, counts=counts))
         return result
 
-    def style(self, path):
-        if path not in self.styles:
-            try:
-                self.styles[path] = image_io.load_image(path, max_input_pixels=self.max_input_pixels)
-            except NSTError as error:
-                self.styles[path] = error
-        if isinstance(self.styles[path], Exception):
-            raise self.styles[path]
-        return self.styles[path]
-
-    def pair(self, pair, output, should_stop):
-        """Stylize one pair (or skip it when already made): its `PairResult`."""
-        started = time.perf_counter()
-        # The content and style paths are stored in order; the mask is stored and hashed as a mask.
-        masks = None if pair.mask is None else {"style_masks": [pair.mask]}
-        base = dict(content=pair.content, style=pair.style, output=output, mask=pair.mask)
-        if os.path.exists(output) and provenance.matches(output, self.settings, pair.inputs):
-            return PairResult(**base, status="skipped")
-        try:
-            _check_replaceable(output, self.overwrite)
-            content = image_io.load_image(pair.content, max_input_pixels=self.max_input_pixels)
-            result = self.stylizer.stylize(content, [self.style(pair.style)], should_stop=should_stop,
-                                           region_masks=None if pair.mask is None else [pair.mask])
-            # Only a stop drops the pair: a time budget (max_seconds) ends a run with a legitimate output.
-            if result.status is RunStatus.STOPPED:
-                return PairResult(**base, status="interrupted", seconds=time.perf_counter() - started,
-                                  steps=result.steps, notes=result.notes)
-            image_io.save_png(output, result.image, alpha=result.alpha, settings=self.settings,
-                              inputs=[pair.content, pair.style], masks=masks)
-        except self.failures as error:
-            return PairResult(**base, status="error", seconds=time.perf_counter() - started, error=_message(error))
-        return PairResult(**base, status="ok", seconds=time.perf_counter() - started, loss=result.best_loss,
-                          steps=result.steps, notes=result.notes)
-
-    def record_pending(self, pairs, outputs):
+    def record_pending(self, job, pairs, outputs):
         """After Ctrl-C outside the optimization: the pair in progress, written whole or not at all."""
         done = {result.key for result in self.results}
         pending = next(((pair, output) for pair, output in zip(pairs, outputs) if pair.key not in done), None)
         if pending is not None:
             pair, output = pending
-            made = os.path.exists(output) and provenance.matches(output, self.settings, pair.inputs)
             self.record(PairResult(content=pair.content, style=pair.style, output=output, mask=pair.mask,
-                                   status="ok" if made else "interrupted"))
+                                   status="ok" if job.made(pair, output) else "interrupted"))
 
 
 def run_batch(stylizer, pairs, outdir, settings=None, should_stop=None, callback=None, overwrite=False,
@@ -235,6 +244,20 @@ def run_batch(stylizer, pairs, outdir, settings=None, should_stop=None, callback
         InvalidArgumentError: two pairs would write the same output.
         OutputError: `outdir` cannot be created or the manifest cannot be written.
     """
+    job = StylizerPairs(stylizer, dict(stylizer.get_config() if settings is None else settings), overwrite,
+                        max_input_pixels)
+    return run_pairs(job, pairs, outdir, should_stop=should_stop, callback=callback, manifest_name=manifest_name)
+
+
+def run_pairs(job, pairs, outdir, should_stop=None, callback=None, manifest_name=MANIFEST_NAME):
+    """The batch loop of any job: outputs planned, the manifest, the stop, Ctrl-C; a `BatchSummary`.
+
+    Args:
+        job: `job.pair(pair, output, should_stop)` returns the pair's `PairResult` (status
+            `interrupted` ends the batch); `job.made(pair, output)` says whether the output is
+            already whole (`StylizerPairs`, `tf_nst.runs.realtime.ModelPairs`).
+        pairs, outdir, should_stop, callback, manifest_name: as `run_batch`.
+    """
     pairs = list(pairs)
     outdir = os.fspath(outdir)
     outputs = plan_outputs(pairs, outdir)
@@ -242,27 +265,27 @@ def run_batch(stylizer, pairs, outdir, settings=None, should_stop=None, callback
         os.makedirs(outdir, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{outdir}: cannot create the output folder ({error.strerror or error})") from None
-    run = _BatchRun(stylizer, dict(stylizer.get_config() if settings is None else settings),
-                    Manifest(os.path.join(outdir, manifest_name)), len(pairs), callback, overwrite, max_input_pixels)
+    records = _Records(Manifest(os.path.join(outdir, manifest_name)), len(pairs), callback)
     started, interrupted = time.perf_counter(), False
     try:
         for pair, output in zip(pairs, outputs):
             if should_stop is not None and should_stop():
                 interrupted = True
                 break
-            if run.record(run.pair(pair, output, should_stop)).status == "interrupted":
+            if records.record(job.pair(pair, output, should_stop)).status == "interrupted":
                 interrupted = True
                 break
     except KeyboardInterrupt:
         # Ctrl-C outside the optimization's own handling (loading, targets, writing): the
         # atomic write leaves either the whole output or none.
         interrupted = True
-        run.record_pending(pairs, outputs)
-    return BatchSummary(results=run.results, total=len(pairs), seconds=time.perf_counter() - started,
-                        manifest=run.manifest.path, interrupted=interrupted)
+        records.record_pending(job, pairs, outputs)
+    return BatchSummary(results=records.results, total=len(pairs), seconds=time.perf_counter() - started,
+                        manifest=records.manifest.path, interrupted=interrupted)
 
 
-def _check_replaceable(output, overwrite):
+def check_replaceable(output, overwrite):
+    """Raise `OutputError` for an existing file tf-nst did not write, unless `overwrite`."""
     if overwrite or not os.path.exists(output):
         return
     try:
@@ -272,7 +295,8 @@ def _check_replaceable(output, overwrite):
                           "(pass overwrite=True / --overwrite to replace it)") from None
 
 
-def _message(error):
+def failure_message(error):
+    """One line for a pair's failure (an out-of-memory error suggests a smaller size)."""
     if isinstance(error, NSTError):
         return str(error)
     if isinstance(error, MemoryError):

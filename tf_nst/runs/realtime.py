@@ -1,0 +1,171 @@
+"""A trained network on files: the one path of `stylize --model`, `batch --model`, `video --model`
+and the studio's Instant.
+
+`ModelRun` loads a model folder (or a bundled model, or one style of one, by name) once and
+stylizes photos with it: the size (`--size`, as the optimization fits it), the style blend, the
+region masks (soft edges, `tf_nst.engine.feedforward.soft_mask`), colour preservation, and the
+settings stored in each output's provenance (`settings_for`: the model's weights hash, not its
+path, so a copied model still matches). `run_model_batch` runs every content in every chosen
+style of the model through `tf_nst.runs.batch.run_pairs`: the same manifest, resume and error
+records as the optimization's batch.
+
+Example:
+```python
+run = ModelRun("starry_night")
+rgb = run.stylize(load_image("photo.jpg").rgb, size=512)
+run.stylize_file("photo.jpg", "out.png", size=512)
+summary = run_model_batch(run, ["photos/"], run.default_styles, "out/", size=512)
+```
+"""
+
+import os
+import time
+
+from tf_nst.engine.backbones import resolve_precision
+from tf_nst.engine.feedforward import FeedForward, soft_mask
+from tf_nst.engine.model_files import WEIGHTS_FILE, load_model
+from tf_nst.engine.pyramid import fit
+from tf_nst.errors import InvalidArgumentError
+from tf_nst.io import images as image_io
+from tf_nst.io import provenance
+from tf_nst.io.inputs import expand_inputs
+from tf_nst.io.model_folders import resolve_model
+from tf_nst.runs import batch as batches
+from tf_nst.runs.records import Pair, PairResult
+from tf_nst.runs.training_models import network_policy
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES
+
+
+def normalized_blend(blend, style_names):
+    """`{style: weight}` summing to 1, checked against the model's styles.
+
+    Raises:
+        InvalidArgumentError: an unknown style, a negative weight, or weights summing to 0.
+    """
+    unknown = [name for name in blend if name not in style_names]
+    if unknown:
+        raise InvalidArgumentError(f"expected styles of the model ({', '.join(style_names)}). "
+                                   f"Received: {', '.join(unknown)}")
+    total = sum(float(weight) for weight in blend.values())
+    if any(float(weight) < 0 for weight in blend.values()) or total <= 0:
+        raise InvalidArgumentError(f"expected non-negative style weights with a positive sum. Received: {blend}")
+    return {name: float(weight) / total for name, weight in blend.items()}
+
+
+class ModelRun:
+    """A trained network loaded once, stylizing photos at a size with a blend, masks and colours.
+
+    Args:
+        model: a model folder, a model's name (`bundled`) or a style of one (`starry_night`).
+        precision: `auto`, `float32` or `bfloat16` (the network's dtype policy).
+
+    Raises:
+        ModelError: no such model, or a folder that is not one.
+    """
+
+    def __init__(self, model, precision="auto"):
+        self.folder, self.chosen_style = resolve_model(model)
+        self.precision = resolve_precision(precision)  # recorded with every output
+        network, self.info = load_model(self.folder, dtype=network_policy(precision))
+        self.runner = FeedForward(network)
+        self.weights_sha256 = provenance.file_sha256(os.path.join(self.folder, WEIGHTS_FILE))
+
+    @property
+    def style_names(self):
+        return self.runner.style_names
+
+    @property
+    def default_styles(self):
+        """The style named by `model` when it named one, else every style of the model."""
+        return [self.chosen_style] if self.chosen_style else list(self.style_names)
+
+    def blend_for(self, blend=None):
+        """`blend` normalized, or the chosen (else first) style alone."""
+        return normalized_blend(blend or {self.default_styles[0]: 1.0}, self.style_names)
+
+    def settings_for(self, blend, size, preserve_colors="none"):
+        """What an output stores as its settings (and what "already made?" compares)."""
+        provenance_info = self.info.get("provenance", {})
+        return {"model": os.path.basename(os.path.abspath(self.folder)), "model_sha256": self.weights_sha256,
+                "style_blend": self.blend_for(blend), "size": int(size), "preserve_colors": preserve_colors,
+                "precision": self.precision,
+                "model_provenance": {key: provenance_info.get(key) for key in ("styles", "steps")}}
+
+    def stylize(self, rgb, size, blend=None, masks=(), preserve_colors="none"):
+        """uint8 `(h, w, 3)`: the photo fitted to `size` (longest side) through the network.
+
+        Args:
+            rgb: the photo, uint8 `(H, W, 3)`.
+            size: the output's longest side.
+            blend: `{style: weight}` (default `blend_for(None)`).
+            masks: grey or RGB uint8 images, one per style of the blend (white: the style, black:
+                the photo), any size of the photo's aspect ratio; edges are feathered.
+            preserve_colors: one of `PRESERVE_COLORS_MODES`.
+        """
+        if preserve_colors not in PRESERVE_COLORS_MODES:
+            raise InvalidArgumentError(f"expected preserve_colors in {PRESERVE_COLORS_MODES}. Received: {preserve_colors!r}")
+        photo = fit(rgb, int(size), MIN_SIDE)
+        fitted = [soft_mask(mask, photo.shape) for mask in masks] or None
+        return self.runner.stylize(photo, self.blend_for(blend), fitted, preserve_colors)
+
+    def stylize_file(self, content, output, size, blend=None, mask_paths=(), preserve_colors="none",
+                     max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
+        """Stylize the file `content` into the PNG `output` (atomic, with provenance); `(rgb, seconds)`."""
+        photo = image_io.load_image(content, max_input_pixels=max_input_pixels)
+        masks = [image_io.load_image(path, max_input_pixels=max_input_pixels).rgb for path in mask_paths]
+        started = time.perf_counter()
+        result = self.stylize(photo.rgb, size, blend, masks, preserve_colors)
+        seconds = time.perf_counter() - started
+        image_io.save_png(output, result, alpha=photo.alpha, settings=self.settings_for(blend, size, preserve_colors),
+                          inputs=[content] + list(mask_paths))
+        return result, seconds
+
+
+class ModelPairs:
+    """`run_pairs`' job for a model: each pair is (content, style name of the model)."""
+
+    def __init__(self, run, size, preserve_colors, overwrite, max_input_pixels):
+        self.run, self.size, self.preserve_colors = run, size, preserve_colors
+        self.overwrite, self.max_input_pixels = overwrite, max_input_pixels
+
+    def settings(self, pair):
+        return self.run.settings_for({pair.style: 1.0}, self.size, self.preserve_colors)
+
+    def made(self, pair, output):
+        """Already written with these settings from these content bytes?"""
+        return os.path.exists(output) and provenance.matches(output, self.settings(pair), [pair.content])
+
+    def pair(self, pair, output, should_stop=None):
+        """One content through the network in one style: its `PairResult` (failures recorded)."""
+        started = time.perf_counter()
+        base = dict(content=pair.content, style=pair.style, output=output)
+        if self.made(pair, output):
+            return PairResult(**base, status="skipped")
+        try:
+            batches.check_replaceable(output, self.overwrite)
+            self.run.stylize_file(pair.content, output, self.size, {pair.style: 1.0},
+                                  preserve_colors=self.preserve_colors, max_input_pixels=self.max_input_pixels)
+        except batches.failure_types() as error:
+            return PairResult(**base, status="error", seconds=time.perf_counter() - started,
+                              error=batches.failure_message(error))
+        return PairResult(**base, status="ok", seconds=time.perf_counter() - started, steps=0)
+
+
+def run_model_batch(run, contents, style_names, outdir, size, preserve_colors="none", should_stop=None,
+                    callback=None, overwrite=False, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
+    """Every content in every style of `style_names` through the network into `outdir`; resumable.
+
+    Outputs are `<content-stem>--<style>.png` with a manifest, as `tf_nst.runs.batch.run_batch`
+    writes them; a rerun skips outputs made with the same model, style, size and content bytes.
+
+    Returns:
+        A `BatchSummary`.
+
+    Raises:
+        InvalidArgumentError: a style the model does not have, or no content.
+    """
+    run.blend_for({name: 1.0 for name in style_names})  # checks the names
+    pairs = [Pair(content, name) for content in expand_inputs(contents, "content") for name in style_names]
+    job = ModelPairs(run, size, preserve_colors, overwrite, max_input_pixels)
+    return batches.run_pairs(job, pairs, outdir, should_stop=should_stop, callback=callback)
+
