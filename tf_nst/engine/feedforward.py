@@ -9,6 +9,8 @@ than `max_tile_pixels` pixels is rendered in tiles with the whole image's statis
 (`tf_nst.engine.feedforward_tiles`).
 """
 
+import logging
+
 import numpy as np
 import tensorflow as tf
 
@@ -59,6 +61,7 @@ class FeedForward:
         if image.shape[1] * image.shape[2] <= self.max_tile_pixels:
             return self.forward(image, weights)[0].numpy()
         out, self.tiling = render_tiled(self.network, image, weights, self.max_tile_pixels)
+        logging.getLogger(__name__).info("tiled %d×%d (more than %d pixels)", *self.tiling, self.max_tile_pixels)
         return out
 
     def stylize(self, rgb, blend=None, masks=None, preserve_colors="none"):
