@@ -4,16 +4,22 @@
 and adds what the optimization offers around it: a blend of the model's styles, a style mask
 (the style where the mask is white, the photo where it is black, soft edges in between; one mask
 per style of a blend), and `preserve_colors` (`luminance`: the photo's colours with the
-stylized luminance; `histogram`: the stylized colours matched to the photo's).
+stylized luminance; `histogram`: the stylized colours matched to the photo's). A photo of more
+than `max_tile_pixels` pixels is rendered in tiles with the whole image's statistics
+(`tf_nst.engine.feedforward_tiles`).
 """
+
+import logging
 
 import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine import colors
+from tf_nst.engine.feedforward_tiles import render_tiled
 from tf_nst.engine.masks import fit_masks
 from tf_nst.engine.transformer import style_weights_for
 from tf_nst.errors import InvalidArgumentError
+from tf_nst.settings.choices import FEEDFORWARD_MAX_TILE_PIXELS
 
 
 class FeedForward:
@@ -21,6 +27,11 @@ class FeedForward:
 
     Args:
         network: a `TransformerNet` (e.g. from `tf_nst.engine.model_files.load_model`).
+        max_tile_pixels: a photo with more pixels is rendered in tiles (windows of at most this
+            many pixels, halos included); `None` for `FEEDFORWARD_MAX_TILE_PIXELS`.
+
+    Attributes:
+        tiling: `(rows, columns)` of the last render's tiles, or `None` when it ran in one pass.
 
     Example:
     ```python
@@ -29,8 +40,10 @@ class FeedForward:
     ```
     """
 
-    def __init__(self, network):
+    def __init__(self, network, max_tile_pixels=None):
         self.network = network
+        self.max_tile_pixels = FEEDFORWARD_MAX_TILE_PIXELS if max_tile_pixels is None else int(max_tile_pixels)
+        self.tiling = None
         self.forward = tf.function(
             lambda image, weights: network({"image": image, "style_weights": weights}),
             input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32),
@@ -41,9 +54,15 @@ class FeedForward:
         return list(self.network.style_names)
 
     def render(self, rgb, weights):
-        """The network's float output `(H, W, 3)` in [0, 255] for a uint8 `(H, W, 3)` photo."""
+        """The network's float output `(H, W, 3)` in [0, 255] for a uint8 `(H, W, 3)` photo: one pass,
+        or tiles when the photo has more than `max_tile_pixels` pixels (`tiling` says which)."""
         image = tf.constant(np.asarray(rgb, np.float32)[None])
-        return self.forward(image, weights)[0].numpy()
+        self.tiling = None
+        if image.shape[1] * image.shape[2] <= self.max_tile_pixels:
+            return self.forward(image, weights)[0].numpy()
+        out, self.tiling = render_tiled(self.network, image, weights, self.max_tile_pixels)
+        logging.getLogger(__name__).info("tiled %d×%d (more than %d pixels)", *self.tiling, self.max_tile_pixels)
+        return out
 
     def stylize(self, rgb, blend=None, masks=None, preserve_colors="none"):
         """A uint8 `(H, W, 3)` stylization of the uint8 photo `rgb`.

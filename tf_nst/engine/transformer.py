@@ -7,6 +7,8 @@ instance norm (Dumoulin et al. 2017): one scale and shift per style, so one set 
 serves several styles, and a style-weights vector mixes the styles' scales and shifts.
 
 Fully convolutional: any height and width (reflect-padded to a multiple of 4, cropped back).
+Every norm layer can be given statistics computed elsewhere (`NormStatistics`): tiles of a large
+image then normalize with the whole image's statistics (`tf_nst.engine.feedforward_tiles`).
 """
 
 import keras
@@ -14,6 +16,21 @@ import tensorflow as tf
 
 from tf_nst.engine.backbones import deserialized
 from tf_nst.errors import InvalidArgumentError
+
+
+class NormStatistics:
+    """Per-channel statistics a `ConditionalInstanceNorm` uses instead of its input's own.
+
+    A plain object, not a tensor: Keras casts floating tensor arguments of a layer call to the
+    compute dtype (bfloat16 under `mixed_bfloat16`), and statistics must stay float32.
+
+    Args:
+        mean, variance: float32 `(1, 1, 1, C)` (or anything that broadcasts against the features).
+    """
+
+    def __init__(self, mean, variance):
+        self.mean = tf.cast(mean, tf.float32)
+        self.variance = tf.cast(variance, tf.float32)
 
 
 @keras.saving.register_keras_serializable(package="tf_nst")
@@ -26,7 +43,8 @@ class ConditionalInstanceNorm(keras.layers.Layer):
 
     Returns:
         Calling it on `(features (B, H, W, C), style_weights (B, num_styles))` returns the
-        features normalized per image and channel, then scaled by `style_weights @ scale`
+        features normalized per image and channel (or with `statistics=NormStatistics(...)`),
+        then scaled by `style_weights @ scale`
         and shifted by `style_weights @ shift` (float32 statistics, output in the input's dtype).
 
     Example:
@@ -46,9 +64,12 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         self.scale = self.add_weight(name="scale", shape=(self.num_styles, channels), initializer="ones")
         self.shift = self.add_weight(name="shift", shape=(self.num_styles, channels), initializer="zeros")
 
-    def call(self, features, style_weights):
+    def call(self, features, style_weights, statistics=None):
         x = tf.cast(features, tf.float32)
-        mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+        if statistics is None:
+            mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+        else:
+            mean, variance = statistics.mean, statistics.variance
         x = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
         style_weights = tf.cast(style_weights, tf.float32)
         scale = tf.matmul(style_weights, tf.cast(self.scale, tf.float32))[:, None, None, :]
@@ -84,11 +105,14 @@ class ConvNormBlock(keras.layers.Layer):
                                         dtype=self.dtype_policy)
         self.norm = ConditionalInstanceNorm(self.num_styles, dtype=self.dtype_policy)
 
-    def call(self, x, style_weights):
+    def convolve(self, x):
+        """The block's features before its norm: (upsampled,) reflect-padded, convolved."""
         if self.upsample:
             x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
-        x = self.conv(_reflect(x, self.kernel_size // 2))
-        x = self.norm(x, style_weights)
+        return self.conv(_reflect(x, self.kernel_size // 2))
+
+    def call(self, x, style_weights, statistics=None):
+        x = self.norm(self.convolve(x), style_weights, statistics=statistics)
         return tf.nn.relu(x) if self.activation else x
 
     def get_config(self):
@@ -152,20 +176,51 @@ class TransformerNet(keras.Model):
     def num_styles(self):
         return len(self.style_names)
 
-    def call(self, inputs):
+    def norm_blocks(self):
+        """`[(block, role)]` in the order of the norm layers (and of `statistics` lists); `role` is
+        `"skip"` for a residual block's first half (its input is kept), `"add"` for its second half."""
+        plan = [(block, None) for block in self.down]
+        for first, second in self.residual:
+            plan += [(first, "skip"), (second, "add")]
+        return plan + [(block, None) for block in self.up]
+
+    def features(self, x, style_weights, statistics=(), probe=False):
+        """Run the norm blocks on a prepared image `x` (`prepare`).
+
+        Args:
+            statistics: `NormStatistics` for the first `len(statistics)` norm layers (the others
+                normalize with their input's own statistics).
+            probe: stop at norm layer `len(statistics)` and return its features before the norm.
+
+        Returns:
+            The last block's output, or with `probe` float32 pre-norm features.
+        """
+        skip = None
+        for index, (block, role) in enumerate(self.norm_blocks()):
+            if probe and index == len(statistics):
+                return tf.cast(block.convolve(x), tf.float32)
+            skip = x if role == "skip" else skip
+            x = block(x, style_weights, statistics=statistics[index] if index < len(statistics) else None)
+            x = skip + x if role == "add" else x
+        return x
+
+    def prepare(self, image):
+        """A `(B, H, W, 3)` 0-255 image scaled to [-1, 1] and reflect-padded to a multiple of 4
+        (two stride-2 convolutions), in the compute dtype; `call` crops the padding back off."""
+        height, width = tf.shape(image)[1], tf.shape(image)[2]
+        pad_h, pad_w = (-height) % 4, (-width) % 4
+        x = tf.pad(image / 127.5 - 1.0, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="SYMMETRIC")
+        return tf.cast(x, self.compute_dtype)
+
+    def call(self, inputs, statistics=()):
         image = tf.cast(inputs["image"], tf.float32)
         style_weights = tf.cast(inputs["style_weights"], tf.float32)
         height, width = tf.shape(image)[1], tf.shape(image)[2]
-        # Pad to a multiple of 4 (two stride-2 convolutions), reflecting, and crop back at the end.
-        pad_h, pad_w = (-height) % 4, (-width) % 4
-        x = tf.pad(image / 127.5 - 1.0, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="SYMMETRIC")
-        x = tf.cast(x, self.compute_dtype)
-        for block in self.down:
-            x = block(x, style_weights)
-        for first, second in self.residual:
-            x = x + second(first(x, style_weights), style_weights)
-        for block in self.up:
-            x = block(x, style_weights)
+        return self.head(self.features(self.prepare(image), style_weights, statistics), height, width)
+
+    def head(self, x, height=None, width=None):
+        """The last block's output to RGB, its first `height` rows and `width` columns (all: `None`):
+        a 9×9 convolution and a sigmoid, float32 in [0, 255]."""
         x = tf.cast(self.to_rgb(_reflect(x, 4)), tf.float32)
         return 255.0 * tf.sigmoid(x[:, :height, :width, :])
 
