@@ -108,7 +108,9 @@ def stylize_with_model(model, content, output, overwrite, style_masks, values, m
                                            max_input_pixels=max_input_pixels)
     if not quiet:
         click.echo(f"Wrote {output} ({result.shape[1]}x{result.shape[0]}, model {os.path.basename(run.folder)}, "
-                   f"{', '.join(f'{name} {weight:g}' for name, weight in blend.items())}, {seconds:.2f} s)", err=True)
+                   f"{', '.join(f'{name} {weight:g}' for name, weight in blend.items())}, {seconds:.2f} s"
+                   + (", tiled {}x{} with shared norm statistics".format(*run.runner.tiling) if run.runner.tiling else "")
+                   + ")", err=True)
 
 
 def batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet, values):
