@@ -30,7 +30,8 @@ from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS,
                                      MASK_BYTES, MODEL_NAME, SERVING_DEFAULT, SIGNATURE_NAMES, STYLE, STYLE_BYTES,
                                      STYLE_WEIGHTS, STYLIZED, STYLIZED_BYTES, STYLIZE_BYTES, WARMUP_FILE,
                                      WARMUP_SIDE)
-from tf_nst.serving.export import SignatureBuilder, _version_path, everywhere_mask
+from tf_nst.serving.export import SignatureBuilder, everywhere_mask
+from tf_nst.serving.export_files import version_path
 from tf_nst.settings import MIN_SIDE
 
 
@@ -93,7 +94,7 @@ def export_network(network, output, info, version=None, max_pixels=DEFAULT_MAX_P
         max_pixels: the server-side cap on the content's `H*W`.
         model_name: the model name written into the warmup requests.
     """
-    final_path = _version_path(output, version)
+    final_path = version_path(output, version)
     signatures = FeedForwardSignatures(network, max_pixels)
     archive = keras.export.ExportArchive()
     archive.track(network)
