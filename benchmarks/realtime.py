@@ -15,6 +15,9 @@ Sections:
   engine's normalized terms, vgg16-hed) of the network's output, of the optimization (200
   evaluations from the content) and of the optimization started from the network's output
   (`--init model:NAME`), with the evaluations that start needs to reach the 200-from-content loss.
+- batching (`--only batching`): k single forward passes against one batch of k same-size photos
+  (k = 1, 2, 4, 8; 256² and 512²; bf16 and float32), interleaved: whether TF Serving's batcher
+  pays on this CPU.
 Every figure is printed with the CPU model, the precision and the machine's load.
 """
 
@@ -189,6 +192,38 @@ def training(size, batch_size, steps, photos_folder, width=16, blocks=5, rounds=
     return figures
 
 
+def batching(model, sizes, ks=(1, 2, 4, 8), rounds=3):
+    """Whether TF Serving's batcher would pay on this CPU: the network on a batch of `k` same-size photos
+    against `k` single calls, interleaved, per precision and size; `{precision: {size: {k: speed-up}}}`."""
+    folder, _ = resolve_model(model)
+    figures = {}
+    for precision, policy in (("bfloat16", "mixed_bfloat16"), ("float32", "float32")):
+        network = load_model(folder, dtype=policy)[0]
+        forward = tf.function(lambda photos, weights: network({"image": photos, "style_weights": weights}),
+                              reduce_retracing=True)
+        figures[precision] = {}
+        for size in sizes:
+            figures[precision][size] = {}
+            for k in ks:
+                photos = tf.random.uniform([k, size, size, 3], 0, 255, seed=k)
+                weights = tf.one_hot(tf.zeros([k], tf.int32), network.num_styles)
+                forward(photos, weights).numpy(), forward(photos[:1], weights[:1]).numpy()
+                ratios = []
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    forward(photos, weights).numpy()
+                    batched = time.perf_counter() - started
+                    started = time.perf_counter()
+                    for index in range(k):
+                        forward(photos[index:index + 1], weights[index:index + 1]).numpy()
+                    ratios.append((time.perf_counter() - started) / batched)
+                figures[precision][size][k] = statistics.median(ratios)
+                print(f"batching {size}x{size} {precision} k={k}: {k} single calls / one batch of {k} = "
+                      f"{statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}, {rounds} rounds; "
+                      f"{cpu_model()}; {load()})", flush=True)
+    return figures
+
+
 def distances(objective, rgb, content_rgb, style_rgb):
     """`(style distance, content distance)`: the engine's normalized style and content terms."""
     stylizer_loss = objective.value_and_grad(
@@ -251,6 +286,9 @@ def main():
         results["training"] = training(64 if quick else arguments.train_size, 2 if quick else 4, 8 if quick else 12,
                                        arguments.train_photos, width=4 if quick else 16, blocks=1 if quick else 5,
                                        rounds=1 if quick else arguments.rounds)
+    if "batching" in only:
+        results["batching"] = batching(arguments.model, [64] if quick else [256, 512], (1, 2) if quick else (1, 2, 4, 8),
+                                       rounds=1 if quick else 3)
     if "quality" in only:
         results["quality"] = quality(arguments.model, arguments.photos.split(","), 64 if quick else 256,
                                      steps=5 if quick else 200)
