@@ -15,7 +15,7 @@ from conftest import ROOT, gradient_image
 from model_server import start_server
 
 from tf_nst.cli import app as cli
-from tf_nst.serving import export
+from tf_nst.serving import export, export_files
 from tf_nst.serving import client as serving
 from tf_nst.errors import InvalidArgumentError, OutputError, ServingError
 from tf_nst.io.images import load_image, resize
@@ -54,7 +54,7 @@ def test_layout_versions_and_atomic_write(exported, tmp_path):
     for name in ("saved_model.pb", "variables", export.WARMUP_FILE, export.EXPORT_INFO_FILE):
         assert os.path.exists(os.path.join(path, name))
     assert [entry for entry in os.listdir(base)] == ["1"]  # no temporary folder left behind
-    assert export.next_version(base) == 2
+    assert export_files.next_version(base) == 2
     with pytest.raises(OutputError, match="version 1 already exists"):
         export.export_model(stylizer, base, version=1)
     with pytest.raises(InvalidArgumentError, match="expected default steps <= max_steps"):

@@ -14,7 +14,7 @@ from tf_nst.engine.feedforward import FeedForward
 from tf_nst.engine.losses import gram_matrix, normalized_squared_error
 from tf_nst.engine.model_files import load_model
 from tf_nst.io.model_folders import read_model_info
-from tf_nst.runs.training import train
+from tf_nst.runs.training import CHECKPOINT_FILE, steps_per_execution, train
 from tf_nst.settings import TrainSettings
 
 SCREAM = os.path.join(ASSETS, "the_scream.jpg")
@@ -51,7 +51,8 @@ def stop_after(steps):
 def test_interrupted_fit_resumes_where_it_stopped(photos, tmp_path):
     output = str(tmp_path / "m")
     settings = TrainSettings(num_steps=4, **TINY)
-    first = train([STYLE_PATH, SCREAM], [photos], output, settings, verbose=0, should_stop=stop_after(2))
+    # Two steps per execution here (checkpoint_every=2): the first poll comes after step 2.
+    first = train([STYLE_PATH, SCREAM], [photos], output, settings, verbose=0, should_stop=stop_after(1))
     assert first["steps"] == 2 and first["photos"]["count"] == 3 and first["interrupted"] is False
     saved, _ = load_model(output)
     second = train([STYLE_PATH, SCREAM], [photos], output, settings, verbose=0)
@@ -61,6 +62,36 @@ def test_interrupted_fit_resumes_where_it_stopped(photos, tmp_path):
     resumed, _ = load_model(output)
     changed = [not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(saved.weights, resumed.weights)]
     assert any(changed)
+
+
+def test_steps_per_execution_divides_every_period_and_the_start():
+    settings = TrainSettings(num_steps=8000, checkpoint_every=50, preview_every=200)
+    assert steps_per_execution(settings, 0) == 2
+    assert steps_per_execution(settings.replace(checkpoint_every=100, preview_every=400), 0) == 4
+    assert steps_per_execution(settings.replace(checkpoint_every=100, preview_every=0), 0) == 4
+    assert steps_per_execution(settings.replace(checkpoint_every=100), 301) == 1
+    assert steps_per_execution(settings.replace(checkpoint_every=100), 7998) == 2
+    assert steps_per_execution(settings.replace(checkpoint_every=100), 0, tensorboard=True) == 1
+
+
+def test_ctrl_c_inside_a_multi_step_run_saves_the_steps_done(photos, tmp_path):
+    """Four steps per execution: a Ctrl-C at the first poll leaves a checkpoint of step 4 (not 1), and the
+    rerun polls after the checkpoints of steps 8 and 12."""
+    output = str(tmp_path / "m")
+    settings = TrainSettings(num_steps=12, **{**TINY, "checkpoint_every": 4})
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train([STYLE_PATH], [photos], output, settings, verbose=0, should_stop=interrupt)
+    with np.load(os.path.join(output, CHECKPOINT_FILE)) as stored:
+        assert int(stored["step"]) == 4 and int(stored["optimizer1_0"]) == 4
+    assert read_model_info(output)["provenance"]["interrupted"] is True
+    steps = []
+    provenance = train([STYLE_PATH], [photos], output, settings, verbose=0,
+                       should_stop=lambda: steps.append(int(np.load(os.path.join(output, CHECKPOINT_FILE))["step"])))
+    assert steps == [8, 12] and provenance["steps"] == 12 and provenance["interrupted"] is False
 
 
 def test_add_style_trains_only_the_new_norm_parameters(photos, base_model, tmp_path):

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tf_nst.engine import colors
 from tf_nst.engine.feedforward_tiles import render_tiled
-from tf_nst.engine.masks import fit_masks
+from tf_nst.engine.masks import FEATHER, feather_masks
 from tf_nst.engine.transformer import style_weights_for
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings.choices import FEEDFORWARD_MAX_TILE_PIXELS
@@ -112,17 +112,9 @@ def apply_colors(stylized, photo, preserve_colors):
     return stylized
 
 
-def soft_mask(mask_rgb, shape, feather=0.02):
+def soft_mask(mask_rgb, shape, feather=FEATHER):
     """A grey mask image `(h, w[, c])` uint8 as float `(H, W)` in [0, 1] at `shape`, edges feathered
-    by a Gaussian of `feather` × the longer side (soft edges however sharp the mask)."""
+    (`tf_nst.engine.masks.feather_masks`, as the export does)."""
     mask = np.asarray(mask_rgb, np.float32)
     mask = mask.mean(-1) if mask.ndim == 3 else mask
-    resized = fit_masks(mask[None, ..., None] / 255.0, *shape[:2])  # the one mask resizer
-    sigma = max(1.0, feather * max(shape[:2]))
-    radius = int(3 * sigma)
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).astype(np.float32)
-    taps /= taps.sum()
-    padded = tf.pad(resized, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="SYMMETRIC")
-    blurred = tf.nn.conv2d(padded, taps.reshape(-1, 1, 1, 1), 1, "VALID")
-    blurred = tf.nn.conv2d(blurred, taps.reshape(1, -1, 1, 1), 1, "VALID")
-    return np.clip(blurred[0, ..., 0].numpy(), 0.0, 1.0)
+    return feather_masks(mask[None, ..., None] / 255.0, *shape[:2], feather=feather)[0, ..., 0].numpy()

@@ -30,6 +30,7 @@ from tf_nst.io import images as image_io
 ASPECT_TOLERANCE = 0.01  # a mask whose aspect ratio differs more from its image's is refused
 ERODE_BY_DEFAULT = True  # StyleObjective(erode_masks=...): measured, see above
 MIN_ERODED_AREA = 0.25   # erosion that keeps less of a region at a layer falls back to the plain mask
+FEATHER = 0.02           # feed-forward soft edges: a Gaussian of this fraction of the longer side
 
 
 def load_mask(mask, name="mask"):
@@ -217,6 +218,37 @@ def fit_masks(masks, height, width):
 
     same = tf.logical_and(tf.equal(shape[1], height), tf.equal(shape[2], width))
     return tf.cond(same, lambda: masks, resized)
+
+
+def feather_masks(masks, height, width, feather=FEATHER):
+    """Masks `(n, h, w, R)` float in [0, 1] fitted to `height`×`width` (`fit_masks`), edges feathered.
+
+    A separable Gaussian of sigma `feather` × the longer side (at least 1 px), symmetric padding, so
+    hard edges come out soft; a mask without an edge (one value everywhere) is returned fitted, unblurred.
+    In-graph (sizes may be tensors): the library's feed-forward masks and the export call this one function.
+
+    Returns:
+        `(n, height, width, R)` float32 in [0, 1].
+    """
+    import tensorflow as tf
+
+    fitted = fit_masks(masks, height, width)
+    sigma = tf.maximum(1.0, feather * tf.cast(tf.maximum(height, width), tf.float32))
+    radius = tf.cast(3.0 * sigma, tf.int32)
+    offsets = tf.cast(tf.range(-radius, radius + 1), tf.float32)
+    taps = tf.exp(-0.5 * tf.square(offsets / sigma))
+    taps = taps / tf.reduce_sum(taps)
+    channels = tf.shape(fitted)[-1]
+
+    def blurred():
+        padded = tf.pad(fitted, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="SYMMETRIC")
+        rows = tf.tile(tf.reshape(taps, [-1, 1, 1, 1]), [1, 1, channels, 1])
+        columns = tf.tile(tf.reshape(taps, [1, -1, 1, 1]), [1, 1, channels, 1])
+        out = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+        return tf.clip_by_value(tf.nn.depthwise_conv2d(out, columns, [1, 1, 1, 1], "VALID"), 0.0, 1.0)
+
+    flat = tf.equal(tf.reduce_min(fitted), tf.reduce_max(fitted))
+    return tf.cond(flat, lambda: fitted, blurred)
 
 
 def layer_masks(masks, strides, erosion_radii=None, min_kept=MIN_ERODED_AREA):

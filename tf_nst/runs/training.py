@@ -14,6 +14,7 @@ train(["starry_night.jpg", "the_scream.jpg"], ["photos/"], "models/two_styles", 
 ```
 """
 
+import math
 import os
 
 import keras
@@ -35,6 +36,9 @@ from tf_nst.runs.training_models import build_network
 
 CHECKPOINT_FILE = "checkpoint.npz"
 PARTS = ("loss", "content", "style", "tv")
+# Steps per `fit` execution at most: fewer Python round trips, while a time budget or a stop
+# request still waits for no more than this many steps.
+MAX_STEPS_PER_EXECUTION = 4
 
 
 @keras.saving.register_keras_serializable(package="tf_nst")
@@ -75,6 +79,11 @@ class StyleTrainer(keras.Model):
         variables = [variable for variable, _ in self.trained_variables()]
         return [(self.optimizer, [variable for variable in variables if not is_norm_parameter(variable)]),
                 (self.norm_optimizer, [variable for variable in variables if is_norm_parameter(variable)])]
+
+    @property
+    def steps_done(self):
+        """Optimizer steps applied so far (restored with a checkpoint): every step updates the norm parameters."""
+        return int(self.norm_optimizer.iterations.numpy())
 
     def call(self, inputs):
         return self.network(inputs)
@@ -154,6 +163,12 @@ def save_checkpoint(trainer, folder, step, seconds):
         np.savez(stream, **values)
 
 
+def checkpoint_step(folder):
+    """The step of the folder's checkpoint."""
+    with np.load(os.path.join(folder, CHECKPOINT_FILE)) as stored:
+        return int(stored["step"])
+
+
 def restore_checkpoint(trainer, folder):
     """`(step, seconds)` of the folder's checkpoint, restored into `trainer` (built optimizer)."""
     with np.load(os.path.join(folder, CHECKPOINT_FILE)) as stored:
@@ -181,7 +196,8 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
         add_style: a model folder to extend by `style_paths` (training only their norm parameters).
         tensorboard: a folder for TensorBoard logs, or `None`.
         verbose: `model.fit`'s progress bar (1) or none (0).
-        should_stop: a callable polled every step; `True` saves a checkpoint and stops.
+        should_stop: a callable polled after every execution (`steps_per_execution` steps); `True` saves a
+            checkpoint and stops.
 
     Raises:
         InvalidArgumentError: no readable photos, no styles, a style name the base model has.
@@ -203,7 +219,9 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
                                                     settings.tv_weight),
                            train_styles=train_styles, norm_only=base is not None,
                            norm_learning_rate=settings.norm_learning_rate)
-    trainer.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=False)
+    trainer.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=False,
+                    steps_per_execution=steps_per_execution(settings, checkpoint_step(output) if resume else 0,
+                                                            tensorboard=bool(tensorboard)))
     step, seconds = restore_checkpoint(trainer, output) if resume else (0, 0.0)
     provenance = {"styles": (base or {}).get("styles", []) + styles, "photos": photos.provenance(),
                   "settings": _json_settings(settings), "versions": versions(), "base_model": add_style,
@@ -214,6 +232,25 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
                               save_checkpoint, should_stop)
     _fit(trainer, photos, settings, step, monitor, tensorboard, verbose)
     return monitor.provenance
+
+
+def steps_per_execution(settings, step, tensorboard=False, limit=MAX_STEPS_PER_EXECUTION):
+    """Steps per `fit` execution: a divisor of the checkpoint and preview periods, of the start step and of the
+    steps left, so callbacks (which run once per execution) land on every checkpoint and preview step.
+
+    Args:
+        settings: `TrainSettings`.
+        step: the step the run starts from (a resumed run's checkpoint).
+        tensorboard: Keras' TensorBoard callback counts executions, not steps: one step per execution.
+        limit: the most steps per execution.
+
+    Returns:
+        An int from 1 to `limit`.
+    """
+    if tensorboard:
+        return 1
+    periods = [settings.checkpoint_every, settings.preview_every, step, max(settings.num_steps - step, 0)]
+    return max(1, math.gcd(limit, *periods))
 
 
 def _fit(trainer, photos, settings, step, monitor, tensorboard, verbose):

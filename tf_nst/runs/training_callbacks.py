@@ -26,7 +26,8 @@ def write_preview(network, previews, path):
 
 
 class TrainingMonitor(keras.callbacks.Callback):
-    """Counts steps; saves the checkpoint and the model every `checkpoint_every`, previews every
+    """Counts steps (the trainer's `steps_done`, so several steps per execution and a Ctrl-C inside an
+    execution count right); saves the checkpoint and the model every `checkpoint_every`, previews every
     `preview_every`; stops at `max_seconds` or when `should_stop()` says so.
 
     Args:
@@ -55,7 +56,8 @@ class TrainingMonitor(keras.callbacks.Callback):
         return self.previous_seconds + time.monotonic() - self.started
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        # `batch` is the last step of the execution; the optimizer's count is the truth.
+        self.step = self.trainer.steps_done
         for name, value in (logs or {}).items():
             self.sums[name] = self.sums.get(name, 0.0) + float(value)
         self.count += 1
@@ -80,6 +82,7 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def save(self, interrupted):
         """Checkpoint, then the model folder (`model.json` with provenance, float16 weights)."""
+        self.step = self.trainer.steps_done
         if self.count and not self.losses:
             self.losses = {name: total / self.count for name, total in self.sums.items()}
         self.save_checkpoint(self.trainer, self.folder, self.step, self.seconds)

@@ -33,13 +33,14 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine.masks import ASPECT_TOLERANCE, has_region
-from tf_nst.errors import InvalidArgumentError, OutputError
+from tf_nst.errors import InvalidArgumentError
 from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.serving.contract import (
     CONTENT, CONTENT_BYTES, CONTENT_WEIGHT, CONTROL_NAMES, DEFAULT_MAX_PIXELS, MASK, MASK_BYTES,
     DEFAULT_MAX_STEPS, EXPORT_INFO_FILE, INIT, LOSSES, MODEL_NAME, SEED, SERVING_DEFAULT, SIGNATURE_NAMES,
     STEPS, STYLE, STYLE_BYTES, STYLE_WEIGHT, STYLIZED, STYLIZED_BYTES, STYLIZE_BYTES, TV_WEIGHT, WARMUP_FILE,
     WARMUP_SIDE, tf_dtype)
+from tf_nst.serving.export_files import version_path
 from tf_nst.settings import EXPORT_INIT_MODES
 
 
@@ -237,12 +238,6 @@ def export_defaults(stylizer):
             SEED: settings.seed, INIT: init}
 
 
-def next_version(base_path):
-    """The next free integer version folder under `base_path` (1 if none)."""
-    versions = [int(name) for name in os.listdir(base_path) if name.isdigit()] if os.path.isdir(base_path) else []
-    return max(versions, default=0) + 1
-
-
 def export_model(stylizer, output, version=None, max_steps=DEFAULT_MAX_STEPS,
                  max_pixels=DEFAULT_MAX_PIXELS, model_name=MODEL_NAME):
     """Write the optimization as a servable SavedModel at `<output>/<version>/`.
@@ -268,7 +263,7 @@ def export_model(stylizer, output, version=None, max_steps=DEFAULT_MAX_STEPS,
     import keras
 
     defaults = _check_caps(stylizer, max_steps, max_pixels)
-    final_path = _version_path(output, version)
+    final_path = version_path(output, version)
     builder = SignatureBuilder(stylizer, max_steps, max_pixels, defaults)
     archive = keras.export.ExportArchive()
     archive.track(stylizer.extractor.model)
@@ -299,22 +294,6 @@ def _check_caps(stylizer, max_steps, max_pixels):
         raise InvalidArgumentError(
             f"expected default steps <= max_steps={max_steps}. Received: steps={defaults[STEPS]}")
     return defaults
-
-
-def _version_path(output, version):
-    """`<output>/<version>` (the next free version by default), refusing one that exists."""
-    output = os.fspath(output)
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise OutputError(f"{output}: exists and is not a directory, expected a model base folder")
-    os.makedirs(output, exist_ok=True)
-    if version is None:
-        version = next_version(output)
-    if not (isinstance(version, int) and version >= 1):
-        raise InvalidArgumentError(f"expected version an integer >= 1. Received: version={version!r}")
-    final_path = os.path.join(output, str(version))
-    if os.path.exists(final_path):
-        raise OutputError(f"{final_path}: version {version} already exists (omit --version for the next free one)")
-    return final_path
 
 
 def warmup_requests(model_name=MODEL_NAME, side=WARMUP_SIDE):

@@ -1,4 +1,4 @@
-"""Where an export lives: its latest version folder, its info file and its signature defaults.
+"""Where an export lives: a new version folder, its latest version folder, its info file and its signature defaults.
 
 Local paths are read directly, others (`gs://`, `s3://`) through Beam's filesystems
 (`tf_nst.io.filesystems`), so TF Serving's layout `<base>/<integer version>/saved_model.pb` is
@@ -10,11 +10,38 @@ import glob
 import json
 import os
 
-from tf_nst.errors import ServingError
+from tf_nst.errors import InvalidArgumentError, OutputError, ServingError
 from tf_nst.io import filesystems
 from tf_nst.serving.contract import EXPORT_INFO_FILE, SERVING_DEFAULT
 
 SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def next_version(base_path):
+    """The next free integer version folder under `base_path` (1 if none)."""
+    versions = [int(name) for name in os.listdir(base_path) if name.isdigit()] if os.path.isdir(base_path) else []
+    return max(versions, default=0) + 1
+
+
+def version_path(output, version=None):
+    """The folder of a new export, `<output>/<version>` (the next free version by default); creates `output`.
+
+    Raises:
+        OutputError: `output` is a file, or the version folder exists.
+        InvalidArgumentError: `version` is not an integer >= 1.
+    """
+    output = os.fspath(output)
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise OutputError(f"{output}: exists and is not a directory, expected a model base folder")
+    os.makedirs(output, exist_ok=True)
+    if version is None:
+        version = next_version(output)
+    if not (isinstance(version, int) and version >= 1):
+        raise InvalidArgumentError(f"expected version an integer >= 1. Received: version={version!r}")
+    final_path = os.path.join(output, str(version))
+    if os.path.exists(final_path):
+        raise OutputError(f"{final_path}: version {version} already exists (omit --version for the next free one)")
+    return final_path
 
 
 def resolve_version(path):

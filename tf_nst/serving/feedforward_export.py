@@ -5,7 +5,7 @@ request path (`cli.py request`, `stylize --saved-model`, `batch --saved-model`, 
 serves either export unchanged:
 
 - `serving_default`: uint8 `content` `(1, H, W, 3)`, optional `mask` `(1, h, w, 1)` (the style
-  where white, the photo where black) and optional float32 `style_weights` `(1, num_styles)`
+  where white, the photo where black, edges feathered as `stylize --model --region-mask` does) and optional float32 `style_weights` `(1, num_styles)`
   (default: the model's first style) -> `{"stylized": uint8 (1, H, W, 3), "losses": (1, 4) NaN}`.
 - `stylize_bytes`: PNG/JPEG `content_bytes`, optional `mask_bytes`, `style_weights` ->
   `{"stylized_bytes": PNG, "losses": ...}`.
@@ -23,14 +23,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_nst.engine.masks import fit_masks
+from tf_nst.engine.masks import feather_masks
 from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS, EXPORT_INFO_FILE, FEEDFORWARD_KIND,
                                      LOSSES, MASK,
                                      MASK_BYTES, MODEL_NAME, SERVING_DEFAULT, SIGNATURE_NAMES, STYLE, STYLE_BYTES,
                                      STYLE_WEIGHTS, STYLIZED, STYLIZED_BYTES, STYLIZE_BYTES, WARMUP_FILE,
                                      WARMUP_SIDE)
-from tf_nst.serving.export import SignatureBuilder, _version_path, everywhere_mask
+from tf_nst.serving.export import SignatureBuilder, everywhere_mask
+from tf_nst.serving.export_files import version_path
 from tf_nst.settings import MIN_SIDE
 
 
@@ -50,7 +51,7 @@ class FeedForwardSignatures:
         photo = tf.cast(content, tf.float32)
         stylized = self.network({"image": photo, "style_weights": weights})
         shape = tf.shape(content)
-        alpha = fit_masks(tf.cast(mask, tf.float32) / 255.0, shape[1], shape[2])  # the one mask resizer
+        alpha = feather_masks(tf.cast(mask, tf.float32) / 255.0, shape[1], shape[2])  # soft edges as the CLI's
         out = alpha * stylized + (1.0 - alpha) * photo
         return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
 
@@ -93,7 +94,7 @@ def export_network(network, output, info, version=None, max_pixels=DEFAULT_MAX_P
         max_pixels: the server-side cap on the content's `H*W`.
         model_name: the model name written into the warmup requests.
     """
-    final_path = _version_path(output, version)
+    final_path = version_path(output, version)
     signatures = FeedForwardSignatures(network, max_pixels)
     archive = keras.export.ExportArchive()
     archive.track(network)
