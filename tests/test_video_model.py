@@ -113,3 +113,33 @@ def test_cli_video_model_errors_are_one_error_line(tmp_path, model_folder, clip)
         assert result.output.strip().splitlines()[-1].startswith(message), (args, result.output)
         assert "Traceback" not in result.output and result.output.count("Error:") == 1
     assert not out.exists() and not os.path.exists(work_dir_for(out))
+
+
+def test_outside_the_region_masks_nothing_is_blended(tmp_path, run, clip):
+    """Where no style applies the frame is the photo: the warped previous output is not carried there."""
+    from PIL import Image
+
+    left = np.zeros((SIZE, SIZE), np.uint8)
+    left[:, :SIZE // 2] = 255
+    Image.fromarray(left).save(tmp_path / "left.png")
+    result = stylize_video_with_model(run, clip.frames, tmp_path / "out", SIZE, {"calm": 1.0}, temporal_blend=0.6,
+                                      masks=[str(tmp_path / "left.png")])
+    right = slice(SIZE // 2 + 2, None)  # past the mask's resampled edge
+    for index, (frame, written) in enumerate(zip(clip.frames, frames_of(result.output))):
+        alone = run.stylize(frame, SIZE, {"calm": 1.0}, [left])
+        # T1: with no region there the blend's weight is 0: the network's masked output, exactly.
+        np.testing.assert_array_equal(written[:, right], alone[:, right])
+        assert index == 0 or np.any(written[:, :SIZE // 2] != alone[:, :SIZE // 2])  # blended inside the region
+
+
+def test_warping_error_in_grey_levels_and_bicubic_warp():
+    frames = [np.full((8, 8, 3), 10, np.uint8), np.full((8, 8, 3), 20, np.uint8)]
+    zero = [np.zeros((8, 8, 2), np.float32)]
+    # T3: float32 against the exact 10 grey levels (a division by 255 and a product by 255).
+    np.testing.assert_allclose(warping_error(frames, flows=zero, absolute=True), 10.0, rtol=1e-5)
+    image = np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    shift = np.zeros((8, 8, 2), np.float32)
+    shift[..., 0] = 1.0  # whole-pixel motion: bicubic samples the pixels themselves
+    from tf_nst.engine.flow import warp
+
+    np.testing.assert_array_equal(warp(image, shift, cubic=True)[:, :-1], image[:, 1:].astype(np.float32))

@@ -92,17 +92,18 @@ def _sample_points(flow):
     return grid_x + flow[..., 0], grid_y + flow[..., 1]
 
 
-def warp(image, flow):
-    """`image` sampled at `p + flow(p)` (bilinear, edges replicated), as float32.
+def warp(image, flow, cubic=False):
+    """`image` sampled at `p + flow(p)` (bilinear, or bicubic with `cubic`; edges replicated), as float32.
 
     With `flow` from frame t to frame t-1, `warp(stylized[t-1], flow)` is frame t-1's
-    result moved onto frame t.
+    result moved onto frame t. Bicubic keeps more detail when a frame is warped again and
+    again (tf_nst/runs/video_model.py); it can overshoot 0-255 slightly.
     """
     image = np.asarray(image)
     flow = _check_flow("flow", flow, image.shape[:2])
     map_x, map_y = _sample_points(flow)
-    return cv2.remap(np.asarray(image, np.float32), map_x, map_y, interpolation=cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(np.asarray(image, np.float32), map_x, map_y,
+                     interpolation=cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def reliability_mask(flow, reverse_flow):

@@ -72,7 +72,9 @@ class _ModelFrames:
         optical_flow, reliable = flow.previous_frame_flow(self.previous_content, content, self.flow_method)
         if region is not None:  # outside every region the output is the frame itself: nothing to carry
             reliable = reliable * region
-        return blend_with_previous(styled, flow.warp(self.previous_result, optical_flow), reliable, self.strength)
+        # Bicubic: the output is warped again every frame, and bilinear sampling blurs it each time.
+        warped = flow.warp(self.previous_result, optical_flow, cubic=True)
+        return blend_with_previous(styled, warped, reliable, self.strength)
 
     def frame(self, index, content, should_stop=None, frame_masks=None):
         """Stylize and save frame `index` (`frame_masks`: None or `(label, grey mask)` per style); its image."""
