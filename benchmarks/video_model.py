@@ -11,8 +11,9 @@ independent per-frame output). Printed per line: the warping error (mean absolut
 between output t and output t-1 warped by the flow measured on the content, over the reliable
 pixels, in grey levels: `tf_nst.engine.flow.warping_error(..., absolute=True)`), its ratio to the
 independent frames', the mean distance to the independent output (how far the blend moves away
-from the network's own frame: smearing), the same on the moving occluder (ghosting), seconds per
-frame, the CPU, precision and load average. `--strip` writes three consecutive frames of each
+from the network's own frame), the same on the pixels the occluder uncovers (a ghost would
+show there), the detail (mean absolute Laplacian) relative to the independent frames' (smearing
+lowers it), seconds per frame (after the first), the CPU, precision and load average. `--strip` writes three consecutive frames of each
 strength side by side.
 """
 
@@ -75,6 +76,12 @@ def deviation(frames, reference, masks=None):
     return float(np.mean(values))
 
 
+def detail(frames):
+    """Mean absolute Laplacian of the grey frames (grey levels): fine texture; smearing lowers it."""
+    return float(np.mean([np.mean(np.abs(cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.CV_32F)))
+                          for frame in frames]))
+
+
 def strip(rows, path, start):
     """Three consecutive frames (from `start`) of each row side by side, rows stacked, as one PNG."""
     image = np.concatenate([np.concatenate(frames[start:start + 3], axis=1) for frames in rows], axis=0)
@@ -82,7 +89,7 @@ def strip(rows, path, start):
     return path
 
 
-def run_clip(name, frames, occluders, args, precision, work):
+def run_clip(name, frames, disoccluded, args, precision, work):
     """Every strength on one clip: prints a line each; `{strength: output frames}`."""
     run = ModelRun(args.model, precision=precision)
     outputs, lines = {}, []
@@ -91,14 +98,15 @@ def run_clip(name, frames, occluders, args, precision, work):
         base = outputs[args.strengths[0]]
         row["ratio"] = row["error"] / lines[0][1]["error"] if lines else 1.0
         row["smear"] = deviation(outputs[strength], base)
-        row["ghost"] = deviation(outputs[strength], base, occluders) if occluders is not None else None
+        row["detail"] = detail(outputs[strength]) / detail(base)
+        row["ghost"] = deviation(outputs[strength][1:], base[1:], disoccluded) if disoccluded is not None else None
         lines.append((strength, row))
         load = " ".join(f"{value:.1f}" for value in os.getloadavg())
-        ghost = "" if row["ghost"] is None else f", on the moving square {row['ghost']:.1f}"
+        ghost = "" if row["ghost"] is None else f", on disoccluded pixels {row['ghost']:.1f}"
         print(f"video {name} {len(frames)}x{args.size}px {args.model} blend {strength:g}: warping error "
               f"{row['error']:.2f} grey levels (x{row['ratio']:.2f} of independent); from independent "
-              f"{row['smear']:.1f}{ghost}; {row['seconds']:.3f} s/frame ({cpu_model()}; {precision}; "
-              f"load {load})", flush=True)
+              f"{row['smear']:.1f}{ghost}; detail x{row['detail']:.2f}; {row['seconds']:.3f} s/frame "
+              f"({cpu_model()}; {run.precision}; load {load})", flush=True)
     return outputs
 
 
@@ -115,13 +123,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.strengths = [float(value) for value in args.strengths.split(",")]
     clip = make_clip(size=args.size, num_frames=args.num_frames)
-    clips = [("astronaut+square", clip.frames, clip.occluder_masks)]
+    disoccluded = [1.0 - mask for mask in clip.masks]  # what frame t shows that frame t-1 did not
+    clips = [("astronaut+square", clip.frames, disoccluded)]
     if args.photo:
         clips.append((os.path.basename(args.photo), pan_clip(args.photo, args.size, args.num_frames), None))
     with tempfile.TemporaryDirectory() as work:
         for precision in args.precisions.split(","):
-            for name, frames, occluders in clips:
-                outputs = run_clip(name, frames, occluders, args, precision, work)
+            for name, frames, disoccluded in clips:
+                outputs = run_clip(name, frames, disoccluded, args, precision, work)
                 if precision == args.precisions.split(",")[0]:
                     path = args.strip.replace(".png", f"-{name.split('.')[0]}.png")
                     shown = [[resize(frame, outputs[args.strengths[0]][0].shape[1::-1]) for frame in frames]]
