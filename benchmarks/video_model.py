@@ -13,8 +13,8 @@ pixels, in grey levels: `tf_nst.engine.flow.warping_error(..., absolute=True)`),
 independent frames', the mean distance to the independent output (how far the blend moves away
 from the network's own frame), the same on the pixels the occluder uncovers (a ghost would
 show there), the detail (mean absolute Laplacian) relative to the independent frames' (smearing
-lowers it), seconds per frame (after the first), the CPU, precision and load average. `--strip` writes three consecutive frames of each
-strength side by side.
+lowers it), seconds per frame (after the first), the CPU, precision and load average. `--strip`
+writes three consecutive frames of each strength side by side.
 """
 
 import argparse

@@ -106,6 +106,10 @@ def test_cli_video_model_errors_are_one_error_line(tmp_path, model_folder, clip)
         (["--model", "no_such_model"], 1, "Error: "),
         (["--model", model_folder, "--style-blend", "bold:1"], 2, "Error: expected styles of the model (calm, wild)"),
         (["--model", model_folder, "--temporal-blend", "1.5"], 2, "Error: Invalid value for '--temporal-blend'"),
+        (["--model", model_folder, "--frame-steps", "3"], 2,
+         "Error: expected --frame-steps only without --model (a trained network has no optimization)"),
+        ([__file__, "--temporal-blend", "0.3"], 2,
+         "Error: expected --temporal-blend only with --model (the optimization has its temporal loss)"),
     ]
     for args, code, message in cases:
         result = run_video(tmp_path / "clip", *args, "--size", SIZE, "-o", out, "--quiet")

@@ -5,9 +5,12 @@ import sys
 import click
 
 from tf_nst.cli.feedback import ProgressBar, announce_download, library_errors, stop_signals
-from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, input_options, overwrite_option, preset_option,
+from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, given, input_options, overwrite_option, preset_option,
                                 quiet_option, settings_options, style_mask_option)
 from tf_nst.settings import VideoSettings
+
+MODEL_ONLY = ("temporal_blend",)  # VideoSettings fields of `video --model` alone
+OPTIMIZATION_ONLY = ("temporal_weight", "frame_steps", "warp_start")
 
 
 @click.command()
@@ -42,6 +45,7 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
                                f"Received: {', '.join(styles)}")
     if not model and not styles:
         raise click.UsageError("expected at least one STYLE, or --model NAME|MODEL_DIR")
+    _check_video_options(model)
     video_settings = build_settings({name: values.pop(name) for name in VIDEO_FIELDS}, VideoSettings)
     settings = build_settings(values)
     if model:
@@ -62,6 +66,15 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
     if not quiet:
         click.echo(f"Wrote {result.output} ({result.total_frames} frames at {float(result.fps):g} fps, "
                    f"{result.resumed} resumed from an earlier run)", err=True)
+
+
+def _check_video_options(model):
+    """Options of the optimization's video typed with --model, or --temporal-blend without it: a usage error."""
+    misplaced = [name for name in (OPTIMIZATION_ONLY if model else MODEL_ONLY) if given(name)]
+    if misplaced:
+        names = ", ".join("--" + name.replace("_", "-") for name in misplaced)
+        reason = "a trained network has no optimization" if model else "the optimization has its temporal loss"
+        raise click.UsageError(f"expected {names} only {'without' if model else 'with'} --model ({reason})")
 
 
 def _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, settings,
