@@ -103,7 +103,7 @@ def test_cli_video_model_errors_are_one_error_line(tmp_path, model_folder, clip)
         (["--model", model_folder, __file__], 2, "Error: expected no STYLE with --model (the styles are in the "
                                                  f"model). Received: {__file__}"),
         ([], 2, "Error: expected at least one STYLE, or --model NAME|MODEL_DIR"),
-        (["--model", "no_such_model"], 1, "Error: "),
+        (["--model", "no_such_model"], 1, "Error: expected a model folder, a model name or a style of one"),
         (["--model", model_folder, "--style-blend", "bold:1"], 2, "Error: expected styles of the model (calm, wild)"),
         (["--model", model_folder, "--temporal-blend", "1.5"], 2, "Error: Invalid value for '--temporal-blend'"),
         (["--model", model_folder, "--frame-steps", "3"], 2,
