@@ -1,7 +1,9 @@
-"""Real-time stylization: `train`, `models`, `stylize --model`, `export --model`, `info MODEL_DIR`.
+"""Real-time stylization: `train`, `models`, `stylize --model`, `video --model`, `export --model`,
+`info MODEL_DIR`.
 
     python cli.py train STYLE [STYLE...] --photos DIR -o MODEL_DIR
     python cli.py stylize PHOTO --model starry_night -o out.png
+    python cli.py video CLIP.mp4 --model starry_night -o out.mp4
     python cli.py models
     python cli.py export --model starry_night --output models/fast
 """
@@ -132,6 +134,46 @@ def batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet
                                    callback=bar, overwrite=overwrite, max_input_pixels=max_input_pixels)
         finally:
             bar.close()
+
+
+def model_blend(blend, style_names):
+    """A parsed `--style-blend` (weights in the model's style order, or `{name: weight}`) as `{name: weight}`."""
+    if blend is None or isinstance(blend, dict):
+        return blend
+    if len(blend) != len(style_names):
+        raise InvalidArgumentError(f"expected {len(style_names)} weights, one per style of the model "
+                                   f"({', '.join(style_names)}). Received: {len(blend)}")
+    return dict(zip(style_names, blend))
+
+
+def video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings, video_settings, quiet):
+    """`video SOURCE --model NAME|MODEL_DIR -o OUT`: `tf_nst.runs.video_model.stylize_video_with_model`.
+
+    Returns:
+        `(clip, VideoResult)`.
+    """
+    from tf_nst.cli.feedback import ProgressBar
+
+    with stop_signals() as stop, library_errors():
+        from tf_nst.runs import video as videos
+        from tf_nst.runs.realtime import ModelRun
+        from tf_nst.runs.video_model import stylize_video_with_model
+
+        videos.check_video_output(output, overwrite)
+        clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
+        run = ModelRun(model, precision=settings.precision)
+        blend = model_blend(settings.style_blend, run.style_names)
+        bar = ProgressBar(len(clip), "frame", quiet)
+        try:
+            with stop.during_optimization():
+                result = stylize_video_with_model(
+                    run, clip, output, settings.size, blend, temporal_blend=video_settings.temporal_blend,
+                    flow_method=video_settings.flow_method, preserve_colors=settings.preserve_colors,
+                    masks=list(style_masks) or None, overwrite=overwrite, keep_frames=keep_frames, callback=bar,
+                    should_stop=stop)
+        finally:
+            bar.close()
+    return clip, result
 
 
 def model_start(name, content_rgb, settings):

@@ -5,14 +5,17 @@ import sys
 import click
 
 from tf_nst.cli.feedback import ProgressBar, announce_download, library_errors, stop_signals
-from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, input_options, overwrite_option, preset_option,
+from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, given, input_options, overwrite_option, preset_option,
                                 quiet_option, settings_options, style_mask_option)
 from tf_nst.settings import VideoSettings
+
+MODEL_ONLY = ("temporal_blend",)  # VideoSettings fields of `video --model` alone
+OPTIMIZATION_ONLY = ("temporal_weight", "frame_steps", "warp_start")
 
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True))
-@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("styles", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True,
               help="Output: OUT.mp4, OUT.gif or a folder for PNG frames (at the input's frame rate).")
 @overwrite_option()
@@ -22,21 +25,38 @@ from tf_nst.settings import VideoSettings
                         "image for every frame, a folder of mask images (sorted) or a video of masks, one per "
                         "selected frame (after --frames/--every).", folders=True)
 @settings_options()
+@click.option("--model", default=None, metavar="NAME|MODEL_DIR",
+              help="Real time: each frame through a trained network (python cli.py models; e.g. starry_night) "
+                   "instead of the optimization, the flicker reduced by --temporal-blend; no STYLE. "
+                   "--style-blend takes its style names (name:weight,...).")
 @input_options
 @preset_option
 @quiet_option
-def video(source, styles, output, overwrite, keep_frames, style_masks, max_input_pixels, quiet, **values):
+def video(source, styles, output, overwrite, keep_frames, style_masks, max_input_pixels, model, quiet, **values):
     """Stylize a video (MP4, WebM, GIF) or a folder of frames with STYLE, without flicker.
 
     Frame 1 runs the full schedule; each later frame starts from the previous result warped
-    by the optical flow and adds the temporal loss (Ruder et al. 2016). Finished frames are
-    kept in OUTPUT.work/: rerun the same command to resume after an interruption.
+    by the optical flow and adds the temporal loss (Ruder et al. 2016). With --model, each
+    frame runs through a trained network, blended with the previous output warped by the flow.
+    Finished frames are kept in OUTPUT.work/: rerun the same command to resume after an interruption.
     """
+    if model and styles:
+        raise click.UsageError(f"expected no STYLE with --model (the styles are in the model). "
+                               f"Received: {', '.join(styles)}")
+    if not model and not styles:
+        raise click.UsageError("expected at least one STYLE, or --model NAME|MODEL_DIR")
+    _check_video_options(model)
     video_settings = build_settings({name: values.pop(name) for name in VIDEO_FIELDS}, VideoSettings)
     settings = build_settings(values)
-    with stop_signals() as stop, library_errors():
-        clip, result = _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet,
-                                      settings, video_settings, stop, style_masks)
+    if model:
+        from tf_nst.cli.realtime import video_with_model
+
+        clip, result = video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings,
+                                        video_settings, quiet)
+    else:
+        with stop_signals() as stop, library_errors():
+            clip, result = _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet,
+                                          settings, video_settings, stop, style_masks)
     for note in clip.notes + result.notes:
         click.echo(f"Note: {note}", err=True)
     if result.interrupted:
@@ -46,6 +66,15 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
     if not quiet:
         click.echo(f"Wrote {result.output} ({result.total_frames} frames at {float(result.fps):g} fps, "
                    f"{result.resumed} resumed from an earlier run)", err=True)
+
+
+def _check_video_options(model):
+    """Options of the optimization's video typed with --model, or --temporal-blend without it: a usage error."""
+    misplaced = [name for name in (OPTIMIZATION_ONLY if model else MODEL_ONLY) if given(name)]
+    if misplaced:
+        names = ", ".join("--" + name.replace("_", "-") for name in misplaced)
+        reason = "a trained network has no optimization" if model else "the optimization has its temporal loss"
+        raise click.UsageError(f"expected {names} only {'without' if model else 'with'} --model ({reason})")
 
 
 def _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, settings,

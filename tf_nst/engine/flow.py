@@ -92,17 +92,18 @@ def _sample_points(flow):
     return grid_x + flow[..., 0], grid_y + flow[..., 1]
 
 
-def warp(image, flow):
-    """`image` sampled at `p + flow(p)` (bilinear, edges replicated), as float32.
+def warp(image, flow, cubic=False):
+    """`image` sampled at `p + flow(p)` (bilinear, or bicubic with `cubic`; edges replicated), as float32.
 
     With `flow` from frame t to frame t-1, `warp(stylized[t-1], flow)` is frame t-1's
-    result moved onto frame t.
+    result moved onto frame t. Bicubic keeps more detail when a frame is warped again and
+    again (tf_nst/runs/video_model.py); it can overshoot 0-255 slightly.
     """
     image = np.asarray(image)
     flow = _check_flow("flow", flow, image.shape[:2])
     map_x, map_y = _sample_points(flow)
-    return cv2.remap(np.asarray(image, np.float32), map_x, map_y, interpolation=cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(np.asarray(image, np.float32), map_x, map_y,
+                     interpolation=cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def reliability_mask(flow, reverse_flow):
@@ -147,12 +148,13 @@ def inside_mask(flow):
     return inside.astype(np.float32)
 
 
-def warping_error(frames, content_frames=None, flows=None, masks=None, method="dis"):
+def warping_error(frames, content_frames=None, flows=None, masks=None, method="dis", absolute=False):
     """Temporal warping error of a stylized video (Lai et al. 2018), in [0, 1] pixel units.
 
     The mean over t >= 1 of `Σ M_t ‖V_t − warp(V_{t−1}, w_t)‖² / (3 Σ M_t)`: the masked
     mean squared difference between frame t and frame t-1 warped onto it (channels
-    averaged, pixel values divided by 255).
+    averaged, pixel values divided by 255). With `absolute`, the masked mean absolute
+    difference in grey levels (0-255) instead.
 
     Args:
         frames: the stylized frames, `(height, width, 3)` arrays of one size.
@@ -162,6 +164,7 @@ def warping_error(frames, content_frames=None, flows=None, masks=None, method="d
             frame t to frame t-1 (e.g. a generated clip's true flow).
         masks: with `flows`, optional reliability masks (default: only the in-frame test).
         method: flow method for `content_frames`.
+        absolute: the mean absolute difference in grey levels rather than the mean squared one.
 
     Returns:
         float: the mean error (0.0 for fewer than two frames).
@@ -200,8 +203,9 @@ def warping_error(frames, content_frames=None, flows=None, masks=None, method="d
     for t in range(1, len(frames)):
         mask = np.asarray(masks[t - 1], np.float32)
         warped = warp(frames[t - 1], flows[t - 1])
-        squared = np.mean(np.square(frames[t] - warped), axis=-1)
-        errors.append(float(np.sum(mask * squared) / max(float(np.sum(mask)), 1.0)))
+        difference = frames[t] - warped
+        per_pixel = 255.0 * np.mean(np.abs(difference), axis=-1) if absolute else np.mean(np.square(difference), -1)
+        errors.append(float(np.sum(mask * per_pixel) / max(float(np.sum(mask)), 1.0)))
     return float(np.mean(errors))
 
 

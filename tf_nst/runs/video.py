@@ -9,13 +9,8 @@ frame and Ctrl-C loses at most the frame in progress. Input and output files are
 `tf_nst.io.video_files` (`open_video`) and `tf_nst.io.video_writer` (`write_video`).
 """
 
-import dataclasses
-import fractions
 import hashlib
-import itertools
 import os
-import re
-import shutil
 import time
 
 import numpy as np
@@ -23,54 +18,15 @@ import numpy as np
 from tf_nst.engine.status import RunStatus
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import images as image_io
-from tf_nst.io.provenance import input_hashes, matches
 from tf_nst.io.video_files import VideoSource, open_video
-from tf_nst.io.video_writer import FRAME_NAME, check_video_output, write_video
+from tf_nst.io.video_writer import check_video_output, write_video  # noqa: F401 (write_video: public here)
 from tf_nst.runs.contract import FrameProgress
-from tf_nst.runs.video_masks import check_frame_masks, fit_mask, frame_mask_files, open_frame_masks
+from tf_nst.runs.video_masks import check_frame_masks, fit_mask, open_frame_masks
+from tf_nst.runs.video_work import VideoResult, finish_video, open_work, run_frames, work_dir_for  # noqa: F401
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, FLOW_METHODS, MAX_STEPS, VideoSettings
 
 VIDEO_DEFAULTS = VideoSettings()  # defaults of the driver's options (tf_nst/settings/schema.py)
-WORK_SUFFIX = ".work"
 VideoProgress = FrameProgress  # what `stylize_video` passes its callback (tf_nst.runs.contract)
-
-
-@dataclasses.dataclass
-class VideoResult:
-    """What `stylize_video` returns.
-
-    Args:
-        output: the written video, or None when interrupted.
-        frames: stylized frame paths in the work folder (deleted with it unless `keep_frames`).
-        total_frames: frames in the selection.
-        resumed: frames reused from an earlier run.
-        frame_seconds: `{frame index: seconds}` for the frames stylized in this run.
-        losses: `{frame index: {name: value}}` for the frames stylized in this run.
-        fps: frame rate of the output.
-        status: a `RunStatus`: `done`, or `stopped` (Ctrl-C / `should_stop`; every finished frame is kept).
-        work_dir: the folder of finished frames.
-        notes: things the user should know.
-    """
-
-    output: str | None
-    frames: list
-    total_frames: int
-    resumed: int
-    frame_seconds: dict
-    losses: dict
-    fps: fractions.Fraction
-    status: RunStatus
-    work_dir: str
-    notes: list
-
-    @property
-    def interrupted(self):
-        return not self.status.finished
-
-
-def work_dir_for(output):
-    """The work folder of `output`: `<output>.work` beside it."""
-    return os.fspath(output).rstrip("/" + os.sep) + WORK_SUFFIX
 
 
 def load_styles(styles, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
@@ -120,38 +76,6 @@ def open_masks(masks, video, styles):
     names = [f"masks[{index}]" for index in range(len(masks))]
     sequences = [open_frame_masks(mask, len(video), name) for mask, name in zip(masks, names)]
     return sequences, check_frame_masks(sequences, video.size, names)
-
-
-def frame_labels(masks, count):
-    """Per frame, the mask labels of every style (stored in the frame's provenance); None without masks."""
-    if masks is None:
-        return [None] * count
-    return [list(labels) for labels in zip(*(frame_masks.labels() for frame_masks in masks))]
-
-
-def _finished_frames(work_dir, count, settings, style_paths, labels):
-    """How many frames at the start of the work folder were made with exactly `settings`, the styles and masks.
-
-    Stale frames (after the first mismatch) are removed. `labels`: each frame's mask labels or None.
-    """
-    hashes = input_hashes(style_paths)  # the styles' bytes: a rerun from another directory still resumes
-    mask_hashes = {}  # mask file -> sha256, each file hashed once
-
-    def frame_hashes(index):
-        files = frame_mask_files(labels[index] or [])
-        mask_hashes.update(input_hashes([path for path in files if path not in mask_hashes]))
-        return {**hashes, **{path: mask_hashes[path] for path in files}}
-
-    done = 0
-    while done < count and matches(os.path.join(work_dir, FRAME_NAME.format(done + 1)), settings,
-                                   hashes=frame_hashes(done)):
-        done += 1
-    # Later frames depend on the earlier ones: anything after the first mismatch is stale.
-    for name in os.listdir(work_dir):
-        match = re.fullmatch(r"frame_(\d+)\.png", name)
-        if match and int(match.group(1)) > done:
-            os.unlink(os.path.join(work_dir, name))
-    return done
 
 
 class _FrameLoop:
@@ -233,29 +157,6 @@ class _FrameLoop:
         return result.image
 
 
-def _run_frames(loop, video, masks, resumed, callback, should_stop):
-    """Every frame after the `resumed` ones (`masks`: None or one `FrameMasks` per style); returns the `RunStatus`."""
-    per_frame = itertools.repeat(None) if masks is None else zip(*masks)
-    try:
-        for index, (content, frame_masks) in enumerate(zip(video, per_frame)):
-            if index < resumed - 1:
-                continue
-            if index == resumed - 1:
-                loop.resume_from(index, content)
-                continue
-            if should_stop is not None and should_stop():
-                return RunStatus.STOPPED
-            image = loop.frame(index, content, should_stop, frame_masks)
-            if image is None:
-                return loop.status
-            if callback is not None:
-                callback(FrameProgress(done=index + 1, total=len(video), seconds=loop.frame_seconds[index],
-                                       losses=loop.losses[index], resumed=resumed, image=image))
-    except KeyboardInterrupt:
-        return RunStatus.STOPPED
-    return RunStatus.DONE
-
-
 def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.frame_steps,
                   warp_start=VIDEO_DEFAULTS.warp_start, flow_method=VIDEO_DEFAULTS.flow_method, overwrite=False,
                   keep_frames=False, callback=None, should_stop=None, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS,
@@ -311,26 +212,7 @@ def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.fr
     styles = load_styles(styles, max_input_pixels)
     masks, mask_notes = open_masks(masks, video, styles)
     settings, style_paths = frame_settings(stylizer, video, styles, frame_steps, warp_start, flow_method, masks)
-    work_dir, count = work_dir_for(output), len(video)
-    os.makedirs(work_dir, exist_ok=True)
-    resumed = _finished_frames(work_dir, count, settings, style_paths, frame_labels(masks, count))
-    paths = [os.path.join(work_dir, FRAME_NAME.format(index + 1)) for index in range(count)]
-    loop = _FrameLoop(stylizer, styles, settings, style_paths, paths, frame_steps, warp_start, flow_method)
-    status = _run_frames(loop, video, masks, resumed, callback, should_stop)
-    notes = list(video.notes) + mask_notes
-    notes += [f"resumed after frame {resumed} of {count} from {work_dir}"] if resumed else []
-    notes += loop.notes
-    finished = [path for path in paths if os.path.isfile(path)]
-    result = VideoResult(output=None, frames=finished, total_frames=count, resumed=resumed,
-                         frame_seconds=loop.frame_seconds, losses=loop.losses, fps=video.fps,
-                         status=status, work_dir=work_dir, notes=notes)
-    if status is not RunStatus.DONE or len(finished) < count:
-        notes.append(f"interrupted: {len(finished)} of {count} frames kept in {work_dir}; "
-                     "rerun with the same settings to resume")
-        return result
-    notes += write_video(output, finished, video.fps, audio_from=video if video.kind == "file" else None,
-                         overwrite=overwrite)
-    if not keep_frames:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    return dataclasses.replace(result, output=os.fspath(output), frames=finished if keep_frames else [],
-                               status=RunStatus.DONE)
+    work = open_work(output, len(video), settings, style_paths, masks)
+    loop = _FrameLoop(stylizer, styles, settings, style_paths, work.paths, frame_steps, warp_start, flow_method)
+    status = run_frames(loop, video, masks, work.resumed, callback, should_stop)
+    return finish_video(loop, video, output, status, work, mask_notes, overwrite, keep_frames)

@@ -189,7 +189,8 @@ class StylizeSettings(CheckedSettings):
 
 @dataclasses.dataclass(frozen=True)
 class VideoSettings(CheckedSettings):
-    """The settings of `cli.py video` beyond the `StylizeSettings` of each frame (tf_nst/runs/video.py)."""
+    """The settings of `cli.py video` beyond the `StylizeSettings` of each frame (tf_nst/runs/video.py;
+    with a trained network, tf_nst/runs/video_model.py)."""
 
     temporal_weight: float = setting(
         200.0, "Weight of the temporal loss: the masked distance to the previous stylized frame warped by the "
@@ -202,6 +203,10 @@ class VideoSettings(CheckedSettings):
     frames: object = setting(None, "Frames START:STOP of the input (from 0, STOP excluded).",
                              parse=parse_frame_range, metavar="A:B")
     every: int = setting(1, "Keep every Nth frame (the output's frame rate is divided by N).", kind=int, minimum=1)
+    temporal_blend: float = setting(
+        0.6, "With --model: weight of the previous output warped by the optical flow, blended into each frame "
+        "where the flow is reliable (flicker reduction; 0: independent frames).", kind=float, minimum=0.0,
+        maximum=1.0)
 
 
 def shared(name, **changes):
