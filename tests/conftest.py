@@ -109,6 +109,32 @@ def write_batch_inputs(root):
     return contents, styles
 
 
+def tiny_styled_network(seed, styles=("calm", "wild")):
+    """A tiny `TransformerNet` (width 4, one residual block) with distinct per-style norms (a fresh one
+    has equal rows, so every style would look the same)."""
+    import keras
+
+    from tf_nst.engine.transformer import TransformerNet
+
+    keras.utils.set_random_seed(seed)
+    network = TransformerNet(list(styles), width=4, num_residual_blocks=1)
+    rng = np.random.default_rng(0)
+    for variable in network.weights:
+        if variable.path.endswith(("/scale", "/shift")):
+            variable.assign(rng.normal(0.5, 0.5, variable.shape))
+    return network
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory):
+    """`tiny_styled_network` (styles calm and wild) saved as a model folder."""
+    from tf_nst.engine.model_files import save_model
+
+    folder = str(tmp_path_factory.mktemp("model") / "tiny")
+    save_model(tiny_styled_network(5), folder, {"steps": 0})
+    return folder
+
+
 @pytest.fixture(scope="module")
 def clip():
     """A generated 96 px, 8-frame clip with known motion (tests/video_clips.py)."""

@@ -4,16 +4,15 @@ unchanged request path, equal to the library's output."""
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import gradient_image
+from conftest import gradient_image, tiny_styled_network
 from model_server import start_server
 from tf_nst.cli import app as cli
 from tf_nst.engine.feedforward import FeedForward, soft_mask
 from tf_nst.engine.model_files import save_model
-from tf_nst.engine.transformer import TransformerNet, style_weights_for
+from tf_nst.engine.transformer import style_weights_for
 from tf_nst.serving import client as serving
 from tf_nst.serving import contract
 from tf_nst.serving.feedforward_export import export_network
@@ -22,12 +21,7 @@ from tf_nst.serving.feedforward_export import export_network
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny network with distinct per-style norms, saved as a model folder, and its export."""
-    keras.utils.set_random_seed(3)
-    network = TransformerNet(["calm", "wild"], width=4, num_residual_blocks=1)
-    rng = np.random.default_rng(0)
-    for variable in network.weights:
-        if variable.path.endswith(("/scale", "/shift")):
-            variable.assign(rng.normal(0.5, 0.5, variable.shape))
+    network = tiny_styled_network(3)
     folder = str(tmp_path_factory.mktemp("model") / "tiny")
     save_model(network, folder, {"steps": 0})
     base = str(tmp_path_factory.mktemp("exports") / "fast")

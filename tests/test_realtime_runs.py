@@ -2,7 +2,6 @@
 
 import json
 
-import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -11,25 +10,9 @@ from PIL import Image
 from conftest import gradient_image, write_batch_inputs
 from tf_nst.cli import app as cli
 from tf_nst.engine.feedforward import FeedForward
-from tf_nst.engine.model_files import save_model
-from tf_nst.engine.transformer import TransformerNet
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import provenance
 from tf_nst.runs.realtime import ModelRun, normalized_blend, run_model_batch
-
-
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory):
-    """A tiny two-style network with distinct per-style norms, saved as a model folder."""
-    keras.utils.set_random_seed(5)
-    network = TransformerNet(["calm", "wild"], width=4, num_residual_blocks=1)
-    rng = np.random.default_rng(0)
-    for variable in network.weights:
-        if variable.path.endswith(("/scale", "/shift")):
-            variable.assign(rng.normal(0.5, 0.5, variable.shape))
-    folder = str(tmp_path_factory.mktemp("model") / "tiny")
-    save_model(network, folder, {"steps": 0})
-    return folder
 
 
 def test_blend_is_normalized_and_checked():

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from test_realtime_runs import model_folder  # noqa: F401 (the tiny two-style network's folder)
 from video_clips import leftovers, make_clip
 from tf_nst.cli import app as cli
 from tf_nst.engine.flow import warping_error
@@ -20,7 +19,7 @@ SIZE = 48
 
 
 @pytest.fixture(scope="module")
-def run(model_folder):  # noqa: F811
+def run(model_folder):
     return ModelRun(model_folder, precision="float32")
 
 
@@ -88,7 +87,7 @@ def run_video(*args):
     return CliRunner().invoke(cli.cli, ["video", *map(str, args)])
 
 
-def test_cli_video_with_a_model(tmp_path, model_folder, clip):  # noqa: F811
+def test_cli_video_with_a_model(tmp_path, model_folder, clip):
     write_video(tmp_path / "clip", clip.frames, clip.fps)
     result = run_video(tmp_path / "clip", "--model", model_folder, "--size", SIZE, "--style-blend", "calm:1,wild:1",
                        "--temporal-blend", "0.5", "-o", tmp_path / "out.mp4", "--quiet")
@@ -96,7 +95,7 @@ def test_cli_video_with_a_model(tmp_path, model_folder, clip):  # noqa: F811
     assert len(open_video(tmp_path / "out.mp4")) == 6 and leftovers(tmp_path) == []
 
 
-def test_cli_video_model_errors_are_one_error_line(tmp_path, model_folder, clip):  # noqa: F811
+def test_cli_video_model_errors_are_one_error_line(tmp_path, model_folder, clip):
     write_video(tmp_path / "clip", clip.frames[:2], clip.fps)
     out = tmp_path / "out.mp4"
     cases = [
