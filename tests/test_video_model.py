@@ -66,6 +66,24 @@ def test_blend_reduces_the_warping_error_on_a_moving_clip(tmp_path, run, clip):
     np.testing.assert_array_equal(blended[0], independent[0])  # the first frame has nothing to blend with
 
 
+def test_a_scene_cut_starts_afresh(tmp_path, run, clip):
+    """After a cut to an unrelated shot the frame is the network's alone (T1: exact), then blending resumes."""
+    from PIL import Image
+
+    from conftest import ASSETS
+    from tf_nst.engine.flow import previous_frame_flow
+    from tf_nst.runs.video_model import SCENE_CUT_RELIABILITY
+
+    # A cut to a painting: the flow matches ~10 % of its pixels by chance, which would carry ghosts.
+    shot = np.asarray(Image.open(os.path.join(ASSETS, "starry_night.jpg")).convert("RGB").resize((SIZE, SIZE)))
+    frames = list(clip.frames[:3]) + [np.roll(shot, shift, axis=1) for shift in (0, 2, 4)]
+    assert 0 < np.mean(previous_frame_flow(frames[2], frames[3])[1]) < SCENE_CUT_RELIABILITY  # a cut, not empty
+    assert np.mean(previous_frame_flow(frames[3], frames[4])[1]) >= SCENE_CUT_RELIABILITY  # the pan is not
+    blended = frames_of(stylize_video_with_model(run, frames, tmp_path / "cut", SIZE, temporal_blend=0.6).output)
+    np.testing.assert_array_equal(blended[3], run.stylize(frames[3], SIZE))
+    assert not np.array_equal(blended[4], run.stylize(frames[4], SIZE))  # the new shot blends again
+
+
 def test_interrupted_run_resumes_to_the_same_video(tmp_path, run, clip):
     full = frames_of(stylize_video_with_model(run, clip.frames, tmp_path / "full", SIZE, temporal_blend=0.6).output)
     answers = iter([False, False, True])
