@@ -65,23 +65,23 @@ def render(arguments, size, max_tile_pixels, result):
 
 def compare(arguments, size):
     """Render `size`² untiled and tiled in fresh processes and print the figures."""
-    from tf_nst.engine.feedforward_tiles import default_halo, plan_tiles, seam_ratio
+    from tf_nst.engine.feedforward_tiles import plan_stages, seam_ratio, stage_halos
     from tf_nst.engine.model_files import load_model
     from tf_nst.io.model_folders import resolve_model
 
     budget = arguments.max_tile_pixels or size * size // 4
-    halo = default_halo(load_model(resolve_model(arguments.model)[0])[0])
+    halos = stage_halos(load_model(resolve_model(arguments.model)[0])[0])
     with tempfile.TemporaryDirectory() as folder:
         whole = render(arguments, size, size * size, os.path.join(folder, "whole.npy"))
         tiled = render(arguments, size, budget, os.path.join(folder, "tiled.npy"))
         images = [np.load(os.path.join(folder, name)).astype(np.int16) for name in ("whole.npy", "tiled.npy")]
     difference = np.abs(images[0] - images[1])
-    tiles, grid = plan_tiles(size, size, budget, halo)
+    (_, tiles), grid = plan_stages(size, size, budget, halos)
     os.makedirs(arguments.out, exist_ok=True)
     path = os.path.join(arguments.out, f"tiled_{size}_{arguments.precision}.png")
     Image.fromarray(images[1].astype(np.uint8)).save(path)
     suffix = f"{arguments.precision}; {cpu_model()}; {load()}"
-    print(f"tiling {size}x{size} {grid[0]}x{grid[1]} tiles (windows <= {budget} px, halo {halo}): "
+    print(f"tiling {size}x{size} {grid[0]}x{grid[1]} tiles (windows <= {budget} px, halos {halos[0]}/{halos[1]} px): "
           f"max |diff| {difference.max()} grey levels, mean {difference.mean():.4f}; seam ratio tiled "
           f"{seam_ratio(images[1], tiles):.4f}, untiled {seam_ratio(images[0], tiles):.4f} ({suffix})", flush=True)
     for name, figures in (("untiled", whole), ("tiled", tiled)):

@@ -8,8 +8,8 @@ import keras
 from conftest import gradient_image
 from tf_nst.engine.feedforward import FeedForward
 from tf_nst.engine.feedforward_tiles import (
-    TILE_GRID, default_halo, norm_scales, padded_size, plan_tiles, receptive_radius, render_tiled, seam_ratio,
-    tiled_statistics)
+    TILE_GRID, default_halo, norm_scales, padded_size, plan_stages, plan_tiles, receptive_radius, render_tiled,
+    seam_ratio, stage_halos, stages, tiled_statistics)
 from tf_nst.engine.tiling import core_features, window
 from tf_nst.engine.transformer import TransformerNet, style_weights_for
 from tf_nst.errors import InvalidArgumentError
@@ -44,6 +44,9 @@ def test_receptive_radius_and_halo_of_the_johnson_network():
     assert default_halo(network) == 60
     assert norm_scales(network) == [1, 2, 4] + [4] * 10 + [2, 1]
     assert receptive_radius(tiny()) == 25 and default_halo(tiny()) == 28
+    # front: 9x9 -> 4, stride-2 3x3 -> 1 + 2 = 7; back: upsample + 3x3 -> 2 + 2, 1 + 1, 9x9 -> 4 = 10
+    assert stages(network) == (3, 13) and stage_halos(network) == (8, 12)
+    assert stages(tiny()) == (3, 5) and stage_halos(tiny()) == (8, 12)
 
 
 def test_receptive_radius_bounds_the_reach_of_one_pixel():
@@ -98,9 +101,20 @@ def test_tiled_equals_untiled_without_seams(height, width):
     assert grid[0] * grid[1] > 2
     assert out.shape == expected.shape
     np.testing.assert_allclose(out, expected, rtol=0, atol=TILED_ATOL)  # T2 (see TILED_ATOL)
-    tiles, _ = plan_tiles(height, width, 88 * 88, default_halo(network))
+    (front_tiles, tiles), _ = plan_stages(height, width, 88 * 88, stage_halos(network))
+    assert [tile[:4] for tile in front_tiles] == [tile[:4] for tile in tiles]  # the same cores
     # T4: two renders of one image, equal to 1e-2 grey levels: their seam ratios agree closely.
     assert seam_ratio(out, tiles) < 1.05 * seam_ratio(expected, tiles)
+
+
+def test_halos_below_the_stage_reach_would_differ():
+    """The stage halos are needed: 4 px (below both stages' reach, on the grid) moves the output."""
+    network, rgb = tiny(), gradient_image(150, 97, seed=2)
+    weights = style_weights_for(STYLES, {"a": 0.3, "b": 0.7})
+    expected = untiled(network, rgb, weights)
+    for halos in [(4, 12), (8, 4)]:
+        out, _ = render_tiled(network, tf.constant(rgb[None], tf.float32), weights, 88 * 88, halos=halos)
+        assert np.abs(out - expected).max() > 10 * TILED_ATOL, halos
 
 
 def test_per_tile_statistics_would_show_seams():
@@ -125,7 +139,7 @@ def test_feedforward_tiles_above_its_budget_only():
     blend = {"b": 1.0}
     runner = FeedForward(network, max_tile_pixels=88 * 88)
     tiled = runner.stylize(rgb, blend)
-    assert runner.tiling == (4, 3)
+    assert runner.tiling == (2, 2)  # padded 120 x 92, cores of 88 - 2 * 12 = 64 px (back halo 12)
     whole = FeedForward(network)
     reference = whole.stylize(rgb, blend)
     assert whole.tiling is None
@@ -134,3 +148,14 @@ def test_feedforward_tiles_above_its_budget_only():
     small = gradient_image(40, 40)
     assert np.array_equal(runner.stylize(small, blend), whole.stylize(small, blend))
     assert runner.tiling is None
+
+
+def test_features_in_stages_equal_one_run():
+    """`features(start=, stop=)` resumes where the previous stage stopped (residual skips included)."""
+    network, weights = tiny(), tf.constant([[0.4, 0.6]])
+    prepared = network.prepare(tf.constant(gradient_image(40, 36, seed=4)[None], tf.float32))
+    front, back = stages(network)
+    x = network.features(prepared, weights, stop=front)
+    assert x.shape[1:3] == (10, 9)
+    x = network.features(network.features(x, weights, start=front, stop=back), weights, start=back)
+    np.testing.assert_array_equal(x.numpy(), network.features(prepared, weights).numpy())  # T1: same ops

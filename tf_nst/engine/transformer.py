@@ -184,19 +184,23 @@ class TransformerNet(keras.Model):
             plan += [(first, "skip"), (second, "add")]
         return plan + [(block, None) for block in self.up]
 
-    def features(self, x, style_weights, statistics=(), probe=False):
-        """Run the norm blocks on a prepared image `x` (`prepare`).
+    def features(self, x, style_weights, statistics=(), probe=False, start=0, stop=None):
+        """Run the norm blocks on a prepared image `x` (`prepare`), or norm blocks `start` to `stop`
+        (exclusive; `norm_blocks()` indices, at a residual block's boundaries) on `x`, the output of
+        block `start - 1`.
 
         Args:
-            statistics: `NormStatistics` for the first `len(statistics)` norm layers (the others
-                normalize with their input's own statistics).
+            statistics: `NormStatistics` (or `None`: its input's own) for the first
+                `len(statistics)` norm layers, by index (the others normalize with their input's own).
             probe: stop at norm layer `len(statistics)` and return its features before the norm.
 
         Returns:
             The last block's output, or with `probe` float32 pre-norm features.
         """
         skip = None
-        for index, (block, role) in enumerate(self.norm_blocks()):
+        for index, (block, role) in enumerate(self.norm_blocks()[:stop]):
+            if index < start:
+                continue
             if probe and index == len(statistics):
                 return tf.cast(block.convolve(x), tf.float32)
             skip = x if role == "skip" else skip
