@@ -33,16 +33,17 @@ import tensorflow as tf
 
 from benchmarks.machine import cpu_model
 from benchmarks.timing import matmul_throughput
-from tf_nst.engine.feedforward import FeedForward
-from tf_nst.engine.model_files import load_model
-from tf_nst.engine.perceptual import PerceptualLoss
+from tf_nst.engine.feedforward.rendering import FeedForward
+from tf_nst.engine.feedforward.model_files import load_model
+from tf_nst.engine.feedforward.perceptual import PerceptualLoss
 from tf_nst.engine.pyramid import fit
 from tf_nst.engine.stylizer import Stylizer
-from tf_nst.engine.transformer import TransformerNet
+from tf_nst.engine.feedforward.transformer import TransformerNet
 from tf_nst.io.images import load_image
 from tf_nst.io.model_folders import resolve_model
 from tf_nst.runs.photos import photo_dataset
-from tf_nst.runs.training import StyleTrainer, build_objective, is_norm_parameter, steps_per_execution
+from tf_nst.engine.feedforward.trainer import StyleTrainer, is_norm_parameter
+from tf_nst.runs.training import build_objective, steps_per_execution
 from tf_nst.settings import TrainSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

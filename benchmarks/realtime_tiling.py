@@ -6,7 +6,7 @@
 Each render runs in a fresh process (peak RSS is a process's high-water mark): the untiled pass
 (`max_tile_pixels` above the image) and the tiled one (`--max-tile-pixels`, default a quarter of
 the image). Printed per size: max and mean absolute difference of the uint8 results in grey
-levels, the seam ratio (`feedforward_tiles.seam_ratio`: gradient across tile borders over
+levels, the seam ratio (`tf_nst.engine.feedforward.tiling.seam_ratio`: gradient across tile borders over
 elsewhere, about 1 without a seam) of both, seconds (one cold call: tracing included) and peak
 RSS of each, with the CPU model, the precision and the machine's load. The tiled result is saved
 as a PNG under `--out` to look at.
@@ -41,8 +41,8 @@ def photo_at(path, size):
 
 def child(arguments):
     """One render in this process: writes the uint8 result to `--result`, prints its figures as JSON."""
-    from tf_nst.engine.feedforward import FeedForward
-    from tf_nst.engine.model_files import load_model
+    from tf_nst.engine.feedforward.rendering import FeedForward
+    from tf_nst.engine.feedforward.model_files import load_model
     from tf_nst.io.model_folders import resolve_model
 
     network, _ = load_model(resolve_model(arguments.model)[0], dtype=POLICIES[arguments.precision])
@@ -65,8 +65,8 @@ def render(arguments, size, max_tile_pixels, result):
 
 def compare(arguments, size):
     """Render `size`² untiled and tiled in fresh processes and print the figures."""
-    from tf_nst.engine.feedforward_tiles import plan_stages, seam_ratio, stage_halos
-    from tf_nst.engine.model_files import load_model
+    from tf_nst.engine.feedforward.tiling import plan_stages, seam_ratio, stage_halos
+    from tf_nst.engine.feedforward.model_files import load_model
     from tf_nst.io.model_folders import resolve_model
 
     budget = arguments.max_tile_pixels or size * size // 4

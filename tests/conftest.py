@@ -114,7 +114,7 @@ def tiny_styled_network(seed, styles=("calm", "wild")):
     has equal rows, so every style would look the same)."""
     import keras
 
-    from tf_nst.engine.transformer import TransformerNet
+    from tf_nst.engine.feedforward.transformer import TransformerNet
 
     keras.utils.set_random_seed(seed)
     network = TransformerNet(list(styles), width=4, num_residual_blocks=1)
@@ -128,7 +128,7 @@ def tiny_styled_network(seed, styles=("calm", "wild")):
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory):
     """`tiny_styled_network` (styles calm and wild) saved as a model folder."""
-    from tf_nst.engine.model_files import save_model
+    from tf_nst.engine.feedforward.model_files import save_model
 
     folder = str(tmp_path_factory.mktemp("model") / "tiny")
     save_model(tiny_styled_network(5), folder, {"steps": 0})

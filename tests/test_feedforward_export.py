@@ -10,9 +10,9 @@ from PIL import Image
 from conftest import gradient_image, tiny_styled_network
 from model_server import start_server
 from tf_nst.cli import app as cli
-from tf_nst.engine.feedforward import FeedForward, soft_mask
-from tf_nst.engine.model_files import save_model
-from tf_nst.engine.transformer import style_weights_for
+from tf_nst.engine.feedforward.rendering import FeedForward
+from tf_nst.engine.feedforward.model_files import save_model
+from tf_nst.engine.feedforward.transformer import style_weights_for
 from tf_nst.serving import client as serving
 from tf_nst.serving import contract
 from tf_nst.serving.feedforward_export import export_network
@@ -69,15 +69,15 @@ def test_served_style_weights_blend_and_mask(trained):
     assert style_weights_for(network.style_names, {"wild": 1}).shape == (1, 2)
 
 
-def test_served_mask_edges_are_the_libraries_soft_mask(trained):
+def test_served_mask_edges_are_the_libraries_region_masks(trained):
     """T1 (the same ops): a hard-edged mask, served (tensor and PNG inputs) and through the Session loader, equals
-    the library's `FeedForward.stylize` with `soft_mask` of it, edge included."""
+    the library's `FeedForward.stylize` with it as a region mask (`Regions`, feathered), edge included."""
     network, _, _, path, service, address = trained
     content = gradient_image(48, 64, seed=7)
     hard = np.zeros((48, 64), np.uint8)
     hard[8:40, 12:44] = 255
-    library = FeedForward(network).stylize(content, masks=[soft_mask(hard, content.shape)])
-    unfeathered = FeedForward(network).stylize(content, masks=[hard / 255.0])
+    library = FeedForward(network).stylize(content, regions=[hard])
+    unfeathered = np.clip(np.round(FeedForward(network).masked(content, {"calm": 1.0}, [hard / 255.0])), 0, 255)
     assert np.abs(library.astype(int) - unfeathered.astype(int)).max() > 10  # the edge is soft
     for signature in contract.SIGNATURE_NAMES:
         served = serving.request_grpc(address, content, content, mask=hard, signature=signature, timeout=60)

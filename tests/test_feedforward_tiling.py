@@ -6,12 +6,12 @@ import tensorflow as tf
 import keras
 
 from conftest import gradient_image
-from tf_nst.engine.feedforward import FeedForward
-from tf_nst.engine.feedforward_tiles import (
+from tf_nst.engine.feedforward.rendering import FeedForward
+from tf_nst.engine.feedforward.tiling import (
     TILE_GRID, default_halo, norm_scales, padded_size, plan_stages, plan_tiles, receptive_radius, render_tiled,
     seam_ratio, stage_halos, stages, tiled_statistics)
 from tf_nst.engine.tiling import core_features, window
-from tf_nst.engine.transformer import TransformerNet, style_weights_for
+from tf_nst.engine.feedforward.transformer import TransformerNet, style_weights_for
 from tf_nst.errors import InvalidArgumentError
 
 STYLES = ["a", "b"]

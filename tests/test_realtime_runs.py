@@ -9,18 +9,41 @@ from PIL import Image
 
 from conftest import gradient_image, write_batch_inputs
 from tf_nst.cli import app as cli
-from tf_nst.engine.feedforward import FeedForward
+from tf_nst.engine.feedforward.rendering import FeedForward
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import provenance
-from tf_nst.runs.realtime import ModelRun, normalized_blend, run_model_batch
+from tf_nst.runs.realtime import ModelRun, run_model_batch
+from tf_nst.settings import StyleBlend, resolve_blend
 
 
-def test_blend_is_normalized_and_checked():
-    assert normalized_blend({"a": 3, "b": 1}, ["a", "b"]) == {"a": 0.75, "b": 0.25}
-    with pytest.raises(InvalidArgumentError, match="expected styles of the model"):
-        normalized_blend({"c": 1}, ["a", "b"])
-    with pytest.raises(InvalidArgumentError, match="positive sum"):
-        normalized_blend({"a": 0}, ["a", "b"])
+def test_blend_is_normalized_and_checked_in_settings():
+    assert resolve_blend({"a": 3, "b": 1}, ["a", "b"]) == {"a": 0.75, "b": 0.25}
+    assert resolve_blend("1,3", ["a", "b"]) == resolve_blend([1, 3], ["a", "b"]) == {"a": 0.25, "b": 0.75}
+    assert resolve_blend(None, ["a", "b"]) == {"a": 1.0}
+    blend = resolve_blend("a:3,b:1", ["a", "b"])
+    assert isinstance(blend, StyleBlend) and resolve_blend(blend, ["a", "b"]) is blend  # carried, not redone
+    with pytest.raises(InvalidArgumentError, match=r"expected styles of the model \(a, b\). Received: c"):
+        resolve_blend({"c": 1}, ["a", "b"])
+    with pytest.raises(InvalidArgumentError, match=r"expected 2 weights, one per style of the model \(a, b\)"):
+        resolve_blend([1, 2, 3], ["a", "b"])
+    with pytest.raises(InvalidArgumentError, match="not all zero"):
+        resolve_blend({"a": 0}, ["a", "b"])
+
+
+def test_a_blend_means_its_proportions_through_model(tmp_path):
+    """`starry_night:2,the_scream:1` is `starry_night:0.667,the_scream:0.333` and `2,1` (float32, to the rounding
+    of 0.667: at most one grey level)."""
+    content = tmp_path / "photo.png"
+    Image.fromarray(gradient_image(40, 60, seed=2)).save(content)
+    outputs = []
+    for index, blend in enumerate(["starry_night:2,the_scream:1", "starry_night:0.667,the_scream:0.333", "2,1,0"]):
+        output = tmp_path / f"out{index}.png"
+        result = CliRunner().invoke(cli.cli, ["stylize", str(content), "--model", "bundled", "--size", "48",
+                                              "--style-blend", blend, "--precision", "float32", "-o", str(output)])
+        assert result.exit_code == 0, result.output
+        outputs.append(np.asarray(Image.open(output)).astype(int))
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1
+    np.testing.assert_array_equal(outputs[0], outputs[2])
 
 
 def test_run_equals_the_engine_at_the_size(model_folder):
@@ -94,3 +117,23 @@ def test_stylize_with_a_model_records_the_run(model_folder, tmp_path):
     assert stored == json.loads(json.dumps(run.settings_for({"calm": 1, "wild": 3}, 48)))
     np.testing.assert_array_equal(np.asarray(Image.open(output)),
                                   run.stylize(np.asarray(Image.open(content)), 48, {"calm": 1, "wild": 3}))
+
+
+def test_a_bad_region_mask_is_the_same_error_with_and_without_model(model_folder, tmp_path):
+    """A mask of another aspect ratio, or black everywhere, is one `Error:` line, the same under `--model`
+    as under the optimization (both build the engine's `Regions`)."""
+    content = tmp_path / "photo.png"
+    Image.fromarray(gradient_image(40, 60, seed=2)).save(content)
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(tmp_path / "square.png")
+    Image.fromarray(np.zeros((40, 60), np.uint8)).save(tmp_path / "black.png")
+    style = tmp_path / "style.png"
+    Image.fromarray(gradient_image(32, 32, seed=3)).save(style)
+    for mask in ("square.png", "black.png"):
+        lines = []
+        for args in (["--model", model_folder, "--style-blend", "calm:1"], [str(style)]):
+            result = CliRunner().invoke(cli.cli, ["stylize", str(content), *args, "--region-mask", str(tmp_path / mask),
+                                                  "--size", "48", "-o", str(tmp_path / "out.png")])
+            assert result.exit_code != 0 and result.output.count("Error:") == 1, result.output
+            lines.append(result.output.strip().splitlines()[-1])
+        assert lines[0] == lines[1] and lines[0].startswith("Error: expected masks"), lines
+        assert not (tmp_path / "out.png").exists()

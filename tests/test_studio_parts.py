@@ -99,7 +99,7 @@ def test_a_bundled_sample_keeps_its_own_path(tmp_path):
 def test_region_keywords_in_one_place():
     assert region_keywords(None) == ({}, None)
     keywords, stored = region_keywords(["a.png", "b.png"])
-    assert keywords == {"masks": ["a.png", "b.png"]} and stored_mask_paths({"masks": stored}) == ["a.png", "b.png"]
+    assert keywords == {"region_masks": ["a.png", "b.png"]} and stored_mask_paths({"masks": stored}) == ["a.png", "b.png"]
 
 
 class StandInStylizer:

@@ -11,9 +11,9 @@ from PIL import Image
 
 from conftest import ASSETS, STYLE_PATH, gradient_image
 from tf_nst.cli import app as cli
-from tf_nst.engine.feedforward import FeedForward
+from tf_nst.engine.feedforward.rendering import FeedForward
 from tf_nst.engine.losses import gram_matrix, normalized_squared_error
-from tf_nst.engine.model_files import load_model
+from tf_nst.engine.feedforward.model_files import load_model
 from tf_nst.io.model_folders import read_model_info
 from tf_nst.runs.training import CHECKPOINT_FILE, steps_per_execution, train
 from tf_nst.settings import TrainSettings
@@ -199,3 +199,26 @@ def test_cli_model_errors(photos, base_model, tmp_path):
                       "-o", str(tmp_path / "y.png")])
     assert result.output.strip().splitlines()[-1] == (
         "Error: expected 1 weights, one per style of the model (starry_night). Received: 2")
+
+
+def test_training_uses_the_objective_with_its_loss_terms_and_preprocessing():
+    """A `LossTerm` adds to the training loss exactly as to the optimization's; the backbone's preprocessing is
+    the setting's (no silent drop)."""
+    from tf_nst.engine.feedforward.perceptual import PerceptualLoss
+    from tf_nst.engine.losses import LossTerm
+    from tf_nst.runs.training import build_objective
+
+    class Brightness(LossTerm):
+        def call(self, image, features):
+            return tf.reduce_mean(image) / 255.0
+
+    settings = TrainSettings(**TINY, extra_loss_terms=(Brightness(weight=5.0),), preprocessing="unit")
+    objective = build_objective(settings)
+    assert objective.extractor.preprocessing == "unit" and objective.loss_names[-1] == "Brightness"
+    loss = PerceptualLoss(objective)
+    photos = tf.constant(np.stack([gradient_image(32, 32, seed=seed) for seed in range(2)]), tf.float32)
+    targets = loss.style_targets([photos[:1]])
+    total, parts = loss(photos, photos, targets, tf.constant([0, 0]), 1.0, 3.0, 1.0)
+    assert parts.shape == (5,)
+    without = 1.0 * parts[1] + 3.0 * parts[2] + 1.0 * parts[3]
+    np.testing.assert_allclose(float(total - without), 5.0 * float(tf.reduce_mean(photos)) / 255.0, rtol=1e-5)

@@ -6,9 +6,10 @@ import tensorflow as tf
 import keras
 
 from conftest import gradient_image
-from tf_nst.engine.feedforward import FeedForward, apply_colors, soft_mask
-from tf_nst.engine.model_files import load_model, save_model
-from tf_nst.engine.transformer import TransformerNet, style_weights_for
+from tf_nst.engine.feedforward.rendering import FeedForward, apply_colors, feathered
+from tf_nst.engine.masks import Regions
+from tf_nst.engine.feedforward.model_files import load_model, save_model
+from tf_nst.engine.feedforward.transformer import TransformerNet, style_weights_for
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.model_folders import read_model_info, resolve_model
 
@@ -66,9 +67,9 @@ def test_style_weights_mix_the_norm_parameters():
 def test_style_weights_for_checks_names_and_weights():
     np.testing.assert_allclose(style_weights_for(STYLES, {"b": 3.0, "a": 1.0}).numpy(), [[0.25, 0.75]])
     np.testing.assert_allclose(style_weights_for(STYLES).numpy(), [[1.0, 0.0]])
-    with pytest.raises(InvalidArgumentError, match="expected styles among a, b. Received: c"):
+    with pytest.raises(InvalidArgumentError, match=r"expected styles of the model \(a, b\). Received: c"):
         style_weights_for(STYLES, {"c": 1.0})
-    with pytest.raises(InvalidArgumentError, match="positive sum"):
+    with pytest.raises(InvalidArgumentError, match="not all zero"):
         style_weights_for(STYLES, {"a": 0.0})
     with pytest.raises(InvalidArgumentError, match="distinct style names"):
         TransformerNet(["a", "a"], width=4, num_residual_blocks=1)
@@ -107,21 +108,30 @@ def test_masks_place_each_style_and_keep_the_photo():
     left[:, :24] = 1.0
     styled_a = runner.stylize(photo, {"a": 1.0})
     styled_b = runner.stylize(photo, {"b": 1.0})
-    only_a = runner.stylize(photo, {"a": 1.0}, masks=[left])
-    np.testing.assert_array_equal(only_a[:, 24:], photo[:, 24:])
-    np.testing.assert_allclose(only_a[:, :24].astype(int), styled_a[:, :24].astype(int), atol=1)
-    both = runner.stylize(photo, {"a": 1.0, "b": 1.0}, masks=[left, 1.0 - left])
-    np.testing.assert_allclose(both[:, 24:].astype(int), styled_b[:, 24:].astype(int), atol=1)
-    with pytest.raises(InvalidArgumentError, match="one style mask per style"):
-        runner.stylize(photo, {"a": 1.0}, masks=[left, left])
+    only_a = runner.stylize(photo, {"a": 1.0}, regions=[left])  # edges feathered: sigma 1 px, 3 px reach
+    np.testing.assert_array_equal(only_a[:, 28:], photo[:, 28:])
+    np.testing.assert_allclose(only_a[:, :20].astype(int), styled_a[:, :20].astype(int), atol=1)
+    both = runner.stylize(photo, {"a": 1.0, "b": 1.0}, regions=[left, 1.0 - left])
+    np.testing.assert_allclose(both[:, 28:].astype(int), styled_b[:, 28:].astype(int), atol=1)
+    exact = np.clip(np.round(runner.masked(photo, {"a": 1.0}, [left])), 0, 255).astype(np.uint8)  # unfeathered
+    np.testing.assert_array_equal(exact[:, 24:], photo[:, 24:])
+    with pytest.raises(InvalidArgumentError, match=r"expected one entry of masks per style \(1\). Received: 2"):
+        runner.stylize(photo, {"a": 1.0}, regions=[left, left])
 
 
-def test_soft_mask_has_soft_edges_and_colours_are_kept():
+def test_region_masks_are_the_engines_regions_with_soft_edges():
+    """The masks of `Regions` (luminance of RGB, checked), each feathered to the photo's size."""
     mask = np.zeros((40, 40), np.uint8)
     mask[:, 20:] = 255
-    soft = soft_mask(mask, (80, 80, 3))
+    soft = feathered(Regions.build([mask], None, (80, 80), [(80, 80)]).region_masks, (80, 80, 3))[0]
     assert soft.shape == (80, 80)
     assert soft[40, 0] < 0.01 and soft[40, 79] > 0.99 and 0.2 < soft[40, 40] < 0.8
+    red = np.zeros((40, 40, 3), np.uint8)
+    red[..., 0] = 255
+    assert Regions.build([red], None, (40, 40), [(40, 40)]).region_masks[0][0, 0] == np.float32(76 / 255)
+
+
+def test_colours_are_kept():
     photo = gradient_image(32, 32, seed=3)
     grey = np.full_like(photo, 128)
     kept = apply_colors(grey, photo, "luminance")

@@ -18,6 +18,8 @@ _EXPORTS = {
     "LossTerm": "engine.losses", "content_loss": "engine.losses", "gram_matrix": "engine.losses", "style_loss": "engine.losses",
     "total_variation_loss": "engine.losses",
     "StyleObjective": "engine.objective", "Regions": "engine.masks",
+    "TransformerNet": "engine.feedforward", "FeedForward": "engine.feedforward", "load_model": "engine.feedforward",
+    "save_model": "engine.feedforward", "PerceptualLoss": "engine.feedforward", "StyleTrainer": "engine.feedforward",
     "LBFGS": "engine.optimizers", "Adam": "engine.optimizers",
     "read_provenance": "io.provenance",
     "load_saved_model": "serving.client", "request_grpc": "serving.client", "request_rest": "serving.client",

@@ -15,7 +15,7 @@ import click
 
 from tf_nst.cli.feedback import library_errors, stop_signals
 from tf_nst.cli.options import build_settings, settings_options
-from tf_nst.errors import InvalidArgumentError, ModelError
+from tf_nst.errors import ModelError
 from tf_nst.settings import TrainSettings, fields_by_name
 
 TRAIN_FIELDS = fields_by_name(TrainSettings)
@@ -79,23 +79,6 @@ def model_info_lines(folder):
     return lines
 
 
-def parse_style_blend(text, style_names):
-    """`--style-blend` over a model: `name:weight,...` or weights in the model's style order."""
-    if text is None:
-        return None
-    parts = [part.strip() for part in str(text).split(",") if part.strip()]
-    try:
-        if all(":" in part for part in parts):
-            return {name.strip(): float(weight) for name, weight in (part.rsplit(":", 1) for part in parts)}
-        weights = [float(part) for part in parts]
-    except ValueError:
-        raise InvalidArgumentError(f"expected --style-blend as name:weight,... or numbers. Received: {text!r}")
-    if len(weights) != len(style_names):
-        raise InvalidArgumentError(f"expected {len(style_names)} weights, one per style of the model "
-                                   f"({', '.join(style_names)}). Received: {len(weights)}")
-    return dict(zip(style_names, weights))
-
-
 def stylize_with_model(model, content, output, overwrite, style_masks, values, max_input_pixels, quiet):
     """`stylize CONTENT --model NAME|MODEL_DIR`: one forward pass of a trained network."""
     with library_errors():
@@ -104,7 +87,7 @@ def stylize_with_model(model, content, output, overwrite, style_masks, values, m
 
         image_io.check_output_path(output, overwrite=overwrite)
         run = ModelRun(model, precision=values.get("precision") or "auto")
-        blend = run.blend_for(parse_style_blend(values.get("style_blend_text"), run.style_names))
+        blend = run.blend_for(values.get("style_blend"))
         result, seconds = run.stylize_file(content, output, values["size"], blend, mask_paths=list(style_masks),
                                            preserve_colors=values.get("preserve_colors", "none"),
                                            max_input_pixels=max_input_pixels)
@@ -136,16 +119,6 @@ def batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet
             bar.close()
 
 
-def model_blend(blend, style_names):
-    """A parsed `--style-blend` (weights in the model's style order, or `{name: weight}`) as `{name: weight}`."""
-    if blend is None or isinstance(blend, dict):
-        return blend
-    if len(blend) != len(style_names):
-        raise InvalidArgumentError(f"expected {len(style_names)} weights, one per style of the model "
-                                   f"({', '.join(style_names)}). Received: {len(blend)}")
-    return dict(zip(style_names, blend))
-
-
 def video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings, video_settings, quiet):
     """`video SOURCE --model NAME|MODEL_DIR -o OUT`: `tf_nst.runs.video_model.stylize_video_with_model`.
 
@@ -162,7 +135,7 @@ def video_with_model(model, source, output, overwrite, keep_frames, style_masks,
         videos.check_video_output(output, overwrite)
         clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
         run = ModelRun(model, precision=settings.precision)
-        blend = model_blend(settings.style_blend, run.style_names)
+        blend = run.blend_for(settings.style_blend)
         bar = ProgressBar(len(clip), "frame", quiet)
         try:
             with stop.during_optimization():
@@ -188,7 +161,7 @@ def model_start(name, content_rgb, settings):
 def export_trained_model(model, output, version, max_pixels, model_name):
     """`export --model NAME|MODEL_DIR --output DIR`: the network as a servable SavedModel."""
     with library_errors():
-        from tf_nst.engine.model_files import load_model
+        from tf_nst.engine.feedforward.model_files import load_model
         from tf_nst.io.model_folders import resolve_model
         from tf_nst.serving.feedforward_export import export_network
 

@@ -98,10 +98,6 @@ def stylize_model_command(model, content, styles, output, overwrite, style_masks
     if styles:
         raise click.UsageError(f"expected no STYLE with --model (the styles are in the model). "
                                f"Received: {', '.join(styles)}")
-    blend = values.get("style_blend")
-    values = {**values, "style_blend_text": None if blend is None else (
-        ",".join(f"{name}:{weight}" for name, weight in blend.items()) if isinstance(blend, dict)
-        else ",".join(str(weight) for weight in blend))}
     return stylize_with_model(model, content or DEFAULT_CONTENT, output, overwrite, style_masks, values,
                               max_input_pixels, quiet)
 

@@ -17,6 +17,19 @@ Custom terms: subclass `LossTerm` and pass instances to
 import keras
 import tensorflow as tf
 
+
+def total_loss(content, style, tv, extras, content_weight, style_weight, tv_weight):
+    """`(total, parts)` of the weighted terms: the one total of the untiled, tiled and training objectives.
+
+    `total = content_weight·content + style_weight·style + tv_weight·tv + Σ extras` (the extra terms
+    carry their own weights); `parts = tf.stack([total, content, style, tv, *extras])`.
+    """
+    total = content_weight * content + style_weight * style + tv_weight * tv
+    for extra in extras:
+        total = total + extra
+    return total, tf.stack([total, content, style, tv] + list(extras))
+
+
 def gram_matrix(features):
     """Gram matrix of `(batch, height, width, channels)` features, averaged over positions.
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from tf_nst.engine import masks as region_masks
 from tf_nst.engine import statistics, tiled, tiling
-from tf_nst.engine.losses import LOSS_FORM_TERMS, gram_matrix
+from tf_nst.engine.losses import LOSS_FORM_TERMS, gram_matrix, total_loss
 from tf_nst.errors import InvalidArgumentError
 
 LOSS_NAMES = ("total", "content", "style", "tv")
@@ -273,10 +273,8 @@ class StyleObjective:
                 style = style_part(features)
                 tv = form["tv"](x)
                 extras = [term(x, features) for term in self.extra_loss_terms]
-                total = content_weight * content + style_weight * style + tv_weight * tv
-                for extra in extras:
-                    total = total + extra
+                total, parts = total_loss(content, style, tv, extras, content_weight, style_weight, tv_weight)
             grad = tape.gradient(total, x)
-            return total, tf.stack([total, content, style, tv] + extras), grad
+            return total, parts, grad
 
         return value_and_grad

@@ -17,7 +17,7 @@ the layer masks, so masked tiled evaluations stay exact too.
 import tensorflow as tf
 
 from tf_nst.engine import tiling
-from tf_nst.engine.losses import LOSS_FORM_TERMS
+from tf_nst.engine.losses import LOSS_FORM_TERMS, total_loss
 from tf_nst.engine.statistics import position_sums
 
 _no_autograph = tf.autograph.experimental.do_not_convert  # plain TF ops (see tiling._no_autograph)
@@ -163,9 +163,7 @@ def tiled_value_and_grad(objective, targets, content_weight, style_weight, tv_we
                 value=tiling.window(grad, tile) + tile_grad)
 
         grad = tiling.for_each_tile(x, objective.tile_size, objective.halo, backpropagate, image_grad)
-        total = content_weight * content + style_weight * style + tv_weight * tv
-        for extra in extras:
-            total = total + extra
-        return total, tf.stack([total, content, style, tv] + extras), grad
+        total, parts = total_loss(content, style, tv, extras, content_weight, style_weight, tv_weight)
+        return total, parts, grad
 
     return value_and_grad

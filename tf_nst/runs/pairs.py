@@ -20,8 +20,8 @@ from tf_nst.runs import batch, pairs
 from tf_nst.serving.client import load_saved_model
 
 plan = pairs.PairPlan.from_export("models/tf_nst", controls={"steps": 50}, size=256)
-model = load_saved_model(plan.saved_model)
-result = pairs.run_pair(plan, batch.Pair("photo.jpg", "style.jpg"), "out/photo--style.png", lambda: model)
+export = load_saved_model(plan.saved_model)
+result = pairs.run_pair(plan, batch.Pair("photo.jpg", "style.jpg"), "out/photo--style.png", lambda: export)
 ```
 """
 
@@ -87,7 +87,7 @@ class PairPlan:
     """What every pair of a batch on an export shares (small: it travels with each task).
 
     Args:
-        saved_model: the export's version folder, readable by every worker (None for a model
+        saved_model: the export's version folder, readable by every worker (None for an export
             on TF Serving: `request`).
         controls: `{steps, content_weight, ...}` sent with every call (wire names).
         settings: the settings stored in every output (`served_settings`).
@@ -204,17 +204,17 @@ def decode(path, data, max_input_pixels):
     return loaded
 
 
-def stylize(model, content, style, controls, mask=None):
+def stylize(export, content, style, controls, mask=None):
     """The export's result, or an `NSTError` for a pair it rejects or that runs out of memory.
 
-    `model`: anything with the export's `stylize(content, style, mask=..., **controls)` (a loaded
+    `export`: anything with the export's `stylize(content, style, mask=..., **controls)` (a loaded
     export, `tf_nst.serving.client.ServedModel`); `mask`: None (the style everywhere) or the
     pair's `prepare_mask`.
     """
     import tensorflow as tf
 
     try:
-        return model.stylize(content, style, mask=mask, **controls)
+        return export.stylize(content, style, mask=mask, **controls)
     except NSTError as error:
         return error
     except (MemoryError, tf.errors.ResourceExhaustedError) as error:
@@ -223,7 +223,7 @@ def stylize(model, content, style, controls, mask=None):
 
 @dataclasses.dataclass
 class PreparedPair:
-    """One pair read, checked and resized, on its way to the model.
+    """One pair read, checked and resized, on its way to the export.
 
     Args:
         pair, output: the `Pair` and its output path.
@@ -310,13 +310,13 @@ def write_pair(plan, prepared, served, files=LOCAL_FILES):
                   steps=int(served.losses.shape[0]) - 1, notes=prepared.notes)
 
 
-def run_pair(plan, pair, output, get_model, files=LOCAL_FILES):
+def run_pair(plan, pair, output, get_export, files=LOCAL_FILES):
     """`prepare_pair`, `stylize`, `write_pair`: one pair's `PairResult` (never raises for the pair).
 
     Args:
         plan: the batch's `PairPlan`.
         pair, output: the `Pair` and its output path.
-        get_model: returns the loaded export (called only when the pair needs it, so a
+        get_export: returns the loaded export (called only when the pair needs it, so a
             rerun with every output done loads nothing).
         files: file access (`LocalFiles`).
     """
@@ -324,21 +324,21 @@ def run_pair(plan, pair, output, get_model, files=LOCAL_FILES):
     if isinstance(prepared, batch.PairResult):
         return prepared
     try:
-        model = get_model()
+        export = get_export()
     except NSTError as error:  # the export does not load on this worker
         return record(pair, output, "error", prepared.started, error=str(error))
-    served = stylize(model, prepared.content, prepared.style, plan.controls, prepared.mask)
+    served = stylize(export, prepared.content, prepared.style, plan.controls, prepared.mask)
     return write_pair(plan, prepared, served, files)
 
 
-def run_request(plan, pair, output, model, files=LOCAL_FILES):
+def run_request(plan, pair, output, export, files=LOCAL_FILES):
     """One pair for a front end that reports errors itself (`stylize --saved-model`, `request`).
 
     The same reading, sizes, mask, call and provenance as `run_pair`, always run (the caller
     decided about an existing output); raises the typed error instead of recording it.
 
     Returns:
-        `(served, notes)`: the model's `ServedResult` (written to `output`) and the notes.
+        `(served, notes)`: the export's `ServedResult` (written to `output`) and the notes.
     """
     started = time.time()
     try:
@@ -346,6 +346,6 @@ def run_request(plan, pair, output, model, files=LOCAL_FILES):
     except OSError as error:
         raise ImageError(getattr(error, "filename", None) or pair.content, f"cannot read ({error})") from None
     prepared = prepare(plan, pair, output, data, hashes, started)
-    served = model.stylize(prepared.content, prepared.style, mask=prepared.mask, **plan.controls)
+    served = export.stylize(prepared.content, prepared.style, mask=prepared.mask, **plan.controls)
     save(plan, prepared, served, files)
     return served, prepared.notes

@@ -3,7 +3,8 @@ and the studio's Instant.
 
 `ModelRun` loads a model folder (or a bundled model, or one style of one, by name) once and
 stylizes photos with it: the size (`--size`, as the optimization fits it), the style blend, the
-region masks (soft edges, `tf_nst.engine.feedforward.soft_mask`), colour preservation, and the
+region masks (the engine's `Regions`, edges feathered by `tf_nst.engine.feedforward.rendering`),
+colour preservation, and the
 settings stored in each output's provenance (`settings_for`: the model's weights hash, not its
 path, so a copied model still matches). `run_model_batch` runs every content in every chosen
 style of the model through `tf_nst.runs.batch.run_pairs`: the same manifest, resume and error
@@ -21,9 +22,12 @@ summary = run_model_batch(run, ["photos/"], run.default_styles, "out/", size=512
 import os
 import time
 
+import numpy as np
+
 from tf_nst.engine.backbones import resolve_precision
-from tf_nst.engine.feedforward import FeedForward, soft_mask
-from tf_nst.engine.model_files import WEIGHTS_FILE, load_model
+from tf_nst.engine.feedforward.model_files import WEIGHTS_FILE, load_model
+from tf_nst.engine.feedforward.rendering import FeedForward
+from tf_nst.engine.masks import Regions
 from tf_nst.engine.pyramid import fit
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import images as image_io
@@ -33,23 +37,7 @@ from tf_nst.io.model_folders import resolve_model
 from tf_nst.runs import batch as batches
 from tf_nst.runs.records import Pair, PairResult
 from tf_nst.runs.training_models import network_policy
-from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES
-
-
-def normalized_blend(blend, style_names):
-    """`{style: weight}` summing to 1, checked against the model's styles.
-
-    Raises:
-        InvalidArgumentError: an unknown style, a negative weight, or weights summing to 0.
-    """
-    unknown = [name for name in blend if name not in style_names]
-    if unknown:
-        raise InvalidArgumentError(f"expected styles of the model ({', '.join(style_names)}). "
-                                   f"Received: {', '.join(unknown)}")
-    total = sum(float(weight) for weight in blend.values())
-    if any(float(weight) < 0 for weight in blend.values()) or total <= 0:
-        raise InvalidArgumentError(f"expected non-negative style weights with a positive sum. Received: {blend}")
-    return {name: float(weight) / total for name, weight in blend.items()}
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES, resolve_blend
 
 
 class ModelRun:
@@ -80,8 +68,9 @@ class ModelRun:
         return [self.chosen_style] if self.chosen_style else list(self.style_names)
 
     def blend_for(self, blend=None):
-        """`blend` normalized, or the chosen (else first) style alone."""
-        return normalized_blend(blend or {self.default_styles[0]: 1.0}, self.style_names)
+        """`blend` (`tf_nst.settings.resolve_blend`: weights in the model's style order or
+        `{style: weight}`) as a `StyleBlend`, or the chosen (else first) style alone."""
+        return resolve_blend(blend or {self.default_styles[0]: 1.0}, self.style_names)
 
     def settings_for(self, blend, size, preserve_colors="none"):
         """What an output stores as its settings (and what "already made?" compares)."""
@@ -91,28 +80,32 @@ class ModelRun:
                 "precision": self.precision,
                 "model_provenance": {key: provenance_info.get(key) for key in ("styles", "steps")}}
 
-    def stylize(self, rgb, size, blend=None, masks=(), preserve_colors="none"):
+    def stylize(self, rgb, size, blend=None, region_masks=None, preserve_colors="none"):
         """uint8 `(h, w, 3)`: the photo fitted to `size` (longest side) through the network.
 
         Args:
             rgb: the photo, uint8 `(H, W, 3)`.
             size: the output's longest side.
-            blend: `{style: weight}` (default `blend_for(None)`).
-            masks: grey or RGB uint8 images, one per style of the blend (white: the style, black:
-                the photo), any size of the photo's aspect ratio; edges are feathered.
+            blend: `{style: weight}`, weights in the model's style order or a `StyleBlend`
+                (default `blend_for(None)`).
+            region_masks: `None`, a `Regions`, or one mask per style of the blend (paths, images or
+                arrays; white: the style, black: the photo), read and checked by `Regions.build`
+                against the photo as the optimization does; edges are feathered.
             preserve_colors: one of `PRESERVE_COLORS_MODES`.
         """
         if preserve_colors not in PRESERVE_COLORS_MODES:
             raise InvalidArgumentError(f"expected preserve_colors in {PRESERVE_COLORS_MODES}. Received: {preserve_colors!r}")
-        photo = fit(rgb, int(size), MIN_SIDE)
-        fitted = [soft_mask(mask, photo.shape) for mask in masks] or None
-        return self.runner.stylize(photo, self.blend_for(blend), fitted, preserve_colors)
+        blend = self.blend_for(blend)
+        regions = region_masks
+        if region_masks is not None and not isinstance(region_masks, Regions):
+            regions = Regions.build(list(region_masks) or None, None, np.shape(rgb), [np.shape(rgb)] * len(blend))
+        return self.runner.stylize(fit(rgb, int(size), MIN_SIDE), blend, regions, preserve_colors)
 
     def stylize_file(self, content, output, size, blend=None, mask_paths=(), preserve_colors="none",
                      max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
         """Stylize the file `content` into the PNG `output` (atomic, with provenance); `(rgb, seconds)`."""
         photo = image_io.load_image(content, max_input_pixels=max_input_pixels)
-        masks = [image_io.load_image(path, max_input_pixels=max_input_pixels).rgb for path in mask_paths]
+        masks = [image_io.load_image(path, max_input_pixels=max_input_pixels) for path in mask_paths] or None
         started = time.perf_counter()
         result = self.stylize(photo.rgb, size, blend, masks, preserve_colors)
         seconds = time.perf_counter() - started

@@ -1,9 +1,9 @@
 """Training a feed-forward network with the engine's losses: `cli.py train` (Johnson et al. 2016,
 Dumoulin et al. 2017).
 
-`StyleTrainer` is a `keras.Model` whose `train_step` runs the network on a batch of photos, each
-with a style drawn at random, and minimizes the engine's perceptual loss (`PerceptualLoss`);
-`train` drives `model.fit` over the `tf.data` crops (`tf_nst.runs.photos`) with checkpoints,
+`train` builds the network, the engine's objective and a `StyleTrainer`
+(`tf_nst.engine.feedforward.trainer`: a `keras.Model` whose `train_step` minimizes
+`PerceptualLoss`), then drives `model.fit` over the `tf.data` crops (`tf_nst.runs.photos`) with checkpoints,
 previews, a time budget and a clean stop, and writes the model folder with its provenance.
 A rerun of the same command resumes from the folder's checkpoint.
 
@@ -23,7 +23,8 @@ import tensorflow as tf
 
 from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.engine.objective import StyleObjective
-from tf_nst.engine.perceptual import PerceptualLoss
+from tf_nst.engine.feedforward.perceptual import PerceptualLoss
+from tf_nst.engine.feedforward.trainer import StyleTrainer
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.images import load_image
@@ -35,81 +36,9 @@ from tf_nst.runs.training_callbacks import TrainingMonitor
 from tf_nst.runs.training_models import build_network
 
 CHECKPOINT_FILE = "checkpoint.npz"
-PARTS = ("loss", "content", "style", "tv")
 # Steps per `fit` execution at most: fewer Python round trips, while a time budget or a stop
 # request still waits for no more than this many steps.
 MAX_STEPS_PER_EXECUTION = 4
-
-
-@keras.saving.register_keras_serializable(package="tf_nst")
-class StyleTrainer(keras.Model):
-    """The network, its loss and the styles' targets, as a `keras.Model` trained by `fit`.
-
-    Args:
-        network: a `TransformerNet`.
-        loss: a `PerceptualLoss`.
-        style_targets: `PerceptualLoss.style_targets` of the network's styles, in order.
-        weights: `(content_weight, style_weight, tv_weight)`.
-        train_styles: indices of the styles drawn for the photos (all by default).
-        norm_only: train only the normalization parameters of `train_styles` (`--add-style`).
-    """
-
-    def __init__(self, network, loss, style_targets, weights, train_styles=None, norm_only=False,
-                 norm_learning_rate=1e-2, **kwargs):
-        super().__init__(**kwargs)
-        # The per-style scales and shifts learn at their own (higher) rate: with the convolutions'
-        # rate they barely leave their start in a short run, and every style looks the same.
-        self.norm_optimizer = keras.optimizers.Adam(norm_learning_rate)
-        self.network, self.perceptual, self.style_targets = network, loss, style_targets
-        self.loss_weights_ = tuple(float(weight) for weight in weights)
-        self.train_styles = list(range(network.num_styles)) if train_styles is None else list(train_styles)
-        self.norm_only = bool(norm_only)
-
-    def trained_variables(self):
-        """`[(variable, row mask or None)]`: what a step updates (norm rows only for `norm_only`)."""
-        if not self.norm_only:
-            return [(variable, None) for variable in self.network.trainable_variables]
-        rows = np.zeros([self.network.num_styles, 1], np.float32)
-        rows[self.train_styles] = 1.0
-        return [(variable, tf.constant(rows)) for variable in self.network.trainable_variables
-                if is_norm_parameter(variable)]
-
-    def optimized_groups(self):
-        """`[(optimizer, variables)]`: convolutions with `optimizer`, norm parameters with `norm_optimizer`."""
-        variables = [variable for variable, _ in self.trained_variables()]
-        return [(self.optimizer, [variable for variable in variables if not is_norm_parameter(variable)]),
-                (self.norm_optimizer, [variable for variable in variables if is_norm_parameter(variable)])]
-
-    @property
-    def steps_done(self):
-        """Optimizer steps applied so far (restored with a checkpoint): every step updates the norm parameters."""
-        return int(self.norm_optimizer.iterations.numpy())
-
-    def call(self, inputs):
-        return self.network(inputs)
-
-    def train_step(self, photos):
-        batch = photos.shape[0]
-        choice = tf.random.uniform([batch], 0, len(self.train_styles), dtype=tf.int32)
-        style_indices = tf.gather(tf.constant(self.train_styles, tf.int32), choice)
-        style_weights = tf.one_hot(style_indices, self.network.num_styles)
-        trained = self.trained_variables()
-        with tf.GradientTape() as tape:
-            outputs = self.network({"image": photos, "style_weights": style_weights})
-            total, parts = self.perceptual(outputs, photos, self.style_targets, style_indices, *self.loss_weights_)
-        grads = tape.gradient(total, [variable for variable, _ in trained])
-        grads = [grad if mask is None else grad * mask for grad, (_, mask) in zip(grads, trained)]
-        norms = [is_norm_parameter(variable) for variable, _ in trained]
-        for optimizer, wanted in ((self.optimizer, False), (self.norm_optimizer, True)):
-            pairs = [(grad, variable) for grad, (variable, _), norm in zip(grads, trained, norms) if norm == wanted]
-            if pairs:
-                optimizer.apply([grad for grad, _ in pairs], [variable for _, variable in pairs])
-        return {name: parts[index] for index, name in enumerate(PARTS)}
-
-
-def is_norm_parameter(variable):
-    """A conditional instance norm's per-style scale or shift."""
-    return variable.path.endswith(("/scale", "/shift"))
 
 
 def style_provenance(paths):
@@ -139,12 +68,19 @@ def check_output_folder(output, styles, add_style_base=None):
 
 
 def build_objective(settings):
-    """The untiled `StyleObjective` of the training settings."""
+    """The untiled `StyleObjective` of the training settings, as the optimization builds it: the backbone's
+    `preprocessing` and the `extra_loss_terms` (with the layers they read) included."""
     layers = list(settings.content_layers) + list(settings.style_layers)
-    extractor = FeatureExtractor(layers, backbone=settings.backbone, weights=settings.weights,
-                                 pooling=settings.pooling, precision=settings.precision)
+    for term in settings.extra_loss_terms:
+        layers += list(term.layer_names)
+    if isinstance(settings.backbone, FeatureExtractor):
+        extractor = settings.backbone
+    else:
+        extractor = FeatureExtractor(layers, backbone=settings.backbone, weights=settings.weights,
+                                     pooling=settings.pooling, preprocessing=settings.preprocessing,
+                                     precision=settings.precision)
     return StyleObjective(extractor, settings.content_layers, settings.style_layers, loss_form=settings.loss_form,
-                          style_statistic=settings.style_statistic)
+                          extra_loss_terms=settings.extra_loss_terms, style_statistic=settings.style_statistic)
 
 
 def load_styles(paths, side):
@@ -281,6 +217,8 @@ def _extended_targets(loss, base, style_paths, settings):
 
 
 def _json_settings(settings):
-    return {name: value for name, value in settings.to_dict().items() if name != "weights" or value is None
-            or isinstance(value, str)}
+    values = {name: value for name, value in settings.to_dict().items() if name != "weights" or value is None
+              or isinstance(value, str)}
+    values["extra_loss_terms"] = [term.name for term in settings.extra_loss_terms]
+    return values
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_nst.engine.model_files import save_model
+from tf_nst.engine.feedforward.model_files import save_model
 from tf_nst.io.images import save_png
 
 

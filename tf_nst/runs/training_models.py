@@ -3,8 +3,8 @@
 import numpy as np
 
 from tf_nst.engine.backbones import resolve_precision
-from tf_nst.engine.model_files import load_model
-from tf_nst.engine.transformer import TransformerNet
+from tf_nst.engine.feedforward.model_files import load_model
+from tf_nst.engine.feedforward.transformer import TransformerNet
 from tf_nst.errors import InvalidArgumentError
 
 

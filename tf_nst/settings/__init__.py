@@ -14,7 +14,8 @@ from tf_nst.settings.choices import (
     MIN_AUTO_TILE, TRAIN_CONTENT_LAYERS, TRAIN_STYLE_LAYERS, TRAIN_STYLE_WEIGHT, TRAIN_TV_WEIGHT,
     MODEL_FORMAT, MODEL_INIT_PREFIX, COMPUTE_PRECISIONS, FLOW_METHODS, RUNNERS, DEFAULT_MAX_INPUT_PIXELS)
 from tf_nst.settings.parsing import (
-    parse_layer_weights, format_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init,
+    parse_layer_weights, format_layer_weights, parse_scales, parse_scale_steps, parse_blend, resolve_blend,
+    StyleBlend, parse_init,
     parse_weights, parse_memory, parse_size, parse_frame_range)
 from tf_nst.settings.schema import (
     setting, CheckedSettings, StylizeSettings, VideoSettings, TrainSettings, check_value,

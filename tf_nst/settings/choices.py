@@ -33,7 +33,7 @@ TRAIN_STYLE_WEIGHT = 3.0
 TRAIN_TV_WEIGHT = 1.0
 MODEL_INIT_PREFIX = "model:"  # --init model:NAME starts the optimization from a trained model's result
 MODEL_FORMAT = "tf-nst-feedforward"  # the "format" of a trained model folder's model.json
-# A feed-forward pass over more pixels than this runs in tiles (tf_nst/engine/feedforward_tiles.py):
+# A feed-forward pass over more pixels than this runs in tiles (tf_nst/engine/feedforward/tiling.py):
 # one untiled pass of the bundled network takes about 330 bytes per pixel (docs/realtime.md), so
 # 4096 x 4096 stays under 6 GB; tiled, each window (core and halo) holds at most this many pixels.
 FEEDFORWARD_MAX_TILE_PIXELS = 4096 * 4096

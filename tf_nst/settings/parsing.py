@@ -128,6 +128,49 @@ def _named_blend(value, name):
     return blend
 
 
+class StyleBlend(dict):
+    """A checked blend of named styles: `{style name: weight}`, weights summing to 1 (`resolve_blend`)."""
+
+
+def resolve_blend(blend, style_names, name="style_blend"):
+    """`blend` over the named styles of a network, checked and normalized: the one place a blend is.
+
+    Args:
+        blend: what `parse_blend` takes or returns (weights in `style_names`' order, or
+            `{style name: weight}`), or `None`/empty for the first style alone. A `StyleBlend` of
+            these styles comes back as it is.
+        style_names: the network's styles, in order.
+
+    Returns:
+        A `StyleBlend`.
+
+    Raises:
+        InvalidArgumentError: a style that is not one of `style_names`, a weight count that is not
+            theirs, or weights that are negative, not finite or all zero.
+
+    Example:
+    ```python
+    resolve_blend("starry_night:2,the_scream:1", ["starry_night", "the_scream"])
+    # {'starry_night': 0.666..., 'the_scream': 0.333...}
+    ```
+    """
+    style_names = [str(style) for style in style_names]
+    if isinstance(blend, StyleBlend) and set(blend) <= set(style_names):
+        return blend
+    parsed = parse_blend(blend or {style_names[0]: 1.0}, name)
+    if not isinstance(parsed, dict):
+        if len(parsed) != len(style_names):
+            raise InvalidArgumentError(f"expected {len(style_names)} weights, one per style of the model "
+                                       f"({', '.join(style_names)}). Received: {len(parsed)}")
+        parsed = dict(zip(style_names, parsed))
+    unknown = [style for style in parsed if style not in style_names]
+    if unknown:
+        raise InvalidArgumentError(f"expected styles of the model ({', '.join(style_names)}). "
+                                   f"Received: {', '.join(unknown)}")
+    total = sum(parsed.values())
+    return StyleBlend({style: weight / total for style, weight in parsed.items()})
+
+
 def parse_init(value, name="init"):
     """`content`, `random`, `mean-noise`, an image path, or (Python) a uint8 array."""
     if value is None:

@@ -234,6 +234,8 @@ class TrainSettings(CheckedSettings):
     loss_form: str = setting("normalized", "Only the normalized loss form trains networks here.",
                              choices=("normalized",))
     style_statistic: str = shared("style_statistic")
+    preprocessing: str = shared("preprocessing")
+    extra_loss_terms: tuple = shared("extra_loss_terms")
     num_steps: int = setting(4000, "Training steps (batches) in all, counting those of a resumed run.",
                              kind=int, minimum=1, maximum=10_000_000, option="--steps")
     size: int = setting(128, "Side of the square training crops in pixels.", kind=int, minimum=MIN_SIDE,

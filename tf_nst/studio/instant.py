@@ -18,7 +18,8 @@ def _bundled(precision):
 
 
 def bundled_instant(content_path, style_paths, settings):
-    """`uint8 (H, W, 3)`: the bundled model's result for the content at the form's size, styles blended equally.
+    """`uint8 (H, W, 3)`: the bundled model's result for the content at the form's size, styles blended by the
+    form's `style_blend` (equally without one).
 
     Raises:
         InvalidArgumentError: a style that is not one of the model's paintings.
@@ -32,5 +33,8 @@ def bundled_instant(content_path, style_paths, settings):
         raise InvalidArgumentError(
             f"expected bundled paintings for Instant ({', '.join(run.style_names)}). "
             f"Received: {', '.join(unknown) or 'no style'}")
-    return run.stylize(load_image(content_path).rgb, settings.size, {name: 1.0 for name in names},
-                       preserve_colors=settings.preserve_colors)
+    weights = settings.style_blend or [1.0] * len(names)  # the form's sliders, one per style
+    blend = {}
+    for name, weight in zip(names, weights):
+        blend[name] = blend.get(name, 0.0) + weight
+    return run.stylize(load_image(content_path).rgb, settings.size, blend, preserve_colors=settings.preserve_colors)

@@ -25,13 +25,10 @@ _LOG = logging.getLogger(__name__)
 
 
 def region_keywords(mask_paths):
-    """`(Stylizer.stylize keywords, save_png masks)` of the painted masks: the one place naming them.
-
-    Issue 23 renames the library's region keywords; this is the line that follows it.
-    """
+    """`(Stylizer.stylize keywords, save_png masks)` of the painted masks: the one place naming them."""
     if not mask_paths:
         return {}, None
-    return {"masks": list(mask_paths)}, {"style_masks": list(mask_paths)}
+    return {"region_masks": list(mask_paths)}, {"style_masks": list(mask_paths)}
 
 
 def stored_mask_paths(stored):

@@ -9,7 +9,7 @@ import os
 import keras
 import numpy as np
 
-from tf_nst.engine.transformer import TransformerNet
+from tf_nst.engine.feedforward.transformer import TransformerNet
 from tf_nst.errors import ModelError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, read_model_info
@@ -23,7 +23,13 @@ def weight_key(index):
 
 
 def save_model(network, folder, provenance):
-    """Write `model.json` and `model.weights.npz` (float16) into `folder` (created), each atomically."""
+    """Write `model.json` and `model.weights.npz` (float16) into `folder` (created), each atomically.
+
+    Example:
+    ```python
+    save_model(TransformerNet(["starry_night"]), "models/mine", provenance={"styles": []})
+    ```
+    """
     os.makedirs(folder, exist_ok=True)
     weights = {weight_key(index): np.asarray(variable.numpy()).astype(np.float16)
                for index, variable in enumerate(network.weights)}
@@ -39,6 +45,12 @@ def load_model(folder, dtype=None):
 
     Raises:
         ModelError: not a model folder, or weights that do not fit the config.
+
+    Example:
+    ```python
+    network, info = load_model("tf_nst/assets/models/bundled", dtype="mixed_bfloat16")
+    network.style_names  # ['starry_night', 'the_scream', ...]
+    ```
     """
     info = read_model_info(folder)
     config = dict(info["config"])

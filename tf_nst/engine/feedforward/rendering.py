@@ -1,12 +1,12 @@
 """Stylizing with a trained network: one forward pass, any size, blended styles, masks, colours.
 
 `FeedForward` wraps a `TransformerNet` in a `tf.function` traced once for any height and width,
-and adds what the optimization offers around it: a blend of the model's styles, a style mask
-(the style where the mask is white, the photo where it is black, soft edges in between; one mask
-per style of a blend), and `preserve_colors` (`luminance`: the photo's colours with the
+and adds what the optimization offers around it: a blend of the model's styles, region masks
+(the engine's `Regions`: the style where the mask is white, the photo where it is black, soft
+edges in between; one mask per style of a blend), and `preserve_colors` (`luminance`: the photo's colours with the
 stylized luminance; `histogram`: the stylized colours matched to the photo's). A photo of more
 than `max_tile_pixels` pixels is rendered in tiles with the whole image's statistics
-(`tf_nst.engine.feedforward_tiles`).
+(`tf_nst.engine.feedforward.tiling`).
 """
 
 import logging
@@ -15,10 +15,11 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine import colors
-from tf_nst.engine.feedforward_tiles import render_tiled
-from tf_nst.engine.masks import FEATHER, feather_masks
-from tf_nst.engine.transformer import style_weights_for
+from tf_nst.engine.feedforward.tiling import render_tiled
+from tf_nst.engine.masks import FEATHER, Regions, feather_masks
+from tf_nst.engine.feedforward.transformer import style_weights_for
 from tf_nst.errors import InvalidArgumentError
+from tf_nst.settings import resolve_blend
 from tf_nst.settings.choices import FEEDFORWARD_MAX_TILE_PIXELS
 
 
@@ -26,7 +27,7 @@ class FeedForward:
     """A trained network ready to stylize images.
 
     Args:
-        network: a `TransformerNet` (e.g. from `tf_nst.engine.model_files.load_model`).
+        network: a `TransformerNet` (e.g. from `tf_nst.engine.feedforward.model_files.load_model`).
         max_tile_pixels: a photo with more pixels is rendered in tiles (windows of at most this
             many pixels, halos included); `None` for `FEEDFORWARD_MAX_TILE_PIXELS`.
 
@@ -64,31 +65,38 @@ class FeedForward:
         logging.getLogger(__name__).info("tiled %d×%d (more than %d pixels)", *self.tiling, self.max_tile_pixels)
         return out
 
-    def stylize(self, rgb, blend=None, masks=None, preserve_colors="none"):
+    def stylize(self, rgb, blend=None, regions=None, preserve_colors="none"):
         """A uint8 `(H, W, 3)` stylization of the uint8 photo `rgb`.
 
         Args:
             rgb: `(H, W, 3)` uint8.
-            blend: `{style name: weight}` (normalized), or `None` for the model's first style.
-            masks: `None`, or one float `(H, W)` mask in [0, 1] per style of `blend` (in its
-                order): each style is rendered alone and placed where its mask says, the photo
-                where no mask covers.
+            blend: a `StyleBlend` (`tf_nst.settings.resolve_blend`), what it resolves (weights in
+                the network's style order or `{style name: weight}`), or `None` for the first style.
+            regions: `None`, a `Regions` (`tf_nst.engine.masks`, checked where it was built), or
+                one region mask per style of `blend` (in its order; paths, images or arrays, read
+                and checked by `Regions.build` against `rgb`): each style is rendered alone and
+                placed where its mask says, the photo where no mask covers, edges feathered
+                (`feathered`).
             preserve_colors: `"none"`, `"luminance"` or `"histogram"`.
 
         Raises:
-            InvalidArgumentError: unknown style names, or a mask count that is not the blend's.
+            InvalidArgumentError: unknown style names, a mask count that is not the blend's, a mask
+                of another aspect ratio, or masks black everywhere.
         """
-        blend = dict(blend) if blend else {self.style_names[0]: 1.0}
-        weights = style_weights_for(self.style_names, blend)
-        if masks is None:
-            out = self.render(rgb, weights)
+        blend = resolve_blend(blend, self.style_names)
+        if regions is not None and not isinstance(regions, Regions):
+            regions = Regions.build(list(regions), None, np.shape(rgb), [np.shape(rgb)] * len(blend))
+        if regions is None or regions.region_masks is None:
+            out = self.render(rgb, style_weights_for(self.style_names, blend))
         else:
-            out = self.masked(rgb, blend, masks)
+            out = self.masked(rgb, blend, feathered(regions.region_masks, np.shape(rgb)))
         out = np.clip(np.round(out), 0, 255).astype(np.uint8)
         return apply_colors(out, rgb, preserve_colors)
 
     def masked(self, rgb, blend, masks):
-        """Each style where its mask says (mask-weighted), the photo where no mask covers."""
+        """Each style where its mask says (mask-weighted), the photo where no mask covers.
+
+        `masks`: one float `(H, W)` mask in [0, 1] per style of `blend`, at the photo's size, used as they are."""
         if len(masks) != len(blend):
             raise InvalidArgumentError(
                 f"expected one style mask per style ({len(blend)}). Received: {len(masks)} mask(s)")
@@ -112,9 +120,8 @@ def apply_colors(stylized, photo, preserve_colors):
     return stylized
 
 
-def soft_mask(mask_rgb, shape, feather=FEATHER):
-    """A grey mask image `(h, w[, c])` uint8 as float `(H, W)` in [0, 1] at `shape`, edges feathered
-    (`tf_nst.engine.masks.feather_masks`, as the export does)."""
-    mask = np.asarray(mask_rgb, np.float32)
-    mask = mask.mean(-1) if mask.ndim == 3 else mask
-    return feather_masks(mask[None, ..., None] / 255.0, *shape[:2], feather=feather)[0, ..., 0].numpy()
+def feathered(region_masks, shape, feather=FEATHER):
+    """`Regions.region_masks` (float `(h, w)` in [0, 1]) as float `(H, W)` masks at `shape`, each with
+    its edges feathered (`tf_nst.engine.masks.feather_masks`, as the export does)."""
+    return [feather_masks(np.asarray(mask, np.float32)[None, ..., None], *shape[:2], feather=feather)[0, ..., 0].numpy()
+            for mask in region_masks]

@@ -8,7 +8,7 @@ serves several styles, and a style-weights vector mixes the styles' scales and s
 
 Fully convolutional: any height and width (reflect-padded to a multiple of 4, cropped back).
 Every norm layer can be given statistics computed elsewhere (`NormStatistics`): tiles of a large
-image then normalize with the whole image's statistics (`tf_nst.engine.feedforward_tiles`).
+image then normalize with the whole image's statistics (`tf_nst.engine.feedforward.tiling`).
 """
 
 import keras
@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tf_nst.engine.backbones import deserialized
 from tf_nst.errors import InvalidArgumentError
+from tf_nst.settings import resolve_blend
 
 
 class NormStatistics:
@@ -239,18 +240,12 @@ class TransformerNet(keras.Model):
 
 
 def style_weights_for(style_names, blend=None, batch=1):
-    """`(batch, num_styles)` float32 mixing weights: `blend` `{name: weight}` normalized, or style 0.
+    """`(batch, num_styles)` float32 mixing weights of `blend` (`tf_nst.settings.resolve_blend`: a
+    `StyleBlend` as it is; other blends checked and normalized there; `None`: style 0).
 
     Raises:
         InvalidArgumentError: a name that is not one of `style_names`, or weights summing to 0.
     """
-    blend = {style_names[0]: 1.0} if not blend else dict(blend)
-    unknown = sorted(set(blend) - set(style_names))
-    if unknown:
-        raise InvalidArgumentError(
-            f"expected styles among {', '.join(style_names)}. Received: {', '.join(unknown)}")
-    total = float(sum(blend.values()))
-    if total <= 0 or any(value < 0 for value in blend.values()):
-        raise InvalidArgumentError(f"expected non-negative style weights with a positive sum. Received: {blend}")
-    row = [blend.get(name, 0.0) / total for name in style_names]
+    blend = resolve_blend(blend, style_names)
+    row = [blend.get(name, 0.0) for name in style_names]
     return tf.constant([row] * batch, tf.float32)

@@ -1,13 +1,14 @@
 """The engine's loss over a batch of network outputs: what a feed-forward network is trained on.
 
-The same terms as the optimization (`StyleObjective`: normalized content, style statistic,
-total variation, layer weights), evaluated per image of a batch, each image against its own
+The objective of the optimization itself (`StyleObjective`: its extractor with the backbone's
+preprocessing, normalized content, style statistic, total variation, layer weights and its
+`extra_loss_terms`, each called on the whole batch), evaluated per image of a batch, each image against its own
 photo's content features and its own style's target, then averaged over the batch.
 """
 
 import tensorflow as tf
 
-from tf_nst.engine.losses import LOSS_FORM_TERMS
+from tf_nst.engine.losses import LOSS_FORM_TERMS, total_loss
 from tf_nst.engine.statistics import position_sums
 
 
@@ -19,7 +20,8 @@ class PerceptualLoss:
 
     Returns:
         `loss(outputs, photos, targets, style_indices, content_weight, style_weight, tv_weight)`
-        returns `(total, parts)`, `parts = [total, content, style, tv]` (batch means).
+        returns `(total, parts)`, `parts = [total, content, style, tv, *extra terms]` (batch means;
+        `tf_nst.engine.losses.total_loss`).
 
     Example:
     ```python
@@ -69,5 +71,5 @@ class PerceptualLoss:
         content = tf.add_n(list(contents)) / batch
         style = tf.add_n(list(styles)) / batch
         tv = self.form["tv"](outputs)
-        total = content_weight * content + style_weight * style + tv_weight * tv
-        return total, tf.stack([total, content, style, tv])
+        extras = [term(outputs, features) for term in self.objective.extra_loss_terms]
+        return total_loss(content, style, tv, extras, content_weight, style_weight, tv_weight)

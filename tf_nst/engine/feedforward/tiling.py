@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine.tiling import core_features, tile_plan, window
-from tf_nst.engine.transformer import NormStatistics
+from tf_nst.engine.feedforward.transformer import NormStatistics
 from tf_nst.errors import InvalidArgumentError
 
 TILE_GRID = 4  # tile origins: two stride-2 convolutions
