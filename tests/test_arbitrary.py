@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_nst.engine.arbitrary import (ArbitraryStylizer, FeatureInverter, adain, covariance_roots, is_arbitrary,
-                                     load_inverter, save_inverter, style_statistics, whiten_colour)
+from tf_nst.engine.feedforward.arbitrary import (ArbitraryStylizer, FeatureInverter, adain, covariance_roots,
+                                                 load_inverter, save_inverter, style_statistics, whiten_colour)
 from tf_nst.errors import InvalidArgumentError, ModelError
-from tf_nst.io.model_folders import read_model_info
+from tf_nst.io.model_folders import is_arbitrary, read_model_info
 
 
 def _features(seed, shape=(12, 10, 6)):

@@ -14,10 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.errors import InvalidArgumentError, WeightsError
-from tf_nst.settings.choices import COMPUTE_PRECISIONS, PRECISIONS
-
-# keras.applications VGG preprocessing is Caffe-style: BGR, mean-subtracted, 0-255.
-CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+from tf_nst.settings.choices import CAFFE_MEAN_BGR, COMPUTE_PRECISIONS, PRECISIONS
 
 # Built-in backbones as data: how to build them and where their weights come from.
 BACKBONES = {

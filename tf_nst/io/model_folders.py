@@ -10,7 +10,7 @@ import json
 import os
 
 from tf_nst.errors import ModelError
-from tf_nst.settings import MODEL_FORMAT
+from tf_nst.settings import ARBITRARY_KIND, MODEL_FORMAT
 
 INFO_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.npz"
@@ -47,6 +47,11 @@ def read_model_info(folder):
     if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT or "config" not in info:
         raise ModelError(f"expected {path} of format {MODEL_FORMAT!r}. Received: another file")
     return info
+
+
+def is_arbitrary(info):
+    """Whether a model folder's `model.json` (as read) holds an arbitrary-style network (any painting)."""
+    return info.get("config", {}).get("kind") == ARBITRARY_KIND
 
 
 def model_folders():

@@ -1,6 +1,6 @@
 """Training the arbitrary-style network's decoders on photos alone: `cli.py train --arbitrary`.
 
-`InverterTrainer` (tf_nst.engine.arbitrary) learns to give each photo crop back from its features
+`InverterTrainer` (tf_nst.engine.feedforward.arbitrary) learns to give each photo crop back from its features
 at every level; `train_inverter` drives `model.fit` over the `tf.data` crops with a checkpoint every
 `checkpoint_every` steps (weights, optimizer state, step: a rerun of the same command resumes) and
 writes the network folder (`save_inverter`: float16 decoders, provenance with the photos' hashes)
@@ -13,14 +13,12 @@ import time
 import keras
 import numpy as np
 
-from tf_nst.engine.arbitrary import (FeatureInverter, InverterTrainer, assign_decoder_weights, decoder_weights,
+from tf_nst.engine.feedforward.arbitrary import (FeatureInverter, InverterTrainer, assign_decoder_weights, decoder_weights,
                                      save_inverter)
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.provenance import versions
 from tf_nst.runs import photos as photo_io
-
-CHECKPOINT_FILE = "checkpoint.npz"
-
+from tf_nst.runs.training import CHECKPOINT_FILE
 
 class InverterCheckpoint(keras.callbacks.Callback):
     """Saves the checkpoint, the weights and the provenance every `every` steps and at the end."""

@@ -32,6 +32,18 @@ TRAIN_STYLE_LAYERS = "block1_conv2,block2_conv2,block3_conv3,block4_conv3"
 TRAIN_STYLE_WEIGHT = 3.0
 TRAIN_TV_WEIGHT = 1.0
 MODEL_INIT_PREFIX = "model:"  # --init model:NAME starts the optimization from a trained model's result
+ARBITRARY_KIND = "arbitrary"  # model.json config "kind" of an arbitrary-style network (any painting)
+# The arbitrary-style network's layout (tf_nst/engine/feedforward/arbitrary.py and its TensorFlow-free
+# runtime tf_nst/engine/arbitrary_onnx.py): one decoder per level, the backbone's mirror.
+ARBITRARY_LEVEL_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1")
+VGG_BLOCK_CHANNELS = (64, 128, 256, 512)
+VGG_BLOCK_CONVS = {"vgg16": (2, 2, 3, 3), "vgg16-hed": (2, 2, 3, 3), "vgg19": (2, 2, 4, 4)}
+# The decoders see each level's features divided by its root mean square over photos (vgg16-hed,
+# measured on 128 px crops: 46, 57, 29, 15), so every level trains at one learning rate.
+ARBITRARY_FEATURE_SCALES = (50.0, 60.0, 30.0, 15.0)
+ARBITRARY_TRANSFORMS = ("wct", "adain")
+# keras.applications VGG preprocessing is Caffe-style: BGR, mean-subtracted, 0-255.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 MODEL_FORMAT = "tf-nst-feedforward"  # the "format" of a trained model folder's model.json
 # A feed-forward pass over more pixels than this runs in tiles (tf_nst/engine/feedforward/tiling.py):
 # one untiled pass of the bundled network takes about 330 bytes per pixel (docs/realtime.md), so

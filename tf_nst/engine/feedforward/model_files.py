@@ -58,11 +58,7 @@ def load_model(folder, dtype=None):
         config["dtype"] = dtype
     network = TransformerNet.from_config(config)
     path = os.path.join(folder, WEIGHTS_FILE)
-    try:
-        with np.load(path) as stored:
-            stored = {key: stored[key] for key in stored.files}
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{path}: cannot read weights ({error})")
+    stored = read_weights(path)
     if len(stored) != len(network.weights):
         raise ModelError(f"expected {len(network.weights)} weights in {path}. Received: {len(stored)}")
     for index, variable in enumerate(network.weights):
@@ -72,3 +68,16 @@ def load_model(folder, dtype=None):
                              f"Received: {None if value is None else value.shape}")
         variable.assign(value.astype(keras.backend.standardize_dtype(variable.dtype)))
     return network, info
+
+
+def read_weights(path):
+    """`{key: array}` of a model folder's weights file.
+
+    Raises:
+        ModelError: unreadable.
+    """
+    try:
+        with np.load(path) as stored:
+            return {key: stored[key] for key in stored.files}
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: cannot read weights ({error})")

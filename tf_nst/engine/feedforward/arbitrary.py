@@ -27,19 +27,13 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine.backbones import FeatureExtractor
+from tf_nst.engine.feedforward.model_files import read_weights
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.atomic import atomic_output
-from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, read_model_info
-from tf_nst.settings import MODEL_FORMAT
+from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, is_arbitrary, read_model_info
+from tf_nst.settings import (ARBITRARY_FEATURE_SCALES, ARBITRARY_KIND, ARBITRARY_LEVEL_LAYERS, ARBITRARY_TRANSFORMS,
+                             MODEL_FORMAT, VGG_BLOCK_CHANNELS, VGG_BLOCK_CONVS)
 
-LEVEL_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1")
-# Channels of each VGG block and its number of convolutions (VGG16 layout; VGG19 has 4 in blocks 3-4).
-BLOCK_CHANNELS = (64, 128, 256, 512)
-BLOCK_CONVS = {"vgg16": (2, 2, 3, 3), "vgg16-hed": (2, 2, 3, 3), "vgg19": (2, 2, 4, 4)}
-# The decoders see each level's features divided by its root mean square over photos (vgg16-hed,
-# measured on 128 px crops: 46, 57, 29, 15), so every level trains at one learning rate.
-FEATURE_SCALES = (50.0, 60.0, 30.0, 15.0)
-TRANSFORMS = ("wct", "adain")
 
 
 @keras.saving.register_keras_serializable(package="tf_nst")
@@ -60,13 +54,13 @@ class ReflectConv(keras.layers.Layer):
 
 
 def decoder_layers(level, convs, dtype=None):
-    """The mirror of the backbone from `LEVEL_LAYERS[level - 1]` back to RGB, as a list of layers."""
+    """The mirror of the backbone from `ARBITRARY_LEVEL_LAYERS[level - 1]` back to RGB, as a list of layers."""
     layers = []
     for block in range(level - 1, -1, -1):
         count = convs[block] if block < level - 1 else 1
         for index in range(count):
             last = index == count - 1
-            target = (BLOCK_CHANNELS[block - 1] if block > 0 else 3) if last else BLOCK_CHANNELS[block]
+            target = (VGG_BLOCK_CHANNELS[block - 1] if block > 0 else 3) if last else VGG_BLOCK_CHANNELS[block]
             layers.append(ReflectConv(target, activation=not (last and block == 0), dtype=dtype))
             if last and block > 0:
                 layers.append(keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype))
@@ -80,7 +74,7 @@ class FeatureInverter(keras.Model):
     Args:
         backbone: `"vgg16-hed"` (offline), `"vgg19"` or `"vgg16"`.
         weights: the backbone's weights (`"default"`, `None` for random, or a file).
-        levels: how many levels (1-4): `block1_conv1` up to `LEVEL_LAYERS[levels - 1]`.
+        levels: how many levels (1-4): `block1_conv1` up to `ARBITRARY_LEVEL_LAYERS[levels - 1]`.
         precision: `"float32"`, `"bfloat16"` or `"auto"` for the convolutions.
 
     Returns:
@@ -90,34 +84,34 @@ class FeatureInverter(keras.Model):
 
     def __init__(self, backbone="vgg16-hed", weights="default", levels=4, precision="float32", **kwargs):
         super().__init__(**kwargs)
-        if backbone not in BLOCK_CONVS:
-            raise InvalidArgumentError(f"expected backbone one of {', '.join(BLOCK_CONVS)}. "
+        if backbone not in VGG_BLOCK_CONVS:
+            raise InvalidArgumentError(f"expected backbone one of {', '.join(VGG_BLOCK_CONVS)}. "
                                        f"Received: backbone={backbone!r}")
         if int(levels) not in (1, 2, 3, 4):
             raise InvalidArgumentError(f"expected levels from 1 to 4. Received: levels={levels!r}")
         self.backbone, self.weights_source, self.levels = backbone, weights, int(levels)
-        self.encoders = [FeatureExtractor([LEVEL_LAYERS[index]], backbone=backbone, weights=weights,
+        self.encoders = [FeatureExtractor([ARBITRARY_LEVEL_LAYERS[index]], backbone=backbone, weights=weights,
                                           precision=precision) for index in range(self.levels)]
         self.encoders[0].trainable = False
         for encoder in self.encoders:
             encoder.trainable = False
         self.precision = self.encoders[0].precision
         dtype = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
-        self.decoders = [keras.Sequential(decoder_layers(level, BLOCK_CONVS[backbone], dtype),
+        self.decoders = [keras.Sequential(decoder_layers(level, VGG_BLOCK_CONVS[backbone], dtype),
                                           name=f"decoder{level}") for level in range(1, self.levels + 1)]
 
     def build(self, input_shape=None):
         for level, decoder in enumerate(self.decoders, start=1):
-            decoder.build((None, None, None, BLOCK_CHANNELS[level - 1]))
+            decoder.build((None, None, None, VGG_BLOCK_CHANNELS[level - 1]))
         self.built = True
 
     def encode(self, images, level):
         """Features of `images` (RGB 0-255) at `level` (1-based), float32."""
-        return self.encoders[level - 1](images)[LEVEL_LAYERS[level - 1]]
+        return self.encoders[level - 1](images)[ARBITRARY_LEVEL_LAYERS[level - 1]]
 
     def decode(self, level, features):
         """RGB 0-255 (float32, unclipped) from `features` of `level`."""
-        scaled = features / FEATURE_SCALES[level - 1]
+        scaled = features / ARBITRARY_FEATURE_SCALES[level - 1]
         # Centred on mid-grey, so the last layer's bias starts where photos are on average.
         return (keras.ops.cast(self.decoders[level - 1](scaled), "float32") + 0.5) * 255.0
 
@@ -194,7 +188,7 @@ def transform_features(content, style_statistics_, transform):
         return whiten_colour(content, style_statistics_)
     if transform == "adain":
         return adain(content, style_statistics_)
-    raise InvalidArgumentError(f"expected transform one of {', '.join(TRANSFORMS)}. Received: {transform!r}")
+    raise InvalidArgumentError(f"expected transform one of {', '.join(ARBITRARY_TRANSFORMS)}. Received: {transform!r}")
 
 
 def reconstruction_losses(inverter, photos):
@@ -277,8 +271,8 @@ class ArbitraryStylizer:
     """
 
     def __init__(self, inverter, transform="wct", levels=None):
-        if transform not in TRANSFORMS:
-            raise InvalidArgumentError(f"expected transform one of {', '.join(TRANSFORMS)}. "
+        if transform not in ARBITRARY_TRANSFORMS:
+            raise InvalidArgumentError(f"expected transform one of {', '.join(ARBITRARY_TRANSFORMS)}. "
                                        f"Received: transform={transform!r}")
         if not inverter.built:
             inverter.build()  # the decoders' variables exist before the traced functions run
@@ -335,9 +329,6 @@ class ArbitraryStylizer:
         return tf.add_n(parts)
 
 
-ARBITRARY_KIND = "arbitrary"  # model.json's config "kind" of an arbitrary-style network folder
-
-
 def save_inverter(inverter, folder, provenance, transform="wct"):
     """Write an arbitrary-style network folder: `model.json` (config, provenance) and float16 decoder weights.
 
@@ -351,11 +342,6 @@ def save_inverter(inverter, folder, provenance, transform="wct"):
     info = {"format": MODEL_FORMAT, "config": config, "provenance": provenance}
     with atomic_output(os.path.join(folder, INFO_FILE), "w") as stream:
         json.dump(info, stream, indent=1, default=str)
-
-
-def is_arbitrary(info):
-    """Whether a model folder's `model.json` (as read) holds an arbitrary-style network."""
-    return info.get("config", {}).get("kind") == ARBITRARY_KIND
 
 
 def load_inverter(folder, precision="auto", weights="default"):
@@ -373,12 +359,7 @@ def load_inverter(folder, precision="auto", weights="default"):
                                precision=precision)
     inverter.build()
     path = os.path.join(folder, WEIGHTS_FILE)
-    try:
-        with np.load(path) as stored:
-            stored = {key: stored[key] for key in stored.files}
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{path}: cannot read weights ({error})")
-    assign_decoder_weights(inverter, stored, path)
+    assign_decoder_weights(inverter, read_weights(path), path)
     return inverter, info
 
 
