@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.distances import distances
 from benchmarks.machine import cpu_model
 from benchmarks.timing import matmul_throughput
 from tf_nst.engine.feedforward.rendering import FeedForward
@@ -223,15 +224,6 @@ def batching(model, sizes, ks=(1, 2, 4, 8), rounds=3):
                       f"{statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}, {rounds} rounds; "
                       f"{cpu_model()}; {load()})", flush=True)
     return figures
-
-
-def distances(objective, rgb, content_rgb, style_rgb):
-    """`(style distance, content distance)`: the engine's normalized style and content terms."""
-    stylizer_loss = objective.value_and_grad(
-        objective.compute_targets(tf.constant(content_rgb[None], tf.float32),
-                                  [tf.constant(style_rgb[None], tf.float32)], tf.ones([1])), 1.0, 1.0, 0.0)
-    _, parts, _ = stylizer_loss(tf.constant(np.asarray(rgb, np.float32)[None]))
-    return float(parts[2]), float(parts[1])
 
 
 def quality(model, photos, size, steps=200, style="starry_night"):
