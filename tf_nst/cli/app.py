@@ -12,6 +12,8 @@
     python cli.py stylize PHOTO --model starry_night -o OUT.png
 """
 
+import contextlib
+
 import click
 
 from tf_nst.cli.batch import batch
@@ -22,7 +24,32 @@ from tf_nst.cli.stylize import info, stylize
 from tf_nst.cli.video import video
 
 
-@click.group()
+@contextlib.contextmanager
+def one_line_usage_errors():
+    """A usage error (click's own, or a command's) as one `Error: ...` line, exit 2: no usage block."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # `cli.py` alone: the help is the answer
+    except click.UsageError as error:
+        line = click.ClickException(error.format_message())
+        line.exit_code = error.exit_code
+        raise line from error
+
+
+class OneLineErrorGroup(click.Group):
+    """The command group; its own parsing and every command's go through `one_line_usage_errors`."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        with one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=OneLineErrorGroup)
 def cli():
     """Neural style transfer in TensorFlow/Keras."""
 

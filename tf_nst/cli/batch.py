@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from tf_nst.cli.feedback import ProgressBar, announce_download, library_errors, stop_signals
+from tf_nst.cli.feedback import ProgressBar, announce_download, import_tensorflow_quietly, library_errors, stop_signals
 from tf_nst.cli.options import build_settings, given, input_options, overwrite_option, preset_option, quiet_option, settings_options
 from tf_nst.cli.serving import export_controls
 from tf_nst.serving import contract
@@ -91,7 +91,7 @@ def _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input
         settings = build_settings(values)
         if settings.style_blend is not None:
             raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
-        with stop_signals() as stop, library_errors():
+        with stop_signals() as stop, library_errors(tensorflow=False):
             return _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels,
                                   quiet, stop)
 
@@ -110,12 +110,14 @@ def _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max
 
 
 def _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet, stop):
-    """A batch with a model built here (`tf_nst.runs.batch.run_batch`)."""
-    from tf_nst.engine.stylizer import Stylizer
+    """A batch with a model built here (`tf_nst.runs.batch.run_batch`); inputs and outputs checked before TensorFlow."""
     from tf_nst.runs import batch as batches
 
     pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else batches.make_pairs(contents, styles)
     batches.plan_outputs(pairs, outdir)
+    import_tensorflow_quietly()
+    from tf_nst.engine.stylizer import Stylizer
+
     announce_download(settings.backbone, settings.weights)
     stylizer = Stylizer(settings)
     bar = ProgressBar(len(pairs), "pair", quiet)

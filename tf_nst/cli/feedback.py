@@ -37,9 +37,15 @@ def import_tensorflow_quietly():
 
 
 @contextlib.contextmanager
-def library_errors():
-    """Import TensorFlow, then turn library errors into one `Error: ...` line (usage errors exit 2)."""
-    import_tensorflow_quietly()
+def library_errors(tensorflow=True):
+    """Turn library errors into one `Error: ...` line (usage errors exit 2); import TensorFlow first.
+
+    `tensorflow=False` leaves the import to the block (`import_tensorflow_quietly()` where it is
+    needed): the checks before it (paths, outputs, model names) then answer at once, not after
+    the seconds TensorFlow's import takes.
+    """
+    if tensorflow:
+        import_tensorflow_quietly()
     try:
         yield
     except InvalidArgumentError as error:

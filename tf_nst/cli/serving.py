@@ -4,7 +4,7 @@ import os
 
 import click
 from tf_nst import settings as settings_module
-from tf_nst.cli.feedback import announce_download, library_errors
+from tf_nst.cli.feedback import announce_download, import_tensorflow_quietly, library_errors
 from tf_nst.cli.options import (CLI_FIELDS, build_settings, given, input_options, output_options,
                                 quiet_option, settings_options, style_mask_option)
 from tf_nst.errors import InvalidArgumentError
@@ -33,17 +33,27 @@ def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixe
     if masks.get("style_image_masks"):
         raise click.UsageError("expected no --style-image-mask with --saved-model (an export takes a region mask "
                                "on the content only)")
-    with library_errors():
-        from tf_nst.io import images as image_io
+    with library_errors(tensorflow=False):
         from tf_nst.runs import pairs
+
+        check_request_files(output, overwrite, content, styles[0], masks.get("style_masks"))
+        import_tensorflow_quietly()
         from tf_nst.serving.client import load_saved_model
 
-        image_io.check_output_path(output, overwrite=overwrite)
         plan = pairs.PairPlan.from_export(path, contract.wire_controls(controls),
                                           values["size"] if given("size") else None, max_input_pixels)
         served, notes = pairs.run_request(plan, request_pair(content, styles[0], masks.get("style_masks")), output,
                                           load_saved_model(plan.saved_model))
     report_served(output, served, notes, quiet)
+
+
+def check_request_files(output, overwrite, content, style, style_masks):
+    """The output and input files of a one-style request, checked before TensorFlow's import (an answer at once)."""
+    from tf_nst.io import images as image_io
+
+    image_io.check_output_path(output, overwrite=overwrite)
+    for path in (content, style, *(style_masks or ())):
+        image_io.check_input_file(path)
 
 
 def request_pair(content, style, style_masks):
@@ -126,13 +136,14 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
     """Stylize CONTENT with STYLE on a TF Serving model server."""
     if bool(server) == bool(rest):
         raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
-    with library_errors():
-        from tf_nst.io import images as image_io
+    with library_errors(tensorflow=False):
         from tf_nst.runs import pairs
-        from tf_nst.serving import client as serving
 
         controls = contract.wire_controls(controls)
-        image_io.check_output_path(output, overwrite=overwrite)
+        check_request_files(output, overwrite, content, style, style_masks)
+        import_tensorflow_quietly()
+        from tf_nst.serving import client as serving
+
         pair = request_pair(content, style, style_masks)
         stored = {"server": server or rest, "model": model_name,
                   **{key: value for key, value in controls.items() if value is not None}}

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from tf_nst.cli.feedback import (ProgressReporter, announce_download, library_errors, stop_signals, tiling_text,
-                                 write_json)
+from tf_nst.cli.feedback import (ProgressReporter, announce_download, import_tensorflow_quietly, library_errors,
+                                 stop_signals, tiling_text, write_json)
 from tf_nst.cli.options import (DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, input_options, output_options,
                                 quiet_option, replay_options, reset_replayed_schedule, run_options,
                                 settings_options, style_image_mask_option, style_mask_option)
@@ -50,6 +50,8 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
     """
     if model:
+        with library_errors(tensorflow=False):
+            check_model_inputs(model, content or DEFAULT_CONTENT, style_masks, output, overwrite)
         return stylize_model_command(model, content, styles, output, overwrite, style_masks, values,
                                      max_input_pixels, quiet)
     replay = click.get_current_context().meta.get("replay_inputs", (None, None, {}))
@@ -69,14 +71,16 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
         raise click.BadParameter(
             f"expected {len(styles)} weights (one per style), received {len(settings.style_blend)}",
             param_hint="'--style-blend'")
-    with stop_signals() as stop, library_errors():
+    with stop_signals() as stop, library_errors(tensorflow=False):
         from tf_nst.io import images as image_io
 
-        # Every check that can fail runs before the (long) optimization.
+        # Every check that can fail runs before the (long) optimization; those that need no
+        # TensorFlow (outputs, inputs, masks) before its import, so a wrong command answers at once.
         image_io.check_output_path(output, overwrite=overwrite)
         if log_json:
             image_io.check_output_path(log_json, overwrite=overwrite, suffix=".json")
         loaded = load_run_inputs(content, styles, masks, settings, max_input_pixels)
+        import_tensorflow_quietly()
         announce_download(settings.backbone, settings.weights)
         check_preset_backbone(settings.backbone, settings.loss_form)
         config, result = _run(settings, loaded, [content] + styles, masks, output, save_every, tensorboard,
@@ -102,6 +106,17 @@ def stylize_model_command(model, content, styles, output, overwrite, style_masks
                               max_input_pixels, quiet)
 
 
+def check_model_inputs(model, content, style_masks, output, overwrite):
+    """`stylize --model`'s checks that need no TensorFlow: the output, the input files, the model's name."""
+    from tf_nst.io import images as image_io
+    from tf_nst.io.model_folders import resolve_model
+
+    image_io.check_output_path(output, overwrite=overwrite)
+    for path in (content, *style_masks):
+        image_io.check_input_file(path)
+    resolve_model(model)
+
+
 def mask_arguments(styles, style_masks, style_image_masks, replayed=None):
     """`{"style_masks": [...], "style_image_masks": [...]}` of the command line (or a replay), checked for count."""
     masks = dict(replayed or {})
@@ -117,7 +132,10 @@ def mask_arguments(styles, style_masks, style_image_masks, replayed=None):
 
 
 def load_run_inputs(content, styles, masks, settings, max_input_pixels):
-    """Read every input once, with the pixel cap, and build the run's `Regions` from them (before the model)."""
+    """Read every input once, with the pixel cap, and build the run's `Regions` from them (before the model).
+
+    TensorFlow is imported only for `--init model:NAME` (the network's result), after the other inputs.
+    """
     from tf_nst.engine.masks import Regions
     from tf_nst.io import images as image_io
 
@@ -128,13 +146,17 @@ def load_run_inputs(content, styles, masks, settings, max_input_pixels):
     # A start image is read here once, with the cap, and given to the run (the Stylizer does not read it again).
     loaded["init"] = load(settings.init) if isinstance(settings.init, str) and settings.init not in INIT_MODES \
         and not settings.init.startswith(MODEL_INIT_PREFIX) else None
-    if isinstance(settings.init, str) and settings.init.startswith(MODEL_INIT_PREFIX):
-        from tf_nst.cli.realtime import model_start
-
-        loaded["init"] = model_start(settings.init[len(MODEL_INIT_PREFIX):], loaded["content"].rgb, settings)
     loaded["regions"] = Regions.build([load(path) for path in masks.get("style_masks", ())] or None,
                                       [load(path) for path in masks.get("style_image_masks", ())] or None,
                                       loaded["content"].rgb.shape, [style.rgb.shape for style in loaded["styles"]])
+    if isinstance(settings.init, str) and settings.init.startswith(MODEL_INIT_PREFIX):
+        from tf_nst.cli.realtime import model_start
+        from tf_nst.io.model_folders import resolve_model
+
+        name = settings.init[len(MODEL_INIT_PREFIX):]
+        resolve_model(name)  # a wrong name answers before TensorFlow's import
+        import_tensorflow_quietly()
+        loaded["init"] = model_start(name, loaded["content"].rgb, settings)
     return loaded
 
 

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from tf_nst.cli.feedback import ProgressBar, announce_download, library_errors, stop_signals
+from tf_nst.cli.feedback import ProgressBar, announce_download, import_tensorflow_quietly, library_errors, stop_signals
 from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, given, input_options, overwrite_option, preset_option,
                                 quiet_option, settings_options, style_mask_option)
 from tf_nst.settings import VideoSettings
@@ -54,7 +54,7 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
         clip, result = video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings,
                                         video_settings, quiet)
     else:
-        with stop_signals() as stop, library_errors():
+        with stop_signals() as stop, library_errors(tensorflow=False):
             clip, result = _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet,
                                           settings, video_settings, stop, style_masks)
     for note in clip.notes + result.notes:
@@ -79,14 +79,17 @@ def _check_video_options(model):
 
 def _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet, settings,
                    video_settings, stop, style_masks=()):
-    """Check the output and styles, open the clip, build the Stylizer and run `tf_nst.runs.video`."""
-    from tf_nst.engine.flow import TemporalLoss
-    from tf_nst.engine.stylizer import Stylizer
+    """Check the output and styles, open the clip (before TensorFlow's import), build the Stylizer and run
+    `tf_nst.runs.video`."""
     from tf_nst.runs import video as videos
 
     videos.check_video_output(output, overwrite)
     style_images = videos.load_styles(styles, max_input_pixels)  # decoded once; a bad style fails first
     clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
+    import_tensorflow_quietly()
+    from tf_nst.engine.flow import TemporalLoss
+    from tf_nst.engine.stylizer import Stylizer
+
     announce_download(settings.backbone, settings.weights)
     terms = settings.extra_loss_terms
     if video_settings.temporal_weight > 0:

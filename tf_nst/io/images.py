@@ -36,12 +36,8 @@ class LoadedImage:
     path: str | None = None
 
 
-def load_image(path, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
-    """Read an image file into a `LoadedImage`, refusing anything not an image.
-
-    EXIF orientation is honoured; grayscale, palette, CMYK, 16-bit and
-    alpha images are converted to RGB (+ alpha).
-    """
+def check_input_file(path):
+    """`path` (as a string) if it is a readable, non-empty regular file, else an `ImageError` (nothing decoded)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ImageError(path, "no such file")
@@ -54,6 +50,16 @@ def load_image(path, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
         raise ImageError(path, "permission denied")
     if os.path.getsize(path) == 0:
         raise ImageError(path, "file is empty")
+    return path
+
+
+def load_image(path, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
+    """Read an image file into a `LoadedImage`, refusing anything not an image.
+
+    EXIF orientation is honoured; grayscale, palette, CMYK, 16-bit and
+    alpha images are converted to RGB (+ alpha).
+    """
+    path = check_input_file(path)
     notes = []
     try:
         with _pillow_bomb_check_off(), Image.open(path) as image:
