@@ -7,7 +7,7 @@ import tensorflow as tf
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import gradient_image, tiny_styled_network
+from conftest import CONTENT_PATH, gradient_image, tiny_styled_network
 from model_server import start_server
 from tf_nst.cli import app as cli
 from tf_nst.engine.feedforward.rendering import FeedForward
@@ -101,3 +101,76 @@ def test_cli_export_and_request_path_unchanged(trained, tmp_path, content_path):
                                           "float32", "-o", str(direct)])
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(direct).convert("RGB")))
+
+
+def test_cli_saved_model_equals_model_with_a_region_mask_to_fit(trained, tmp_path):
+    """T1 (the same ops, float32): a soft region mask at the photo's full size, photo and mask fitted to
+    --size: `stylize --saved-model` equals `stylize --model --precision float32` pixel for pixel (the mask
+    fitted, made grey uint8, feathered and mixed by the same functions on both paths)."""
+    _, folder, _, _, _, _ = trained
+    base = str(tmp_path / "exp")
+    assert CliRunner().invoke(cli.cli, ["export", "--model", folder, "--output", base]).exit_code == 0
+    Image.fromarray(gradient_image(96, 128, seed=9)).save(tmp_path / "photo.png")
+    mask = np.zeros((96, 128), np.uint8)
+    mask[10:80, 20:100] = np.linspace(90, 255, 80).astype(np.uint8)
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    common = [str(tmp_path / "photo.png"), "--region-mask", str(tmp_path / "mask.png"), "--size", "64"]
+    result = CliRunner().invoke(cli.cli, ["stylize", "--saved-model", base, *common, "-o", str(tmp_path / "served.png")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli.cli, ["stylize", "--model", folder, "--precision", "float32", *common,
+                                          "-o", str(tmp_path / "direct.png")])
+    assert result.exit_code == 0, result.output
+    served = np.asarray(Image.open(tmp_path / "served.png").convert("RGB"))
+    assert served.shape == (48, 64, 3)
+    np.testing.assert_array_equal(served, np.asarray(Image.open(tmp_path / "direct.png").convert("RGB")))
+
+
+def test_export_blend_equals_its_normalized_weights(trained):
+    """T1 (the same ops, float32): `style_weights` (2, 1) through the export equal the library's blend
+    `calm:2,wild:1` (`resolve_blend`), and (0.667, 0.333) the library's `calm:0.667,wild:0.333`; the two
+    blends are one grey level apart at most (T4: the weights rounded to three digits)."""
+    network, _, _, path, _, _ = trained
+    signature = tf.saved_model.load(path).signatures[contract.SERVING_DEFAULT]
+    content = gradient_image(48, 64, seed=8)
+
+    def served(weights):
+        outputs = signature(content=tf.constant(content[None]), style=tf.zeros([1, 1, 1, 3], tf.uint8),
+                            mask=tf.fill([1, 1, 1, 1], tf.constant(255, tf.uint8)),
+                            style_weights=tf.constant([weights], tf.float32))
+        return outputs[contract.STYLIZED][0].numpy()
+
+    library = FeedForward(network)
+    thirds, rounded = served([2.0, 1.0]), served([0.667, 0.333])
+    np.testing.assert_array_equal(thirds, library.stylize(content, "calm:2,wild:1"))
+    np.testing.assert_array_equal(rounded, library.stylize(content, "calm:0.667,wild:0.333"))
+    assert np.abs(thirds.astype(int) - rounded.astype(int)).max() <= 1
+    assert np.abs(thirds.astype(int) - served([1.0, 0.0]).astype(int)).max() > 10  # the blend matters
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_bundled_export_equals_stylize_model(precision, tmp_path):
+    """T1 (the same ops): `stylize --saved-model` on the bundled model exported at a precision equals
+    `stylize --model starry_night --precision` it, pixel for pixel, at 256 px: `export --model bundled`
+    (float32) and, bfloat16, the network exported with that policy (its kernels in the SavedModel are the
+    library's: equal on a CPU with native bf16 and on one that emulates it)."""
+    from tf_nst.engine.feedforward.model_files import load_model
+    from tf_nst.io.model_folders import resolve_model
+    from tf_nst.runs.training_models import network_policy
+
+    exported = str(tmp_path / "exp")
+    if precision == "float32":
+        result = CliRunner().invoke(cli.cli, ["export", "--model", "bundled", "--output", exported])
+        assert result.exit_code == 0, result.output
+    else:
+        network, info = load_model(resolve_model("bundled")[0], dtype=network_policy(precision))
+        export_network(network, exported, info)
+    photo = CONTENT_PATH  # at 256 px two pixels of it rounded apart when the export mixed in its default mask
+    result = CliRunner().invoke(cli.cli, ["stylize", "--saved-model", exported, photo, "--size", "256",
+                                          "-o", str(tmp_path / "served.png")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli.cli, ["stylize", photo, "--model", "starry_night", "--precision", precision,
+                                          "--size", "256", "-o", str(tmp_path / "direct.png")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "served.png").convert("RGB")),
+                                  np.asarray(Image.open(tmp_path / "direct.png").convert("RGB")))

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_nst.engine.masks import feather_masks
+from tf_nst.engine.feedforward.rendering import composite, soft_alpha, to_uint8
 from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS, EXPORT_INFO_FILE, FEEDFORWARD_KIND,
                                      LOSSES, MASK,
@@ -44,16 +44,22 @@ class FeedForwardSignatures:
         self.default_weights = np.eye(network.num_styles, dtype=np.float32)[:1]
 
     def stylize(self, content, mask, style_weights):
-        """uint8 stylized content, the style blended with the photo by the mask."""
+        """uint8 stylized content, the style blended with the photo by the mask.
+
+        The library's steps (`tf_nst.engine.feedforward.rendering`): a mask white everywhere is no
+        mask (the network's output rounded, as `FeedForward.stylize` without regions); any other is
+        feathered by `soft_alpha` and mixed by `composite`."""
         mask = self.checks.check_mask(mask, content)
         weights = tf.cast(style_weights, tf.float32)
         weights = weights / tf.maximum(tf.reduce_sum(weights, -1, keepdims=True), 1e-6)
         photo = tf.cast(content, tf.float32)
         stylized = self.network({"image": photo, "style_weights": weights})
         shape = tf.shape(content)
-        alpha = feather_masks(tf.cast(mask, tf.float32) / 255.0, shape[1], shape[2])  # soft edges as the CLI's
-        out = alpha * stylized + (1.0 - alpha) * photo
-        return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+
+        def masked():
+            return composite(photo, [stylized], [soft_alpha(mask, shape[1], shape[2])])
+
+        return to_uint8(tf.cond(tf.reduce_all(tf.equal(mask, 255)), lambda: stylized, masked))
 
     def endpoints(self):
         """`{signature name: (function, input_signature)}` with tensor defaults."""

@@ -7,6 +7,11 @@ edges in between; one mask per style of a blend), and `preserve_colors` (`lumina
 stylized luminance; `histogram`: the stylized colours matched to the photo's). A photo of more
 than `max_tile_pixels` pixels is rendered in tiles with the whole image's statistics
 (`tf_nst.engine.feedforward.tiling`).
+
+The steps after the network are functions shared with the SavedModel of
+`tf_nst.serving.feedforward_export`, so a photo gives the same pixels through either: `soft_alpha`
+(a grey uint8 mask to feathered weights), `composite` (renderings placed by their masks over the
+photo) and `to_uint8` (the one rounding).
 """
 
 import logging
@@ -16,7 +21,7 @@ import tensorflow as tf
 
 from tf_nst.engine import colors
 from tf_nst.engine.feedforward.tiling import render_tiled
-from tf_nst.engine.masks import FEATHER, Regions, feather_masks
+from tf_nst.engine.masks import FEATHER, Regions, as_uint8, feather_masks, fit_masks
 from tf_nst.engine.feedforward.transformer import style_weights_for
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings import resolve_blend
@@ -90,8 +95,7 @@ class FeedForward:
             out = self.render(rgb, style_weights_for(self.style_names, blend))
         else:
             out = self.masked(rgb, blend, feathered(regions.region_masks, np.shape(rgb)))
-        out = np.clip(np.round(out), 0, 255).astype(np.uint8)
-        return apply_colors(out, rgb, preserve_colors)
+        return apply_colors(to_uint8(out).numpy(), rgb, preserve_colors)
 
     def masked(self, rgb, blend, masks):
         """Each style where its mask says (mask-weighted), the photo where no mask covers.
@@ -100,15 +104,33 @@ class FeedForward:
         if len(masks) != len(blend):
             raise InvalidArgumentError(
                 f"expected one style mask per style ({len(blend)}). Received: {len(masks)} mask(s)")
-        photo = np.asarray(rgb, np.float32)
-        stack = np.stack([np.clip(np.asarray(mask, np.float32), 0.0, 1.0) for mask in masks], 0)
-        coverage = stack.sum(0)
-        scale = np.where(coverage > 1.0, 1.0 / np.maximum(coverage, 1e-6), 1.0)
-        out = photo * (1.0 - np.minimum(coverage, 1.0))[..., None]
-        for name, mask in zip(blend, stack):
-            rendered = self.render(rgb, style_weights_for(self.style_names, {name: 1.0}))
-            out += rendered * (mask * scale)[..., None]
-        return out
+        renderings = [self.render(rgb, style_weights_for(self.style_names, {name: 1.0})) for name in blend]
+        alphas = [np.clip(np.asarray(mask, np.float32), 0.0, 1.0)[..., None] for mask in masks]
+        return composite(np.asarray(rgb, np.float32), renderings, alphas).numpy()
+
+
+def composite(photo, renderings, alphas):
+    """Float `(..., H, W, 3)`: each rendering weighted by its alpha `(..., H, W, 1)` in [0, 1], the photo
+    where the alphas leave room; where they sum above 1 they are scaled to sum to 1.
+
+    The library's masked renders and the export's masked requests both mix with this."""
+    coverage = tf.add_n(alphas) if len(alphas) > 1 else tf.convert_to_tensor(alphas[0])
+    scale = tf.where(coverage > 1.0, 1.0 / tf.maximum(coverage, 1e-6), 1.0)
+    out = photo * (1.0 - tf.minimum(coverage, 1.0))
+    for rendered, alpha in zip(renderings, alphas):
+        out += rendered * (alpha * scale)
+    return out
+
+
+def to_uint8(image):
+    """A float image in [0, 255] as uint8: rounded half to even, then clipped (every feed-forward output)."""
+    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+
+
+def soft_alpha(mask, height, width, feather=FEATHER):
+    """Float `(n, height, width, 1)` weights of a grey uint8 mask `(n, h, w, 1)`: divided by 255, fitted
+    and feathered (`tf_nst.engine.masks.feather_masks`). In-graph: the export calls it on a request's mask."""
+    return feather_masks(tf.cast(mask, tf.float32) / 255.0, height, width, feather=feather)
 
 
 def apply_colors(stylized, photo, preserve_colors):
@@ -121,7 +143,9 @@ def apply_colors(stylized, photo, preserve_colors):
 
 
 def feathered(region_masks, shape, feather=FEATHER):
-    """`Regions.region_masks` (float `(h, w)` in [0, 1]) as float `(H, W)` masks at `shape`, each with
-    its edges feathered (`tf_nst.engine.masks.feather_masks`, as the export does)."""
-    return [feather_masks(np.asarray(mask, np.float32)[None, ..., None], *shape[:2], feather=feather)[0, ..., 0].numpy()
+    """`Regions.region_masks` (float `(h, w)` in [0, 1]) as float `(H, W)` masks at `shape`: each fitted to
+    the photo's size and made the grey uint8 a request sends (`as_uint8`, as `tf_nst.runs.pairs.prepare_mask`
+    does), then `soft_alpha` as in the export, so a mask gives the same edge on every path."""
+    height, width = shape[:2]
+    return [soft_alpha(as_uint8(fit_masks([mask], height, width)), height, width, feather=feather)[0, ..., 0].numpy()
             for mask in region_masks]
