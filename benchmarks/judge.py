@@ -165,6 +165,24 @@ def optimization_method(num_steps=OPTIMIZATION_STEPS):
     return OptimizationMethod(num_steps)
 
 
+def arbitrary_method(model=None, transform=None, precision="auto"):
+    """tf-nst's arbitrary-style network (`stylize PHOTO PAINTING --model arbitrary`): any painting.
+
+    `model`: a network folder or name (default `$TF_NST_ARBITRARY`, else the bundled `arbitrary`);
+    `transform`: `wct` or `adain` (default: the folder's).
+    """
+    from tf_nst.runs.arbitrary import ArbitraryRun
+
+    run = ArbitraryRun(model or os.environ.get("TF_NST_ARBITRARY", "arbitrary"), precision=precision,
+                       transform=transform)
+
+    def arbitrary(photo_rgb, painting_rgb, size):
+        return run.stylize(photo_rgb, [painting_rgb], size)
+
+    arbitrary.precision = run.precision
+    return arbitrary
+
+
 # The registry: name -> factory (called once per run, with no arguments) returning a method.
 # Register another method here, or from outside with `METHODS["name"] = factory`, and
 # `--methods name` measures it beside the others on the same pairs.
@@ -172,6 +190,8 @@ METHODS = {
     "peer": peer_method,
     "bundled": bundled_method,
     "optimization": optimization_method,
+    "arbitrary": arbitrary_method,
+    "arbitrary-adain": functools.partial(arbitrary_method, transform="adain"),
 }
 
 

@@ -15,7 +15,7 @@ from click.core import ParameterSource
 from tf_nst import settings as settings_module
 from tf_nst.errors import InvalidArgumentError, NSTError
 from tf_nst.io.inputs import ASSETS
-from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, StylizeSettings, VideoSettings
+from tf_nst.settings import ArbitrarySettings, DEFAULT_MAX_INPUT_PIXELS, StylizeSettings, VideoSettings
 
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
@@ -23,6 +23,7 @@ DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
 FIELDS = settings_module.fields_by_name()
 CLI_FIELDS = tuple(name for name, field in FIELDS.items() if field.metadata["cli"])
 VIDEO_FIELDS = settings_module.fields_by_name(VideoSettings)
+ARBITRARY_FIELDS = settings_module.fields_by_name(ArbitrarySettings)
 
 
 class SettingType(click.ParamType):

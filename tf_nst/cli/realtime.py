@@ -14,15 +14,15 @@ import os
 import click
 
 from tf_nst.cli.feedback import library_errors, stop_signals
-from tf_nst.cli.options import build_settings, settings_options
+from tf_nst.cli.options import build_settings, given, settings_options
 from tf_nst.errors import ModelError
-from tf_nst.settings import TrainSettings, fields_by_name
+from tf_nst.settings import TrainSettings, fields_by_name, option_name
 
 TRAIN_FIELDS = fields_by_name(TrainSettings)
 
 
 @click.command()
-@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("styles", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--photos", "photo_specs", multiple=True, required=True, metavar="DIR|GLOB|FILE",
               help="Training photos: folders, globs or files (repeatable).")
 @click.option("-o", "--output", required=True, type=click.Path(), help="The model folder (a rerun resumes it).")
@@ -32,13 +32,29 @@ TRAIN_FIELDS = fields_by_name(TrainSettings)
               help="Extend this trained model by STYLE(s), training only their normalization parameters.")
 @click.option("--tensorboard", type=click.Path(file_okay=False), default=None, help="TensorBoard log folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--arbitrary", is_flag=True,
+              help="Train an arbitrary-style network instead (no STYLE: decoders that give the photos back "
+                   "from their features; any painting at run time with stylize PHOTO PAINTING --model OUTPUT).")
 @settings_options(tuple(TRAIN_FIELDS), fields=TRAIN_FIELDS)
-def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, quiet, **values):
+def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, quiet, arbitrary, **values):
     """Train a feed-forward network for STYLE(s) on photos: real-time stylization afterwards.
 
     Style names are the files' stems. Ctrl-C saves a checkpoint; the same command resumes.
+    With --arbitrary, no STYLE: an arbitrary-style network for any painting.
     """
     settings = build_settings(values, TrainSettings)
+    if arbitrary:
+        from tf_nst.cli.arbitrary import ARBITRARY_TRAIN_FIELDS, train_arbitrary
+
+        misplaced = [name for name in TRAIN_FIELDS if name not in ARBITRARY_TRAIN_FIELDS and given(name)]
+        if styles or add_style or preview_specs or tensorboard or misplaced:
+            extra = list(styles[:1]) + ["--add-style"] * bool(add_style) + ["--preview"] * bool(preview_specs) + \
+                ["--tensorboard"] * bool(tensorboard) + [option_name(TRAIN_FIELDS[name]) for name in misplaced]
+            raise click.UsageError(f"expected no STYLE and none of the styles' options with --arbitrary (its "
+                                   f"decoders learn from photos alone). Received: {', '.join(extra)}")
+        return train_arbitrary(list(photo_specs), output, settings, quiet)
+    if not styles:
+        raise click.UsageError("expected at least one STYLE image (or --arbitrary)")
     with stop_signals() as stop, library_errors():
         from tf_nst.io.inputs import expand_inputs
         from tf_nst.runs.training import train as run_training
@@ -57,13 +73,15 @@ def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, qu
 @click.command()
 def models():
     """List the bundled and local trained models (local: $TF_NST_MODELS, default ~/.tf-nst/models)."""
-    from tf_nst.io.model_folders import model_folders, read_model_info
+    from tf_nst.io.model_folders import is_arbitrary, model_folders, read_model_info
 
     for kind, folder in model_folders():
         info = read_model_info(folder)
         provenance = info.get("provenance", {})
-        click.echo(f"{os.path.basename(folder)} ({kind}, {folder}): styles "
-                   f"{', '.join(info['config']['style_names'])}; {provenance.get('steps', '?')} steps")
+        name = os.path.basename(folder)
+        what = (f"any painting (stylize PHOTO PAINTING... --model {name})" if is_arbitrary(info)
+                else f"styles {', '.join(info['config']['style_names'])}")
+        click.echo(f"{name} ({kind}, {folder}): {what}; {provenance.get('steps', '?')} steps")
 
 
 def model_info_lines(folder):

@@ -61,7 +61,8 @@ class ArbitraryRun:
                 "transform": self.transform, "strength": float(strength), "size": int(size),
                 "style_blend": resolve_blend(blend, painting_names) if len(painting_names) > 1 else None,
                 "preserve_colors": preserve_colors, "precision": self.precision,
-                "model_provenance": {key: recorded.get(key) for key in ("steps", "photos")}}
+                "model_provenance": {"steps": recorded.get("steps"),
+                                     "photos": {key: recorded.get("photos", {}).get(key) for key in ("count", "sha256")}}}
 
     def stylize(self, rgb, paintings, size, strength=1.0, blend=None, region_masks=None, preserve_colors="none",
                 painting_names=None):

@@ -209,6 +209,16 @@ class VideoSettings(CheckedSettings):
         maximum=1.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class ArbitrarySettings(CheckedSettings):
+    """The settings of an arbitrary-style network's run (`stylize PHOTO PAINTING... --model arbitrary`;
+    tf_nst/runs/arbitrary.py) beyond the size, blend, region masks and colours it shares."""
+
+    strength: float = setting(
+        1.0, "With --model arbitrary: how far the photo's features move to the paintings' statistics, from 0 "
+        "(the photo) to 1 (the full style).", kind=float, minimum=0.0, maximum=1.0)
+
+
 def shared(name, **changes):
     """A `StylizeSettings` field reused by another settings class (same checks, help and option)."""
     field = {field.name: field for field in dataclasses.fields(StylizeSettings)}[name]

@@ -19,6 +19,7 @@ image = inverter.decode(1, inverter.encode(np.zeros((1, 32, 32, 3), "float32"), 
 ```
 """
 
+import functools
 import json
 import os
 
@@ -278,10 +279,17 @@ class ArbitraryStylizer:
             inverter.build()  # the decoders' variables exist before the traced functions run
         self.inverter, self.transform = inverter, transform
         self.levels = tuple(levels or range(inverter.levels, 0, -1))
-        self._encode = tf.function(lambda images, level: inverter.encode(images, level),
-                                   reduce_retracing=True)
-        self._decode = tf.function(lambda level, features: inverter.decode(level, features),
-                                   reduce_retracing=True)
+        # One traced function per level and direction (a level is part of the graph, not an argument).
+        self._encoders = {level: tf.function(functools.partial(inverter.encode, level=level), reduce_retracing=True)
+                          for level in self.levels}
+        self._decoders = {level: tf.function(functools.partial(inverter.decode, level), reduce_retracing=True)
+                          for level in self.levels}
+
+    def _encode(self, images, level):
+        return self._encoders[level](images)
+
+    def _decode(self, level, features):
+        return self._decoders[level](features)
 
     def painting_statistics(self, painting):
         """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: computed once, reused per photo."""
