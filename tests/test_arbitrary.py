@@ -106,3 +106,12 @@ def test_folder_round_trip(tmp_path):
 def test_a_styles_model_is_not_an_arbitrary_network(model_folder):
     with pytest.raises(ModelError, match="expected an arbitrary-style network folder"):
         load_inverter(model_folder, weights=None)
+
+
+def test_any_photo_size_comes_back_whole():
+    """Sizes that are not multiples of the pooling grid are padded and cropped back."""
+    stylizer = ArbitraryStylizer(FeatureInverter(backbone="vgg16", weights=None, levels=3))
+    rng = np.random.default_rng(3)
+    out = stylizer.stylize(rng.uniform(0, 255, (37, 45, 3)), [rng.uniform(0, 255, (20, 24, 3))],
+                           region_weights=[np.ones((37, 45), np.float32)])
+    assert out.shape == (37, 45, 3)

@@ -138,13 +138,16 @@ def covariance_roots(flat, weights=None, epsilon=1e-5):
     mean = tf.reduce_sum(flat * weights, axis=1, keepdims=True) / total
     centred = (flat - mean) * tf.sqrt(weights)
     covariance = tf.matmul(centred, centred, transpose_b=True) / tf.maximum(total - 1.0, 1.0)
+    # The eigendecomposition in float64 (it costs little at C <= 512): in float32, near-degenerate deep
+    # features left a few pixels 5 grey levels apart between kernels.
+    covariance = tf.cast(covariance, tf.float64)
     # Relative to the average variance, so a flat painting (all channels near zero) stays finite.
     scale = tf.reduce_mean(tf.linalg.diag_part(covariance)) + 1e-8
-    values, vectors = tf.linalg.eigh(covariance + epsilon * scale * tf.eye(channels))
+    values, vectors = tf.linalg.eigh(covariance + epsilon * scale * tf.eye(channels, dtype=tf.float64))
     values = tf.maximum(values, epsilon * scale)
     root = tf.matmul(vectors * tf.sqrt(values), vectors, transpose_b=True)
     inverse_root = tf.matmul(vectors * tf.math.rsqrt(values), vectors, transpose_b=True)
-    return mean, root, inverse_root
+    return mean, tf.cast(root, tf.float32), tf.cast(inverse_root, tf.float32)
 
 
 def whiten_colour(content, style_statistics, content_weights=None):
@@ -310,13 +313,20 @@ class ArbitraryStylizer:
         statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
         if blend is None:
             blend = [1.0 / len(statistics)] * len(statistics)
-        image = tf.convert_to_tensor(photo, tf.float32)[None]
+        height, width = np.shape(photo)[:2]
+        # Reflect-padded to the deepest level's pooling grid, so the decoders give back every pixel.
+        grid = 2 ** (max(self.levels) - 1)
+        padding = [[0, -height % grid], [0, -width % grid]]
+        image = tf.pad(tf.convert_to_tensor(photo, tf.float32), padding + [[0, 0]], mode="REFLECT")[None]
+        if region_weights is not None:
+            region_weights = [np.pad(np.asarray(weights, np.float32), padding, mode="reflect")
+                              for weights in region_weights]
         for level in self.levels:
             features = self._encode(image, level)[0]
             target = self._target(features, [stats[level] for stats in statistics], blend, region_weights)
             mixed = strength * target + (1.0 - strength) * features
             image = tf.clip_by_value(self._decode(level, mixed[None]), 0.0, 255.0)
-        return image[0]
+        return image[0, :height, :width]
 
     def _target(self, features, statistics, blend, region_weights):
         if region_weights is None:
