@@ -222,7 +222,7 @@ def test_batch_with_masks_names_provenance_rerun_and_a_changed_or_black_mask(sty
                                         "Received: every mask black")
     assert pngs(outdir) == ["photo--waves--left.png", "photo--waves.png"]
     stored = read_provenance(outdir / "photo--waves--left.png")
-    assert stored["masks"] == {"style_masks": [left]} and stored["inputs"] == [content, style]
+    assert stored["masks"] == {"region_masks": [left]} and stored["inputs"] == [content, style]
     assert len(stored["inputs_sha256"]) == 3 and left in stored["inputs_sha256"]
     masked, plain = pixels(outdir / "photo--waves--left.png"), pixels(outdir / "photo--waves.png")
     assert not np.array_equal(masked, plain)

@@ -39,7 +39,7 @@ def test_two_styles_two_masks_recorded_and_replayed(tmp_path):
                  "--style-image-mask", "none", "--style-image-mask", sky, "-o", out, *FAST)
     assert result.exit_code == 0, result.output
     stored = read_provenance(out)
-    assert stored["masks"] == {"style_masks": [left, right], "style_image_masks": [None, sky]}
+    assert stored["masks"] == {"region_masks": [left, right], "style_image_masks": [None, sky]}
     assert set(stored["inputs_sha256"]) == {CONTENT_PATH, STYLE_PATH, left, right, sky}
     replay = tmp_path / "replay.png"
     result = CliRunner().invoke(cli.cli, ["stylize", "--from", str(out), "-o", str(replay), "--quiet"])
@@ -47,6 +47,33 @@ def test_two_styles_two_masks_recorded_and_replayed(tmp_path):
     replayed = read_provenance(replay)
     assert replayed["masks"] == stored["masks"]
     assert replayed["settings"] == stored["settings"] and replayed["inputs_sha256"] == stored["inputs_sha256"]
+
+
+def test_png_with_the_old_region_mask_key_replays(tmp_path):
+    """A PNG written before the region masks were named `region_masks` (provenance key `style_masks`) replays
+    with `stylize --from`; `save_png(masks={"style_masks": ...})` still writes, with a DeprecationWarning."""
+    from PIL import PngImagePlugin
+
+    from tf_nst.io.images import save_png
+
+    left = write_mask(tmp_path / "left.png", 512, 512)
+    out = tmp_path / "out.png"
+    assert run(CONTENT_PATH, STYLE_PATH, "--region-mask", left, "-o", out, *FAST).exit_code == 0
+    old = tmp_path / "old.png"
+    info = PngImagePlugin.PngInfo()
+    for key, value in {**read_png_text(out), "tf_nst:masks": json.dumps({"style_masks": [left]})}.items():
+        info.add_text(key, value)
+    Image.open(out).save(old, pnginfo=info)
+    assert read_provenance(old)["masks"] == {"region_masks": [left]}
+    replay = tmp_path / "replay.png"
+    result = CliRunner().invoke(cli.cli, ["stylize", "--from", str(old), "-o", str(replay), "--quiet"])
+    assert result.exit_code == 0, result.output
+    replayed, stored = read_provenance(replay), read_provenance(out)
+    assert replayed["masks"] == {"region_masks": [left]}
+    assert replayed["settings"] == stored["settings"] and replayed["inputs_sha256"] == stored["inputs_sha256"]
+    with pytest.warns(DeprecationWarning, match="style_masks"):
+        save_png(tmp_path / "direct.png", np.zeros((8, 8, 3), np.uint8), settings={}, masks={"style_masks": [left]})
+    assert read_provenance(tmp_path / "direct.png")["masks"] == {"region_masks": [left]}
 
 
 @pytest.mark.parametrize("make, args, message", [
@@ -74,5 +101,5 @@ def test_log_json_records_the_masks(tmp_path):
     log = tmp_path / "log.json"
     result = run(CONTENT_PATH, STYLE_PATH, "--style-mask", mask, "-o", tmp_path / "o.png", "--log-json", log, *FAST)
     assert result.exit_code == 0, result.output
-    assert json.loads(log.read_text())["masks"] == {"style_masks": [mask]}
+    assert json.loads(log.read_text())["masks"] == {"region_masks": [mask]}
     assert "tf_nst:masks" in read_png_text(tmp_path / "o.png")

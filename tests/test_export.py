@@ -151,7 +151,7 @@ def test_masked_request_equals_library_call_and_white_is_unmasked(served, export
     stylizer, base, _ = exported
     content, style = images(seed=4)
     mask = half_mask(*content.shape[:2])
-    library = Stylizer.stylize(stylizer, content, style, masks=[mask])
+    library = Stylizer.stylize(stylizer, content, style, region_masks=[mask])
     model = serving.load_saved_model(base)
     local = model.stylize(content, style, mask=mask)
     np.testing.assert_array_equal(local.image, library.image)
@@ -382,7 +382,7 @@ def test_cli_request_and_saved_model_take_a_mask(served, exported, content_path,
     expected = model.stylize(content, style, mask=mask, steps=2)
     for path in (served_png, local_png):
         np.testing.assert_array_equal(load_image(path).rgb, expected.image)
-        assert read_provenance(path)["masks"] == {"style_masks": [mask_path]}
+        assert read_provenance(path)["masks"] == {"region_masks": [mask_path]}
     result = runner.invoke(cli.cli, ["stylize", "--saved-model", exported[2], content_path, style_path,
                                      "--style-image-mask", mask_path, "-o", str(tmp_path / "x.png")])
     assert result.exit_code == 2 and "expected no --style-image-mask with --saved-model" in result.output

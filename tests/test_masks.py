@@ -73,13 +73,13 @@ def test_prepare_masks_errors_and_notes():
         prepare_masks([black, black], None, content, styles)
     with pytest.raises(InvalidArgumentError, match=r"expected masks\[1\] with the aspect ratio of its image"):
         prepare_masks([white, np.ones((100, 150), np.float32)], None, content, styles)
-    masks, style_masks, notes = prepare_masks([white, np.ones((100, 201), np.float32)], [None, None], content,
+    masks, style_image_masks, notes = prepare_masks([white, np.ones((100, 201), np.float32)], [None, None], content,
                                               styles)
-    assert style_masks is None and len(masks) == 2
+    assert style_image_masks is None and len(masks) == 2
     assert notes == ["masks[1]: 201x100 resized to its image's 200x100"]
     _, _, notes = prepare_masks([white, black], None, content, styles)
     assert notes == ["masks[1] is black everywhere: style 1 is not used"]
-    with pytest.raises(InvalidArgumentError, match=r"expected style_masks\[0\] with a region"):
+    with pytest.raises(InvalidArgumentError, match=r"expected style_image_masks\[0\] with a region"):
         prepare_masks(None, [np.zeros((50, 50)), None], content, styles)
 
 

@@ -107,7 +107,7 @@ def test_a_pair_with_a_mask_equals_the_export_called_with_that_mask(setup, tmp_p
     np.testing.assert_array_equal(np.asarray(Image.open(output).convert("RGB")), expected.image)
     assert not np.array_equal(expected.image, model.stylize(content, style).image)
     stored = read_provenance(output)
-    assert stored["masks"] == {"style_masks": [masked.mask]} and masked.mask in stored["inputs_sha256"]
+    assert stored["masks"] == {"region_masks": [masked.mask]} and masked.mask in stored["inputs_sha256"]
     assert pairs.run_pair(plan, masked, output, lambda: model).status == "skipped"
     Image.fromarray(255 - mask).save(root / "left.png")  # changed mask bytes: redone
     assert pairs.run_pair(plan, masked, output, lambda: model).status == "ok"

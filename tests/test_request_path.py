@@ -100,7 +100,7 @@ def test_a_masked_request_gives_the_same_pixels_on_every_front_end(setup, tmp_pa
     assert all(entry["settings"] == stored[0]["settings"] for entry in stored)  # a one-scale Stylizer's
     assert all(sorted(entry["inputs_sha256"].values()) == sorted(stored[0]["inputs_sha256"].values())
                for entry in stored)
-    assert all(entry["masks"] == {"style_masks": [pair.mask]} for entry in stored)
+    assert all(entry["masks"] == {"region_masks": [pair.mask]} for entry in stored)
 
 
 def test_a_renamed_input_is_skipped_alike_on_every_engine(setup, tmp_path):

@@ -211,7 +211,7 @@ def test_paint_run_stop_download_provenance_replay(studio, browser, inputs, tmp_
     stored = read_provenance(output)
     settings = stored["settings"]
     assert (settings["size"], settings["num_steps"], settings["backbone"]) == (64, 20, "vgg16-hed")
-    [mask_path] = stored["masks"]["style_masks"]
+    [mask_path] = stored["masks"]["region_masks"]
     assert file_sha256(mask_path) in stored["inputs_sha256"].values()
     mask = np.asarray(Image.open(mask_path))
     assert mask.shape == (64, 96)  # the content's size

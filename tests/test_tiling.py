@@ -35,8 +35,8 @@ def _inputs(height, width):
 def _evaluate(objective, content, style_a, style_b, x, masks, weights):
     @tf.function(input_signature=[ANY_SIZE, ANY_SIZE, ANY_SIZE, ANY_SIZE, ANY_MASK])
     def run(content, style_a, style_b, x, masks):
-        targets = objective.compute_targets(content, [style_a, style_b], tf.constant([0.3, 0.7]), masks=masks,
-                                            style_masks=[None, masks[:, :36, :36, :1]])
+        targets = objective.compute_targets(content, [style_a, style_b], tf.constant([0.3, 0.7]), region_masks=masks,
+                                            style_image_masks=[None, masks[:, :36, :36, :1]])
         _, parts, grad = objective.value_and_grad(targets, *weights)(x)
         return parts, grad
 

@@ -262,7 +262,7 @@ def test_a_masked_video_keeps_the_black_half_resumes_and_redoes_a_changed_mask(t
         # both halves change alike), on later frames too: a pan carries no style across the boundary.
         assert change[:, 30:].mean() < 0.35 * change[:, :20].mean(), (change[:, 30:].mean(), change[:, :20].mean())
     text = read_png_text(result.frames[2])
-    assert json.loads(text["tf_nst:masks"]) == {"style_masks": [str(tmp_path / "left.png")]}
+    assert json.loads(text["tf_nst:masks"]) == {"region_masks": [str(tmp_path / "left.png")]}
     assert str(tmp_path / "left.png") in json.loads(text["tf_nst:inputs_sha256"])
 
     folder = tmp_path / "masks"
@@ -274,7 +274,7 @@ def test_a_masked_video_keeps_the_black_half_resumes_and_redoes_a_changed_mask(t
                             masks=[str(folder)], callback=lambda progress: done.append(progress.frame),
                             should_stop=lambda: len(done) >= 3)
     assert stopped.interrupted and len(stopped.frames) == 3
-    assert json.loads(read_png_text(stopped.frames[2])["tf_nst:masks"]) == {"style_masks": [str(folder / "mask_3.png")]}
+    assert json.loads(read_png_text(stopped.frames[2])["tf_nst:masks"]) == {"region_masks": [str(folder / "mask_3.png")]}
     resumed = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "per-frame", frame_steps=3, keep_frames=True,
                             masks=[str(folder)])
     assert resumed.resumed == 3 and sorted(resumed.frame_seconds) == [3]

@@ -36,13 +36,13 @@ def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixe
     with library_errors(tensorflow=False):
         from tf_nst.runs import pairs
 
-        check_request_files(output, overwrite, content, styles[0], masks.get("style_masks"))
+        check_request_files(output, overwrite, content, styles[0], masks.get("region_masks"))
         import_tensorflow_quietly()
         from tf_nst.serving.client import load_saved_model
 
         plan = pairs.PairPlan.from_export(path, contract.wire_controls(controls),
                                           values["size"] if given("size") else None, max_input_pixels)
-        served, notes = pairs.run_request(plan, request_pair(content, styles[0], masks.get("style_masks")), output,
+        served, notes = pairs.run_request(plan, request_pair(content, styles[0], masks.get("region_masks")), output,
                                           load_saved_model(plan.saved_model))
     report_served(output, served, notes, quiet)
 

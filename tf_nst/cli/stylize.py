@@ -118,13 +118,14 @@ def check_model_inputs(model, content, style_masks, output, overwrite):
 
 
 def mask_arguments(styles, style_masks, style_image_masks, replayed=None):
-    """`{"style_masks": [...], "style_image_masks": [...]}` of the command line (or a replay), checked for count."""
+    """`{"region_masks": [...], "style_image_masks": [...]}` of the command line (or a replay, its old
+    `style_masks` read as `region_masks` by `read_provenance`), checked for count."""
     masks = dict(replayed or {})
     if style_masks:
-        masks["style_masks"] = list(style_masks)
+        masks["region_masks"] = list(style_masks)
     if style_image_masks:
         masks["style_image_masks"] = [None if path.lower() == "none" else path for path in style_image_masks]
-    for role, option in (("style_masks", "--region-mask"), ("style_image_masks", "--style-image-mask")):
+    for role, option in (("region_masks", "--region-mask"), ("style_image_masks", "--style-image-mask")):
         if role in masks and len(masks[role]) != len(styles):
             raise click.BadParameter(f"expected one {option} per STYLE ({len(styles)}), received "
                                      f"{len(masks[role])}", param_hint=f"'{option}'")
@@ -146,7 +147,7 @@ def load_run_inputs(content, styles, masks, settings, max_input_pixels):
     # A start image is read here once, with the cap, and given to the run (the Stylizer does not read it again).
     loaded["init"] = load(settings.init) if isinstance(settings.init, str) and settings.init not in INIT_MODES \
         and not settings.init.startswith(MODEL_INIT_PREFIX) else None
-    loaded["regions"] = Regions.build([load(path) for path in masks.get("style_masks", ())] or None,
+    loaded["regions"] = Regions.build([load(path) for path in masks.get("region_masks", ())] or None,
                                       [load(path) for path in masks.get("style_image_masks", ())] or None,
                                       loaded["content"].rgb.shape, [style.rgb.shape for style in loaded["styles"]])
     if isinstance(settings.init, str) and settings.init.startswith(MODEL_INIT_PREFIX):

@@ -103,17 +103,17 @@ def as_uint8(mask):
     return np.clip(np.round(np.asarray(mask, np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
-def prepare_masks(masks, style_masks, content_shape, style_shapes):
+def prepare_masks(masks, style_image_masks, content_shape, style_shapes):
     """Read and check the masks of a run.
 
     Args:
-        masks: `None` or one mask per style (see `load_mask`), on the content.
-        style_masks: `None` or one entry per style: a mask on that style image, or `None`.
+        masks: `None` or one region mask per style (see `load_mask`), on the content.
+        style_image_masks: `None` or one entry per style: a mask on that style image, or `None`.
         content_shape: the content's `(H, W, ...)`.
         style_shapes: each style's `(h, w, ...)`.
 
     Returns:
-        `(masks, style_masks, notes)`: lists of `float32 (H, W)` arrays (or `None`) and notes.
+        `(masks, style_image_masks, notes)`: lists of `float32 (H, W)` arrays (or `None`) and notes.
     """
     count, notes = len(style_shapes), []
     if masks is not None:
@@ -131,13 +131,13 @@ def prepare_masks(masks, style_masks, content_shape, style_shapes):
             # the result does not depend on how the CPU's kernels order the masked sums.
             notes.append("masks[0] is white everywhere: the style applies everywhere, as without a mask")
             masks = None
-    if style_masks is not None:
-        style_masks = _listed(style_masks, count, "style_masks")
-        style_masks = [None if mask is None else check_region(mask, shape, f"style_masks[{index}]", notes)
-                       for index, (mask, shape) in enumerate(zip(style_masks, style_shapes))]
-        if all(mask is None for mask in style_masks):
-            style_masks = None
-    return masks, style_masks, notes
+    if style_image_masks is not None:
+        style_image_masks = _listed(style_image_masks, count, "style_image_masks")
+        style_image_masks = [None if mask is None else check_region(mask, shape, f"style_image_masks[{index}]", notes)
+                             for index, (mask, shape) in enumerate(zip(style_image_masks, style_shapes))]
+        if all(mask is None for mask in style_image_masks):
+            style_image_masks = None
+    return masks, style_image_masks, notes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,9 +165,9 @@ class Regions:
     @classmethod
     def build(cls, region_masks, style_image_masks, content_shape, style_shapes):
         """Read and check the masks of a run (`prepare_masks`: paths, `LoadedImage`s or arrays)."""
-        masks, style_masks, notes = prepare_masks(region_masks, style_image_masks, content_shape, style_shapes)
+        masks, style_image_masks, notes = prepare_masks(region_masks, style_image_masks, content_shape, style_shapes)
         return cls(None if masks is None else tuple(masks),
-                   None if style_masks is None else tuple(style_masks), tuple(notes))
+                   None if style_image_masks is None else tuple(style_image_masks), tuple(notes))
 
 
 def renamed(new_value, old_value, new_name, old_name):

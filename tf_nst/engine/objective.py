@@ -13,7 +13,7 @@ styles blend into one target; with masks style `r` is matched in region `r` only
 
 import tensorflow as tf
 
-from tf_nst.engine import masks as region_masks
+from tf_nst.engine import masks as masks_module
 from tf_nst.engine import statistics, tiled, tiling
 from tf_nst.engine.losses import LOSS_FORM_TERMS, gram_matrix, total_loss
 from tf_nst.errors import InvalidArgumentError
@@ -55,13 +55,13 @@ class StyleObjective:
     # Style 0 on the left half, style 1 on the right half, each at its own statistics:
     halves = tf.concat([tf.ones([1, 256, 128, 1]), tf.zeros([1, 256, 128, 1])], 2)
     targets = objective.compute_targets(content, [style, other], tf.constant([0.5, 0.5]),
-                                        masks=tf.concat([halves, 1.0 - halves], -1))
+                                        region_masks=tf.concat([halves, 1.0 - halves], -1))
     ```
     """
 
     def __init__(self, extractor, content_layers, style_layers, loss_form="normalized",
                  extra_loss_terms=(), tile_size=None, halo=None, style_statistic="gram",
-                 erode_masks=region_masks.ERODE_BY_DEFAULT):
+                 erode_masks=masks_module.ERODE_BY_DEFAULT):
         if loss_form not in LOSS_FORM_TERMS:
             raise InvalidArgumentError(
                 f"expected loss_form one of {', '.join(LOSS_FORM_TERMS)}. Received: loss_form={loss_form!r}")
@@ -156,37 +156,41 @@ class StyleObjective:
         strides = self.strides
         strides = {name: strides[name] for name in self.style_layers}
         radii = tiling.receptive_field_radii(self.extractor) if self.erode_masks else None
-        return region_masks.layer_masks(masks, strides, radii)
+        return masks_module.layer_masks(masks, strides, radii)
 
-    def compute_targets(self, content, styles, blend_weights, masks=None, style_masks=None):
+    def compute_targets(self, content, styles, blend_weights, region_masks=None, style_image_masks=None, masks=None,
+                        style_masks=None):
         """Content features and style targets, computed once per run.
 
         Args:
             content: `(1, H, W, 3)` float 0-255.
             styles: list of `(1, h, w, 3)` float 0-255 (sizes may differ).
             blend_weights: `(len(styles),)` float, summing to 1.
-            masks: `None` (every style everywhere, blended), or `(1, H, W, len(styles))` float in
-                [0, 1] at the content's size: style `r`'s region is channel `r`.
-            style_masks: `None` or a list with one `(1, h, w, 1)` mask or `None` per style.
+            region_masks: `None` (every style everywhere, blended), or `(1, H, W, len(styles))` float
+                in [0, 1] at the content's size: style `r`'s region is channel `r`.
+            style_image_masks: `None` or a list with one `(1, h, w, 1)` mask or `None` per style.
+            masks, style_masks: old names of `region_masks`, `style_image_masks` (deprecated).
 
         Returns:
             `{"content": {layer: features}, "style": {layer: target}}`, plus `"masks"` and
             `"region_weights"` with masks.
         """
+        region_masks = masks_module.renamed(region_masks, masks, "region_masks", "masks")
+        style_image_masks = masks_module.renamed(style_image_masks, style_masks, "style_image_masks", "style_masks")
         content_targets = self.content_targets(content)
-        style_masks = [None] * len(styles) if style_masks is None else style_masks
-        moments = [self.style_statistics(style, mask) for style, mask in zip(styles, style_masks)]
-        return self.assemble_targets(content_targets, moments, blend_weights, masks)
+        style_image_masks = [None] * len(styles) if style_image_masks is None else style_image_masks
+        moments = [self.style_statistics(style, mask) for style, mask in zip(styles, style_image_masks)]
+        return self.assemble_targets(content_targets, moments, blend_weights, region_masks)
 
-    def assemble_targets(self, content_targets, style_moments, blend_weights, masks=None):
+    def assemble_targets(self, content_targets, style_moments, blend_weights, region_masks=None):
         """Targets from content features and each style's moments (`style_statistics`), as
-        `compute_targets` returns them: blended without masks, one region per style with."""
+        `compute_targets` returns them: blended without region masks, one region per style with."""
         targets = {"content": content_targets}
-        if masks is None:
+        if region_masks is None:
             targets["style"] = self.style_targets(self.blend(style_moments, blend_weights))
         else:
             targets["style"] = self.style_targets(self.stack(style_moments))
-            targets["masks"] = self.layer_masks(masks)
+            targets["masks"] = self.layer_masks(region_masks)
             targets["region_weights"] = tf.cast(blend_weights, tf.float32)
         return targets
 

@@ -192,11 +192,11 @@ class Stylizer:
         if mask is not None:
             shape = tf.shape(content)
             mask = masks_module.fit_masks(masks_module.as_unit_tensor(mask), shape[1], shape[2])
-        style_masks = None
+        style_image_masks = None
         if style_mask is not None:
             shape = tf.shape(style)
-            style_masks = [masks_module.fit_masks(masks_module.as_unit_tensor(style_mask), shape[1], shape[2])]
-        targets = objective.compute_targets(content, [style], tf.ones([1]), masks=mask, style_masks=style_masks)
+            style_image_masks = [masks_module.fit_masks(masks_module.as_unit_tensor(style_mask), shape[1], shape[2])]
+        targets = objective.compute_targets(content, [style], tf.ones([1]), mask, style_image_masks)  # region, image
         x = tf.cond(tf.convert_to_tensor(random_init), lambda: random_image(tf.shape(content), seed),
                     lambda: content)
         value_and_grad = objective.value_and_grad(targets, content_weight, style_weight, tv_weight)
@@ -207,25 +207,25 @@ class Stylizer:
 
     # --- targets ------------------------------------------------------------------------------
 
-    def targets(self, content_rgb, style_rgbs, blend, tile_size=None, masks=None, style_masks=None):
+    def targets(self, content_rgb, style_rgbs, blend, tile_size=None, region_masks=None, style_image_masks=None):
         """Content features and style targets for one scale.
 
         Args:
             content_rgb, style_rgbs: `uint8` arrays at this scale.
             blend: `(len(style_rgbs),)` weights summing to 1.
-            masks: `None` or `(1, H, W, len(style_rgbs))` float32 at the content's size.
-            style_masks: `None` or per style `None` or a `(1, h, w, 1)` float32 tensor at the style's size.
+            region_masks: `None` or `(1, H, W, len(style_rgbs))` float32 at the content's size.
+            style_image_masks: `None` or per style `None` or a `(1, h, w, 1)` float32 tensor at the style's size.
 
         Each style's statistics are kept (by pixels, mask and tiling) and reused: a batch that
         runs many contents against one style computes that style's targets once per scale.
         """
         pieces = self.pieces(tile_size)
-        style_masks = [None] * len(style_rgbs) if style_masks is None else style_masks
+        style_image_masks = [None] * len(style_rgbs) if style_image_masks is None else style_image_masks
         moments = [self._style_cache.get(style_rgb, mask, tile_size,
                                          lambda rgb=style_rgb, mask=mask: self._style_moments(pieces, rgb, mask))
-                   for style_rgb, mask in zip(style_rgbs, style_masks)]
+                   for style_rgb, mask in zip(style_rgbs, style_image_masks)]
         return pieces.objective.assemble_targets(pieces.content_targets(to_batch(content_rgb)), moments,
-                                                 blend, masks)
+                                                 blend, region_masks)
 
     def _style_moments(self, pieces, style_rgb, style_mask):
         if style_mask is None and self.settings.style_statistic == "gram":
@@ -317,28 +317,28 @@ class Stylizer:
             return self._result(run, inputs)
 
     def scale_inputs(self, inputs, scale_size):
-        """`(content_rgb, style_rgbs, masks, style_masks)` of a `RunInputs` at one scale (masks as
-        tensors, fitted by the one resizer: `masks.fit_masks`)."""
+        """`(content_rgb, style_rgbs, region_masks, style_image_masks)` of a `RunInputs` at one scale
+        (masks as tensors, fitted by the one resizer: `masks.fit_masks`)."""
         content_rgb = pyramid.fit(inputs.content.rgb, scale_size, self.min_side)
         style_side = max(self.min_side, round(self.settings.style_scale * scale_size))
         style_rgbs = [pyramid.fit(style.rgb, style_side, self.min_side) for style in inputs.styles]
-        regions, masks, style_masks = inputs.regions, None, None
+        regions, region_masks, style_image_masks = inputs.regions, None, None
         if regions.region_masks is not None:
-            masks = masks_module.fit_masks(regions.region_masks, *content_rgb.shape[:2])
+            region_masks = masks_module.fit_masks(regions.region_masks, *content_rgb.shape[:2])
         if regions.style_image_masks is not None:
-            style_masks = [None if mask is None else masks_module.fit_masks([mask], *rgb.shape[:2])
-                           for mask, rgb in zip(regions.style_image_masks, style_rgbs)]
-        return content_rgb, style_rgbs, masks, style_masks
+            style_image_masks = [None if mask is None else masks_module.fit_masks([mask], *rgb.shape[:2])
+                                 for mask, rgb in zip(regions.style_image_masks, style_rgbs)]
+        return content_rgb, style_rgbs, region_masks, style_image_masks
 
     def _run_scale(self, run, inputs, scale_index):
         """Targets, start and chunks of steps of one scale of the schedule."""
         scale_size, scale_steps = run.schedule.sizes[scale_index], run.schedule.steps[scale_index]
-        content_rgb, style_rgbs, masks, style_masks = self.scale_inputs(inputs, scale_size)
+        content_rgb, style_rgbs, *masks = self.scale_inputs(inputs, scale_size)  # region, style image
         height, width = content_rgb.shape[:2]
         plan = self.plan_tiling(height, width)
         run.tiling.append(plan)
         pieces = self.pieces(plan["tile_size"], in_place=True)
-        targets = self.targets(content_rgb, style_rgbs, inputs.blend, plan["tile_size"], masks, style_masks)
+        targets = self.targets(content_rgb, style_rgbs, inputs.blend, plan["tile_size"], *masks)
         if run.state is None:
             x = self.initial_image(content_rgb, inputs.init)
         else:

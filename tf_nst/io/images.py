@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from tf_nst.errors import ImageError, InvalidArgumentError, OutputError
 from tf_nst.io.atomic import atomic_output
-from tf_nst.io.provenance import provenance_text
+from tf_nst.io.provenance import mask_roles, provenance_text
 from tf_nst.settings.choices import DEFAULT_MAX_INPUT_PIXELS
 
 
@@ -188,7 +188,7 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None, masks=N
             SHA-256 of the `inputs` files and the package versions (`tf_nst.io.provenance`):
             `cli.py info` shows them and `--from` replays them.
         inputs: paths of the input images, hashed into the provenance.
-        masks: a regional run's mask paths, `{"style_masks": [...], "style_image_masks": [...]}`
+        masks: a regional run's mask paths, `{"region_masks": [...], "style_image_masks": [...]}`
             (see `tf_nst.io.provenance.provenance_text`): hashed and stored too.
         text: further PNG text chunks.
 
@@ -199,7 +199,7 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None, masks=N
     """
     path = os.fspath(path)
     if settings is not None:
-        text = {**provenance_text(settings, inputs, masks), **(text or {})}
+        text = {**provenance_text(settings, inputs, mask_roles(masks)), **(text or {})}
     image = Image.fromarray(np.asarray(rgb, dtype=np.uint8), "RGB")
     if alpha is not None:
         alpha = resize(np.asarray(alpha, dtype=np.uint8), image.size)

@@ -10,6 +10,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import warnings
 
 from PIL import Image
 
@@ -20,8 +21,9 @@ SETTINGS_KEY = PREFIX + "settings"
 INPUTS_KEY = PREFIX + "inputs_sha256"
 INPUT_ORDER_KEY = PREFIX + "inputs"  # the input paths in order: content first, then the styles
 VERSIONS_KEY = PREFIX + "versions"
-MASKS_KEY = PREFIX + "masks"  # {"style_masks": [path or null per style], "style_image_masks": [...]}
-MASK_ROLES = ("style_masks", "style_image_masks")
+MASKS_KEY = PREFIX + "masks"  # {"region_masks": [path or null per style], "style_image_masks": [...]}
+MASK_ROLES = ("region_masks", "style_image_masks")  # the CLI's --region-mask and --style-image-mask
+OLD_REGION_MASKS = "style_masks"  # the region masks' role before tf-nst named them region_masks
 VERSION = "0.2.0"
 
 
@@ -56,6 +58,7 @@ def versions():
 
 def mask_paths(masks):
     """The mask files of `masks` (`{role: [path or None, ...]}`, see `provenance_text`), in order."""
+    masks = mask_roles(masks)
     return [os.fspath(path) for role in MASK_ROLES for path in (masks or {}).get(role) or ()
             if isinstance(path, (str, os.PathLike))]
 
@@ -63,9 +66,11 @@ def mask_paths(masks):
 def provenance_text(settings, inputs=(), masks=None):
     """PNG text chunks for `settings` (a JSON-serializable dict) and input files `inputs`.
 
-    `masks`: `{"style_masks": [path or None per style], "style_image_masks": [...]}` of a regional
-    run (either key optional); the mask files are hashed with the inputs, their paths stored.
+    `masks`: `{"region_masks": [path or None per style], "style_image_masks": [...]}` of a regional
+    run (either key optional; `style_masks`, the old name of `region_masks`, warns); the mask files
+    are hashed with the inputs, their paths stored.
     """
+    masks = mask_roles(masks)
     text = {
         SETTINGS_KEY: json.dumps(settings, sort_keys=True),
         INPUTS_KEY: json.dumps(input_hashes(list(inputs) + mask_paths(masks)), sort_keys=True),
@@ -79,6 +84,17 @@ def provenance_text(settings, inputs=(), masks=None):
     if stored_masks:
         text[MASKS_KEY] = json.dumps(stored_masks, sort_keys=True)
     return text
+
+
+def mask_roles(masks, stacklevel=3):
+    """`masks` with the region masks under `region_masks` (given as `style_masks`: a `DeprecationWarning`)."""
+    if not masks or OLD_REGION_MASKS not in masks:
+        return masks
+    warnings.warn(f"masks={{{OLD_REGION_MASKS!r}: ...}} is deprecated; use {{'region_masks': ...}} (same values)",
+                  DeprecationWarning, stacklevel=stacklevel)
+    masks = dict(masks)
+    masks.setdefault(MASK_ROLES[0], masks.pop(OLD_REGION_MASKS))
+    return masks
 
 
 def read_png_text(path):
@@ -123,6 +139,10 @@ def _upgrade(stored):
     content, styles = settings.pop("content", None), settings.pop("styles", None)
     if "inputs" not in stored and content:
         stored["inputs"] = [content] + list(styles or [])
+    masks = stored.get("masks") or {}
+    if OLD_REGION_MASKS in masks:  # written before the region masks were named region_masks
+        stored["masks"] = {MASK_ROLES[0]: masks[OLD_REGION_MASKS],
+                           **{role: paths for role, paths in masks.items() if role != OLD_REGION_MASKS}}
     return stored
 
 

@@ -165,7 +165,7 @@ class StylizerPairs:
         """Stylize one pair (or skip it when already made): its `PairResult`."""
         started = time.perf_counter()
         # The content and style paths are stored in order; the mask is stored and hashed as a mask.
-        masks = None if pair.mask is None else {"style_masks": [pair.mask]}
+        masks = None if pair.mask is None else {"region_masks": [pair.mask]}
         base = dict(content=pair.content, style=pair.style, output=output, mask=pair.mask)
         if self.made(pair, output):
             return PairResult(**base, status="skipped")

@@ -178,7 +178,7 @@ def provenance_chunks(pair, hashes):
     text = {provenance.INPUTS_KEY: json.dumps(hashes, sort_keys=True),
             provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}  # lets `--from` replay the pair
     if pair.mask is not None:
-        text[provenance.MASKS_KEY] = json.dumps({"style_masks": [pair.mask]}, sort_keys=True)
+        text[provenance.MASKS_KEY] = json.dumps({"region_masks": [pair.mask]}, sort_keys=True)
     return text
 
 

@@ -61,7 +61,7 @@ def frame_settings(stylizer, video, styles, frame_steps, warp_start, flow_method
         **video.describe(), "frame_steps": frame_steps, "warp_start": warp_start, "flow_method": flow_method,
         "style_arrays_sha256": style_arrays}}
     if masks is not None:  # only then: frames made before masks existed still resume
-        settings["video"]["style_masks"] = [frame_masks.describe() for frame_masks in masks]
+        settings["video"]["region_masks"] = [frame_masks.describe() for frame_masks in masks]
     return settings, style_paths
 
 
@@ -148,7 +148,7 @@ class _FrameLoop:
             self.out_size = (result.image.shape[1], result.image.shape[0])
             content = image_io.resize(content, self.out_size)
         image_io.save_png(self.paths[index], result.image, settings=self.settings, inputs=self.style_paths,
-                          masks=None if labels is None else {"style_masks": labels})
+                          masks=None if labels is None else {"region_masks": labels})
         self.previous_content, self.previous_result = content, result.image
         self.frame_seconds[index] = time.perf_counter() - started
         best = result.history[int(np.argmin(result.history[:, 0]))] if len(result.history) else []

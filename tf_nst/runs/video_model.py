@@ -94,7 +94,7 @@ class _ModelFrames:
                                                            axis=0), 0.0, 1.0)
             styled = self.smoothed(content, styled, region)
         image_io.save_png(self.paths[index], styled, settings=self.settings,
-                          masks=None if frame_masks is None else {"style_masks": [label for label, _ in frame_masks]})
+                          masks=None if frame_masks is None else {"region_masks": [label for label, _ in frame_masks]})
         self.previous_content, self.previous_result = content, styled
         self.frame_seconds[index] = time.perf_counter() - started
         self.losses[index] = {}
@@ -106,7 +106,7 @@ def model_video_settings(run, video, size, blend, preserve_colors, temporal_blen
     settings = {**run.settings_for(blend, size, preserve_colors), "video": {
         **video.describe(), "temporal_blend": float(temporal_blend), "flow_method": flow_method}}
     if masks is not None:
-        settings["video"]["style_masks"] = [frame_masks.describe() for frame_masks in masks]
+        settings["video"]["region_masks"] = [frame_masks.describe() for frame_masks in masks]
     return settings
 
 

@@ -28,12 +28,12 @@ def region_keywords(mask_paths):
     """`(Stylizer.stylize keywords, save_png masks)` of the painted masks: the one place naming them."""
     if not mask_paths:
         return {}, None
-    return {"region_masks": list(mask_paths)}, {"style_masks": list(mask_paths)}
+    return {"region_masks": list(mask_paths)}, {"region_masks": list(mask_paths)}
 
 
 def stored_mask_paths(stored):
     """The painted masks' paths in a replayed PNG's provenance (`read_provenance`), one per style, or []."""
-    return list((stored.get("masks") or {}).get("style_masks") or [])
+    return list((stored.get("masks") or {}).get("region_masks") or [])
 
 
 @dataclasses.dataclass
