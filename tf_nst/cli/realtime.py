@@ -16,7 +16,7 @@ import click
 from tf_nst.cli.feedback import library_errors, stop_signals
 from tf_nst.cli.options import build_settings, given, settings_options
 from tf_nst.errors import ModelError
-from tf_nst.settings import TrainSettings, fields_by_name, option_name
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, TrainSettings, fields_by_name, option_name
 
 TRAIN_FIELDS = fields_by_name(TrainSettings)
 
@@ -120,8 +120,6 @@ def batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet
     """`batch CONTENT... --model NAME|MODEL_DIR -o OUTDIR`: `tf_nst.runs.realtime.run_model_batch`."""
     from tf_nst.cli.feedback import ProgressBar
 
-    if values.get("style_blend") is not None:
-        raise click.BadParameter("expected no blend: a batch runs one style per output", param_hint="'--style-blend'")
     with stop_signals() as stop, library_errors():
         from tf_nst.io.inputs import expand_inputs
         from tf_nst.runs.realtime import ModelRun, run_model_batch
@@ -137,8 +135,12 @@ def batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet
             bar.close()
 
 
-def video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings, video_settings, quiet):
+def video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings, video_settings, quiet,
+                     paintings=(), strength=1.0, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
     """`video SOURCE --model NAME|MODEL_DIR -o OUT`: `tf_nst.runs.video_model.stylize_video_with_model`.
+
+    With `paintings` (`video SOURCE PAINTING... --model arbitrary`), the arbitrary-style network bound to
+    them (`tf_nst.runs.arbitrary.PaintingsRun`) runs each frame.
 
     Returns:
         `(clip, VideoResult)`.
@@ -152,7 +154,13 @@ def video_with_model(model, source, output, overwrite, keep_frames, style_masks,
 
         videos.check_video_output(output, overwrite)
         clip = videos.open_video(source, frames=video_settings.frames, every=video_settings.every)
-        run = ModelRun(model, precision=settings.precision)
+        if paintings:
+            from tf_nst.runs.arbitrary import ArbitraryRun, PaintingsRun
+
+            run = PaintingsRun(ArbitraryRun(model, precision=settings.precision), paintings, strength,
+                               max_input_pixels)
+        else:
+            run = ModelRun(model, precision=settings.precision)
         blend = run.blend_for(settings.style_blend)
         bar = ProgressBar(len(clip), "frame", quiet)
         try:

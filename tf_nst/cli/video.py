@@ -4,9 +4,10 @@ import sys
 
 import click
 
+from tf_nst.cli.arbitrary import refuse_strength
 from tf_nst.cli.feedback import ProgressBar, announce_download, import_tensorflow_quietly, library_errors, stop_signals
-from tf_nst.cli.options import (VIDEO_FIELDS, build_settings, given, input_options, overwrite_option, preset_option,
-                                quiet_option, settings_options, style_mask_option)
+from tf_nst.cli.options import (ARBITRARY_FIELDS, VIDEO_FIELDS, build_settings, given, input_options, overwrite_option,
+                                preset_option, quiet_option, settings_options, style_mask_option)
 from tf_nst.settings import VideoSettings
 
 MODEL_ONLY = ("temporal_blend",)  # VideoSettings fields of `video --model` alone
@@ -28,7 +29,9 @@ OPTIMIZATION_ONLY = ("temporal_weight", "frame_steps", "warp_start")
 @click.option("--model", default=None, metavar="NAME|MODEL_DIR",
               help="Real time: each frame through a trained network (python cli.py models; e.g. starry_night) "
                    "instead of the optimization, the flicker reduced by --temporal-blend; no STYLE. "
-                   "--style-blend takes its style names (name:weight,...).")
+                   "--style-blend takes its style names (name:weight,...). --model arbitrary: any PAINTING(s) "
+                   "given as STYLE.")
+@settings_options(tuple(ARBITRARY_FIELDS), fields=ARBITRARY_FIELDS)
 @input_options
 @preset_option
 @quiet_option
@@ -40,9 +43,8 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
     frame runs through a trained network, blended with the previous output warped by the flow.
     Finished frames are kept in OUTPUT.work/: rerun the same command to resume after an interruption.
     """
-    if model and styles:
-        raise click.UsageError(f"expected no STYLE with --model (the styles are in the model). "
-                               f"Received: {', '.join(styles)}")
+    strength = values.pop("strength")
+    paintings = _check_model_styles(model, styles) if model else ()
     if not model and not styles:
         raise click.UsageError("expected at least one STYLE, or --model NAME|MODEL_DIR")
     _check_video_options(model)
@@ -52,7 +54,7 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
         from tf_nst.cli.realtime import video_with_model
 
         clip, result = video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings,
-                                        video_settings, quiet)
+                                        video_settings, quiet, paintings, strength, max_input_pixels)
     else:
         with stop_signals() as stop, library_errors(tensorflow=False):
             clip, result = _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet,
@@ -68,8 +70,29 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
                    f"{result.resumed} resumed from an earlier run)", err=True)
 
 
+def _check_model_styles(model, styles):
+    """The PAINTINGs of an arbitrary-style network (checked files; none for another network, which takes no STYLE),
+    before TensorFlow's import."""
+    from tf_nst.io.images import check_input_file
+    from tf_nst.io.model_folders import is_arbitrary_model
+
+    with library_errors(tensorflow=False):
+        if not is_arbitrary_model(model):
+            if styles:
+                raise click.UsageError(f"expected no STYLE with --model (the styles are in the model). "
+                                       f"Received: {', '.join(styles)}")
+            refuse_strength(model)
+            return ()
+        if not styles:
+            raise click.UsageError(f"expected at least one PAINTING after the clip with --model {model} (any "
+                                   "painting works). Received: none")
+        return tuple(check_input_file(path) for path in styles)
+
+
 def _check_video_options(model):
     """Options of the optimization's video typed with --model, or --temporal-blend without it: a usage error."""
+    if not model:
+        refuse_strength()
     misplaced = [name for name in (OPTIMIZATION_ONLY if model else MODEL_ONLY) if given(name)]
     if misplaced:
         names = ", ".join("--" + name.replace("_", "-") for name in misplaced)

@@ -54,6 +54,15 @@ def is_arbitrary(info):
     return info.get("config", {}).get("kind") == ARBITRARY_KIND
 
 
+def is_arbitrary_model(model):
+    """Whether `--model NAME|FOLDER` names an arbitrary-style network (read before TensorFlow loads).
+
+    Raises:
+        ModelError: no such model, or a folder that is not one.
+    """
+    return is_arbitrary(read_model_info(resolve_model(model)[0]))
+
+
 def model_folders():
     """`[(kind, folder)]` of the bundled and local models, kind `"bundled"` or `"local"`."""
     found = []

@@ -115,7 +115,10 @@ class ModelRun:
 
 
 class ModelPairs:
-    """`run_pairs`' job for a model: each pair is (content, style name of the model)."""
+    """`run_pairs`' job for a model: each pair is (content, style name of the model).
+
+    A job of another network overrides `settings`, `inputs` and `write` (`tf_nst.runs.arbitrary.ArbitraryPairs`).
+    """
 
     def __init__(self, run, size, preserve_colors, overwrite, max_input_pixels):
         self.run, self.size, self.preserve_colors = run, size, preserve_colors
@@ -124,9 +127,18 @@ class ModelPairs:
     def settings(self, pair):
         return self.run.settings_for({pair.style: 1.0}, self.size, self.preserve_colors)
 
+    def inputs(self, pair):
+        """The files an output is made from (hashed into its provenance): the content alone."""
+        return [pair.content]
+
+    def write(self, pair, output):
+        """Stylize the pair's content into `output` (atomic, with provenance)."""
+        self.run.stylize_file(pair.content, output, self.size, {pair.style: 1.0},
+                              preserve_colors=self.preserve_colors, max_input_pixels=self.max_input_pixels)
+
     def made(self, pair, output):
-        """Already written with these settings from these content bytes?"""
-        return os.path.exists(output) and provenance.matches(output, self.settings(pair), [pair.content])
+        """Already written with these settings from these input bytes?"""
+        return os.path.exists(output) and provenance.matches(output, self.settings(pair), self.inputs(pair))
 
     def pair(self, pair, output, should_stop=None):
         """One content through the network in one style: its `PairResult` (failures recorded)."""
@@ -136,8 +148,7 @@ class ModelPairs:
             return PairResult(**base, status="skipped")
         try:
             batches.check_replaceable(output, self.overwrite)
-            self.run.stylize_file(pair.content, output, self.size, {pair.style: 1.0},
-                                  preserve_colors=self.preserve_colors, max_input_pixels=self.max_input_pixels)
+            self.write(pair, output)
         except batches.failure_types() as error:
             return PairResult(**base, status="error", seconds=time.perf_counter() - started,
                               error=batches.failure_message(error))
