@@ -49,6 +49,7 @@ def stop_after(steps):
     return should_stop
 
 
+@pytest.mark.large  # 10-20 s: real training steps
 def test_interrupted_fit_resumes_where_it_stopped(photos, tmp_path):
     output = str(tmp_path / "m")
     settings = TrainSettings(num_steps=4, **TINY)
@@ -75,6 +76,7 @@ def test_steps_per_execution_divides_every_period_and_the_start():
     assert steps_per_execution(settings.replace(checkpoint_every=100), 0, tensorboard=True) == 1
 
 
+@pytest.mark.large  # 10-20 s: real training steps
 def test_ctrl_c_inside_a_multi_step_run_saves_the_steps_done(photos, tmp_path):
     """Four steps per execution: a Ctrl-C at the first poll leaves a checkpoint of step 4 (not 1), and the
     rerun polls after the checkpoints of steps 8 and 12."""
@@ -95,6 +97,7 @@ def test_ctrl_c_inside_a_multi_step_run_saves_the_steps_done(photos, tmp_path):
     assert steps == [8, 12] and provenance["steps"] == 12 and provenance["interrupted"] is False
 
 
+@pytest.mark.large  # 10-20 s: real training steps
 def test_add_style_trains_only_the_new_norm_parameters(photos, base_model, tmp_path):
     base = base_model
     extended = str(tmp_path / "extended")
@@ -116,6 +119,7 @@ def style_distance(rgb, style_gram, extractor, layer):
     return float(normalized_squared_error(gram_matrix(features[layer]), style_gram))
 
 
+@pytest.mark.large  # 10-20 s: real training steps
 def test_short_real_training_lowers_the_loss_and_moves_toward_the_style(tmp_path):
     """vgg16-hed (real features): the loss falls and a held-out photo's Gram moves toward the painting's."""
     from tf_nst.engine.backbones import FeatureExtractor
