@@ -41,6 +41,23 @@ VGG_BLOCK_CONVS = {"vgg16": (2, 2, 3, 3), "vgg16-hed": (2, 2, 3, 3), "vgg19": (2
 # The decoders see each level's features divided by its root mean square over photos (vgg16-hed,
 # measured on 128 px crops: 46, 57, 29, 15), so every level trains at one learning rate.
 ARBITRARY_FEATURE_SCALES = (50.0, 60.0, 30.0, 15.0)
+
+
+def arbitrary_decoder_plan(level, convs):
+    """The decoder of `level` (the backbone's mirror back to RGB, `convs`: its convolutions per block) as
+    `[("conv", filters, relu) | ("upsample",)]`: the Keras decoders and the ONNX graphs are built from it."""
+    plan = []
+    for block in range(level - 1, -1, -1):
+        count = convs[block] if block < level - 1 else 1
+        for index in range(count):
+            last = index == count - 1
+            target = (VGG_BLOCK_CHANNELS[block - 1] if block > 0 else 3) if last else VGG_BLOCK_CHANNELS[block]
+            plan.append(("conv", target, not (last and block == 0)))
+            if last and block > 0:
+                plan.append(("upsample",))
+    return plan
+
+
 ARBITRARY_TRANSFORMS = ("wct", "adain")
 # keras.applications VGG preprocessing is Caffe-style: BGR, mean-subtracted, 0-255.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)

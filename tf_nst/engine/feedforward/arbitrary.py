@@ -34,6 +34,7 @@ from tf_nst.io.atomic import atomic_output
 from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, is_arbitrary, read_model_info
 from tf_nst.settings import (ARBITRARY_FEATURE_SCALES, ARBITRARY_KIND, ARBITRARY_LEVEL_LAYERS, ARBITRARY_TRANSFORMS,
                              MODEL_FORMAT, VGG_BLOCK_CHANNELS, VGG_BLOCK_CONVS)
+from tf_nst.settings.choices import arbitrary_decoder_plan
 
 
 
@@ -56,16 +57,9 @@ class ReflectConv(keras.layers.Layer):
 
 def decoder_layers(level, convs, dtype=None):
     """The mirror of the backbone from `ARBITRARY_LEVEL_LAYERS[level - 1]` back to RGB, as a list of layers."""
-    layers = []
-    for block in range(level - 1, -1, -1):
-        count = convs[block] if block < level - 1 else 1
-        for index in range(count):
-            last = index == count - 1
-            target = (VGG_BLOCK_CHANNELS[block - 1] if block > 0 else 3) if last else VGG_BLOCK_CHANNELS[block]
-            layers.append(ReflectConv(target, activation=not (last and block == 0), dtype=dtype))
-            if last and block > 0:
-                layers.append(keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype))
-    return layers
+    return [ReflectConv(step[1], activation=step[2], dtype=dtype) if step[0] == "conv"
+            else keras.layers.UpSampling2D(2, interpolation="nearest", dtype=dtype)
+            for step in arbitrary_decoder_plan(level, convs)]
 
 
 @keras.saving.register_keras_serializable(package="tf_nst")
