@@ -32,11 +32,14 @@ TRAIN_FIELDS = fields_by_name(TrainSettings)
               help="Extend this trained model by STYLE(s), training only their normalization parameters.")
 @click.option("--tensorboard", type=click.Path(file_okay=False), default=None, help="TensorBoard log folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--connect-timeout", "connect_seconds", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              metavar="SECONDS", help="On a cluster (TF_CONFIG): how long each worker waits for the others.")
 @click.option("--arbitrary", is_flag=True,
               help="Train an arbitrary-style network instead (no STYLE: decoders that give the photos back "
                    "from their features; any painting at run time with stylize PHOTO PAINTING --model OUTPUT).")
-@settings_options(tuple(TRAIN_FIELDS), fields=TRAIN_FIELDS)
-def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, quiet, arbitrary, **values):
+@settings_options(tuple(name for name, field in TRAIN_FIELDS.items() if field.metadata["cli"]), fields=TRAIN_FIELDS)
+def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, quiet, connect_seconds, arbitrary,
+          **values):
     """Train a feed-forward network for STYLE(s) on photos: real-time stylization afterwards.
 
     Style names are the files' stems. Ctrl-C saves a checkpoint; the same command resumes.
@@ -63,7 +66,7 @@ def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, qu
         with stop.during_optimization():
             provenance = run_training(list(styles), list(photo_specs), output, settings, preview_paths=previews,
                                       add_style=add_style, tensorboard=tensorboard, verbose=0 if quiet else 1,
-                                      should_stop=stop)
+                                      should_stop=stop, connect_seconds=connect_seconds)
     losses = " ".join(f"{name} {value:.4g}" for name, value in provenance.get("losses", {}).items())
     click.echo(f"Wrote {output} ({provenance['steps']} steps, {provenance['seconds']:.0f} s, "
                f"{provenance['photos']['count']} photos, {provenance['photos']['unreadable']} unreadable; {losses})",
@@ -168,17 +171,30 @@ def video_with_model(model, source, output, overwrite, keep_frames, style_masks,
                 result = stylize_video_with_model(
                     run, clip, output, settings.size, blend, temporal_blend=video_settings.temporal_blend,
                     flow_method=video_settings.flow_method, preserve_colors=settings.preserve_colors,
-                    masks=list(style_masks) or None, overwrite=overwrite, keep_frames=keep_frames, callback=bar,
+                    region_masks=list(style_masks) or None, overwrite=overwrite, keep_frames=keep_frames, callback=bar,
                     should_stop=stop)
         finally:
             bar.close()
     return clip, result
 
 
-def model_start(name, content_rgb, settings):
-    """`--init model:NAME`: the trained network's result on the content (at `--size`), as the start image."""
+def model_start(name, content_rgb, settings, styles=(), regions=None):
+    """`--init model:NAME`: the trained network's result on the content (at `--size`), as the start image.
+
+    An arbitrary-style network (`model:arbitrary`) takes the run's STYLE images as its paintings, with the
+    run's blend and region masks.
+    """
     import types
 
+    from tf_nst.io.model_folders import is_arbitrary_model
+
+    if is_arbitrary_model(name):
+        from tf_nst.runs.arbitrary import ArbitraryRun
+
+        run = ArbitraryRun(name, precision=settings.precision)
+        masks = regions.region_masks if regions is not None else None
+        return types.SimpleNamespace(rgb=run.stylize(content_rgb, [style.rgb for style in styles], settings.size,
+                                                     blend=settings.style_blend, region_masks=masks))
     from tf_nst.runs.realtime import ModelRun
 
     return types.SimpleNamespace(rgb=ModelRun(name, precision=settings.precision).stylize(content_rgb, settings.size))

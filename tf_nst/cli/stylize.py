@@ -9,8 +9,9 @@ import click
 
 from tf_nst.cli.feedback import (ProgressReporter, announce_download, import_tensorflow_quietly, library_errors,
                                  stop_signals, tiling_text, write_json)
-from tf_nst.cli.options import (DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, input_options, output_options,
-                                quiet_option, replay_options, reset_replayed_schedule, run_options,
+from tf_nst.cli.arbitrary import refuse_strength
+from tf_nst.cli.options import (ARBITRARY_FIELDS, DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, input_options,
+                                output_options, quiet_option, replay_options, reset_replayed_schedule, run_options,
                                 settings_options, style_image_mask_option, style_mask_option)
 from tf_nst.cli.serving import stylize_saved_model
 from tf_nst.engine.status import RunStatus
@@ -40,7 +41,9 @@ def check_preset_backbone(backbone, loss_form):
               help="Run this export (python cli.py export) instead of building the model here.")
 @click.option("--model", default=None, metavar="NAME|MODEL_DIR",
               help="Real time: one pass of a trained network (python cli.py models; e.g. starry_night) instead "
-                   "of the optimization; no STYLE. --style-blend takes its style names (name:weight,...).")
+                   "of the optimization; no STYLE. --style-blend takes its style names (name:weight,...). "
+                   "--model arbitrary: any PAINTING(s) given as STYLE.")
+@settings_options(tuple(ARBITRARY_FIELDS), fields=ARBITRARY_FIELDS)
 @replay_options
 @quiet_option
 def stylize(content, styles, output, overwrite, style_masks, style_image_masks, save_every, tensorboard, log_json,
@@ -49,11 +52,19 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
 
     With no arguments, stylizes the bundled astronaut photo with The Starry Night.
     """
+    strength = values.pop("strength")
     if model:
         with library_errors(tensorflow=False):
-            check_model_inputs(model, content or DEFAULT_CONTENT, style_masks, output, overwrite)
+            arbitrary = check_model_inputs(model, content or DEFAULT_CONTENT, style_masks, output, overwrite, styles)
+        if arbitrary:
+            from tf_nst.cli.arbitrary import stylize_with_arbitrary
+
+            return stylize_with_arbitrary(model, content or DEFAULT_CONTENT, styles, output, overwrite, style_masks,
+                                          values, strength, max_input_pixels, quiet)
+        refuse_strength(model)
         return stylize_model_command(model, content, styles, output, overwrite, style_masks, values,
                                      max_input_pixels, quiet)
+    refuse_strength()
     replay = click.get_current_context().meta.get("replay_inputs", (None, None, {}))
     replayed_masks = replay[2] if not (styles or style_masks or style_image_masks) else {}
     content = content or replay[0] or DEFAULT_CONTENT
@@ -106,15 +117,18 @@ def stylize_model_command(model, content, styles, output, overwrite, style_masks
                               max_input_pixels, quiet)
 
 
-def check_model_inputs(model, content, style_masks, output, overwrite):
-    """`stylize --model`'s checks that need no TensorFlow: the output, the input files, the model's name."""
+def check_model_inputs(model, content, style_masks, output, overwrite, paintings=()):
+    """`stylize --model`'s checks that need no TensorFlow: the output, the input files, the model's name.
+
+    Returns whether the model is an arbitrary-style network (which takes PAINTINGs).
+    """
     from tf_nst.io import images as image_io
-    from tf_nst.io.model_folders import resolve_model
+    from tf_nst.io.model_folders import is_arbitrary_model
 
     image_io.check_output_path(output, overwrite=overwrite)
-    for path in (content, *style_masks):
+    for path in (content, *paintings, *style_masks):
         image_io.check_input_file(path)
-    resolve_model(model)
+    return is_arbitrary_model(model)
 
 
 def mask_arguments(styles, style_masks, style_image_masks, replayed=None):
@@ -157,7 +171,7 @@ def load_run_inputs(content, styles, masks, settings, max_input_pixels):
         name = settings.init[len(MODEL_INIT_PREFIX):]
         resolve_model(name)  # a wrong name answers before TensorFlow's import
         import_tensorflow_quietly()
-        loaded["init"] = model_start(name, loaded["content"].rgb, settings)
+        loaded["init"] = model_start(name, loaded["content"].rgb, settings, loaded["styles"], loaded["regions"])
     return loaded
 
 

