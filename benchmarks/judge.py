@@ -165,16 +165,16 @@ def optimization_method(num_steps=OPTIMIZATION_STEPS):
     return OptimizationMethod(num_steps)
 
 
-def arbitrary_method(model=None, transform=None, precision="auto"):
+def arbitrary_method(model=None, transform=None, precision="auto", levels=None):
     """tf-nst's arbitrary-style network (`stylize PHOTO PAINTING --model arbitrary`): any painting.
 
     `model`: a network folder or name (default `$TF_NST_ARBITRARY`, else the bundled `arbitrary`);
-    `transform`: `wct` or `adain` (default: the folder's).
+    `transform`: `wct` or `adain`, `levels`: the levels applied, deepest first (default: the folder's).
     """
     from tf_nst.runs.arbitrary import ArbitraryRun
 
     run = ArbitraryRun(model or os.environ.get("TF_NST_ARBITRARY", "arbitrary"), precision=precision,
-                       transform=transform)
+                       transform=transform, levels=levels)
 
     def arbitrary(photo_rgb, painting_rgb, size):
         return run.stylize(photo_rgb, [painting_rgb], size)
@@ -191,7 +191,13 @@ METHODS = {
     "bundled": bundled_method,
     "optimization": optimization_method,
     "arbitrary": arbitrary_method,
-    "arbitrary-adain": functools.partial(arbitrary_method, transform="adain"),
+    "arbitrary-wct": functools.partial(arbitrary_method, transform="wct", levels=(4, 3, 2, 1)),
+    "arbitrary-adain": functools.partial(arbitrary_method, transform="adain", levels=(4, 3, 2, 1)),
+    # Fewer levels cost less (each is an encoder and a decoder pass): the speed side of the choice.
+    "arbitrary-wct-321": functools.partial(arbitrary_method, transform="wct", levels=(3, 2, 1)),
+    "arbitrary-wct-421": functools.partial(arbitrary_method, transform="wct", levels=(4, 2, 1)),
+    "arbitrary-wct-41": functools.partial(arbitrary_method, transform="wct", levels=(4, 1)),
+    "arbitrary-adain-4": functools.partial(arbitrary_method, transform="adain", levels=(4,)),
 }
 
 

@@ -82,24 +82,28 @@ class ArbitraryRun:
         model: an arbitrary-style network folder or its name (`arbitrary`).
         precision: `auto`, `float32` or `bfloat16` (the convolutions).
         transform: `None` (the folder's), `"wct"` or `"adain"`.
+        levels: the levels applied, deepest first (`None`: the folder's `apply_levels`, else all).
 
     Raises:
         ModelError: no such network, or a folder that is not one.
     """
 
-    def __init__(self, model="arbitrary", precision="auto", transform=None):
+    def __init__(self, model="arbitrary", precision="auto", transform=None, levels=None):
         self.folder, _ = resolve_model(model)
         inverter, self.info = load_inverter(self.folder, precision=precision)
         self.precision = resolve_precision(precision)
         self.transform = transform or self.info["config"].get("transform", "wct")
-        self.stylizer = ArbitraryStylizer(inverter, transform=self.transform)
+        # The levels applied, deepest first: the folder's measured choice unless given.
+        levels = levels or self.info["config"].get("apply_levels")
+        self.stylizer = ArbitraryStylizer(inverter, transform=self.transform, levels=levels)
+        self.levels = list(self.stylizer.levels)
         self.weights_sha256 = provenance.file_sha256(os.path.join(self.folder, WEIGHTS_FILE))
 
     def settings_for(self, painting_names, size, strength=1.0, blend=None, preserve_colors="none"):
         """What an output stores as its settings."""
         recorded = self.info.get("provenance", {})
         return {"model": os.path.basename(os.path.abspath(self.folder)), "model_sha256": self.weights_sha256,
-                "transform": self.transform, "strength": float(strength), "size": int(size),
+                "transform": self.transform, "levels": self.levels, "strength": float(strength), "size": int(size),
                 "style_blend": resolve_blend(blend, painting_names) if len(painting_names) > 1 else None,
                 "preserve_colors": preserve_colors, "precision": self.precision,
                 "model_provenance": {"steps": recorded.get("steps"),

