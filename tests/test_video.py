@@ -254,7 +254,7 @@ def test_a_masked_video_keeps_the_black_half_resumes_and_redoes_a_changed_mask(t
     Image.fromarray(_half_mask(96)).save(tmp_path / "left.png")  # another size than the frames: resized
     stylizer = Stylizer(**TINY, extra_loss_terms=[TemporalLoss()])
     result = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "one", frame_steps=3, keep_frames=True,
-                           masks=[str(tmp_path / "left.png")])
+                           region_masks=[str(tmp_path / "left.png")])
     assert f"masks[0] {tmp_path / 'left.png'}: 96x96 resized to the frames' 48x48" in result.notes
     for frame, path in zip(frames, result.frames):
         change = np.abs(load_image(path).rgb.astype(np.float32) - frame).mean(axis=-1)
@@ -271,16 +271,16 @@ def test_a_masked_video_keeps_the_black_half_resumes_and_redoes_a_changed_mask(t
         Image.fromarray(_half_mask(48, left=index < 2)).save(folder / f"mask_{index + 1}.png")
     done = []
     stopped = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "per-frame", frame_steps=3, keep_frames=True,
-                            masks=[str(folder)], callback=lambda progress: done.append(progress.frame),
+                            region_masks=[str(folder)], callback=lambda progress: done.append(progress.frame),
                             should_stop=lambda: len(done) >= 3)
     assert stopped.interrupted and len(stopped.frames) == 3
     assert json.loads(read_png_text(stopped.frames[2])["tf_nst:masks"]) == {"region_masks": [str(folder / "mask_3.png")]}
     resumed = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "per-frame", frame_steps=3, keep_frames=True,
-                            masks=[str(folder)])
+                            region_masks=[str(folder)])
     assert resumed.resumed == 3 and sorted(resumed.frame_seconds) == [3]
     Image.fromarray(_half_mask(48, left=True)).save(folder / "mask_3.png")  # frame 3's mask changed
     redone = stylize_video(stylizer, frames, STYLE_PATH, tmp_path / "per-frame", frame_steps=3, keep_frames=True,
-                           masks=[str(folder)], overwrite=True)
+                           region_masks=[str(folder)], overwrite=True)
     assert redone.resumed == 2 and sorted(redone.frame_seconds) == [2, 3]
 
 

@@ -144,7 +144,7 @@ def test_outside_the_region_masks_nothing_is_blended(tmp_path, run, clip):
     left[:, :SIZE // 2] = 255
     Image.fromarray(left).save(tmp_path / "left.png")
     result = stylize_video_with_model(run, clip.frames, tmp_path / "out", SIZE, {"calm": 1.0}, temporal_blend=0.6,
-                                      masks=[str(tmp_path / "left.png")])
+                                      region_masks=[str(tmp_path / "left.png")])
     right = slice(SIZE // 2 + 2, None)  # past the mask's resampled edge
     for index, (frame, written) in enumerate(zip(clip.frames, frames_of(result.output))):
         alone = run.stylize(frame, SIZE, {"calm": 1.0}, [left])

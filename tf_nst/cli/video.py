@@ -126,7 +126,7 @@ def _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pix
                                           warp_start=video_settings.warp_start,
                                           flow_method=video_settings.flow_method, overwrite=overwrite,
                                           keep_frames=keep_frames, callback=bar, should_stop=stop,
-                                          max_input_pixels=max_input_pixels, masks=list(style_masks) or None)
+                                          max_input_pixels=max_input_pixels, region_masks=list(style_masks) or None)
     finally:
         bar.close()
     return clip, result

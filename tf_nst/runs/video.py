@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from tf_nst.engine.masks import renamed
 from tf_nst.engine.status import RunStatus
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import images as image_io
@@ -160,7 +161,7 @@ class _FrameLoop:
 def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.frame_steps,
                   warp_start=VIDEO_DEFAULTS.warp_start, flow_method=VIDEO_DEFAULTS.flow_method, overwrite=False,
                   keep_frames=False, callback=None, should_stop=None, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS,
-                  masks=None):
+                  region_masks=None, masks=None):
     """Stylize a video frame by frame, consistently in time (Ruder et al. 2016).
 
     Frame 1 runs `stylizer`'s full schedule. Each later frame starts from the previous
@@ -191,10 +192,11 @@ def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.fr
         callback: called with a `tf_nst.runs.contract.FrameProgress` after each finished frame.
         should_stop: callable (e.g. a `StopRequest`) checked between and inside frames; True stops cleanly.
         max_input_pixels: style files larger than this are refused.
-        masks: None (every style everywhere) or one mask path per style, where it applies (white)
+        region_masks: None (every style everywhere) or one mask path per style, where it applies (white)
             and where the frame is kept (black): a grey image for every frame, a folder of mask
             images or a video of masks, one per frame of the selection (the first with its first
             frame; `tf_nst.runs.video_masks.open_frame_masks`). Checked before any frame runs.
+        masks: the old name of `region_masks` (deprecated).
 
     Returns:
         A `VideoResult`.
@@ -210,7 +212,7 @@ def stylize_video(stylizer, video, styles, output, frame_steps=VIDEO_DEFAULTS.fr
     _check_options(output, overwrite, frame_steps, flow_method)
     video = video if isinstance(video, VideoSource) else open_video(video)
     styles = load_styles(styles, max_input_pixels)
-    masks, mask_notes = open_masks(masks, video, styles)
+    masks, mask_notes = open_masks(renamed(region_masks, masks, "region_masks", "masks"), video, styles)
     settings, style_paths = frame_settings(stylizer, video, styles, frame_steps, warp_start, flow_method, masks)
     work = open_work(output, len(video), settings, style_paths, masks)
     loop = _FrameLoop(stylizer, styles, settings, style_paths, work.paths, frame_steps, warp_start, flow_method)

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from tf_nst.engine.masks import renamed
 from tf_nst.engine.status import RunStatus
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import images as image_io
@@ -125,8 +126,8 @@ def _check_options(size, temporal_blend, flow_method, preserve_colors):
 
 
 def stylize_video_with_model(run, video, output, size, blend=None, temporal_blend=MODEL_VIDEO_DEFAULTS.temporal_blend,
-                             flow_method=MODEL_VIDEO_DEFAULTS.flow_method, preserve_colors="none", masks=None,
-                             overwrite=False, keep_frames=False, callback=None, should_stop=None):
+                             flow_method=MODEL_VIDEO_DEFAULTS.flow_method, preserve_colors="none", region_masks=None,
+                             overwrite=False, keep_frames=False, callback=None, should_stop=None, masks=None):
     """Every frame of `video` through a trained network, the flicker reduced along the optical flow.
 
     Frame t's output is the network's, blended with the previous output warped onto frame t where
@@ -145,7 +146,8 @@ def stylize_video_with_model(run, video, output, size, blend=None, temporal_blen
             (0: independent frames; benchmarks/video.py measures the trade-off).
         flow_method: one of `tf_nst.settings.FLOW_METHODS`.
         preserve_colors: one of `PRESERVE_COLORS_MODES`.
-        masks: None or one mask path per style of the blend (as `stylize_video`'s `masks`).
+        region_masks: None or one mask path per style of the blend (as `stylize_video`'s).
+        masks: the old name of `region_masks` (deprecated).
         overwrite, keep_frames, callback, should_stop: as `tf_nst.runs.video.stylize_video`'s.
 
     Returns:
@@ -161,7 +163,7 @@ def stylize_video_with_model(run, video, output, size, blend=None, temporal_blen
     _check_options(size, temporal_blend, flow_method, preserve_colors)
     blend = run.blend_for(blend)
     video = video if isinstance(video, VideoSource) else open_video(video)
-    masks, mask_notes = open_masks(masks, video, list(blend))
+    masks, mask_notes = open_masks(renamed(region_masks, masks, "region_masks", "masks"), video, list(blend))
     settings = model_video_settings(run, video, size, blend, preserve_colors, temporal_blend, flow_method, masks)
     work = open_work(output, len(video), settings, [], masks)
     loop = _ModelFrames(run, size, blend, preserve_colors, temporal_blend, flow_method, settings, work.paths)
