@@ -39,6 +39,10 @@ class ModelError(NSTError):
     """A trained feed-forward model folder is missing, unreadable or not a tf-nst model."""
 
 
+class ClusterError(NSTError):
+    """A worker of a training cluster (`TF_CONFIG`) cannot be reached, or was lost during the run."""
+
+
 def require_optional(module, install_line):
     """Import an optional dependency, or raise `ImportError` with the install line first."""
     import importlib

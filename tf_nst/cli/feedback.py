@@ -29,7 +29,8 @@ def import_tensorflow_quietly():
         import keras  # noqa: F401
         import tensorflow as tf
 
-        tf.constant(0)  # device initialisation logs too
+        if not os.environ.get("TF_CONFIG"):  # a cluster's collective ops are set up before the first op
+            tf.constant(0)  # device initialisation logs too
     finally:
         os.dup2(saved, 2)
         os.close(saved)

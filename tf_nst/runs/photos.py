@@ -85,11 +85,13 @@ def random_crop(image, size, seed):
     return tf.clip_by_value(crop, 0.0, 255.0)
 
 
-def photo_dataset(paths, size, batch_size, seed=0, decoded_side=None):
+def photo_dataset(paths, size, batch_size, seed=0, decoded_side=None, rows=None):
     """Endless batches `(batch_size, size, size, 3)` float 0-255 of random crops of `paths`.
 
     Photos are decoded once and kept (shrunk to `decoded_side`, default `4 * size`, longest side),
-    so a step costs a crop, not a JPEG decode.
+    so a step costs a crop, not a JPEG decode. `rows=(first, count)` keeps only those rows of each
+    batch (a worker's share of a global batch: the crops are those of the whole batch, so the rows of
+    all workers together are the one-machine batch), in batches of `count`.
     """
     decoded_side = decoded_side or 4 * size
     images = [_shrink(_decode(path), decoded_side) for path in paths]
@@ -99,6 +101,7 @@ def photo_dataset(paths, size, batch_size, seed=0, decoded_side=None):
     offsets = tf.concat([[0], tf.cumsum(sizes)[:-1]], 0)
     pixels = tf.concat([tf.reshape(image, [-1]) for image in images], 0)
     count = len(images)
+    photos_per_batch = tf.constant(batch_size, tf.int64)
 
     def crop(index):
         seed_pair = tf.stack([tf.cast(seed, tf.int64), index])
@@ -107,7 +110,12 @@ def photo_dataset(paths, size, batch_size, seed=0, decoded_side=None):
                            tf.concat([shapes[photo], [3]], 0))
         return random_crop(image, size, tf.cast(seed_pair, tf.int32) * 3)
 
-    dataset = tf.data.Dataset.counter().map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.counter()
+    if rows is not None:
+        first, batch_size = rows
+        dataset = dataset.filter(lambda index: (index % photos_per_batch >= first)
+                                 & (index % photos_per_batch < first + batch_size))
+    dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 

@@ -3,9 +3,14 @@ Dumoulin et al. 2017).
 
 `train` builds the network, the engine's objective and a `StyleTrainer`
 (`tf_nst.engine.feedforward.trainer`: a `keras.Model` whose `train_step` minimizes
-`PerceptualLoss`), then drives `model.fit` over the `tf.data` crops (`tf_nst.runs.photos`) with checkpoints,
+`PerceptualLoss`), then runs the steps over the `tf.data` crops (`tf_nst.runs.photos`) with checkpoints,
 previews, a time budget and a clean stop, and writes the model folder with its provenance.
 A rerun of the same command resumes from the folder's checkpoint.
+
+One loop runs the steps on one machine and on a cluster (`tf_nst.runs.cluster`: `TF_CONFIG`,
+`tf.distribute.MultiWorkerMirroredStrategy`): `strategy.run` of the trainer's `train_step`, executions
+of a few steps in one `tf.function`, the Keras callbacks between them. Not `model.fit`: under the
+multi-worker strategy it fails to convert its per-replica values (keras-team/keras#20585).
 
 Example:
 ```python
@@ -14,8 +19,11 @@ train(["starry_night.jpg", "the_scream.jpg"], ["photos/"], "models/two_styles", 
 ```
 """
 
+import functools
 import math
 import os
+import shutil
+import tempfile
 
 import keras
 import numpy as np
@@ -24,7 +32,7 @@ import tensorflow as tf
 from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.engine.objective import StyleObjective
 from tf_nst.engine.feedforward.perceptual import PerceptualLoss
-from tf_nst.engine.feedforward.trainer import StyleTrainer
+from tf_nst.engine.feedforward.trainer import PARTS, StyleTrainer
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.images import load_image
@@ -32,11 +40,13 @@ from tf_nst.io.inputs import stem
 from tf_nst.io.model_folders import is_model_folder, read_model_info
 from tf_nst.io.provenance import file_sha256, versions
 from tf_nst.runs import photos as photo_io
+from tf_nst.runs.cluster import (agree_to_stop, broadcast_from_chief, lost_worker_error, training_cluster,
+                                 workers_named)
 from tf_nst.runs.training_callbacks import TrainingMonitor
 from tf_nst.runs.training_models import build_network
 
 CHECKPOINT_FILE = "checkpoint.npz"
-# Steps per `fit` execution at most: fewer Python round trips, while a time budget or a stop
+# Steps per execution at most: fewer Python round trips, while a time budget or a stop
 # request still waits for no more than this many steps.
 MAX_STEPS_PER_EXECUTION = 4
 
@@ -99,12 +109,6 @@ def save_checkpoint(trainer, folder, step, seconds):
         np.savez(stream, **values)
 
 
-def checkpoint_step(folder):
-    """The step of the folder's checkpoint."""
-    with np.load(os.path.join(folder, CHECKPOINT_FILE)) as stored:
-        return int(stored["step"])
-
-
 def restore_checkpoint(trainer, folder):
     """`(step, seconds)` of the folder's checkpoint, restored into `trainer` (built optimizer)."""
     with np.load(os.path.join(folder, CHECKPOINT_FILE)) as stored:
@@ -119,8 +123,12 @@ def restore_checkpoint(trainer, folder):
 
 
 def train(style_paths, photo_specs, output, settings, preview_paths=(), add_style=None, tensorboard=None,
-          verbose=1, should_stop=None):
+          verbose=1, should_stop=None, cluster=None, connect_seconds=300.0):
     """Train (or resume, or extend with `add_style`) a model in folder `output`; return its provenance.
+
+    On a cluster (`cluster`, or `TF_CONFIG` in the environment: `tf_nst.runs.cluster`) every worker calls this
+    with the same arguments; `settings.batch_size` is the global batch, split between the workers, so the
+    training is the one-machine training. The chief reads and writes `output`; the others get its state.
 
     Args:
         style_paths: style images; their file stems are the style names.
@@ -131,13 +139,17 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
             `output/previews/` (default: none).
         add_style: a model folder to extend by `style_paths` (training only their norm parameters).
         tensorboard: a folder for TensorBoard logs, or `None`.
-        verbose: `model.fit`'s progress bar (1) or none (0).
+        verbose: a progress bar (1) or none (0).
         should_stop: a callable polled after every execution (`steps_per_execution` steps); `True` saves a
-            checkpoint and stops.
+            checkpoint and stops (on a cluster: every worker stops at the same step).
+        cluster: a `Cluster` (default: `training_cluster(connect_seconds)`, from `TF_CONFIG`).
+        connect_seconds: how long a worker waits for the others of `TF_CONFIG`'s cluster to listen.
 
     Raises:
-        InvalidArgumentError: no readable photos, no styles, a style name the base model has.
+        InvalidArgumentError: no readable photos, no styles, a style name the base model has, a batch the
+            workers cannot share.
         ModelError: an output folder that is not this training's model.
+        ClusterError: a worker of the cluster cannot be reached, or was lost.
     """
     if not style_paths:
         raise InvalidArgumentError("expected at least one STYLE image. Received: none")
@@ -146,33 +158,75 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
     styles = style_provenance(style_paths)
     photos = photo_io.find_photos(photo_specs, min_side=32)
     resume = check_output_folder(output, styles, add_style)
-    network, base, train_styles = build_network(settings, styles, add_style, output if resume else None)
-    objective = build_objective(settings)
-    loss = PerceptualLoss(objective)
-    targets = loss.style_targets(load_styles(style_paths, settings.style_size)) if base is None else \
-        _extended_targets(loss, base, style_paths, settings)
-    trainer = StyleTrainer(network, loss, targets, (settings.content_weight, settings.style_weight,
-                                                    settings.tv_weight),
-                           train_styles=train_styles, norm_only=base is not None,
-                           norm_learning_rate=settings.norm_learning_rate)
-    trainer.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=False,
-                    steps_per_execution=steps_per_execution(settings, checkpoint_step(output) if resume else 0,
-                                                            tensorboard=bool(tensorboard)))
+    check_global_batch(settings, cluster.num_workers if cluster else workers_named(), "workers")
+    cluster = cluster or training_cluster(connect_seconds)
+    check_global_batch(settings, cluster.num_replicas, "replicas")
+    trainer, objective, base = _build_trainer(settings, styles, style_paths, add_style, cluster)
+    resume = resume and cluster.is_chief
     step, seconds = restore_checkpoint(trainer, output) if resume else (0, 0.0)
+    broadcast_from_chief(cluster, training_state(trainer))
+    step = trainer.steps_done
     provenance = {"styles": (base or {}).get("styles", []) + styles, "photos": photos.provenance(),
                   "settings": _json_settings(settings), "versions": versions(), "base_model": add_style,
-                  "precision": objective.extractor.precision}
-    os.makedirs(output, exist_ok=True)
-    monitor = TrainingMonitor(trainer, output, settings, step, seconds, provenance,
-                              photo_io.load_previews(preview_paths, 256) if preview_paths else [],
-                              save_checkpoint, should_stop)
-    _fit(trainer, photos, settings, step, monitor, tensorboard, verbose)
+                  "precision": objective.extractor.precision, "workers": cluster.num_workers}
+    # The chief writes the model folder; other workers write theirs where it is thrown away (TensorFlow's
+    # convention for checkpoints of non-chief workers).
+    folder = output if cluster.is_chief else tempfile.mkdtemp(prefix="tf-nst-worker-")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        monitor = TrainingMonitor(trainer, folder, settings, step, seconds, provenance,
+                                  photo_io.load_previews(preview_paths, 256) if preview_paths and cluster.is_chief
+                                  else [], save_checkpoint, should_stop)
+        callbacks = [monitor] + ([keras.callbacks.TensorBoard(tensorboard, update_freq=settings.checkpoint_every)]
+                                 if tensorboard and cluster.is_chief else [])
+        _run(trainer, cluster, photos, settings, step, monitor, callbacks, verbose if cluster.is_chief else 0,
+             tensorboard=bool(tensorboard))
+    finally:
+        if not cluster.is_chief:
+            shutil.rmtree(folder, ignore_errors=True)
     return monitor.provenance
 
 
+def check_global_batch(settings, count, what="replicas"):
+    """Raises `InvalidArgumentError` unless the batch splits evenly between `count` workers or replicas
+    (checked on the workers before they connect, so every one stops alike, and on the replicas after)."""
+    if settings.batch_size % count:
+        raise InvalidArgumentError(
+            f"expected --batch-size (the global batch) to be a multiple of the cluster's {count} {what}. "
+            f"Received: batch_size={settings.batch_size}")
+
+
+def _build_trainer(settings, styles, style_paths, add_style, cluster):
+    """`(trainer, objective, base provenance)`: every variable made in the cluster's scope, the network's
+    start drawn from `settings.seed` (on a cluster, the chief's copy goes to every worker)."""
+    with cluster.strategy.scope():
+        keras.utils.set_random_seed(settings.seed)
+        network, base, train_styles = build_network(settings, styles, add_style)
+        objective = build_objective(settings)
+        loss = PerceptualLoss(objective)
+        targets = loss.style_targets(load_styles(style_paths, settings.style_size)) if base is None else \
+            _extended_targets(loss, base, style_paths, settings)
+        trainer = StyleTrainer(network, loss, targets, (settings.content_weight, settings.style_weight,
+                                                        settings.tv_weight),
+                               train_styles=train_styles, norm_only=base is not None,
+                               norm_learning_rate=settings.norm_learning_rate)
+        trainer.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=False)
+        for optimizer, variables in trainer.optimized_groups():
+            if variables:
+                optimizer.build(variables)
+    return trainer, objective, base
+
+
+def training_state(trainer):
+    """What a checkpoint holds: the network's weights and both optimizers' variables."""
+    return list(trainer.network.weights) + [variable for optimizer, _ in trainer.optimized_groups()
+                                            for variable in optimizer.variables]
+
+
 def steps_per_execution(settings, step, tensorboard=False, limit=MAX_STEPS_PER_EXECUTION):
-    """Steps per `fit` execution: a divisor of the checkpoint and preview periods, of the start step and of the
-    steps left, so callbacks (which run once per execution) land on every checkpoint and preview step.
+    """Steps per execution of the training loop: a divisor of the checkpoint and preview periods, of the start
+    step and of the steps left, so callbacks (which run once per execution) land on every checkpoint and
+    preview step.
 
     Args:
         settings: `TrainSettings`.
@@ -189,19 +243,79 @@ def steps_per_execution(settings, step, tensorboard=False, limit=MAX_STEPS_PER_E
     return max(1, math.gcd(limit, *periods))
 
 
-def _fit(trainer, photos, settings, step, monitor, tensorboard, verbose):
+def training_steps(trainer, strategy, steps, batch_shape):
+    """A `tf.function(iterator)` that runs `steps` steps of `trainer.train_step` on every replica of `strategy`
+    (TensorFlow's default strategy on one machine) and returns the loss parts, means over the global batch and
+    the steps.
+
+    The trainer's loss is each replica's batch mean divided by the replica count, and the optimizers sum the
+    replicas' gradients: the gradient of the global batch's mean. `batch_shape` is a replica's batch: the
+    loss takes its images one by one, and a multi-worker dataset leaves the batch size unknown.
+    """
+    def replica_step(photos):
+        return trainer.train_step(tf.ensure_shape(photos, batch_shape))
+
+    def one_step(iterator):
+        parts = strategy.run(replica_step, args=(next(iterator),))
+        return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for name, value in parts.items()}
+
+    @tf.function
+    def run_steps(iterator):
+        sums = one_step(iterator)
+        for _ in tf.range(steps - 1):
+            sums = {name: total + value for (name, total), value in zip(sums.items(), one_step(iterator).values())}
+        return {name: total / steps for name, total in sums.items()}
+
+    return run_steps
+
+
+def worker_photos(paths, settings, seed, input_context):
+    """This worker's rows of every global batch of `photo_dataset`, one batch per local replica."""
+    local_replicas = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+    per_replica = input_context.get_per_replica_batch_size(settings.batch_size)
+    rows = local_replicas * per_replica
+    first = input_context.input_pipeline_id * rows
+    dataset = photo_io.photo_dataset(paths, settings.size, settings.batch_size, seed=seed,
+                                     rows=None if rows == settings.batch_size else (first, rows))
+    return dataset.rebatch(per_replica) if local_replicas > 1 else dataset
+
+
+def _run(trainer, cluster, photos, settings, step, monitor, callbacks, verbose, tensorboard):
+    """The training loop, one for one machine and for a cluster: executions of `steps_per_execution` steps,
+    the callbacks after each, until `num_steps` or a stop every worker agrees on (the same executions on
+    every worker: only the chief has the TensorBoard callback, all count as if they had)."""
     remaining = settings.num_steps - step
-    callbacks = [monitor]
-    if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(tensorboard, update_freq=settings.checkpoint_every))
+    per_execution = steps_per_execution(settings, step, tensorboard=tensorboard)
+    callback_list = keras.callbacks.CallbackList(callbacks, add_progbar=verbose != 0, model=trainer, verbose=verbose,
+                                                 epochs=1, steps=max(remaining, 1))
+    trainer.stop_training = False
     try:
         if remaining > 0:
-            dataset = photo_io.photo_dataset(list(photos.paths), settings.size, settings.batch_size,
-                                             seed=settings.seed * 1_000_003 + step)
-            trainer.fit(dataset, epochs=1, steps_per_epoch=remaining, callbacks=callbacks, verbose=verbose)
+            dataset = cluster.strategy.distribute_datasets_from_function(
+                functools.partial(worker_photos, list(photos.paths), settings, settings.seed * 1_000_003 + step))
+            # Each worker draws its photos' styles from its own stream (the same one again would pair them).
+            tf.random.set_seed(settings.seed * 1_000_003 + step * 1_009 + cluster.index)
+            iterator, run_steps = iter(dataset), training_steps(
+                trainer, cluster.strategy, per_execution,
+                [settings.batch_size // cluster.num_replicas, settings.size, settings.size, 3])
+            callback_list.on_train_begin()
+            callback_list.on_epoch_begin(0)
+            for done in range(per_execution, remaining + 1, per_execution):
+                callback_list.on_train_batch_begin(done - per_execution)
+                values = run_steps(iterator)
+                logs = {name: float(values[name]) for name in PARTS}
+                callback_list.on_train_batch_end(done - 1, logs)  # the last step of the execution, as in `fit`
+                if agree_to_stop(cluster, trainer.stop_training):
+                    break
+            callback_list.on_epoch_end(0, logs)
+            callback_list.on_train_end(logs)
     except KeyboardInterrupt:
         monitor.save(interrupted=True)
         raise
+    except tf.errors.OpError as error:
+        if cluster.num_workers == 1:
+            raise
+        raise lost_worker_error(error, trainer.steps_done, settings.checkpoint_every) from None
     monitor.save(interrupted=False)
 
 

@@ -67,7 +67,7 @@ class TrainingMonitor(keras.callbacks.Callback):
             self.sums, self.count = {}, 0
             self.save(interrupted=False)
             print(f"step {self.step}/{self.settings.num_steps} " + " ".join(
-                f"{name} {value:.4f}" for name, value in self.losses.items()) + f" ({self.seconds:.0f} s)",
+                f"{name} {value:.6g}" for name, value in self.losses.items()) + f" ({self.seconds:.0f} s)",
                 flush=True)
         if self.settings.preview_every and self.previews and self.step % self.settings.preview_every == 0:
             self.preview()

@@ -78,10 +78,14 @@ class StyleTrainer(keras.Model):
         style_indices = tf.gather(tf.constant(self.train_styles, tf.int32), choice)
         style_weights = tf.one_hot(style_indices, self.network.num_styles)
         trained = self.trained_variables()
+        # Under a distribution strategy each replica's batch mean counts 1/replicas, and the optimizers sum the
+        # replicas' gradients: the gradient of the global batch's mean (1 replica without a strategy).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             outputs = self.network({"image": photos, "style_weights": style_weights})
             total, parts = self.perceptual(outputs, photos, self.style_targets, style_indices, *self.loss_weights_)
-        grads = tape.gradient(total, [variable for variable, _ in trained])
+            scaled = total / replicas
+        grads = tape.gradient(scaled, [variable for variable, _ in trained])
         grads = [grad if mask is None else grad * mask for grad, (_, mask) in zip(grads, trained)]
         norms = [is_norm_parameter(variable) for variable, _ in trained]
         for optimizer, wanted in ((self.optimizer, False), (self.norm_optimizer, True)):
