@@ -47,16 +47,19 @@ def test_the_front_page_commands_are_read_from_readme():
     runnable, skipped = front_page_commands()
     assert readme_block("Install")[0] == ["pip", "install", "-r", "requirements.txt"]
     assert all(line[:2] == ["python", "cli.py"] for line in runnable + skipped)
-    assert [line[2] for line in runnable] == ["stylize", "info", "models", "stylize"]
+    assert [line[2] for line in runnable] == ["stylize", "info", "models", "stylize", "stylize"]
     assert [line[2] for line in skipped] == ["stylize"]  # the user's own photo and painting, VGG19
 
 
 def fresh_clone(target):
-    """What a clone holds for these commands: cli.py, the package (assets and bundled model), requirements."""
+    """What a clone holds for these commands: cli.py, the package (assets and bundled models), requirements,
+    and the docs' painting that Real time's arbitrary-network line takes."""
     target.mkdir()
     for name in ("cli.py", "requirements.txt", "README.md"):
         shutil.copy(os.path.join(ROOT, name), target / name)
     shutil.copytree(os.path.join(ROOT, "tf_nst"), target / "tf_nst", ignore=shutil.ignore_patterns("__pycache__"))
+    paintings = os.path.join("docs", "gallery", "paintings")
+    shutil.copytree(os.path.join(ROOT, paintings), target / paintings)
     return target
 
 
