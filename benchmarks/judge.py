@@ -1,7 +1,7 @@
 """The independent judge: how close each method's output comes to the painting, beside the vgg16-hed terms.
 
     python -m benchmarks.judge --size 384 --methods peer,bundled
-    python -m benchmarks.judge --photos a.png,b.png --paintings ../shared/images/woman-with-hat-matisse.jpg \\
+    python -m benchmarks.judge --photos a.png,b.png --paintings docs/gallery/paintings/woman-with-hat-matisse.jpg \\
         --methods peer,optimization --out benchmarks/judge-out/matisse
 
 Every photo (`--photos`: files or folders, default `$TF_NST_HELD_OUT`, else `../data/heldout` beside

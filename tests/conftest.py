@@ -162,3 +162,14 @@ def small_clip():
     from video_clips import make_clip
 
     return make_clip(size=48, num_frames=8)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A folder of three 80x64 gradient photos, for training runs."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("photos")
+    for seed in range(3):
+        Image.fromarray(gradient_image(64, 80, seed=seed)).save(folder / f"p{seed}.png")
+    return str(folder)

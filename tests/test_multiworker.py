@@ -25,22 +25,12 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, STYLE_PATH, gradient_image
+from conftest import ROOT, STYLE_PATH
 
 TINY = ["--backbone", "vgg16", "--weights", "random", "--size", "32", "--style-size", "32", "--width", "4",
         "--residual-blocks", "1", "--batch-size", "4", "--content-layers", "block2_conv2",
         "--style-layers", "block1_conv2,block2_conv2", "--precision", "float32", "--preview-every", "0", "--quiet"]
 STEP_LINE = re.compile(r"^step (\d+)/\d+ (.*) \(\d+ s\)$")
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    from PIL import Image
-
-    folder = tmp_path_factory.mktemp("photos")
-    for seed in range(3):
-        Image.fromarray(gradient_image(64, 80, seed=seed)).save(folder / f"p{seed}.png")
-    return str(folder)
 
 
 def free_ports(count):

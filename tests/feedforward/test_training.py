@@ -25,14 +25,6 @@ TINY = dict(backbone="vgg16", weights="random", size=32, style_size=32, batch_si
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("photos")
-    for seed in range(3):
-        Image.fromarray(gradient_image(64, 80, seed=seed)).save(folder / f"p{seed}.png")
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
 def base_model(photos, tmp_path_factory):
     """A one-style model trained for 2 steps (random VGG16 features)."""
     base = str(tmp_path_factory.mktemp("base") / "model")
