@@ -13,6 +13,7 @@ from tf_nst.cli import app as cli
 from tf_nst.io.provenance import read_png_text, read_provenance
 
 FAST = ["--size", "32", "--steps", "2", "--quiet", "--weights", "random"]
+HED = ["--size", "32", "--steps", "2", "--quiet", "--backbone", "vgg16-hed"]  # fixed weights: runs repeat exactly
 
 
 def run(*args):
@@ -47,6 +48,26 @@ def test_two_styles_two_masks_recorded_and_replayed(tmp_path):
     replayed = read_provenance(replay)
     assert replayed["masks"] == stored["masks"]
     assert replayed["settings"] == stored["settings"] and replayed["inputs_sha256"] == stored["inputs_sha256"]
+
+
+def test_the_png_holds_its_masks_a_replay_without_the_files_gives_the_same_pixels(tmp_path):
+    """The masks' bytes are in the PNG: deleted mask files come back from it (float32: the same pixels)."""
+    left = write_mask(tmp_path / "left.png", 512, 512)
+    right = write_mask(tmp_path / "right.png", 512, 512, left=False, value=128)
+    out = tmp_path / "out.png"
+    assert run(CONTENT_PATH, STYLE_PATH, STYLE_PATH, "--region-mask", left, "--region-mask", right, "-o", out,
+               "--precision", "float32", *HED).exit_code == 0
+    os.remove(left)
+    os.remove(right)
+    replay = tmp_path / "replay.png"
+    result = CliRunner().invoke(cli.cli, ["stylize", "--from", str(out), "-o", str(replay), "--quiet"])
+    assert result.exit_code == 0, result.output
+    stored, replayed = read_provenance(out), read_provenance(replay)
+    assert replayed["inputs_sha256"] != {} and sorted(replayed["inputs_sha256"].values()) == \
+        sorted(stored["inputs_sha256"].values())
+    assert np.array_equal(np.asarray(Image.open(replay)), np.asarray(Image.open(out)))
+    shown = CliRunner().invoke(cli.cli, ["info", str(out)]).output
+    assert "bytes embedded" in shown and "iVBOR" not in shown  # sizes, not base64
 
 
 def test_png_with_the_old_region_mask_key_replays(tmp_path):

@@ -186,10 +186,11 @@ def _from_callback(ctx, param, value):
     """Replay the settings stored in a tf-nst PNG."""
     if value is None:
         return value
-    from tf_nst.io.provenance import read_provenance
+    from tf_nst.io.provenance import embedded_files, read_provenance, restore_masks
 
     try:
         stored = read_provenance(value)
+        files = embedded_files(value)
     except NSTError as error:
         raise click.BadParameter(str(error))
     settings = stored["settings"]
@@ -198,8 +199,20 @@ def _from_callback(ctx, param, value):
     _set_defaults(ctx, values)
     inputs = stored.get("inputs") or []
     ctx.meta["replay_inputs"] = (inputs[0], inputs[1:]) if inputs else (None, None)
-    ctx.meta["replay_inputs"] += (stored.get("masks") or {},)
+    ctx.meta["replay_inputs"] += (restore_masks(stored, files, _replay_folder(ctx)),)
+    ctx.meta["replay_init"] = stored.get("init")
     return value
+
+
+def _replay_folder(ctx):
+    """A folder for the masks a replayed PNG holds, removed when the command ends."""
+    import shutil
+    import tempfile
+    import uuid
+
+    folder = os.path.join(tempfile.gettempdir(), f"tf-nst-replay-{uuid.uuid4().hex[:12]}")  # made when needed
+    ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return folder
 
 
 def given(name):

@@ -97,7 +97,8 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
         config, result = _run(settings, loaded, [content] + styles, masks, output, save_every, tensorboard,
                               quiet, stop)
         image_io.save_png(output, result.image, alpha=result.alpha, settings=config, inputs=[content] + styles,
-                          masks=masks or None, text={"tf_nst:tiling": json.dumps(result.tiling)})
+                          masks=masks or None, init=start_record(settings, loaded["init"], quiet),
+                          text={"tf_nst:tiling": json.dumps(result.tiling)})
         if log_json:
             write_json(log_json, {"settings": config, "inputs": [content] + styles, "masks": masks,
                                   "loss_names": list(result.loss_names), "history": result.history.tolist(),
@@ -175,6 +176,21 @@ def load_run_inputs(content, styles, masks, settings, max_input_pixels):
     return loaded
 
 
+def start_record(settings, init, quiet):
+    """The start image's `init_record` for the PNG (None for a mode), and a note when a replay's differs."""
+    from tf_nst.io.provenance import init_record
+
+    if init is None:
+        return None
+    kind = settings.init if settings.init.startswith(MODEL_INIT_PREFIX) else "file"
+    record = init_record(kind, init.rgb)
+    replayed = click.get_current_context().meta.get("replay_init")
+    if replayed and replayed.get("sha256") != record["sha256"] and not quiet:
+        click.echo(f"Note: the start image ({kind}) differs from the one the replayed PNG records "
+                   "(another CPU or precision?)", err=True)
+    return record
+
+
 def _run(settings, loaded, inputs, masks, output, save_every, tensorboard, quiet, stop):
     """Build the Stylizer and run it with the progress bar, snapshots and TensorBoard."""
     from tf_nst.engine.stylizer import Stylizer
@@ -213,7 +229,7 @@ def _report(output, result, config, quiet):
 @click.argument("image", type=click.Path(exists=True))
 def info(image):
     """Print the settings, input hashes and versions stored in a tf-nst PNG (or a trained MODEL_DIR)."""
-    from tf_nst.io.provenance import read_png_text
+    from tf_nst.io.provenance import FILE_PREFIX, read_png_text
 
     if os.path.isdir(image):
         from tf_nst.cli.realtime import check_model_folder
@@ -230,4 +246,6 @@ def info(image):
     if "tf_nst:settings" not in entries:
         raise click.ClickException(f"{image}: no tf-nst settings found (not written by tf-nst)")
     for key, value in entries.items():
+        if key.startswith(FILE_PREFIX):  # a mask's bytes: their size, not the base64
+            value = f"{len(value) * 3 // 4} bytes embedded"
         click.echo(f"{key[len('tf_nst:'):]}: {value}")

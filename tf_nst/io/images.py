@@ -178,7 +178,7 @@ def check_output_directory(path, name=None):
         raise OutputError(f"{name}: directory {directory} is not writable")
 
 
-def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None, masks=None):
+def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None, masks=None, init=None):
     """Write a PNG atomically (temporary file in the same directory, then rename).
 
     Args:
@@ -189,7 +189,8 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None, masks=N
             `cli.py info` shows them and `--from` replays them.
         inputs: paths of the input images, hashed into the provenance.
         masks: a regional run's mask paths, `{"region_masks": [...], "style_image_masks": [...]}`
-            (see `tf_nst.io.provenance.provenance_text`): hashed and stored too.
+            (see `tf_nst.io.provenance.provenance_text`): hashed, and stored with their bytes.
+        init: the start image's `tf_nst.io.provenance.init_record` (kind and pixels' hash), or None.
         text: further PNG text chunks.
 
     Example:
@@ -199,7 +200,7 @@ def save_png(path, rgb, alpha=None, settings=None, inputs=(), text=None, masks=N
     """
     path = os.fspath(path)
     if settings is not None:
-        text = {**provenance_text(settings, inputs, mask_roles(masks)), **(text or {})}
+        text = {**provenance_text(settings, inputs, mask_roles(masks), init=init), **(text or {})}
     image = Image.fromarray(np.asarray(rgb, dtype=np.uint8), "RGB")
     if alpha is not None:
         alpha = resize(np.asarray(alpha, dtype=np.uint8), image.size)

@@ -3,15 +3,23 @@
 `save_png(path, image, settings=..., inputs=...)` (tf_nst/io/images.py) stores them as
 PNG text chunks; `read_provenance` reads them back for `cli.py info`, `--from` and
 for batches that skip outputs already made with the same settings and inputs.
+
+The PNG is the whole record of a regional run: each mask file's bytes are stored in it too (one
+`tf_nst:file:SHA256` chunk per file, base64), so `restore_masks` brings a replay's masks back when
+the files are gone. A start image other than a mode (`init`: a file or a network's result) is
+recorded by its kind and the SHA-256 of its pixels (`init_record`). PNGs written before either are
+read as they were.
 TensorFlow-free: versions come from the installed package metadata.
 """
 
+import base64
 import hashlib
 import importlib.metadata
 import json
 import os
 import warnings
 
+import numpy as np
 from PIL import Image
 
 from tf_nst.errors import ImageError
@@ -24,6 +32,8 @@ VERSIONS_KEY = PREFIX + "versions"
 MASKS_KEY = PREFIX + "masks"  # {"region_masks": [path or null per style], "style_image_masks": [...]}
 MASK_ROLES = ("region_masks", "style_image_masks")  # the CLI's --region-mask and --style-image-mask
 OLD_REGION_MASKS = "style_masks"  # the region masks' role before tf-nst named them region_masks
+FILE_PREFIX = PREFIX + "file:"  # a mask file's bytes, base64, keyed by their SHA-256
+INIT_KEY = PREFIX + "init"  # {"kind": "file" or "model:NAME", "sha256": of the start image's pixels}
 VERSION = "0.2.0"
 
 
@@ -63,12 +73,24 @@ def mask_paths(masks):
             if isinstance(path, (str, os.PathLike))]
 
 
-def provenance_text(settings, inputs=(), masks=None):
+def init_record(kind, rgb):
+    """What a PNG stores of a start image: `{"kind", "sha256"}` (SHA-256 of its shape and uint8 pixels).
+
+    Args:
+        kind: `"file"` (an image file) or `"model:NAME"` (a trained network's result).
+        rgb: the start image, `uint8 (H, W, 3)`.
+    """
+    pixels = np.ascontiguousarray(np.asarray(rgb, np.uint8))
+    digest = hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
+    return {"kind": str(kind), "sha256": digest}
+
+
+def provenance_text(settings, inputs=(), masks=None, init=None):
     """PNG text chunks for `settings` (a JSON-serializable dict) and input files `inputs`.
 
     `masks`: `{"region_masks": [path or None per style], "style_image_masks": [...]}` of a regional
     run (either key optional; `style_masks`, the old name of `region_masks`, warns); the mask files
-    are hashed with the inputs, their paths stored.
+    are hashed with the inputs, their paths stored and their bytes embedded. `init`: an `init_record`.
     """
     masks = mask_roles(masks)
     text = {
@@ -83,7 +105,58 @@ def provenance_text(settings, inputs=(), masks=None):
                     for role, paths in (masks or {}).items() if role in MASK_ROLES and paths}
     if stored_masks:
         text[MASKS_KEY] = json.dumps(stored_masks, sort_keys=True)
+    for path in mask_paths(masks):
+        if os.path.isfile(path):
+            with open(path, "rb") as stream:
+                data = stream.read()
+            text[FILE_PREFIX + hashlib.sha256(data).hexdigest()] = base64.b64encode(data).decode("ascii")
+    if init is not None:
+        text[INIT_KEY] = json.dumps(init, sort_keys=True)
     return text
+
+
+def embedded_files(path):
+    """`{sha256: bytes}` of the files a tf-nst PNG holds (its masks); `{}` for older PNGs.
+
+    Raises:
+        ImageError: the file is unreadable.
+    """
+    try:
+        text = read_png_text(path)
+    except (OSError, SyntaxError, ValueError):
+        raise ImageError(path, "cannot read PNG") from None
+    files = {}
+    for key, value in text.items():
+        if key.startswith(FILE_PREFIX):
+            data = base64.b64decode(value)
+            if hashlib.sha256(data).hexdigest() == key[len(FILE_PREFIX):]:  # a damaged chunk is not a mask
+                files[key[len(FILE_PREFIX):]] = data
+    return files
+
+
+def restore_masks(stored, files, folder):
+    """The replayed masks of `stored` (`read_provenance`) as paths, `{role: [path or None, ...]}`.
+
+    A stored path holding the recorded bytes is kept; otherwise the bytes embedded in the PNG
+    (`files`, from `embedded_files`) are written to `folder` under the mask's own file name; a mask
+    found neither way keeps its stored path (the run then says it is missing).
+    """
+    hashes = stored.get("inputs_sha256") or {}
+    restored = {}
+    for role, paths in (stored.get("masks") or {}).items():
+        restored[role] = [None if path is None else _restored_file(path, hashes.get(path), files, folder)
+                          for path in paths]
+    return restored
+
+
+def _restored_file(path, sha256, files, folder):
+    if sha256 is None or (os.path.isfile(path) and file_sha256(path) == sha256) or sha256 not in files:
+        return path
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, f"{sha256[:12]}-{os.path.basename(path)}")
+    with open(target, "wb") as stream:
+        stream.write(files[sha256])
+    return target
 
 
 def mask_roles(masks, stacklevel=3):
@@ -105,7 +178,7 @@ def read_png_text(path):
 
 
 def read_provenance(path):
-    """`{"settings", "inputs_sha256", "inputs", "versions"[, "masks"]}` stored in a tf-nst PNG.
+    """`{"settings", "inputs_sha256", "inputs", "versions"[, "masks", "init"]}` stored in a tf-nst PNG.
 
     Keys the PNG does not hold (older files) are missing from the result; `settings` is always there.
 
@@ -114,7 +187,7 @@ def read_provenance(path):
     """
     try:
         text = read_png_text(path)
-        stored = {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, INPUT_ORDER_KEY, VERSIONS_KEY, MASKS_KEY)
+        stored = {key[len(PREFIX):]: json.loads(text[key]) for key in (SETTINGS_KEY, INPUTS_KEY, INPUT_ORDER_KEY, VERSIONS_KEY, MASKS_KEY, INIT_KEY)
                   if key in text} | {"settings": json.loads(text[SETTINGS_KEY])}
     except (OSError, SyntaxError, ValueError):
         raise ImageError(path, "cannot read PNG") from None
