@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_nst.engine.feedforward.arbitrary import (ArbitraryStylizer, FeatureInverter, adain, covariance_roots,
-                                                 load_inverter, save_inverter, style_statistics, whiten_colour)
+from tf_nst.engine.feedforward.arbitrary import (ArbitraryStylizer, FeatureInverter, InverterTrainer, adain,
+                                                 batch_whiten_colour, covariance_roots, load_inverter,
+                                                 moment_distance, save_inverter, style_statistics, whiten_colour)
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.model_folders import is_arbitrary, read_model_info
 
@@ -28,6 +29,38 @@ def test_wct_gives_the_painting_mean_and_covariance():
     style_mean, style_covariance = _moments(style)
     np.testing.assert_allclose(mean, style_mean, atol=1e-3)
     np.testing.assert_allclose(covariance, style_covariance, rtol=2e-3, atol=2e-3 * np.abs(style_covariance).max())
+
+
+def test_batch_wct_is_each_images_wct():
+    contents = tf.stack([_features(10), _features(11)])
+    styles = tf.stack([_features(12, (9, 7, 6)), _features(13, (9, 7, 6))])
+    moved = batch_whiten_colour(contents, styles).numpy()
+    for index in range(2):
+        one = whiten_colour(contents[index], style_statistics(styles[index], "wct")).numpy()
+        np.testing.assert_allclose(moved[index], one, rtol=1e-3, atol=1e-3 * np.abs(one).max())
+
+
+def test_moment_distance_is_zero_only_for_equal_moments():
+    features = _features(14)[None]
+    assert float(moment_distance(features, features)) < 1e-6
+    assert float(moment_distance(features * 2.0 + 1.0, features)) > 0.1
+
+
+def test_the_transfer_loss_trains_the_decoders_toward_other_photos_statistics():
+    inverter = FeatureInverter(backbone="vgg16", weights=None, levels=2)
+    inverter.build()
+    photos = tf.constant(np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)), tf.float32)
+    plain = InverterTrainer(inverter)
+    plain.compile(optimizer="adam")
+    assert "transfer_content1" not in plain.train_step(photos)
+    trainer = InverterTrainer(inverter, transfer_weight=0.5, transfer_levels=(2,))
+    trainer.compile(optimizer="adam")
+    metrics = trainer.train_step(photos)
+    assert sorted(name for name in metrics if name.startswith("transfer")) == ["transfer_content2",
+                                                                               "transfer_style2"]
+    recon = sum(float(metrics[f"pixel{level}"]) + float(metrics[f"feature{level}"]) for level in (1, 2))
+    transfer = float(metrics["transfer_content2"]) + float(metrics["transfer_style2"])
+    np.testing.assert_allclose(float(metrics["loss"]), recon + 0.5 * transfer, rtol=1e-4)
 
 
 def test_adain_gives_the_painting_mean_and_deviation_per_channel():

@@ -53,12 +53,16 @@ class InverterCheckpoint(keras.callbacks.Callback):
 
 def train_inverter(photo_specs, output, backbone="vgg16-hed", levels=4, size=128, batch_size=8,
                    num_steps=10000, learning_rate=1e-3, half_life=2500, checkpoint_every=100, precision="auto", seed=0,
-                   verbose=1):
-    """Train (or resume) the decoders of an arbitrary-style network into folder `output`."""
+                   transfer_weight=0.0, style_weight=1.0, transfer_levels=None, verbose=1):
+    """Train (or resume) the decoders of an arbitrary-style network into folder `output`.
+
+    `transfer_weight`, `style_weight`, `transfer_levels`: `InverterTrainer`'s transfer loss (0: reconstruction only).
+    """
     photos = photo_io.find_photos(photo_specs, min_side=size)
     inverter = FeatureInverter(backbone=backbone, levels=levels, precision=precision)
     inverter.build()
-    trainer = InverterTrainer(inverter)
+    trainer = InverterTrainer(inverter, transfer_weight=transfer_weight, style_weight=style_weight,
+                              transfer_levels=transfer_levels)
     # Halved every `half_life` steps: fast early progress, fine detail late (the schedule
     # follows the optimizer's restored step count on resume).
     schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate, half_life, 0.5)
@@ -77,7 +81,10 @@ def train_inverter(photo_specs, output, backbone="vgg16-hed", levels=4, size=128
     trainer.batches.assign(step)
     os.makedirs(output, exist_ok=True)
     provenance = {"backbone": backbone, "levels": levels, "size": size, "batch_size": batch_size,
-                  "learning_rate": learning_rate, "half_life": half_life, "precision": inverter.precision, "photos": photos.provenance(),
+                  "learning_rate": learning_rate, "half_life": half_life, "precision": inverter.precision,
+                  "transfer_weight": transfer_weight, "style_weight": style_weight,
+                  "transfer_levels": list(trainer.transfer_levels) if transfer_weight > 0 else None,
+                  "photos": photos.provenance(),
                   "photo_files": [os.path.basename(path) for path in photos.paths], "versions": versions()}
     callback = InverterCheckpoint(trainer, output, checkpoint_every, step, seconds, provenance)
     remaining = num_steps - step

@@ -206,6 +206,67 @@ def reconstruction_losses(inverter, photos):
     return losses
 
 
+def batch_whiten_colour(content, style):
+    """Per-image WCT of a batch: `content` `(B, H, W, C)` features to the statistics of `style` `(B, h, w, C)`.
+
+    A training target (no gradient flows through it): each photo's features re-coloured to another
+    image's mean and covariance, as `whiten_colour` does for one image.
+    """
+    def moments(features):
+        shape = tf.shape(features)
+        flat = tf.transpose(tf.reshape(tf.cast(features, tf.float32), [shape[0], -1, shape[3]]), [0, 2, 1])
+        mean = tf.reduce_mean(flat, axis=2, keepdims=True)
+        centred = flat - mean
+        covariance = tf.matmul(centred, centred, transpose_b=True) / tf.cast(tf.maximum(tf.shape(flat)[2] - 1, 1),
+                                                                              tf.float32)
+        covariance = tf.cast(covariance, tf.float64)
+        scale = tf.reduce_mean(tf.linalg.diag_part(covariance), axis=1)[:, None, None] + 1e-8
+        eye = tf.eye(tf.shape(covariance)[1], dtype=tf.float64)[None]
+        values, vectors = tf.linalg.eigh(covariance + 1e-5 * scale * eye)
+        values = tf.maximum(values, 1e-5 * scale[:, :, 0])[:, None, :]
+        root = tf.matmul(vectors * tf.sqrt(values), vectors, transpose_b=True)
+        inverse_root = tf.matmul(vectors * tf.math.rsqrt(values), vectors, transpose_b=True)
+        return flat, mean, tf.cast(root, tf.float32), tf.cast(inverse_root, tf.float32)
+
+    flat, mean, _, inverse_root = moments(content)
+    _, style_mean, style_root, _ = moments(style)
+    coloured = tf.matmul(style_root, tf.matmul(inverse_root, flat - mean)) + style_mean
+    return tf.reshape(tf.transpose(coloured, [0, 2, 1]), tf.shape(content))
+
+
+def moment_distance(features, target):
+    """Distance of two batches' per-image channel means and deviations, relative to the target's."""
+    def moments(values):
+        mean, variance = tf.nn.moments(tf.cast(values, tf.float32), axes=[1, 2])
+        return mean, tf.sqrt(variance + 1e-5)
+
+    mean, deviation = moments(features)
+    target_mean, target_deviation = moments(target)
+    return (tf.reduce_mean(tf.square(mean - target_mean)) / (tf.reduce_mean(tf.square(target_mean)) + 1e-6)
+            + tf.reduce_mean(tf.square(deviation - target_deviation))
+            / (tf.reduce_mean(tf.square(target_deviation)) + 1e-6))
+
+
+def transfer_losses(inverter, photos, styles, levels):
+    """`{level: (content, style)}`: each decoder given the WCT of `photos`' features to `styles`' statistics.
+
+    The decoder trained only to reconstruct never sees such features; here its output must carry
+    them (content: the target features back, relative to their energy; style: the style image's
+    channel means and deviations at every level up to this one, `moment_distance`), as AdaIN's
+    decoder is trained (Huang & Belongie 2017), with other photos as the styles.
+    """
+    losses = {}
+    for level in levels:
+        target = tf.stop_gradient(batch_whiten_colour(inverter.encode(photos, level), inverter.encode(styles, level)))
+        decoded = inverter.decode(level, target)
+        again = inverter.encode(decoded, level)
+        content = tf.reduce_mean(tf.square(again - target)) / (tf.reduce_mean(tf.square(target)) + 1e-6)
+        style = tf.add_n([moment_distance(inverter.encode(decoded, upto), inverter.encode(styles, upto))
+                          for upto in range(1, level + 1)])
+        losses[level] = (content, style)
+    return losses
+
+
 def colour_jitter(photos, seed):
     """Photos (RGB 0-255) with their channels permuted and saturation scaled at random, per batch.
 
@@ -227,11 +288,18 @@ class InverterTrainer(keras.Model):
         inverter: the `FeatureInverter` (its encoders stay frozen).
         feature_weight: weight of the feature reconstruction against the pixel one.
         jitter: the share of batches given `colour_jitter`.
+        transfer_weight: weight of `transfer_losses` (0: reconstruction only, as Li et al. 2017), each
+            photo styled after another photo of the batch, colour-jittered.
+        style_weight: within the transfer loss, the style term against the content term.
+        transfer_levels: the levels given the transfer loss (default: all).
     """
 
-    def __init__(self, inverter, feature_weight=1.0, jitter=0.5, **kwargs):
+    def __init__(self, inverter, feature_weight=1.0, jitter=0.5, transfer_weight=0.0, style_weight=1.0,
+                 transfer_levels=None, **kwargs):
         super().__init__(**kwargs)
         self.inverter, self.feature_weight, self.jitter = inverter, float(feature_weight), float(jitter)
+        self.transfer_weight, self.style_weight = float(transfer_weight), float(style_weight)
+        self.transfer_levels = tuple(transfer_levels or range(1, inverter.levels + 1))
         self.batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches")
 
     def call(self, photos):
@@ -246,10 +314,18 @@ class InverterTrainer(keras.Model):
         with tf.GradientTape() as tape:
             losses = reconstruction_losses(self.inverter, photos)
             total = tf.add_n([pixel + self.feature_weight * feature for pixel, feature in losses.values()])
+            transfers = {}
+            if self.transfer_weight > 0:
+                styles = tf.roll(colour_jitter(photos, seed + 3), 1, axis=0)
+                transfers = transfer_losses(self.inverter, photos, styles, self.transfer_levels)
+                total += self.transfer_weight * tf.add_n([content + self.style_weight * style
+                                                          for content, style in transfers.values()])
         self.optimizer.apply(tape.gradient(total, variables), variables)
         metrics = {"loss": total}
         for level, (pixel, feature) in losses.items():
             metrics[f"pixel{level}"], metrics[f"feature{level}"] = pixel, feature
+        for level, (content, style) in transfers.items():
+            metrics[f"transfer_content{level}"], metrics[f"transfer_style{level}"] = content, style
         return metrics
 
 
@@ -305,15 +381,17 @@ class ArbitraryStylizer:
                 pixel): each region takes its painting's statistics from its own pixels.
         """
         statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
+        strength = tf.cast(strength, tf.float32)  # as an export receives it: 1 - strength alike on both paths
         if blend is None:
             blend = [1.0 / len(statistics)] * len(statistics)
-        height, width = np.shape(photo)[:2]
+        # Sizes as tensors, so the same steps trace into an export's graph (tf_nst/serving/arbitrary_export.py).
+        height, width = tf.unstack(tf.shape(photo)[:2])
         # Reflect-padded to the deepest level's pooling grid, so the decoders give back every pixel.
         grid = 2 ** (max(self.levels) - 1)
         padding = [[0, -height % grid], [0, -width % grid]]
         image = tf.pad(tf.convert_to_tensor(photo, tf.float32), padding + [[0, 0]], mode="REFLECT")[None]
         if region_weights is not None:
-            region_weights = [np.pad(np.asarray(weights, np.float32), padding, mode="reflect")
+            region_weights = [tf.pad(tf.convert_to_tensor(weights, tf.float32), padding, mode="REFLECT")
                               for weights in region_weights]
         for level in self.levels:
             features = self._encode(image, level)[0]
@@ -325,7 +403,7 @@ class ArbitraryStylizer:
     def _target(self, features, statistics, blend, region_weights):
         if region_weights is None:
             return tf.add_n([weight * transform_features(features, stats, self.transform)
-                             for weight, stats in zip(blend, statistics) if weight > 0])
+                             for weight, stats in zip(blend, statistics) if tf.is_tensor(weight) or weight > 0])
         shape = tf.shape(features)
         maps = [tf.image.resize(tf.convert_to_tensor(weights, tf.float32)[None, ..., None], shape[:2],
                                 method="area")[0] for weights in region_weights]
