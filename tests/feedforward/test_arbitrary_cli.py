@@ -103,3 +103,36 @@ def test_the_optimization_starts_from_the_arbitrary_network(arbitrary_folder, tm
                  "--size", "48", "--steps", "2", "--precision", "float32", "--quiet", "-o", output)
     assert result.exit_code == 0, result.output
     assert json.loads(read_png_text(output)["tf_nst:settings"])["init"] == f"model:{arbitrary_folder}"
+
+
+def _paintings(folder):
+    """Hostile paintings: not an image, 1×1, flat grey, with alpha, and one over the pixel cap."""
+    (folder / "text.jpg").write_text("not an image")
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(folder / "one.png")
+    Image.new("RGB", (90, 60), (128, 128, 128)).save(folder / "grey.png")
+    rgba = np.zeros((60, 90, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 255, np.linspace(0, 255, 90, dtype=np.uint8)[None]
+    Image.fromarray(rgba).save(folder / "alpha.png")
+    Image.new("RGB", (400, 300), (10, 100, 50)).save(folder / "huge.png")
+    Image.open(PHOTO).resize((96, 64)).save(folder / "photo.png")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("text.jpg", "Error: {path}: not a recognised image file (expected PNG, JPEG, GIF, WebP, BMP or TIFF)"),
+    ("huge.png", "Error: {path}: image is 400x300 = 120000 pixels, expected at most 100000"),
+    ("one.png", None), ("grey.png", None), ("alpha.png", None),
+])
+def test_a_hostile_painting_is_one_error_line_or_a_sensible_image(arbitrary_folder, tmp_path, name, expected):
+    _paintings(tmp_path)
+    painting, output = tmp_path / name, tmp_path / "out.png"
+    result = run("stylize", str(tmp_path / "photo.png"), str(painting), "--model", arbitrary_folder, "--size", "48",
+                 "--max-input-pixels", "100000", "-o", str(output))
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    if expected is not None:
+        assert result.exit_code == 1 and len(lines) == 1, result.output
+        assert lines[0].startswith(expected.format(path=painting)), result.output
+        assert not output.exists()
+        return
+    assert result.exit_code == 0, result.output
+    image = np.asarray(Image.open(output))
+    assert image.shape[:2] == (32, 48) and image.dtype == np.uint8
