@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_nst.engine.masks import fit_masks, layer_masks, load_mask, prepare_masks
+from tf_nst.engine.feedforward.rendering import feathered
+from tf_nst.engine.masks import (feather_masks, feather_masks_array, feathered_array, fit_masks, fit_masks_array,
+                                 layer_masks, load_mask, prepare_masks)
 from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.io.images import save_png
 
@@ -91,3 +93,51 @@ def test_fit_masks_resizes_and_keeps_a_fitting_mask():
     assert smaller.shape == (1, 15, 20, 2) and 0.0 <= smaller.min() and smaller.max() <= 1.0
     # tolerance T2 (see conftest.py): one float32 evaluation summed in two orders.
     np.testing.assert_allclose(smaller.sum(-1), 1.0, atol=1e-5)
+
+
+# The numpy twins (the onnxruntime path's) against TensorFlow's: both float32 with the same taps; they
+# differ only in how the sums are ordered and fused (numpy's einsum against oneDNN's depthwise kernels,
+# which block them by the CPU's vector width: AVX2, AVX-512; AMX serves bf16 and int8, not float32).
+# A sum of at most ~100 products of weights summing to 1 errs by about 100 eps = 6e-6: compared at 2e-5.
+MASK_ATOL = 2e-5
+
+
+@pytest.mark.parametrize("mask_shape, height, width", [
+    ((48, 64), 48, 64),     # at the size: feathered only
+    ((24, 32), 75, 100),    # enlarged
+    ((300, 400), 48, 64),   # shrunk (the kernel widens)
+    ((97, 61), 130, 82),    # odd sizes, slightly different ratio
+])
+def test_feather_masks_array_equals_feather_masks(mask_shape, height, width):
+    rng = np.random.default_rng(0)
+    hard = np.zeros(mask_shape, np.float32)
+    hard[:, : mask_shape[1] // 3] = 1.0
+    masks = [hard, 1.0 - hard, rng.uniform(0, 1, mask_shape).astype(np.float32)]
+    stack = tf.constant(np.stack(masks, -1)[None])
+    expected = np.moveaxis(feather_masks(stack, height, width).numpy()[0], -1, 0)
+    found = feather_masks_array(masks, height, width)
+    assert found.shape == expected.shape == (3, height, width) and found.dtype == np.float32
+    np.testing.assert_allclose(found, expected, atol=MASK_ATOL, rtol=0)
+    fitted = fit_masks_array(masks, height, width)
+    np.testing.assert_allclose(fitted, fit_masks(masks, height, width).numpy()[0], atol=MASK_ATOL, rtol=0)
+
+
+def test_a_flat_mask_is_fitted_not_blurred():
+    white = np.ones((20, 30), np.float32)
+    assert np.array_equal(feather_masks_array([white], 40, 60), np.ones((1, 40, 60), np.float32))
+
+
+def test_feathered_array_equals_feathered():
+    """Each mask fitted, made grey uint8 and feathered alone (the export's way). The uint8 step can round a
+    value within float32 rounding of a half grey level the other way: one grey level (1/255) before the blur
+    at most, at a few pixels; everything else within `MASK_ATOL`."""
+    rng = np.random.default_rng(1)
+    hard = np.zeros((90, 120), np.float32)
+    hard[20:70, 30:80] = 1.0
+    masks = [hard, rng.uniform(0, 1, (90, 120)).astype(np.float32), np.ones((90, 120), np.float32)]
+    for height, width in ((90, 120), (60, 80), (150, 200)):
+        expected = np.stack(feathered(masks, (height, width, 3)))
+        found = feathered_array(masks, height, width)
+        assert found.shape == expected.shape == (3, height, width)
+        difference = np.abs(found - expected)
+        assert difference.max() <= 1 / 255 and np.mean(difference > MASK_ATOL) < 1e-3

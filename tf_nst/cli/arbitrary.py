@@ -14,6 +14,10 @@ import click
 from tf_nst.cli.feedback import ProgressBar, import_tensorflow_quietly, library_errors, stop_signals
 from tf_nst.cli.options import given
 
+# What runs `stylize PHOTO PAINTING... --model arbitrary` (tf_nst.runs.arbitrary_run.choose_runtime): onnxruntime
+# float32 unless --precision bfloat16 or it is missing. Batches and videos stay on TensorFlow, whose bfloat16
+# pass is about 3x faster warm on CPUs with native bf16 (docs/arbitrary.md, Speed).
+ONE_PHOTO_RUNTIME = "auto"
 # TrainSettings fields an arbitrary-style network's training reads (the rest are the losses of a
 # network trained for given styles).
 ARBITRARY_TRAIN_FIELDS = ("backbone", "precision", "size", "batch_size", "num_steps", "learning_rate",
@@ -40,17 +44,23 @@ def stylize_with_arbitrary(model, content, paintings, output, overwrite, region_
     if region_masks and len(region_masks) != len(paintings):
         raise click.BadParameter(f"expected one --region-mask per PAINTING ({len(paintings)}), received "
                                  f"{len(region_masks)}", param_hint="'--region-mask'")
-    with library_errors():
-        from tf_nst.runs.arbitrary import ArbitraryRun
+    with library_errors(tensorflow=False):
+        from tf_nst.runs.arbitrary_run import ArbitraryRun, planned_runtime
 
-        run = ArbitraryRun(model, precision=values.get("precision") or "auto")
+        # One photo: onnxruntime where it can run (no TensorFlow import, most of the command's time), else
+        # TensorFlow (--precision bfloat16, or onnxruntime missing); the PNG records which ran.
+        precision = values.get("precision") or "auto"
+        if planned_runtime(model, precision, ONE_PHOTO_RUNTIME) == "tensorflow":
+            import_tensorflow_quietly()
+        run = ArbitraryRun(model, precision=precision, runtime=ONE_PHOTO_RUNTIME)
         result, seconds = run.stylize_file(content, list(paintings), output, values["size"], strength=strength,
                                            blend=values.get("style_blend"), mask_paths=list(region_masks) or None,
                                            preserve_colors=values.get("preserve_colors", "none"),
                                            max_input_pixels=max_input_pixels)
     if not quiet:
         click.echo(f"Wrote {output} ({result.shape[1]}x{result.shape[0]}, network {os.path.basename(run.folder)}, "
-                   f"{len(paintings)} painting(s), strength {strength:g}, {run.precision}, {seconds:.2f} s)",
+                   f"{len(paintings)} painting(s), strength {strength:g}, {run.precision} on {run.runtime}, "
+                   f"{seconds:.2f} s)",
                    err=True)
 
 

@@ -63,6 +63,17 @@ def match_histogram(style_rgb, content_rgb):
     return np.clip(np.round(matched), 0, 255).astype(np.uint8).reshape(np.shape(style_rgb))
 
 
+def apply_colors(stylized, photo, preserve_colors):
+    """`preserve_colors` of a feed-forward result: `luminance` or `histogram` against the photo (`none`: as is).
+
+    numpy only: the TensorFlow and onnxruntime paths of a network share it."""
+    if preserve_colors == "luminance":
+        return recombine_luminance(stylized, photo)
+    if preserve_colors == "histogram":
+        return match_histogram(stylized, photo)
+    return stylized
+
+
 def _sqrtm(matrix):
     values, vectors = np.linalg.eigh(matrix)
     return vectors @ np.diag(np.sqrt(np.maximum(values, 0))) @ vectors.T

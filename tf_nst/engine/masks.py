@@ -251,6 +251,66 @@ def feather_masks(masks, height, width, feather=FEATHER):
     return tf.cond(flat, lambda: fitted, blurred)
 
 
+def _resize_weights(in_size, out_size):
+    """`(out_size, in_size)` float32 weights of TensorFlow's antialiased bilinear resize along one axis:
+    `scale_and_translate`'s triangle kernel, widened by the shrink factor, each row normalized."""
+    inv_scale = np.float32(in_size) / np.float32(out_size)
+    kernel_scale = max(inv_scale, np.float32(1.0))
+    sample = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * inv_scale
+    start = np.clip(np.ceil(sample - kernel_scale - np.float32(0.5)), 0, in_size - 1).astype(np.int64)
+    end = np.clip(np.floor(sample + kernel_scale - np.float32(0.5)), 0, in_size - 1).astype(np.int64) + 1
+    source = np.arange(in_size)
+    inside = (source[None] >= start[:, None]) & (source[None] < end[:, None])
+    position = (source.astype(np.float32)[None] + np.float32(0.5) - sample[:, None]) * (np.float32(1.0) / kernel_scale)
+    weights = np.where(inside, np.maximum(np.float32(0.0), np.float32(1.0) - np.abs(position)), np.float32(0.0))
+    totals = weights.sum(1, keepdims=True, dtype=np.float32)
+    return np.where(totals > 0, weights / np.where(totals > 0, totals, 1), weights).astype(np.float32)
+
+
+def fit_masks_array(masks, height, width):
+    """`fit_masks` without TensorFlow: float32 `(height, width, R)` of `R` masks `(h, w)` in [0, 1].
+
+    The same antialiased bilinear resize (`_resize_weights`, rows then columns), clipped; a mask already
+    at the size is returned unchanged. Equal to `fit_masks` within float32 rounding (tests/test_masks.py).
+    """
+    stack = np.stack([np.asarray(mask, np.float32) for mask in masks], -1)
+    if stack.shape[:2] == (height, width):
+        return stack
+    rows, columns = _resize_weights(stack.shape[0], height), _resize_weights(stack.shape[1], width)
+    resized = np.einsum("hi,iwr->hwr", rows, np.einsum("wj,ijr->iwr", columns, stack))
+    return np.clip(resized, 0.0, 1.0).astype(np.float32)
+
+
+def feather_masks_array(masks, height, width, feather=FEATHER):
+    """`feather_masks` without TensorFlow, for the onnxruntime path: float32 `(R, height, width)` of `R`
+    masks `(h, w)` in [0, 1], fitted (`fit_masks_array`) and blurred by the same separable Gaussian with
+    symmetric padding; a mask stack without an edge is returned fitted, unblurred."""
+    fitted = fit_masks_array(masks, height, width)
+    if fitted.min() == fitted.max():
+        return np.ascontiguousarray(np.moveaxis(fitted, -1, 0))
+    sigma = max(np.float32(1.0), np.float32(feather) * np.float32(max(height, width)))
+    radius = int(np.float32(3.0) * sigma)
+    offsets = np.arange(-radius, radius + 1, dtype=np.float32)
+    taps = np.exp(np.float32(-0.5) * np.square(offsets / sigma)).astype(np.float32)
+    taps = taps / taps.sum(dtype=np.float32)
+    padded = np.pad(np.moveaxis(fitted, -1, 0), [(0, 0), (radius, radius), (radius, radius)], mode="symmetric")
+    windows = np.lib.stride_tricks.sliding_window_view
+    out = np.einsum("rhwk,k->rhw", windows(padded, 2 * radius + 1, axis=1), taps)
+    out = np.einsum("rhwk,k->rhw", windows(out, 2 * radius + 1, axis=2), taps)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def feathered_array(region_masks, height, width, feather=FEATHER):
+    """`tf_nst.engine.feedforward.rendering.feathered` without TensorFlow: float32 `(R, height, width)`.
+
+    Each mask fitted to the photo's size (`fit_masks_array`), made the grey uint8 a request sends
+    (`as_uint8`), then feathered alone (`feather_masks_array`), as the export feathers a request's mask.
+    """
+    greys = [as_uint8(fit_masks_array([mask], height, width)[..., 0]) for mask in region_masks]
+    return np.stack([feather_masks_array([grey.astype(np.float32) / np.float32(255.0)], height, width, feather)[0]
+                     for grey in greys])
+
+
 def layer_masks(masks, strides, erosion_radii=None, min_kept=MIN_ERODED_AREA):
     """Masks `(1, H, W, R)` carried to each layer's grid: `{layer: (1, H // s, W // s, R)}`.
 

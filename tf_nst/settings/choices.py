@@ -59,6 +59,9 @@ def arbitrary_decoder_plan(level, convs):
 
 
 ARBITRARY_TRANSFORMS = ("wct", "adain")
+# What runs an arbitrary-style network (tf_nst/runs/arbitrary_run.py): "auto" is onnxruntime (float32, no
+# TensorFlow import) when it is installed and bfloat16 was not asked for, else TensorFlow.
+ARBITRARY_RUNTIMES = ("auto", "onnxruntime", "tensorflow")
 # keras.applications VGG preprocessing is Caffe-style: BGR, mean-subtracted, 0-255.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 MODEL_FORMAT = "tf-nst-feedforward"  # the "format" of a trained model folder's model.json

@@ -19,7 +19,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from tf_nst.engine import colors
+from tf_nst.engine.colors import apply_colors  # noqa: F401 (re-exported: the feed-forward paths' colour control)
 from tf_nst.engine.feedforward.tiling import render_tiled
 from tf_nst.engine.masks import FEATHER, Regions, as_uint8, feather_masks, fit_masks
 from tf_nst.engine.feedforward.transformer import style_weights_for
@@ -131,15 +131,6 @@ def soft_alpha(mask, height, width, feather=FEATHER):
     """Float `(n, height, width, 1)` weights of a grey uint8 mask `(n, h, w, 1)`: divided by 255, fitted
     and feathered (`tf_nst.engine.masks.feather_masks`). In-graph: the export calls it on a request's mask."""
     return feather_masks(tf.cast(mask, tf.float32) / 255.0, height, width, feather=feather)
-
-
-def apply_colors(stylized, photo, preserve_colors):
-    """`preserve_colors` of a feed-forward result: `luminance` or `histogram` against the photo."""
-    if preserve_colors == "luminance":
-        return colors.recombine_luminance(stylized, photo)
-    if preserve_colors == "histogram":
-        return colors.match_histogram(stylized, photo)
-    return stylized
 
 
 def feathered(region_masks, shape, feather=FEATHER):
