@@ -1,7 +1,9 @@
-"""The studio's parts without a browser (and without Gradio): the form from the schema, painted masks,
-upload caps, and the runner's Stop and closed-tab paths (on a stand-in Stylizer, no TensorFlow)."""
+"""The studio's parts without a browser (and without Gradio): the form from the schema in a person's words,
+painted masks, upload caps, files removed with their tab, messages without server paths, a replay from the
+masks the PNG holds, and the runner's Stop, queue, ETA and closed-tab paths (on a stand-in Stylizer)."""
 
 import dataclasses
+import os
 import threading
 import time
 import types
@@ -12,12 +14,12 @@ from PIL import Image
 
 from conftest import CONTENT_PATH, STYLE_PATH
 from tf_nst.engine.status import RunStatus
-from tf_nst.errors import ImageError, InvalidArgumentError
+from tf_nst.errors import ImageError, InvalidArgumentError, WeightsError
 from tf_nst.io.provenance import read_provenance
 from tf_nst.settings import INIT_MODES, StylizeSettings, fields_by_name
 from tf_nst.studio import form
-from tf_nst.studio.files import StudioFiles, mask_layer, painted_masks
-from tf_nst.studio.runner import Job, Runner, region_keywords, stored_mask_paths
+from tf_nst.studio.files import PREVIEWS_KEPT, StudioFiles, mask_layer, painted_masks
+from tf_nst.studio.runner import Job, Runner, Update, region_keywords, stored_mask_paths
 
 
 def test_form_offers_every_command_line_setting_once_basic_ones_first():
@@ -25,6 +27,16 @@ def test_form_offers_every_command_line_setting_once_basic_ones_first():
     expected = {name for name, field in fields_by_name().items() if field.metadata["cli"]} - {form.BLEND_FIELD}
     assert len(offered) == len(set(offered)) and set(offered) == expected
     assert tuple(offered[:len(form.BASIC_SETTINGS)]) == form.BASIC_SETTINGS
+
+
+def test_form_speaks_to_a_person_and_groups_the_rest():
+    fields = form.form_fields()
+    grouped = [name for _, names in form.GROUPS for name in names]
+    assert sorted(grouped + list(form.BASIC_SETTINGS)) == sorted(field.name for field in fields)
+    for field in fields:
+        words = form.label(field) + " " + form.hint(field)
+        assert not any(cli in words for cli in ("--", "Python:", "jcjohnson", "keras.Model")), words
+    assert form.label(fields_by_name()["num_steps"]) == "Evaluations"
 
 
 def test_form_defaults_are_the_command_lines():
@@ -87,6 +99,58 @@ def test_uploads_are_capped_and_checked(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(ImageError, match="notes.png: not a recognised image file"):
         files.check_upload(tmp_path / "notes.png")
+
+
+def test_messages_name_no_server_path_and_no_command_line_option(tmp_path):
+    files = StudioFiles(tmp_path / "studio", max_input_pixels=100)
+    upload = tmp_path / "studio" / "3f2a9c" / "big.png"
+    upload.parent.mkdir(parents=True)
+    Image.new("RGB", (20, 20)).save(upload)
+    with pytest.raises(ImageError) as refused:
+        files.check_upload(upload)
+    shown = files.public_text(f"**Error:** {refused.value}; also {files.session_folder('s')}/mask-1.png")
+    assert shown == ("**Error:** big.png: image is 20x20 = 400 pixels, expected at most 100; "
+                     "also mask-1.png")
+
+
+def test_a_closed_tab_leaves_no_file_and_a_stopped_server_nothing(tmp_path):
+    files = StudioFiles(tmp_path / "studio")
+    uploads = []
+    for name in ("a", "b", "shared"):
+        (tmp_path / "studio" / name).mkdir()
+        uploads.append(tmp_path / "studio" / name / "photo.png")
+        Image.new("RGB", (8, 8)).save(uploads[-1])
+    files.track("tab-1", uploads[0], uploads[2], "/etc/passwd", None)
+    files.track("tab-2", uploads[1], uploads[2])
+    frames = [files.write_preview("tab-1", np.full((4, 4, 3), value, np.uint8)) for value in range(5)]
+    assert [os.path.exists(frame) for frame in frames] == [False] * (5 - PREVIEWS_KEPT) + [True] * PREVIEWS_KEPT
+    files.forget_session("tab-1")
+    assert not os.path.exists(files._session_path("tab-1")) and not uploads[0].exists()
+    assert uploads[1].exists() and uploads[2].exists()  # another open tab holds it
+    files.forget_session("tab-2")
+    assert sorted(os.listdir(files.root)) == ["sessions"] and os.listdir(os.path.join(files.root, "sessions")) == []
+    files.remove_all()
+    assert not os.path.exists(files.root) and os.path.exists("/etc/passwd")
+
+
+def test_a_dropped_png_brings_its_painted_layers_back_from_itself(tmp_path):
+    """The masks are in the PNG: a new session, with the painting session's files gone, gets both layers."""
+    from tf_nst.io.images import save_png
+    from tf_nst.studio import actions
+
+    files = StudioFiles(tmp_path / "studio")
+    left, right = np.zeros((512, 512), np.uint8), np.zeros((512, 512), np.uint8)
+    left[:, :200], right[:, 300:] = 255, 128
+    masks = [files.write_png("painter", mask, "mask") for mask in (left, right)]
+    result = tmp_path / "result.png"
+    save_png(result, np.zeros((64, 64, 3), np.uint8), settings=StylizeSettings(size=64).to_dict(),
+             inputs=[CONTENT_PATH, STYLE_PATH, STYLE_PATH], masks={"region_masks": masks})
+    files.forget_session("painter")
+    restored = actions.replay(files, actions.new_state("fresh"), result)
+    assert restored["content"] == CONTENT_PATH and restored["slots"][:2] == [STYLE_PATH, STYLE_PATH]
+    assert "upload again" not in restored["message"]
+    back = painted_masks(restored["editor"]["layers"], 2, (512, 512, 3))
+    assert np.array_equal(back[0], left) and np.abs(back[1].astype(int) - right).max() <= 1
 
 
 def test_a_bundled_sample_keeps_its_own_path(tmp_path):
@@ -167,12 +231,34 @@ def test_a_failed_run_is_a_message(monkeypatch, tmp_path):
     assert update.final and "every mask black" in update.error
 
 
-def test_update_eta():
-    from tf_nst.studio.runner import Update
-
+def test_the_eta_leaves_out_the_first_chunk_which_builds_the_model():
+    first = dict(first_done=5, first_seconds=9.0)  # 9 s: the model built and traced
+    assert Update(done=5, total=20, seconds=9.0, **first).eta is None
+    assert Update(done=10, total=20, seconds=10.0, **first).eta == pytest.approx(2.0)  # 0.2 s an evaluation
     assert Update(done=5, total=20, seconds=2.0).eta == pytest.approx(6.0)
-    assert Update().eta is None
-    assert dataclasses.fields(Update)
+
+
+def test_stop_cancels_a_waiting_run_of_its_own_session_only():
+    runner = Runner()
+    assert runner.wait("a") == 0 and runner.wait("b") == 1 and runner.wait("a") == 2
+    runner.stop("a")  # both of a's waiting runs
+    assert runner.wait("a") == 3  # pressed again after Stop: this one runs
+    assert [runner.admit(session) for session in ("a", "b", "a", "a")] == [False, True, False, True]
+    assert runner.admit("c")  # no ticket: the library's own use runs
+
+
+def test_a_failed_download_is_one_sentence(monkeypatch, tmp_path):
+    import tf_nst.engine.backbones as backbones
+
+    def offline(self, settings):
+        raise WeightsError("could not download the ImageNet weights for vgg19 (URL fetch failure). Expected a "
+                           "weights file: download https://storage.googleapis.com/... once and pass --weights PATH")
+
+    monkeypatch.setattr(Runner, "stylizer", offline)
+    monkeypatch.setattr(backbones, "pending_download", lambda backbone, weights="default": "https://example")
+    [update] = list(Runner().updates(job(tmp_path, "never.png"), "session-f"))
+    assert update.error == ("the vgg19 weights could not be downloaded (is this machine offline?): "
+                            "choose a Network marked 'ready'")
 
 
 def test_an_instant_preview_plugs_in(stand_in, tmp_path):
@@ -180,7 +266,7 @@ def test_an_instant_preview_plugs_in(stand_in, tmp_path):
     pytest.importorskip("gradio", reason="the page needs Gradio: pip install -r requirements-studio.txt")
     from tf_nst.studio.page import build_page
 
-    def instant(content, styles, settings):
+    def instant(content, styles, settings, mask_paths=None):
         return np.full((8, 8, 3), 7, np.uint8)
 
     files = StudioFiles(tmp_path / "studio")
@@ -189,6 +275,7 @@ def test_an_instant_preview_plugs_in(stand_in, tmp_path):
     assert [button.visible for button in buttons] == [True, False]
     seen = {}
     stand_in.stylize = lambda *args, init=None, **keywords: seen.setdefault("init", init) and None
-    refine = dataclasses.replace(job(tmp_path, "refined.png"), init=instant(None, None, None))
+    refine = dataclasses.replace(job(tmp_path, "refined.png"), init=instant(None, None, None),
+                                 init_kind="model:arbitrary")
     list(Runner().updates(refine, "session-e"))
     assert seen["init"].shape == (8, 8, 3)

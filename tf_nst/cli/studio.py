@@ -34,8 +34,8 @@ def studio(host, port, max_upload_size, max_input_pixels):
     if importlib.util.find_spec("gradio") is None:
         raise click.ClickException("the studio needs Gradio: pip install -r requirements-studio.txt")
     from tf_nst.studio import launch
-    from tf_nst.studio.instant import bundled_instant
+    from tf_nst.studio.instant import arbitrary_instant
 
     click.echo(f"tf-nst studio on http://{host}:{port} (Ctrl-C stops it)", err=True)
     launch(host=host, port=port, max_input_pixels=max_input_pixels, max_upload_bytes=max_upload_bytes,
-           instant=bundled_instant)
+           instant=arbitrary_instant)

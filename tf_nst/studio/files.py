@@ -1,17 +1,21 @@
 """The studio's files: uploads checked, painted masks written, results kept, inputs found again.
 
 The server serves one temporary folder (Gradio's upload cache, `StudioFiles.root`) and the bundled
-samples, nothing else. Each browser session has a folder of its own under `root/sessions`, removed
-when its tab closes; files are named by their SHA-256, so a replayed PNG finds its inputs by the
-hashes its provenance stores. A session finds only the bundled samples and its own files.
-TensorFlow-free.
+samples, nothing else. Each browser session has a folder of its own under `root/sessions` (its
+masks, the editor's layers, preview frames, results); its uploads land in Gradio's hash folders
+under `root` and are tracked by session. When a tab closes both go (an upload another open tab also
+holds stays); when the server stops, `root` goes. Files are named by their SHA-256, so a replayed
+PNG finds its inputs by the hashes its provenance stores. A session finds only the bundled samples
+and its own files. TensorFlow-free.
 """
 
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
+import threading
 
 import numpy as np
 from PIL import Image
@@ -25,7 +29,8 @@ BUNDLED_STYLES = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
 BUNDLED_CONTENTS = ("astronaut.png",) + BUNDLED_STYLES
 DEFAULT_MAX_UPLOAD_BYTES = 25_000_000
 PAINT_OPACITY = 0.5  # the brushes paint translucent, so the photo stays visible under the regions
-EDITOR_SIDE = 1024  # the mask editor shows a larger content photo scaled to this longest side
+EDITOR_SIDE = 512  # the mask editor shows a larger content photo scaled to this longest side (cheap strokes)
+PREVIEWS_KEPT = 3  # preview frames a session keeps: the newest, and the ones a slow browser may still fetch
 
 
 def bundled(names):
@@ -52,16 +57,64 @@ class StudioFiles:
         self.max_upload_bytes = max_upload_bytes
         self.max_input_pixels = max_input_pixels
         self._bundled = {file_sha256(path): path for path in bundled(BUNDLED_CONTENTS)}
+        self._uploads = {}  # session -> Gradio hash folders of its uploads
+        self._previews = {}  # session -> its preview frames, oldest first
+        self._lock = threading.Lock()
+
+    def _session_path(self, session):
+        return os.path.join(self.root, "sessions", hashlib.sha256(session.encode()).hexdigest()[:16])
 
     def session_folder(self, session):
-        folder = os.path.join(self.root, "sessions", hashlib.sha256(session.encode()).hexdigest()[:16])
+        folder = self._session_path(session)
         os.makedirs(folder, exist_ok=True)
         return folder
 
+    def track(self, session, *paths):
+        """Note the uploads among `paths` (files in Gradio's hash folders under `root`) as `session`'s."""
+        sessions = os.path.join(self.root, "sessions") + os.sep
+        for path in paths:
+            if not path or not isinstance(path, (str, os.PathLike)):
+                continue
+            folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+            if folder.startswith(self.root + os.sep) and not (folder + os.sep).startswith(sessions):
+                with self._lock:
+                    self._uploads.setdefault(session, set()).add(folder)
+
     def forget_session(self, session):
-        """Remove a closed session's folder (its masks and results)."""
-        shutil.rmtree(os.path.join(self.root, "sessions", hashlib.sha256(session.encode()).hexdigest()[:16]),
-                      ignore_errors=True)
+        """Remove a closed session's folder (masks, layers, previews, results) and its uploads no other
+        open session holds."""
+        with self._lock:
+            mine = self._uploads.pop(session, set())
+            others = set().union(*self._uploads.values())
+            self._previews.pop(session, None)
+        for folder in [self._session_path(session)] + sorted(mine - others):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def remove_all(self):
+        """Remove the whole temporary folder (the server stops)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def write_preview(self, session, rgb):
+        """A preview frame as a PNG in the session's folder; only the newest `PREVIEWS_KEPT` stay."""
+        path = self.write_png(session, rgb, "preview")
+        with self._lock:
+            frames = self._previews.setdefault(session, [])
+            if path not in frames:
+                frames.append(path)
+            old, frames[:] = frames[:-PREVIEWS_KEPT], frames[-PREVIEWS_KEPT:]
+        for frame in old:
+            if os.path.exists(frame):
+                os.remove(frame)
+        return path
+
+    def public_text(self, text):
+        """`text` as a page may show it: no path on the server (a file's own name instead), no command-line
+        option (a parenthesis naming one goes)."""
+        text = str(text)
+        for folder in (self.root, ASSETS, tempfile.gettempdir()):
+            text = re.sub(re.escape(folder.rstrip(os.sep)) + r"[^\s'\",:;)]*?([^/\s'\",:;)]+)(?=[\s'\",:;)]|$)",
+                          r"\1", text)
+        return re.sub(r"\s*\([^()]*(?:--[a-z][a-z-]+|Python:)[^()]*\)", "", text)
 
     def check_upload(self, path):
         """Read an uploaded (or bundled) image with the byte and pixel caps.
@@ -102,6 +155,14 @@ class StudioFiles:
         scale = EDITOR_SIDE / max(height, width)
         return resize(loaded.rgb, (max(1, round(width * scale)), max(1, round(height * scale))))
 
+    def editor_value(self, session, loaded, masks=()):
+        """The mask editor's value for a content photo: its background and a layer per stored mask, as
+        files in the session's folder (`{"background", "layers", "composite"}`)."""
+        background = self.editor_background(session, loaded)
+        size = (background.shape[1], background.shape[0])
+        layers = [self.write_png(session, mask_layer(mask, size), "layer") for mask in masks]
+        return {"background": self.write_png(session, background, "content"), "layers": layers, "composite": None}
+
     def find(self, session_files, sha256):
         """A file with these bytes among the bundled samples and this session's files, or None."""
         path = self._bundled.get(sha256) or session_files.get(sha256)
@@ -118,7 +179,8 @@ def painted_masks(layers, count, content_shape):
     """
     full = int(PAINT_OPACITY * 255)
     masks = []
-    for layer in list(layers or [])[:count]:
+    layers = [_rgba(layer) for layer in list(layers or [])[:count]]
+    for layer in layers:
         rgba = np.asarray(layer)
         if rgba.ndim != 3 or rgba.shape[2] != 4:
             masks.append(None)
@@ -131,6 +193,14 @@ def painted_masks(layers, count, content_shape):
     height, width = content_shape[:2]
     return [np.zeros((height, width), np.uint8) if mask is None else _scaled(mask, (width, height))
             for mask in masks + [None] * (count - len(masks))]
+
+
+def _rgba(layer):
+    """An editor layer as an array: as given, or read from its file (the editor hands over paths)."""
+    if isinstance(layer, (str, os.PathLike)):
+        with Image.open(layer) as image:
+            return np.asarray(image.convert("RGBA"))
+    return layer
 
 
 def _scaled(mask, size):

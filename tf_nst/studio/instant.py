@@ -1,40 +1,40 @@
-"""The studio's "Instant" preview: the bundled feed-forward model (docs/realtime.md) in one pass.
+"""The studio's "Instant" preview: the bundled arbitrary-style network (docs/arbitrary.md) in one pass.
 
-Its styles are the bundled paintings, picked by name: a style slot holding `starry_night.jpg` uses
-the model's `starry_night`. The preview is the start of the next run ("Refine").
+Any painting works, uploads included, with the form's size, the styles' blend and the painted
+regions. The preview is what `--init model:arbitrary` computes for the same inputs, so the next run
+("Refine") starts from it and records it as its start (`INSTANT_INIT`): `stylize --from` remakes it.
 """
 
 import functools
-import os
 
-from tf_nst.errors import InvalidArgumentError
+INSTANT_INIT = "model:arbitrary"  # the start a Refine after Instant records (the settings' init)
 
 
 @functools.lru_cache(maxsize=1)
-def _bundled(precision):
-    from tf_nst.runs.realtime import ModelRun
+def _network(precision):
+    from tf_nst.runs.arbitrary import ArbitraryRun
 
-    return ModelRun("bundled", precision=precision)
+    return ArbitraryRun(INSTANT_INIT.split(":", 1)[1], precision=precision)
 
 
-def bundled_instant(content_path, style_paths, settings):
-    """`uint8 (H, W, 3)`: the bundled model's result for the content at the form's size, styles blended by the
-    form's `style_blend` (equally without one).
+def arbitrary_instant(content_path, style_paths, settings, mask_paths=None):
+    """`uint8 (H, W, 3)`: the arbitrary network's image of the content with the paintings at the form's size.
+
+    Args:
+        content_path, style_paths: the content photo and the paintings (any images).
+        settings: the form's `StylizeSettings` (size, style blend, precision).
+        mask_paths: one painted region mask per painting, or None (every painting everywhere).
 
     Raises:
-        InvalidArgumentError: a style that is not one of the model's paintings.
+        NSTError: an unreadable image or a mask the regions refuse (its message says why).
     """
+    from tf_nst.engine.masks import Regions
     from tf_nst.io.images import load_image
 
-    run = _bundled(settings.precision)
-    names = [os.path.splitext(os.path.basename(path))[0] for path in style_paths]
-    unknown = [name for name in names if name not in run.style_names]
-    if unknown or not names:
-        raise InvalidArgumentError(
-            f"expected bundled paintings for Instant ({', '.join(run.style_names)}). "
-            f"Received: {', '.join(unknown) or 'no style'}")
-    weights = settings.style_blend or [1.0] * len(names)  # the form's sliders, one per style
-    blend = {}
-    for name, weight in zip(names, weights):
-        blend[name] = blend.get(name, 0.0) + weight
-    return run.stylize(load_image(content_path).rgb, settings.size, blend, preserve_colors=settings.preserve_colors)
+    content = load_image(content_path)
+    paintings = [load_image(path) for path in style_paths]
+    regions = Regions.build([load_image(path) for path in mask_paths] if mask_paths else None, None,
+                            content.rgb.shape, [painting.rgb.shape for painting in paintings])
+    return _network(settings.precision).stylize(content.rgb, [painting.rgb for painting in paintings],
+                                                settings.size, blend=settings.style_blend,
+                                                region_masks=regions.region_masks)

@@ -1,44 +1,57 @@
 """The studio's page: Gradio Blocks laid out, and wired to `actions` and the `Runner`.
 
 Content (upload or a bundled sample) and the mask editor, one layer per style slot; styles
-(bundled paintings or uploads) with blend weights; the live preview, loss curve and ETA with Run
-and Stop; the settings form from the schema; the session's results, the download and the replay.
-Optimizations share one queue slot (`OPTIMIZATION_QUEUE`): one runs at a time, others see their
-place in the queue; Stop and a closed tab stop only their own session's run.
+(bundled paintings or uploads) with blend weights; the live preview, loss curve and ETA with
+Instant, Refine and Stop; the basic settings in words, the rest under Advanced by group; the
+session's results with captions, the download and the replay.
+Optimizations share one queue slot (`OPTIMIZATION_QUEUE`): one runs at a time, a waiting one shows
+the runs ahead of it and Stop cancels it before it starts; Stop and a closed tab stop only their
+own session's runs. A preview frame is a file in the session's folder, the newest few kept.
 """
+
+import logging
 
 from tf_nst.errors import NSTError
 from tf_nst.studio import actions, form
 from tf_nst.studio.actions import MAX_STYLES
-from tf_nst.studio.files import BUNDLED_CONTENTS, BUNDLED_STYLES, PAINT_OPACITY, bundled
+from tf_nst.studio.files import BUNDLED_CONTENTS, BUNDLED_STYLES, EDITOR_SIDE, PAINT_OPACITY, bundled
 
 OPTIMIZATION_QUEUE = "optimization"
 READY = "Ready: one optimization runs at a time on this machine; a waiting run shows its place in the queue."
 INTRO = ("# tf-nst studio\nPick a photo and one or more paintings, paint where each style goes (white on a "
          "style's layer: that style; grey: half of it; unpainted: the photo kept; nothing painted: every style "
          "everywhere), run, watch it paint, stop when you like it. "
-         "Every result keeps its settings: download the PNG, or drop one here to start again from it.")
-PAGE_CSS = "#preview img { width: 100%; height: 100%; object-fit: contain; }"  # small runs shown large too
+         "Every result keeps its settings and painted regions: download the PNG, or drop one here to start again "
+         "from it.")
+PAGE_CSS = """
+#preview img { width: 100%; height: 100%; object-fit: contain; }
+#content-samples .grid-wrap, #style-paintings .grid-wrap { overflow: hidden; }
+#results .thumbnail-item img { object-fit: contain; }
+#stop { flex-grow: 0; min-width: 90px; }
+"""  # small runs shown large; whole thumbnails; a small Stop
 # White: the style; grey: half of it; black: none (to take paint back). Translucent: the photo shows.
 BRUSH_COLORS = [(colour, PAINT_OPACITY) for colour in ("#ffffff", "#808080", "#000000")]
+_LOG = logging.getLogger(__name__)
+LAYER_NAMES = [f"Style {slot + 1}" for slot in range(MAX_STYLES)]
 
 
-def build_page(files, runner, instant=None):
+def build_page(files, runner, instant=None, backbones=None):
     """The studio as a `gr.Blocks` (not launched).
 
     Args:
         files: the `StudioFiles` (temporary folder and upload caps).
         runner: the `Runner` every session shares.
-        instant: an optional instant preview, `fn(content_path, style_paths, settings) -> uint8 (H, W, 3)`
-            (a feed-forward network, issue 24): an "Instant" button shows its image at once, and the
-            next run starts from it ("Refine", `init=`).
+        instant: an optional instant preview, `fn(content_path, style_paths, settings, mask_paths) ->
+            uint8 (H, W, 3)` (`tf_nst.studio.instant.arbitrary_instant`): an "Instant" button shows its image
+            at once, and the next run starts from it ("Refine", recorded as `model:arbitrary`).
+        backbones: `form.backbone_choices()` of this machine, or None (the schema's choices, no note).
     """
     import gradio as gr
 
     with gr.Blocks(title="tf-nst studio") as page:
-        ui = _layout(gr, instant is not None)
+        ui = _layout(gr, instant is not None, backbones)
         _wire_inputs(gr, page, ui, files, runner)
-        _wire_run(gr, ui, files, runner)
+        _wire_run(gr, ui, files, runner, instant)
         _wire_keep(gr, ui, files)
         if instant is not None:
             _wire_instant(gr, ui, files, instant)
@@ -49,49 +62,72 @@ class _Page:
     """The page's components by name."""
 
 
-def _layout(gr, with_instant):
+def _editor(gr, value=None, default_size=None, visible=True):
+    """The mask editor (one layer per style slot), or its update with a value and a brush for that photo."""
+    brush = gr.Brush(colors=BRUSH_COLORS, color_mode="fixed", **({"default_size": default_size}
+                                                                  if default_size else {}))
+    return gr.ImageEditor(
+        value=value, label="Regions: paint on a style's layer", type="filepath", image_mode="RGBA", sources=[],
+        transforms=[], format="png", elem_id="mask-editor", height=420, visible=visible,
+        canvas_size=(EDITOR_SIDE, EDITOR_SIDE),
+        layers=gr.LayerOptions(allow_additional_layers=False, layers=LAYER_NAMES), brush=brush)
+
+
+def _layout(gr, with_instant, backbones):
     ui = _Page()
     ui.state = gr.State()
     gr.Markdown(INTRO)
+    if backbones and backbones[2]:
+        gr.Markdown(f"Note: {backbones[2]}", elem_id="backbone-note")
     ui.message = gr.Markdown(elem_id="studio-message")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            ui.content = gr.File(label="Content photo", file_types=["image"], elem_id="content-upload", height=90)
-            ui.samples = gr.Gallery(bundled(BUNDLED_CONTENTS), label="Or a bundled image", columns=4, height=110,
-                                    allow_preview=False, elem_id="content-samples")
-            ui.editor = gr.ImageEditor(
-                label="Regions: paint on a style's layer", type="numpy",
-                image_mode="RGBA", sources=[], transforms=[], format="png", elem_id="mask-editor", height=420,
-                layers=gr.LayerOptions(allow_additional_layers=False,
-                                       layers=[f"Style {slot + 1}" for slot in range(MAX_STYLES)]),
-                brush=gr.Brush(colors=BRUSH_COLORS, color_mode="fixed"))
+            ui.content = gr.File(label="Content photo", file_types=["image"], elem_id="content-upload", height=120)
+            ui.samples = gr.Gallery(bundled(BUNDLED_CONTENTS), label="Or a bundled image", columns=4, rows=1,
+                                    height=150, object_fit="contain", allow_preview=False,
+                                    elem_id="content-samples")
+            ui.editor_hint = gr.Markdown("*Choose a photo above: its regions are painted here.*",
+                                         elem_id="editor-hint")
+            ui.editor = _editor(gr, visible=False)
         with gr.Column(scale=4):
             ui.paintings = gr.Gallery(bundled(BUNDLED_STYLES), label="Bundled paintings: click to add",
-                                      columns=3, height=130, allow_preview=False, elem_id="style-paintings")
+                                      columns=3, rows=1, height=150, object_fit="contain", allow_preview=False,
+                                      elem_id="style-paintings")
             ui.slots, ui.weights = [], []
             for slot in range(MAX_STYLES):
                 with gr.Group():
-                    ui.slots.append(gr.File(label=f"Style {slot + 1}", file_types=["image"], height=70,
+                    ui.slots.append(gr.File(label=f"Style {slot + 1}", file_types=["image"], height=135,
                                             elem_id=f"style-upload-{slot}"))
                     ui.weights.append(gr.Slider(0.0, 1.0, value=1.0, step=0.05, label=f"Style {slot + 1}: blend weight",
                                                 elem_id=f"style-weight-{slot}"))
         with gr.Column(scale=5):
-            ui.preview = gr.Image(label="Live", interactive=False, format="png", elem_id="preview", height=320)
+            ui.preview = gr.Image(label="Live", interactive=False, type="filepath", elem_id="preview", height=320)
             ui.status = gr.Markdown(elem_id="run-status")
             ui.curve = gr.LinePlot(x="evaluation", y="loss", label="Loss", height=160, elem_id="loss-curve")
             with gr.Row():
                 ui.instant = gr.Button("Instant", visible=with_instant, elem_id="instant")
                 ui.run = gr.Button("Refine" if with_instant else "Stylize", variant="primary", elem_id="run")
-                ui.stop = gr.Button("Stop", variant="stop", elem_id="stop")
-    ui.controls = form.build_controls(gr)
+                ui.stop = gr.Button("Stop", variant="secondary", size="sm", elem_id="stop")
+    ui.controls = form.build_controls(gr, backbones)
     with gr.Row(equal_height=False):
-        ui.results = gr.Gallery(label="This session's results", columns=4, height=220, elem_id="results")
+        ui.results = gr.Gallery(label="This session's results", columns=4, height=240, object_fit="contain",
+                                elem_id="results")
         with gr.Column():
-            ui.download = gr.File(label="Download the PNG (settings and masks inside)", elem_id="download")
-            ui.replay = gr.File(label="Drop a tf-nst PNG: its inputs and settings come back", file_types=[".png"],
-                                elem_id="replay-upload", height=90)
+            ui.download = gr.File(label="Download the PNG (settings and painted regions inside)",
+                                  elem_id="download")
+            ui.replay = gr.File(label="Drop a tf-nst PNG: its inputs, regions and settings come back",
+                                file_types=[".png"], elem_id="replay-upload", height=120)
         ui.settings = gr.JSON(label="Settings of the result", elem_id="result-settings", max_height=260)
     return ui
+
+
+def _editor_update(gr, editor):
+    """The editor shown with `editor` (paths), its brush a 25th of the photo's shorter side."""
+    from PIL import Image
+
+    with Image.open(editor["background"]) as image:
+        side = min(image.size)
+    return _editor(gr, value=editor, default_size=max(2, side // 25))
 
 
 def _wire_inputs(gr, page, ui, files, runner):
@@ -99,21 +135,20 @@ def _wire_inputs(gr, page, ui, files, runner):
         return actions.new_state(request.session_hash), READY
 
     def close(request: gr.Request):
-        runner.stop(request.session_hash)  # a closed tab stops its run
+        runner.stop(request.session_hash)  # a closed tab stops its run, and cancels its waiting ones
         files.forget_session(request.session_hash)
 
     def content_chosen(path, state, request: gr.Request):
         state = state or actions.new_state(request.session_hash)  # before the page's load event
         editor, text = actions.load_content(files, state, path)
+        skip = gr.skip()
         if not path:
-            return gr.skip(), None, gr.skip(), state
+            return skip, gr.update(value=None, visible=False), skip, gr.update(visible=True), state
         if editor is None:  # refused: the message says why, and the upload box is free again
-            return None, None, text, state
-        if editor:  # a brush of a size for this photo: a 25th of its shorter side
-            side = min(editor["background"].shape[:2])
-            editor = gr.ImageEditor(value=editor, brush=gr.Brush(colors=BRUSH_COLORS, color_mode="fixed",
-                                                                 default_size=max(2, side // 25)))
-        return gr.skip(), (gr.skip() if editor is False else editor), text, state
+            return None, gr.update(value=None, visible=False), text, gr.update(visible=True), state
+        if editor is False:  # a replay set the editor and the message: keep both
+            return skip, skip, skip, skip, state
+        return skip, _editor_update(gr, editor), text, gr.update(visible=False), state
 
     def sample_chosen(event: gr.SelectData):
         return actions.sample_path(BUNDLED_CONTENTS, event.index)
@@ -121,20 +156,33 @@ def _wire_inputs(gr, page, ui, files, runner):
     def painting_chosen(event: gr.SelectData, *slots):
         return actions.add_style(event.index, slots)
 
+    def style_chosen(path, state):
+        if state and path:
+            files.track(state["session"], path)
+
     page.load(start, None, [ui.state, ui.status])
     page.unload(close)
-    ui.content.change(content_chosen, [ui.content, ui.state], [ui.content, ui.editor, ui.message, ui.state])
+    ui.content.change(content_chosen, [ui.content, ui.state],
+                      [ui.content, ui.editor, ui.message, ui.editor_hint, ui.state])
     ui.samples.select(sample_chosen, None, ui.content)
     ui.paintings.select(painting_chosen, ui.slots, ui.slots)
+    for slot in ui.slots:
+        slot.upload(style_chosen, [slot, ui.state], None, queue=False)
 
 
-def _wire_run(gr, ui, files, runner):
+def _wire_run(gr, ui, files, runner, instant):
     import pandas
 
     controls = [ui.controls[name] for name in form.field_names()]
 
     def curve(losses):
         return pandas.DataFrame({"evaluation": list(range(1, len(losses) + 1)), "loss": list(losses)})
+
+    def queued(state):
+        """Run pressed: a ticket in the queue (Stop cancels it) and the runs ahead of it."""
+        if not state:
+            return gr.skip()
+        return actions.waiting_text(runner.wait(state["session"]))
 
     def run(state, content, editor, *rest):
         slots, weights, values = rest[:MAX_STYLES], rest[MAX_STYLES:2 * MAX_STYLES], rest[2 * MAX_STYLES:]
@@ -143,32 +191,38 @@ def _wire_run(gr, ui, files, runner):
             yield skip, skip, "", actions.message("the page is still loading: try again in a moment"), skip, \
                 skip, skip, state
             return
+        if not runner.admit(state["session"]):  # Stop pressed while it waited
+            yield skip, skip, "Stopped before it started", "", skip, skip, skip, state
+            return
         try:
             job = actions.make_job(files, state, content, editor, slots, weights, values)
+            job = actions.refine_start(state, job, instant)
         except NSTError as error:
-            yield skip, skip, "", actions.message(error), skip, skip, skip, state
+            yield skip, skip, "", actions.message(error, files=files), skip, skip, skip, state
             return
-        yield None, curve([]), "Starting (the first run of new settings builds the model)", "", skip, skip, skip, \
-            state
+        yield skip, curve([]), "Starting (the first run of new settings builds the model)", "", skip, skip, \
+            skip, state
         losses = []
         for update in runner.updates(job, state["session"]):
             losses.extend(update.losses)
+            frame = files.write_preview(state["session"], update.image) if update.image is not None else skip
             if update.final and update.error:
-                yield skip, skip, "Failed", actions.message(update.error), skip, skip, skip, state
+                yield skip, skip, "Failed", actions.message(update.error, files=files), skip, skip, skip, state
             elif update.final:
                 items, settings = actions.keep_result(state, update)
-                yield update.image, curve(losses), actions.status_text(update, losses), actions.message(
-                    notes=update.notes), items, update.output, settings, state
+                yield frame, curve(losses), actions.status_text(update, losses), actions.message(
+                    notes=update.notes, files=files), items, update.output, settings, state
             else:
-                yield update.image, curve(losses), actions.status_text(update, losses), skip, skip, skip, skip, skip
+                yield frame, curve(losses), actions.status_text(update, losses), skip, skip, skip, skip, skip
 
     def stop(state):
         if state:
             runner.stop(state["session"])
 
-    ui.run.click(run, [ui.state, ui.content, ui.editor, *ui.slots, *ui.weights, *controls],
-                 [ui.preview, ui.curve, ui.status, ui.message, ui.results, ui.download, ui.settings, ui.state],
-                 concurrency_limit=1, concurrency_id=OPTIMIZATION_QUEUE)
+    ui.run.click(queued, [ui.state], [ui.status], queue=False).then(
+        run, [ui.state, ui.content, ui.editor, *ui.slots, *ui.weights, *controls],
+        [ui.preview, ui.curve, ui.status, ui.message, ui.results, ui.download, ui.settings, ui.state],
+        concurrency_limit=1, concurrency_id=OPTIMIZATION_QUEUE, show_progress="hidden")
     ui.stop.click(stop, [ui.state], None, queue=False)
 
 
@@ -183,32 +237,38 @@ def _wire_keep(gr, ui, files):
         state = state or actions.new_state(request.session_hash)  # before the page's load event
         skip = gr.skip()
         if not path:
-            return [skip] * (2 + 2 * MAX_STYLES + len(controls)) + ["", state]
+            return [skip] * (3 + 2 * MAX_STYLES + len(controls)) + ["", state]
         try:
             restored = actions.replay(files, state, path)
         except NSTError as error:
-            return [skip] * (2 + 2 * MAX_STYLES + len(controls)) + [actions.message(error), state]
-        editor = skip if restored["editor"] is False else restored["editor"]
+            return [skip] * (3 + 2 * MAX_STYLES + len(controls)) + [actions.message(error, files=files), state]
+        editor, hint = skip, skip
+        if restored["editor"] is not False:
+            editor, hint = _editor_update(gr, restored["editor"]), gr.update(visible=False)
         values = [restored["values"][name] for name in form.field_names()]
-        return [restored["content"], editor, *restored["slots"], *restored["weights"], *values,
+        return [restored["content"], editor, hint, *restored["slots"], *restored["weights"], *values,
                 restored["message"], state]
 
     ui.results.select(result_chosen, [ui.state], [ui.download, ui.settings])
     ui.replay.upload(replayed, [ui.replay, ui.state],
-                     [ui.content, ui.editor, *ui.slots, *ui.weights, *controls, ui.message, ui.state])
+                     [ui.content, ui.editor, ui.editor_hint, *ui.slots, *ui.weights, *controls, ui.message,
+                      ui.state])
 
 
 def _wire_instant(gr, ui, files, instant):
     controls = [ui.controls[name] for name in form.field_names()]
 
-    def preview(state, content, *rest):
-        slots, values = rest[:MAX_STYLES], rest[MAX_STYLES:]
+    def preview(state, content, editor, *rest):
+        slots, weights, values = rest[:MAX_STYLES], rest[MAX_STYLES:2 * MAX_STYLES], rest[2 * MAX_STYLES:]
         try:
-            job = actions.make_job(files, state, content, None, slots, [1.0] * MAX_STYLES, values)
-            state["instant"] = instant(job.content, job.styles, job.settings)
+            job = actions.make_job(files, state, content, editor, slots, weights, values)
+            image = actions.show_instant(state, job, instant)
         except NSTError as error:
-            return gr.skip(), actions.message(error), state
-        return state["instant"], "", state
+            return gr.skip(), actions.message(error, files=files), state
+        except Exception as error:  # the server goes on: the page says what happened
+            _LOG.exception("studio: Instant failed")
+            return gr.skip(), actions.message(f"Instant failed ({type(error).__name__})", files=files), state
+        return files.write_preview(state["session"], image), "", state
 
-    ui.instant.click(preview, [ui.state, ui.content, *ui.slots, *controls], [ui.preview, ui.message, ui.state],
-                     concurrency_limit=1, concurrency_id=OPTIMIZATION_QUEUE)
+    ui.instant.click(preview, [ui.state, ui.content, ui.editor, *ui.slots, *ui.weights, *controls],
+                     [ui.preview, ui.message, ui.state], concurrency_limit=1, concurrency_id=OPTIMIZATION_QUEUE)
