@@ -174,3 +174,29 @@ def test_bundled_export_equals_stylize_model(precision, tmp_path):
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "served.png").convert("RGB")),
                                   np.asarray(Image.open(tmp_path / "direct.png").convert("RGB")))
+
+
+def test_cli_export_precision_bfloat16_equals_stylize_model_at_bfloat16(trained, tmp_path):
+    """`export --model --precision bfloat16` (what `stylize --model` runs under --precision auto on a bf16 CPU):
+    `stylize --saved-model` equals `stylize --model --precision bfloat16`, and differs from the float32 export."""
+    _, folder, _, _, _, _ = trained
+    for precision in ("bfloat16", "float32"):
+        result = CliRunner().invoke(cli.cli, ["export", "--model", folder, "--precision", precision,
+                                              "-o", str(tmp_path / precision)])
+        assert result.exit_code == 0, result.output
+        assert f"; {precision}; signatures" in result.output
+    Image.fromarray(gradient_image(48, 64, seed=11)).save(tmp_path / "photo.png")
+    outputs = {}
+    for name, arguments in {"bfloat16": ["--saved-model", str(tmp_path / "bfloat16")],
+                            "float32": ["--saved-model", str(tmp_path / "float32")],
+                            "library": ["--model", folder, "--precision", "bfloat16"]}.items():
+        result = CliRunner().invoke(cli.cli, ["stylize", str(tmp_path / "photo.png"), *arguments,
+                                              "-o", str(tmp_path / f"{name}.png")])
+        assert result.exit_code == 0, result.output
+        outputs[name] = np.asarray(Image.open(tmp_path / f"{name}.png").convert("RGB")).astype(int)
+    np.testing.assert_array_equal(outputs["bfloat16"], outputs["library"])
+    assert np.abs(outputs["bfloat16"] - outputs["float32"]).max() > 0
+    result = CliRunner().invoke(cli.cli, ["export", "--precision", "bfloat16", "-o", str(tmp_path / "opt")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == ("Error: expected --precision only with --model (the "
+                                                      "optimization's export runs float32)")

@@ -8,8 +8,7 @@ from tf_nst.cli.arbitrary import batch_with_arbitrary, refuse_strength
 from tf_nst.cli.feedback import ProgressBar, announce_download, import_tensorflow_quietly, library_errors, stop_signals
 from tf_nst.cli.options import (ARBITRARY_FIELDS, build_settings, given, input_options, overwrite_option, preset_option,
                                 quiet_option, settings_options)
-from tf_nst.cli.serving import export_controls
-from tf_nst.serving import contract
+from tf_nst.cli.serving import request_controls
 from tf_nst.settings import RUNNERS
 
 
@@ -62,9 +61,10 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
         summary = _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, quiet,
                                     values, saved_model or runner or engine or master or spark_conf, strength)
     else:
-        refuse_strength()
+        if not saved_model:  # an arbitrary-style network's export takes --strength (the request path checks)
+            refuse_strength()
         summary = _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model,
-                                     runner, pipeline_options, engine, master, spark_conf, quiet, values)
+                                     runner, pipeline_options, engine, master, spark_conf, quiet, values, strength)
     for result in summary.results:
         if result.status == "error":
             masked = f" (mask {result.mask})" if result.mask else ""
@@ -77,7 +77,7 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
 
 
 def _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, runner,
-                       pipeline_options, engine, master, spark_conf, quiet, values):
+                       pipeline_options, engine, master, spark_conf, quiet, values, strength=None):
     """The optimization's batch: here, on an export with Beam, or on Spark."""
     if bool(pairs_csv) == bool(contents or styles):
         raise click.UsageError("expected CONTENT... with --style STYLE..., or --pairs FILE.csv")
@@ -89,10 +89,10 @@ def _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input
         raise click.UsageError(f"expected --saved-model with --engine {engine} (workers load the export)")
     if engine == "spark" or master or spark_conf:
         return _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, runner, master,
-                                  spark_conf, max_input_pixels, values)
+                                  spark_conf, max_input_pixels, values, strength)
     elif saved_model or runner:
         return _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
-                                   max_input_pixels, values)
+                                   max_input_pixels, values, strength)
     else:
         settings = build_settings(values)
         _refuse_blend(settings.style_blend)
@@ -150,18 +150,18 @@ def _batch_here(settings, contents, styles, pairs_csv, outdir, overwrite, max_in
 
 
 def _batch_on_export(contents, styles, pairs_csv, outdir, saved_model, runner, pipeline_options,
-                     max_input_pixels, values):
+                     max_input_pixels, values, strength=None):
     """A batch on an exported model: an Apache Beam pipeline (DirectRunner by default)."""
     def run(**common):
         from tf_nst.runs import beam as beam_batch
 
         return beam_batch.run(runner=runner or "DirectRunner", pipeline_options=pipeline_options, **common)
 
-    return _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values)
+    return _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values, strength)
 
 
 def _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, runner, master, spark_conf,
-                    max_input_pixels, values):
+                    max_input_pixels, values, strength=None):
     """A batch on an exported model as an Apache Spark job (`tf_nst.runs.spark`)."""
     if engine != "spark" or runner:
         raise click.UsageError("expected --engine spark with --master/--conf, and no --runner")
@@ -171,19 +171,20 @@ def _batch_on_spark(contents, styles, pairs_csv, outdir, saved_model, engine, ru
 
         return spark_batch.run_on_master(master or "local[*]", spark_conf, **common)
 
-    return _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values)
+    return _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values, strength)
 
 
-def _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values):
-    """What every engine on an export shares: controls, pairs, size; a missing optional install is one line."""
-    controls = export_controls(values)
+def _on_engine(run, contents, styles, pairs_csv, outdir, saved_model, max_input_pixels, values, strength=None):
+    """What every engine on an export shares: controls (`--strength` for an arbitrary-style network's export),
+    pairs, size; a missing optional install is one line."""
+    controls = request_controls(values, strength)
     with library_errors():
         from tf_nst.runs import batch as batches
 
         pairs = batches.read_pairs_csv(pairs_csv) if pairs_csv else None
         try:
             return run(contents=list(contents), styles=list(styles), pairs=pairs, outdir=outdir,
-                       saved_model=saved_model, controls=contract.wire_controls(controls),
+                       saved_model=saved_model, controls=controls,
                        size=values["size"] if given("size") else None, max_input_pixels=max_input_pixels)
         except ImportError as error:  # the engine's optional install (apache-beam, pyspark)
             raise click.ClickException(str(error))

@@ -6,6 +6,7 @@
     python cli.py video CLIP.mp4 --model starry_night -o out.mp4
     python cli.py models
     python cli.py export --model starry_night --output models/fast
+    python cli.py export --model arbitrary -o models/arbitrary
 """
 
 import json
@@ -200,17 +201,29 @@ def model_start(name, content_rgb, settings, styles=(), regions=None):
     return types.SimpleNamespace(rgb=ModelRun(name, precision=settings.precision).stylize(content_rgb, settings.size))
 
 
-def export_trained_model(model, output, version, max_pixels, model_name):
-    """`export --model NAME|MODEL_DIR --output DIR`: the network as a servable SavedModel."""
+def export_trained_model(model, output, version, max_pixels, model_name, precision="float32"):
+    """`export --model NAME|MODEL_DIR --output DIR`: the network as a servable SavedModel, at `precision`
+    (float32 by default: the server's CPU is unknown). An arbitrary-style network's export takes the paintings."""
     with library_errors():
-        from tf_nst.engine.feedforward.model_files import load_model
-        from tf_nst.io.model_folders import resolve_model
+        from tf_nst.io.model_folders import is_arbitrary_model
+
+        if is_arbitrary_model(model):
+            from tf_nst.runs.arbitrary import ArbitraryRun
+            from tf_nst.serving.arbitrary_export import export_arbitrary
+
+            run = ArbitraryRun(model, precision=precision)
+            path = export_arbitrary(run.stylizer, output, run.model_settings(), run.info, version=version,
+                                    max_pixels=max_pixels, model_name=model_name)
+            click.echo(f"Exported {path} (network {os.path.basename(run.folder)}, any painting; {run.precision}; "
+                       "signatures serving_default, stylize_bytes)")
+            return
+        from tf_nst.runs.realtime import ModelRun
         from tf_nst.serving.feedforward_export import export_network
 
-        folder, _ = resolve_model(model)
-        network, info = load_model(folder, dtype="float32")  # the server's CPU is unknown
-        path = export_network(network, output, info, version=version, max_pixels=max_pixels, model_name=model_name)
-    click.echo(f"Exported {path} (styles {', '.join(network.style_names)}; signatures serving_default, "
+        run = ModelRun(model, precision=precision)
+        path = export_network(run.runner.network, output, run.info, version=version, max_pixels=max_pixels,
+                              model_name=model_name)
+    click.echo(f"Exported {path} (styles {', '.join(run.style_names)}; {run.precision}; signatures serving_default, "
                "stylize_bytes)")
 
 

@@ -23,10 +23,21 @@ def export_controls(values):
         raise click.UsageError(str(error))
 
 
-def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values, masks=None):
-    """`stylize --saved-model`: one style (and optionally one `--region-mask`) on an export, in process,
-    through the one request path (`tf_nst.runs.pairs`): sizes, style scale, mask and provenance as a batch's."""
-    controls = export_controls(values)
+def request_controls(values, strength=None):
+    """The wire controls of a run on an export: the given controls, and `--strength` when typed (an
+    arbitrary-style network's export; the request path refuses it for any other)."""
+    controls = contract.wire_controls(export_controls(values))
+    if given("strength"):
+        controls[contract.STRENGTH] = strength
+    return controls
+
+
+def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values, masks=None,
+                        strength=None):
+    """`stylize --saved-model`: one style or painting (and optionally one `--region-mask`) on an export, in
+    process, through the one request path (`tf_nst.runs.pairs`): sizes, style scale, mask and provenance as a
+    batch's."""
+    controls = request_controls(values, strength)
     masks = masks or {}
     if len(styles) != 1:
         raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
@@ -40,7 +51,7 @@ def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixe
         import_tensorflow_quietly()
         from tf_nst.serving.client import load_saved_model
 
-        plan = pairs.PairPlan.from_export(path, contract.wire_controls(controls),
+        plan = pairs.PairPlan.from_export(path, controls,
                                           values["size"] if given("size") else None, max_input_pixels)
         served, notes = pairs.run_request(plan, request_pair(content, styles[0], masks.get("region_masks")), output,
                                           load_saved_model(plan.saved_model))
@@ -74,7 +85,7 @@ def report_served(output, served, notes, quiet):
 
 
 @click.command()
-@click.option("--output", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Model base folder (TF Serving's base_path); the export goes to OUTPUT/VERSION.")
 @click.option("--version", type=click.IntRange(min=1), default=None,
               help="Integer version folder. Default: the next free one.")
@@ -87,15 +98,22 @@ def report_served(output, served, notes, quiet):
 @click.option("--model-name", default=contract.MODEL_NAME, show_default=True,
               help="Model name used in the warmup requests.")
 @click.option("--model", "trained_model", default=None, metavar="NAME|MODEL_DIR",
-              help="Export this trained network (python cli.py models) instead of the optimization.")
-def export(output, version, max_steps, max_pixels, model_name, trained_model, **values):
+              help="Export this trained network (python cli.py models) instead of the optimization; an "
+                   "arbitrary-style network (arbitrary) takes the painting(s) with each request.")
+@click.option("--precision", "model_precision", type=click.Choice(settings_module.PRECISIONS), default=None,
+              help="With --model: the network's precision in the export (auto: this machine's choice, as "
+                   "stylize --model). Default: float32 (the server's CPU is unknown).")
+def export(output, version, max_steps, max_pixels, model_name, trained_model, model_precision, **values):
     """Export the optimization (or a trained network, --model) as a SavedModel for TF Serving (OUTPUT/VERSION)."""
     import time
 
     if trained_model:
         from tf_nst.cli.realtime import export_trained_model
 
-        return export_trained_model(trained_model, output, version, max_pixels, model_name)
+        return export_trained_model(trained_model, output, version, max_pixels, model_name,
+                                    precision=model_precision or "float32")
+    if model_precision:
+        raise click.UsageError("expected --precision only with --model (the optimization's export runs float32)")
 
     settings = build_settings({**values, "precision": "float32"})  # the server's CPU is unknown
     with library_errors():

@@ -64,7 +64,8 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
         refuse_strength(model)
         return stylize_model_command(model, content, styles, output, overwrite, style_masks, values,
                                      max_input_pixels, quiet)
-    refuse_strength()
+    if not saved_model:  # an arbitrary-style network's export takes --strength (the request path checks)
+        refuse_strength()
     replay = click.get_current_context().meta.get("replay_inputs", (None, None, {}))
     replayed_masks = replay[2] if not (styles or style_masks or style_image_masks) else {}
     content = content or replay[0] or DEFAULT_CONTENT
@@ -73,7 +74,7 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
     reset_replayed_schedule(values)
     if saved_model:
         return stylize_saved_model(saved_model, content, styles, output, overwrite, max_input_pixels, quiet,
-                                   values, masks)
+                                   values, masks, strength)
     settings = build_settings(values)
     if isinstance(settings.style_blend, dict):
         raise click.BadParameter("expected weights (numbers), one per STYLE; style names only with --model",

@@ -40,7 +40,7 @@ from tf_nst.io import provenance
 from tf_nst.runs import batch
 from tf_nst.serving import contract as names
 from tf_nst.serving.export_files import read_export_info, resolve_version
-from tf_nst.settings import MIN_SIDE, StylizeSettings
+from tf_nst.settings import ARBITRARY_KIND, MIN_SIDE, StylizeSettings
 
 
 class LocalFiles:
@@ -66,6 +66,10 @@ def served_settings(info, controls, size):
     The export's settings with the request's controls and size; equal to
     `Stylizer(..., scales=1).get_config()` when the settings are the same.
     """
+    if info.get("kind") == ARBITRARY_KIND:  # what `ArbitraryRun.settings_for` records for one painting
+        strength = controls.get(names.STRENGTH)
+        return {**info["settings"], "strength": float(info["strength"] if strength is None else strength),
+                "size": int(size), "style_blend": None, "preserve_colors": "none"}
     if info.get("kind") == names.FEEDFORWARD_KIND:  # a trained network: its model, styles and the size
         return {"kind": names.FEEDFORWARD_KIND, "size": int(size), "style_names": list(info["style_names"]),
                 "model": (info.get("model") or {}).get("config")}
@@ -116,9 +120,10 @@ class PairPlan:
         names.control_values(controls)  # rejects unknown names before anything runs
         version_path = resolve_version(os.fspath(saved_model))
         info = read_export_info(version_path)
-        # A feed-forward export has no optimization settings: the CLI's default size, the style unused.
-        stored = info.get("settings") or {"size": StylizeSettings().size}
-        size = int(size if size is not None else stored["size"])
+        names.check_export_controls(info.get("kind"), controls)
+        # A network's export has no optimization settings: the CLI's default size, the style at that size.
+        stored = info.get("settings") or {}
+        size = int(size if size is not None else stored.get("size", StylizeSettings().size))
         min_side = int(info.get("min_side", MIN_SIDE))
         if size < min_side:
             raise InvalidArgumentError(f"expected size >= {min_side}. Received: size={size}")

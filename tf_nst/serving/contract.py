@@ -26,7 +26,7 @@ import posixpath
 import numpy as np
 
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.settings import EXPORT_INIT_MODES, MIN_SIDE, fields_by_name, option_name
+from tf_nst.settings import ARBITRARY_KIND, EXPORT_INIT_MODES, MIN_SIDE, fields_by_name, option_name
 
 # --- signatures and tensors -------------------------------------------------------------------------
 MODEL_NAME = "tf_nst"
@@ -44,6 +44,10 @@ STYLIZED = "stylized"
 STYLIZED_BYTES = "stylized_bytes"
 LOSSES = "losses"  # (steps + 1, parts): row 0 is the start image; columns as Stylizer.loss_names
 STYLE_WEIGHTS = "style_weights"  # feed-forward exports: optional float32 (1, styles) blend (serving/feedforward_export.py)
+# Arbitrary-style exports (serving/arbitrary_export.py): `style` / `style_bytes` hold one or more paintings
+# ((P, h, w, 3) of one size / P strings), `mask` / `mask_bytes` one region per painting, `style_weights`
+# (1, P) their blend (empty: equal) and `strength` a control.
+STRENGTH = "strength"
 
 # --- controls: scalars a request may send, in the signatures' argument order --------------------------
 STEPS = "steps"
@@ -55,6 +59,9 @@ INIT = "init"
 CONTROL_DTYPES = {STEPS: "int32", CONTENT_WEIGHT: "float32", STYLE_WEIGHT: "float32", TV_WEIGHT: "float32",
                   SEED: "int64", INIT: "string"}
 CONTROL_NAMES = tuple(CONTROL_DTYPES)
+# What an arbitrary-style export takes instead (its strength; the optimization's controls mean nothing there).
+ARBITRARY_CONTROL_DTYPES = {STRENGTH: "float32"}
+ARBITRARY_CONTROL_NAMES = tuple(ARBITRARY_CONTROL_DTYPES)
 
 # --- caps, defaults and files of an export --------------------------------------------------------
 DEFAULT_MAX_STEPS = 1000
@@ -65,6 +72,8 @@ DEFAULT_TIMEOUT = 600.0  # seconds a client waits; the optimization takes a whil
 WARMUP_FILE = posixpath.join("assets.extra", "tf_serving_warmup_requests")  # relative, "/"-separated
 EXPORT_INFO_FILE = posixpath.join("assets.extra", "tf_nst_export.json")
 FEEDFORWARD_KIND = "feedforward"  # the "kind" in the info file of a feed-forward export (no optimization settings)
+# An arbitrary-style network's export has the "kind" of its model folder, tf_nst.settings.ARBITRARY_KIND.
+MAX_PAINTINGS = 4  # paintings one request to an arbitrary-style export may send (a graph branch each)
 
 # --- what an export fixes --------------------------------------------------------------------------
 # Offered by `cli.py export` as the model's settings; a request can change none of them.
@@ -89,7 +98,7 @@ CONTROL_FIELDS = _control_fields()
 
 def numpy_dtype(name):
     """The numpy dtype of control `name` (`object` for strings)."""
-    dtype = CONTROL_DTYPES[name]
+    dtype = {**CONTROL_DTYPES, **ARBITRARY_CONTROL_DTYPES}[name]
     return np.dtype(object) if dtype == "string" else np.dtype(dtype)
 
 
@@ -97,7 +106,7 @@ def tf_dtype(name):
     """The TensorFlow dtype of control `name` (imports TensorFlow)."""
     import tensorflow as tf
 
-    return tf.as_dtype(CONTROL_DTYPES[name])
+    return tf.as_dtype({**CONTROL_DTYPES, **ARBITRARY_CONTROL_DTYPES}[name])
 
 
 def control_values(controls):
@@ -106,10 +115,10 @@ def control_values(controls):
     Raises:
         InvalidArgumentError: a name that is not a control.
     """
-    unknown = sorted(set(controls) - set(CONTROL_NAMES))
+    known = CONTROL_NAMES + ARBITRARY_CONTROL_NAMES
+    unknown = sorted(set(controls) - set(known))
     if unknown:
-        raise InvalidArgumentError(
-            f"expected controls among {', '.join(CONTROL_NAMES)}. Received: {', '.join(unknown)}")
+        raise InvalidArgumentError(f"expected controls among {', '.join(known)}. Received: {', '.join(unknown)}")
     values = {}
     for name, value in controls.items():
         if value is None:
@@ -119,6 +128,23 @@ def control_values(controls):
         else:
             values[name] = np.array(value, numpy_dtype(name))
     return values
+
+
+def check_export_controls(kind, controls):
+    """The controls a request sends, checked against the export's `kind` (`EXPORT_INFO_FILE`'s "kind").
+
+    Raises:
+        InvalidArgumentError: `strength` to an export that is not an arbitrary-style network's, or the
+            optimization's controls to one that is.
+    """
+    given = [name for name, value in controls.items() if value is not None]
+    arbitrary = kind == ARBITRARY_KIND
+    wrong = [name for name in given if (name in ARBITRARY_CONTROL_NAMES) != arbitrary]
+    if wrong:
+        expected = (f"only {', '.join(ARBITRARY_CONTROL_NAMES)} for an arbitrary-style network's export" if arbitrary
+                    else f"{', '.join(ARBITRARY_CONTROL_NAMES)} only for an arbitrary-style network's export")
+        raise InvalidArgumentError(f"expected {expected}. Received: {', '.join(wrong)}")
+    return controls
 
 
 def wire_controls(field_values):

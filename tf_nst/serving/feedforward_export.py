@@ -101,21 +101,34 @@ def export_network(network, output, info, version=None, max_pixels=DEFAULT_MAX_P
         model_name: the model name written into the warmup requests.
     """
     final_path = version_path(output, version)
-    signatures = FeedForwardSignatures(network, max_pixels)
+    export_info = {"kind": FEEDFORWARD_KIND, "style_names": list(network.style_names), "min_side": MIN_SIDE,
+                   "max_pixels": max_pixels, "signatures": list(SIGNATURE_NAMES),
+                   "model": {"config": info.get("config"), "provenance": info.get("provenance")}}
+    write_network_export(network, FeedForwardSignatures(network, max_pixels).endpoints(), final_path, model_name,
+                         export_info)
+    return final_path
+
+
+def write_network_export(tracked, endpoints, final_path, model_name, export_info):
+    """A network's SavedModel at `final_path`, atomically: its endpoints, the warmup requests, the info file.
+
+    Args:
+        tracked: the Keras object whose variables the endpoints read.
+        endpoints: `{signature name: (function, input_signature)}`.
+        final_path: the version folder (`version_path`).
+        model_name: the model name written into the warmup requests.
+        export_info: what `EXPORT_INFO_FILE` holds (its "kind" tells the request path which export it is).
+    """
     archive = keras.export.ExportArchive()
-    archive.track(network)
-    for name, (function, input_signature) in signatures.endpoints().items():
+    archive.track(tracked)
+    for name, (function, input_signature) in endpoints.items():
         archive.add_endpoint(name, function, input_signature=input_signature)
     with atomic_directory(final_path) as temporary:
         archive.write_out(temporary, verbose=False)
         os.makedirs(os.path.join(temporary, "assets.extra"), exist_ok=True)
         write_warmup(os.path.join(temporary, WARMUP_FILE), model_name, max(MIN_SIDE, WARMUP_SIDE))
-        export_info = {"kind": FEEDFORWARD_KIND, "style_names": list(network.style_names), "min_side": MIN_SIDE,
-                       "max_pixels": max_pixels, "signatures": list(SIGNATURE_NAMES),
-                       "model": {"config": info.get("config"), "provenance": info.get("provenance")}}
         with atomic_output(os.path.join(temporary, EXPORT_INFO_FILE), mode="w") as stream:
             json.dump(export_info, stream, indent=1, default=str)
-    return final_path
 
 
 def write_warmup(path, model_name, side):
