@@ -84,7 +84,7 @@ def test_train_arbitrary_writes_a_network_and_resumes(tmp_path):
     output = str(tmp_path / "net")
     args = ["train", "--arbitrary", "--photos", PHOTO, "--photos", os.path.join(ASSETS, "shipwreck.jpg"), "-o",
             output, "--size", "32", "--batch-size", "1", "--checkpoint-every", "1", "--precision", "float32",
-            "--quiet"]
+            "--transfer-weight", "0.5", "--quiet"]
     first = run(*args, "--steps", "1")
     assert first.exit_code == 0, first.output
     second = run(*args, "--steps", "2")
@@ -92,6 +92,8 @@ def test_train_arbitrary_writes_a_network_and_resumes(tmp_path):
     info = json.loads(open(os.path.join(output, "model.json")).read())
     assert info["config"]["kind"] == "arbitrary" and info["provenance"]["steps"] == 2
     assert info["provenance"]["photos"]["count"] == 2
+    assert info["provenance"]["transfer_weight"] == 0.5 and info["provenance"]["transfer_levels"] == [1, 2, 3, 4]
+    assert "transfer_content4" in info["provenance"]["losses"]
     listed = run("stylize", PHOTO, PAINTING, "--model", output, "--size", "32", "-o", str(tmp_path / "o.png"))
     assert listed.exit_code == 0, listed.output
 

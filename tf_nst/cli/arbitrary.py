@@ -21,7 +21,7 @@ ONE_PHOTO_RUNTIME = "auto"
 # TrainSettings fields an arbitrary-style network's training reads (the rest are the losses of a
 # network trained for given styles).
 ARBITRARY_TRAIN_FIELDS = ("backbone", "precision", "size", "batch_size", "num_steps", "learning_rate",
-                          "checkpoint_every", "seed")
+                          "checkpoint_every", "seed", "transfer_weight")
 
 
 def refuse_strength(model=None):
@@ -97,7 +97,8 @@ def train_arbitrary(photo_specs, output, settings, quiet):
         provenance = train_inverter(photo_specs, output, backbone=settings.backbone, size=settings.size,
                                     batch_size=settings.batch_size, num_steps=settings.num_steps,
                                     learning_rate=settings.learning_rate, checkpoint_every=settings.checkpoint_every,
-                                    precision=settings.precision, seed=settings.seed, verbose=0 if quiet else 1)
+                                    precision=settings.precision, seed=settings.seed,
+                                    transfer_weight=settings.transfer_weight, verbose=0 if quiet else 1)
     if not quiet:
         click.echo(f"Wrote {output} ({provenance['steps']} steps, {provenance['photos']['count']} photos, "
                    f"{provenance['seconds']:.0f} s of training)", err=True)

@@ -262,6 +262,10 @@ class TrainSettings(CheckedSettings):
                                        option="--residual-blocks")
     checkpoint_every: int = setting(100, "Save a resumable checkpoint every N steps (and on Ctrl-C).",
                                     kind=int, minimum=1)
+    transfer_weight: float = setting(
+        0.0, "With --arbitrary: weight of the transfer loss (each photo's features moved to another photo's "
+             "statistics, decoded, and held to them); 0 trains the decoders to reconstruct only.",
+        kind=float, minimum=0.0)
     preview_every: int = setting(500, "Write held-out previews every N steps (0: never).", kind=int, minimum=0)
     max_seconds: object = shared("max_seconds")
     seed: int = shared("seed", control=False)
