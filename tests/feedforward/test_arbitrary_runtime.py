@@ -71,8 +71,9 @@ def test_one_photo_runs_on_onnxruntime_without_tensorflow_and_equals_tensorflow(
     onnx_settings, tf_settings = settings_of(tmp_path / "onnx.png"), settings_of(tmp_path / "tf.png")
     assert (onnx_settings.pop("runtime"), tf_settings.pop("runtime")) == ("onnxruntime", "tensorflow")
     assert onnx_settings == tf_settings and onnx_settings["precision"] == "float32"
-    hashes = json.loads(read_png_text(str(tmp_path / "onnx.png"))["tf_nst:inputs_sha256"])
-    assert set(hashes) == {PHOTO, *PAINTINGS, *masks}
+    text = read_png_text(str(tmp_path / "onnx.png"))
+    assert set(json.loads(text["tf_nst:inputs_sha256"])) == {PHOTO, *PAINTINGS, *masks}
+    assert json.loads(text["tf_nst:versions"])["onnxruntime"]
 
 
 def test_bfloat16_asked_for_runs_on_tensorflow(tmp_path):

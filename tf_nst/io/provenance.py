@@ -58,7 +58,7 @@ def input_hashes(paths):
 def versions():
     """Versions of tf-nst and the packages whose numerics decide the pixels."""
     found = {"tf_nst": VERSION}
-    for package in ("tensorflow", "keras"):
+    for package in ("tensorflow", "keras", "onnxruntime"):  # onnxruntime: stylize --model arbitrary
         try:
             found[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
