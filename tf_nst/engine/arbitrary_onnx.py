@@ -236,7 +236,15 @@ class OnnxArbitraryStylizer:
         statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
         if blend is None:
             blend = [1.0 / len(statistics)] * len(statistics)
-        image = _to_nchw(photo)
+        # Reflect-padded to the deepest level's pooling grid (as the TensorFlow path), so the decoders
+        # give back every pixel; cropped at the end.
+        height, width = photo.shape[:2]
+        grid = 2 ** (max(self.levels) - 1)
+        padding = ((0, -height % grid), (0, -width % grid))
+        image = _to_nchw(np.pad(np.asarray(photo, np.float32), padding + ((0, 0),), mode="reflect"))
+        if region_weights is not None:
+            region_weights = [np.pad(np.asarray(weights, np.float32), padding, mode="reflect")
+                              for weights in region_weights]
         for level in self.levels:
             features, mean, scatter = self.encode(image, level)
             level_statistics = [stats[level] for stats in statistics]
@@ -251,7 +259,7 @@ class OnnxArbitraryStylizer:
                                      region_weights)
             mixed = np.float32(strength) * target + np.float32(1.0 - strength) * flat
             image = self.decode(level, mixed.reshape(features.shape))
-        return np.ascontiguousarray(image[0].transpose(1, 2, 0))
+        return np.ascontiguousarray(image[0, :, :height, :width].transpose(1, 2, 0))
 
 
 def _to_nchw(image):
