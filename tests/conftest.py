@@ -45,14 +45,21 @@ BLOCKED_PROXY = "http://127.0.0.1:9"
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy")
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    """The suite's own `$XDG_CACHE_HOME` (built onnxruntime graphs): nothing written to the user's cache."""
+    return tmp_path_factory.mktemp("xdg_cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_machine(tmp_path_factory, monkeypatch):
-    """An empty Keras cache of the test's own and no network beyond loopback.
+def isolated_machine(tmp_path_factory, monkeypatch, session_cache):
+    """An empty Keras cache of the test's own, the suite's own cache folder and no network beyond loopback.
 
     A test that needs the ImageNet weights provides the file (see `keras_cache_with_random_vgg19`).
     """
     keras_home = tmp_path_factory.mktemp("keras_home")
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
     for name in PROXY_VARIABLES:
         monkeypatch.setenv(name, BLOCKED_PROXY)
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost,::1")
