@@ -244,7 +244,10 @@ def test_stop_cancels_a_waiting_run_of_its_own_session_only():
     runner.stop("a")  # both of a's waiting runs
     assert runner.wait("a") == 3  # pressed again after Stop: this one runs
     assert [runner.admit(session) for session in ("a", "b", "a", "a")] == [False, True, False, True]
-    assert runner.admit("c")  # no ticket: the library's own use runs
+    assert runner.wait("d") == 2  # b's and a's admitted runs are ahead until released
+    runner.release()
+    runner.release()
+    assert runner.admit("d") and runner.wait("e") == 1
 
 
 def test_a_failed_download_is_one_sentence(monkeypatch, tmp_path):

@@ -195,6 +195,13 @@ def _wire_run(gr, ui, files, runner, instant):
             yield skip, skip, "Stopped before it started", "", skip, skip, skip, state
             return
         try:
+            yield from admitted(state, content, editor, slots, weights, values)
+        finally:
+            runner.release()
+
+    def admitted(state, content, editor, slots, weights, values):
+        skip = gr.skip()
+        try:
             job = actions.make_job(files, state, content, editor, slots, weights, values)
             job = actions.refine_start(state, job, instant)
         except NSTError as error:
@@ -219,7 +226,7 @@ def _wire_run(gr, ui, files, runner, instant):
         if state:
             runner.stop(state["session"])
 
-    ui.run.click(queued, [ui.state], [ui.status], queue=False).then(
+    ui.run.click(queued, [ui.state], [ui.status], queue=False, show_progress="hidden").then(
         run, [ui.state, ui.content, ui.editor, *ui.slots, *ui.weights, *controls],
         [ui.preview, ui.curve, ui.status, ui.message, ui.results, ui.download, ui.settings, ui.state],
         concurrency_limit=1, concurrency_id=OPTIMIZATION_QUEUE, show_progress="hidden")

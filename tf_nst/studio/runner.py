@@ -111,22 +111,33 @@ class Runner:
         self._stylizer = (None, None)  # (settings key, Stylizer)
         self._lock = threading.Lock()
         self._tickets = []  # waiting runs in queue order: [session, cancelled]
+        self._admitted = 0  # runs started by the page and not yet over
 
     def wait(self, session):
         """A ticket for `session`'s run, which now waits in the queue; returns the runs ahead of it."""
         with self._lock:
-            ahead = len(self._tickets) + len(self._stops)
+            ahead = len(self._tickets) + self._admitted
             self._tickets.append([session, False])
         return ahead
 
     def admit(self, session):
-        """Take `session`'s oldest ticket as its run starts: False when Stop cancelled it (the run must not start)."""
+        """Take `session`'s oldest ticket as its run starts: False when Stop cancelled it (the run must not start).
+
+        An admitted run counts as ahead of later ones until `release`."""
         with self._lock:
             for ticket in self._tickets:
                 if ticket[0] == session:
                     self._tickets.remove(ticket)
-                    return not ticket[1]
-        return True  # a run without a ticket (the library's own use)
+                    if ticket[1]:
+                        return False
+                    break
+            self._admitted += 1
+        return True
+
+    def release(self):
+        """An admitted run is over."""
+        with self._lock:
+            self._admitted = max(0, self._admitted - 1)
 
     def stop(self, session):
         """Stop `session`'s run, if it has one (its best image so far is kept), and cancel its waiting ones."""
