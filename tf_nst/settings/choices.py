@@ -70,6 +70,10 @@ MODEL_FORMAT = "tf-nst-feedforward"  # the "format" of a trained model folder's 
 # 4096 x 4096 stays under 6 GB; tiled, each window (core and halo) holds at most this many pixels.
 FEEDFORWARD_MAX_TILE_PIXELS = 4096 * 4096
 MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this: below it the halos cost more than the cores
+# An arbitrary-style network's photo or painting over this many pixels is processed in tiles of at most this
+# many (halos included; tf_nst/engine/feedforward/arbitrary_tiling.py), so its memory stays bounded whatever
+# the image's size (docs/arbitrary.md: 4096 x 3072 in 3.6 GB with bfloat16).
+ARBITRARY_MAX_TILE_PIXELS = 1024 * 1024
 
 # --- runs: drivers and inputs (tf_nst/runs, tf_nst/io) ----------------------------------------------
 COMPUTE_PRECISIONS = tuple(precision for precision in PRECISIONS if precision != "auto")  # what runs: "auto" resolved

@@ -6,8 +6,9 @@
   masks, colours); `tiling`: the exact tiled pass it takes for large photos.
 - `model_files`: a trained network's model folder (`save_model`, `load_model`).
 - `arbitrary`: any painting in one pass: `FeatureInverter` (decoders trained on photos alone to
-  invert the backbone's features), `ArbitraryStylizer` (WCT or AdaIN, coarse to fine), its trainer
-  `InverterTrainer` and folder (`save_inverter`, `load_inverter`).
+  invert the backbone's features), its trainer `InverterTrainer` and folder (`save_inverter`,
+  `load_inverter`); `arbitrary_stylizer`: `ArbitraryStylizer` (the `arbitrary_transforms`, WCT or
+  AdaIN, coarse to fine), and `arbitrary_tiling`: its tiled passes for large images.
 - `perceptual`: `PerceptualLoss`, the engine's objective over a batch of outputs;
   `trainer`: `StyleTrainer`, the `keras.Model` whose `train_step` minimizes it.
 

@@ -10,7 +10,9 @@ transform of the photo's features towards the painting's statistics:
 - `adain` (Huang & Belongie 2017): each channel's mean and standard deviation become the painting's.
 
 Applied coarse to fine (deepest level first, each level re-encoding the previous level's image),
-as in Li et al. 2017. Statistics are float32 whatever the convolutions' precision.
+as in Li et al. 2017, by `ArbitraryStylizer` (`arbitrary_stylizer`; the transforms are in
+`arbitrary_transforms`, the tiles of large images in `arbitrary_tiling`). Here: the network, its
+trainer and its folder.
 
 Example:
 ```python
@@ -19,7 +21,6 @@ image = inverter.decode(1, inverter.encode(np.zeros((1, 32, 32, 3), "float32"), 
 ```
 """
 
-import functools
 import json
 import os
 
@@ -28,14 +29,17 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine.backbones import FeatureExtractor
+# The stylizer and the transforms have modules of their own; importable from here as before.
+from tf_nst.engine.feedforward.arbitrary_stylizer import ArbitraryStylizer  # noqa: F401
+from tf_nst.engine.feedforward.arbitrary_transforms import (adain, covariance_roots, style_statistics,  # noqa: F401
+                                                            transform_features, whiten_colour)
 from tf_nst.engine.feedforward.model_files import read_weights
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, is_arbitrary, read_model_info
-from tf_nst.settings import (ARBITRARY_FEATURE_SCALES, ARBITRARY_KIND, ARBITRARY_LEVEL_LAYERS, ARBITRARY_TRANSFORMS,
-                             MODEL_FORMAT, VGG_BLOCK_CHANNELS, VGG_BLOCK_CONVS)
+from tf_nst.settings import (ARBITRARY_FEATURE_SCALES, ARBITRARY_KIND, ARBITRARY_LEVEL_LAYERS, MODEL_FORMAT,
+                             VGG_BLOCK_CHANNELS, VGG_BLOCK_CONVS)
 from tf_nst.settings.choices import arbitrary_decoder_plan
-
 
 
 @keras.saving.register_keras_serializable(package="tf_nst")
@@ -116,77 +120,6 @@ class FeatureInverter(keras.Model):
     def get_config(self):
         return {**super().get_config(), "backbone": self.backbone, "weights": self.weights_source,
                 "levels": self.levels, "precision": self.precision}
-
-
-def _flat(features):
-    """`(C, N)` float32 of one image's `(H, W, C)` features."""
-    return tf.transpose(tf.reshape(tf.cast(features, tf.float32), [-1, tf.shape(features)[-1]]))
-
-
-def covariance_roots(flat, weights=None, epsilon=1e-5):
-    """`(mean (C, 1), cov^1/2, cov^-1/2)` of `(C, N)` features, each column weighted by `weights` (N,)."""
-    channels = tf.shape(flat)[0]
-    if weights is None:
-        weights = tf.ones([tf.shape(flat)[1]], tf.float32)
-    total = tf.maximum(tf.reduce_sum(weights), 1.0)
-    mean = tf.reduce_sum(flat * weights, axis=1, keepdims=True) / total
-    centred = (flat - mean) * tf.sqrt(weights)
-    covariance = tf.matmul(centred, centred, transpose_b=True) / tf.maximum(total - 1.0, 1.0)
-    # The eigendecomposition in float64 (it costs little at C <= 512): in float32, near-degenerate deep
-    # features left a few pixels 5 grey levels apart between kernels.
-    covariance = tf.cast(covariance, tf.float64)
-    # Relative to the average variance, so a flat painting (all channels near zero) stays finite.
-    scale = tf.reduce_mean(tf.linalg.diag_part(covariance)) + 1e-8
-    values, vectors = tf.linalg.eigh(covariance + epsilon * scale * tf.eye(channels, dtype=tf.float64))
-    values = tf.maximum(values, epsilon * scale)
-    root = tf.matmul(vectors * tf.sqrt(values), vectors, transpose_b=True)
-    inverse_root = tf.matmul(vectors * tf.math.rsqrt(values), vectors, transpose_b=True)
-    return mean, tf.cast(root, tf.float32), tf.cast(inverse_root, tf.float32)
-
-
-def whiten_colour(content, style_statistics, content_weights=None):
-    """WCT: `content` `(H, W, C)` features re-coloured to `style_statistics` = `(mean, root)`.
-
-    `content_weights` `(H*W,)` restricts the content's own statistics to a region.
-    """
-    flat = _flat(content)
-    mean, _, inverse_root = covariance_roots(flat, content_weights)
-    style_mean, style_root = style_statistics
-    coloured = tf.matmul(style_root, tf.matmul(inverse_root, flat - mean)) + style_mean
-    return tf.reshape(tf.transpose(coloured), tf.shape(content))
-
-
-def adain(content, style_statistics, content_weights=None, epsilon=1e-5):
-    """AdaIN: each channel of `content` `(H, W, C)` given the style's mean and standard deviation."""
-    flat = _flat(content)
-    if content_weights is None:
-        content_weights = tf.ones([tf.shape(flat)[1]], tf.float32)
-    total = tf.maximum(tf.reduce_sum(content_weights), 1.0)
-    mean = tf.reduce_sum(flat * content_weights, axis=1, keepdims=True) / total
-    deviation = tf.sqrt(tf.reduce_sum(tf.square(flat - mean) * content_weights, axis=1, keepdims=True) / total
-                        + epsilon)
-    style_mean, style_deviation = style_statistics
-    moved = (flat - mean) / deviation * style_deviation + style_mean
-    return tf.reshape(tf.transpose(moved), tf.shape(content))
-
-
-def style_statistics(features, transform):
-    """What `transform` needs of one painting's `(H, W, C)` features: `(mean, root)` or `(mean, deviation)`."""
-    flat = _flat(features)
-    if transform == "wct":
-        mean, root, _ = covariance_roots(flat)
-        return mean, root
-    mean = tf.reduce_mean(flat, axis=1, keepdims=True)
-    return mean, tf.sqrt(tf.reduce_mean(tf.square(flat - mean), axis=1, keepdims=True) + 1e-5)
-
-
-def transform_features(content, style_statistics_, transform):
-    """`transform` (`"wct"` or `"adain"`) of `(H, W, C)` content features to one painting's statistics."""
-    if transform == "wct":
-        return whiten_colour(content, style_statistics_)
-    if transform == "adain":
-        return adain(content, style_statistics_)
-    raise InvalidArgumentError(f"expected transform one of {', '.join(ARBITRARY_TRANSFORMS)}. Received: {transform!r}")
 
 
 def reconstruction_losses(inverter, photos):
@@ -327,96 +260,6 @@ class InverterTrainer(keras.Model):
         for level, (content, style) in transfers.items():
             metrics[f"transfer_content{level}"], metrics[f"transfer_style{level}"] = content, style
         return metrics
-
-
-class ArbitraryStylizer:
-    """Any painting in one pass: coarse-to-fine feature transforms through a `FeatureInverter`.
-
-    Args:
-        inverter: a `FeatureInverter` with trained decoders.
-        transform: `"wct"` (mean and covariance, Li et al. 2017) or `"adain"` (mean and deviation).
-        levels: the levels applied, deepest first (default: all of the inverter's, coarse to fine).
-
-    Example:
-    ```python
-    stylizer = ArbitraryStylizer(FeatureInverter(backbone="vgg16", weights=None, levels=2))
-    image = stylizer.stylize(np.zeros((32, 32, 3), "float32"), [np.ones((32, 32, 3), "float32")])
-    ```
-    """
-
-    def __init__(self, inverter, transform="wct", levels=None):
-        if transform not in ARBITRARY_TRANSFORMS:
-            raise InvalidArgumentError(f"expected transform one of {', '.join(ARBITRARY_TRANSFORMS)}. "
-                                       f"Received: transform={transform!r}")
-        if not inverter.built:
-            inverter.build()  # the decoders' variables exist before the traced functions run
-        self.inverter, self.transform = inverter, transform
-        self.levels = tuple(levels or range(inverter.levels, 0, -1))
-        # One traced function per level and direction (a level is part of the graph, not an argument).
-        self._encoders = {level: tf.function(functools.partial(inverter.encode, level=level), reduce_retracing=True)
-                          for level in self.levels}
-        self._decoders = {level: tf.function(functools.partial(inverter.decode, level), reduce_retracing=True)
-                          for level in self.levels}
-
-    def _encode(self, images, level):
-        return self._encoders[level](images)
-
-    def _decode(self, level, features):
-        return self._decoders[level](features)
-
-    def painting_statistics(self, painting):
-        """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: computed once, reused per photo."""
-        image = tf.convert_to_tensor(painting, tf.float32)[None]
-        return {level: style_statistics(self._encode(image, level)[0], self.transform) for level in self.levels}
-
-    def stylize(self, photo, paintings, strength=1.0, blend=None, region_weights=None):
-        """The photo `(H, W, 3)` RGB 0-255 in the paintings' style, float32 0-255 `(H, W, 3)`.
-
-        Args:
-            photo: the photo.
-            paintings: painting images, or their `painting_statistics`.
-            strength: 0 gives the photo back through the decoders, 1 the full transform.
-            blend: one weight per painting (summing to 1) mixing their transforms everywhere.
-            region_weights: instead of `blend`, one `(H, W)` weight map per painting (summing to 1 per
-                pixel): each region takes its painting's statistics from its own pixels.
-        """
-        statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
-        strength = tf.cast(strength, tf.float32)  # as an export receives it: 1 - strength alike on both paths
-        if blend is None:
-            blend = [1.0 / len(statistics)] * len(statistics)
-        # Sizes as tensors, so the same steps trace into an export's graph (tf_nst/serving/arbitrary_export.py).
-        height, width = tf.unstack(tf.shape(photo)[:2])
-        # Reflect-padded to the deepest level's pooling grid, so the decoders give back every pixel.
-        grid = 2 ** (max(self.levels) - 1)
-        padding = [[0, -height % grid], [0, -width % grid]]
-        image = tf.pad(tf.convert_to_tensor(photo, tf.float32), padding + [[0, 0]], mode="REFLECT")[None]
-        if region_weights is not None:
-            region_weights = [tf.pad(tf.convert_to_tensor(weights, tf.float32), padding, mode="REFLECT")
-                              for weights in region_weights]
-        for level in self.levels:
-            features = self._encode(image, level)[0]
-            target = self._target(features, [stats[level] for stats in statistics], blend, region_weights)
-            mixed = strength * target + (1.0 - strength) * features
-            image = tf.clip_by_value(self._decode(level, mixed[None]), 0.0, 255.0)
-        return image[0, :height, :width]
-
-    def _target(self, features, statistics, blend, region_weights):
-        if region_weights is None:
-            return tf.add_n([weight * transform_features(features, stats, self.transform)
-                             for weight, stats in zip(blend, statistics) if tf.is_tensor(weight) or weight > 0])
-        shape = tf.shape(features)
-        maps = [tf.image.resize(tf.convert_to_tensor(weights, tf.float32)[None, ..., None], shape[:2],
-                                method="area")[0] for weights in region_weights]
-        # Where the regions cover less than the whole pixel, the photo's own features remain.
-        parts = [(1.0 - tf.minimum(tf.add_n(maps), 1.0)) * features]
-        for weights, stats in zip(maps, statistics):
-            flat_weights = tf.reshape(weights, [-1])
-            if self.transform == "wct":
-                moved = whiten_colour(features, stats, flat_weights)
-            else:
-                moved = adain(features, stats, flat_weights)
-            parts.append(weights * moved)
-        return tf.add_n(parts)
 
 
 def save_inverter(inverter, folder, provenance, transform="wct", apply_levels=None):

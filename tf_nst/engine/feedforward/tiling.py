@@ -106,21 +106,21 @@ def default_halo(network):
     return TILE_GRID * math.ceil(receptive_radius(network) / TILE_GRID)
 
 
-def tile_size_for(height, width, max_tile_pixels, halo):
-    """The core side (a multiple of `TILE_GRID`) whose windows (core + 2 halos) fit `max_tile_pixels`,
+def tile_size_for(height, width, max_tile_pixels, halo, grid=TILE_GRID):
+    """The core side (a multiple of `grid`) whose windows (core + 2 halos) fit `max_tile_pixels`,
     evened out over the tile rows and columns it needs, so the last row and column are not slivers.
 
     Raises:
         InvalidArgumentError: a budget below a window of one grid step plus its halos.
     """
-    largest = (math.isqrt(int(max_tile_pixels)) - 2 * halo) // TILE_GRID * TILE_GRID
-    if largest < TILE_GRID:
+    largest = (math.isqrt(int(max_tile_pixels)) - 2 * halo) // grid * grid
+    if largest < grid:
         raise InvalidArgumentError(
-            f"expected max_tile_pixels at least {(TILE_GRID + 2 * halo) ** 2} (a {TILE_GRID}-px core "
+            f"expected max_tile_pixels at least {(grid + 2 * halo) ** 2} (a {grid}-px core "
             f"and a {halo}-px halo on each side). Received: max_tile_pixels={max_tile_pixels}")
     rows, columns = math.ceil(height / largest), math.ceil(width / largest)
     even = max(math.ceil(height / rows), math.ceil(width / columns))
-    return TILE_GRID * math.ceil(even / TILE_GRID)
+    return grid * math.ceil(even / grid)
 
 
 def padded_size(height, width):
