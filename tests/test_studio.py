@@ -50,7 +50,8 @@ def studio(tmp_path_factory):
     """`(url, process)` of a studio started here; stopped by its PID at the end of the module."""
     folder = tmp_path_factory.mktemp("studio")
     port = free_port()
-    env = {**os.environ, "KERAS_HOME": str(folder / "keras"), "TF_CPP_MIN_LOG_LEVEL": "2",
+    (folder / "tmp").mkdir()
+    env = {**os.environ, "KERAS_HOME": str(folder / "keras"), "TF_CPP_MIN_LOG_LEVEL": "2", "TMPDIR": str(folder / "tmp"),
            "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",
            **{name: BLOCKED_PROXY for name in PROXY_VARIABLES}}
     log = open(folder / "studio.log", "w")
@@ -69,13 +70,20 @@ def studio(tmp_path_factory):
                 pytest.fail("the studio did not start:\n" + (folder / "studio.log").read_text())
             time.sleep(0.5)
     yield url, process, folder
+    stop_studio(process)
+    log.close()
+
+
+def stop_studio(process):
+    """SIGTERM, as a service manager stops it (SIGKILL after 30 s)."""
+    if process.poll() is not None:
+        return
     os.kill(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +128,16 @@ def page_with_inputs(browser, url, inputs, name="photo.png"):
     return page
 
 
-def set_run_settings(page, size=64, steps=20):
-    """64 px, 20 evaluations, the offline vgg16-hed backbone (under Advanced)."""
+def set_run_settings(page, size=64, steps=20, precision=None):
+    """64 px, 20 evaluations; the network as the page starts it: vgg16-hed, as no VGG19 weights are here."""
     page.locator("#setting-size input").fill(str(size))
     page.locator("#setting-num_steps input").fill(str(steps))
-    page.get_by_text("Advanced", exact=True).click()
-    backbone = page.locator("#setting-backbone input")
-    backbone.click()
-    page.get_by_role("option", name="vgg16-hed", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#setting-backbone input').value === 'vgg16-hed'")
+    assert page.locator("#setting-backbone input").input_value() == "vgg16-hed (ready)"
+    if precision:
+        page.get_by_text("Advanced", exact=True).click()
+        page.locator("#setting-precision input").click()
+        page.get_by_role("option", name=precision, exact=True).click()
+        page.get_by_text("Advanced", exact=True).click()
 
 
 def wait_for_editor(page):
@@ -231,8 +240,9 @@ def test_paint_run_stop_download_provenance_replay(studio, browser, inputs, tmp_
     upload(stranger, "replay-upload", output)
     stranger.wait_for_function("() => /upload again|Error/.test(document.querySelector('#studio-message').innerText)",
                                timeout=30_000)
+    stranger.wait_for_timeout(3000)  # the content box's own change comes after: the note stays
     text = stranger.locator("#studio-message").inner_text()
-    assert re.search(r"upload again: photo.png, mask-[0-9a-f]+.png$", text.strip()), text
+    assert re.search(r"upload again: photo.png$", text.strip()), text  # the mask came from the PNG
     assert stranger.locator("#setting-size input").input_value() == "64"  # the settings came back
     stranger.close()
 
@@ -274,7 +284,8 @@ def test_two_sessions_get_their_own_results(studio, browser, inputs, tmp_path):
         pages.append(page)
     for page in pages:  # both queued at once: one runs, the other waits its turn and sees its place
         page.locator("#run").click()
-    pages[1].wait_for_function("() => /queue: \\d+\\/\\d+/.test(document.body.innerText)", timeout=30_000)
+    pages[1].wait_for_function("() => /Waiting: 1 run ahead/.test(document.querySelector('#run-status').innerText)",
+                               timeout=30_000)
     outputs = []
     for index, (page, name) in enumerate(zip(pages, ("photo.png", "other.png"))):
         wait_for_status(page, ["done", "stopped"])
@@ -320,36 +331,120 @@ def test_serves_nothing_outside_its_folder(studio):
 @pytest.mark.skipif(not os.environ.get("TF_NST_STUDIO_SCREENSHOT"),
                     reason="writes README's screenshot only when asked: TF_NST_STUDIO_SCREENSHOT=docs/studio.png")
 def test_screenshot(studio, browser):
-    """The bundled astronaut, The Starry Night painted over the flag and The Scream over the helmet, 192 px."""
+    """The bundled astronaut, The Starry Night painted over the flag and The Scream over the helmet, 192 px,
+    after Instant (the arbitrary network) and a Refine."""
     url, _, _ = studio
     page = open_page(browser, url)
-    page.locator("#content-samples img").first.click()
+    page.locator("#content-samples .thumbnail-item").first.click()
     wait_for_editor(page)
     for painting in (0, 1):
-        page.locator("#style-paintings img").nth(painting).click()
+        page.locator("#style-paintings .thumbnail-item").nth(painting).click()
         page.wait_for_function(f"() => document.querySelector('#style-upload-{painting} a')", timeout=30_000)
     paint(page, left=0.08, right=0.32, top=0.12, bottom=0.55, strokes=8)
     choose_layer(page, "Style 2")
     paint(page, left=0.40, right=0.92, top=0.62, bottom=0.88, strokes=6)
     set_run_settings(page, size=192, steps=40)
-    page.get_by_text("Advanced", exact=True).click()  # closed again: the page as a newcomer sees it
+    page.locator("#instant").click()
+    page.wait_for_function("() => document.querySelector('#preview img')", timeout=120_000)
     page.locator("#run").click()
     wait_for_status(page, ["done", "stopped"], timeout=600)
     page.wait_for_timeout(1500)
     page.screenshot(path=os.environ["TF_NST_STUDIO_SCREENSHOT"], full_page=True)
 
 
-def test_instant_preview_then_refine(studio, browser, inputs, tmp_path):
-    # The bundled model's preview in one pass, then the optimization starts from it ("Refine").
+def test_instant_for_an_uploaded_painting_then_refine_records_it(studio, browser, inputs, tmp_path):
+    """The arbitrary network's preview of a painting that is no bundled one; Refine starts from it and records
+    `init: model:arbitrary` with the hash of its pixels."""
+    from tf_nst.io.provenance import read_provenance
+
     url, _, _ = studio
-    page = page_with_inputs(browser, url, inputs)  # starry_night.jpg: one of the bundled model's styles
+    page = open_page(browser, url)
+    upload(page, "content-upload", inputs / "photo.png")
+    upload(page, "style-upload-0", inputs / "other.png")  # an upload as the painting
+    wait_for_editor(page)
     set_run_settings(page, steps=5)
     watch_preview(page)
     page.locator("#instant").click()
     page.wait_for_function("() => window.previews.size >= 1 || "
                            "/Error/.test(document.querySelector('#studio-message').innerText)", timeout=60_000)
     assert "Error" not in page.locator("#studio-message").inner_text(), page.locator("#studio-message").inner_text()
-    path = run_and_keep(page, tmp_path, "refined.png")
+    stored = read_provenance(str(run_and_keep(page, tmp_path, "refined.png")))
+    assert stored["settings"]["init"] == "model:arbitrary" and len(stored["init"]["sha256"]) == 64
+    assert "from Instant" in page.locator("#results").inner_text()  # the caption says so
+    page.close()
+
+
+@pytest.mark.large
+def test_two_painted_regions_replay_in_the_cli_and_on_a_fresh_page(studio, browser, tmp_path):
+    """Bundled photo and paintings, a region painted on each layer, float32: `stylize --from` gives the same
+    pixels, and a fresh browser given the PNG paints with the same two masks."""
+    from click.testing import CliRunner
+
+    from tf_nst.cli import app as cli
     from tf_nst.io.provenance import read_provenance
 
-    assert read_provenance(str(path))["settings"]["num_steps"] == 5
+    url, _, _ = studio
+    page = open_page(browser, url)
+    page.locator("#content-samples .thumbnail-item").first.click()
+    wait_for_editor(page)
+    for painting in (0, 1):
+        page.locator("#style-paintings .thumbnail-item").nth(painting).click()
+        page.wait_for_function(f"() => document.querySelector('#style-upload-{painting} a')", timeout=30_000)
+    paint(page, left=0.1, right=0.4, top=0.3, bottom=0.3)
+    choose_layer(page, "Style 2")
+    paint(page, left=0.55, right=0.9, top=0.7, bottom=0.7)
+    set_run_settings(page, steps=10, precision="float32")
+    output = run_and_keep(page, tmp_path, "regions.png")
+    stored = read_provenance(output)
+    masks = stored["masks"]["region_masks"]
+    assert len(masks) == 2 and stored["settings"]["precision"] == "float32"
+    page.close()  # its folder, masks included, goes with it (the server hears of it a moment later)
+    deadline = time.monotonic() + 60
+    while any(os.path.exists(mask) for mask in masks) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(os.path.exists(mask) for mask in masks)
+
+    replay = tmp_path / "replayed.png"
+    result = CliRunner().invoke(cli.cli, ["stylize", "--from", str(output), "-o", str(replay), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(np.asarray(Image.open(replay)), np.asarray(Image.open(output)))
+
+    context = browser.new_context()  # a fresh browser: nothing of the first session
+    fresh = open_page(context, url)
+    upload(fresh, "replay-upload", output)
+    wait_for_editor(fresh)
+    fresh.wait_for_function("() => document.querySelector('#style-upload-1 a')", timeout=30_000)
+    assert "upload again" not in fresh.locator("#studio-message").inner_text()
+    again = read_provenance(run_and_keep(fresh, tmp_path, "again.png"))
+    assert sorted(again["inputs_sha256"].values()) == sorted(stored["inputs_sha256"].values())  # both masks
+    context.close()
+
+
+def test_stop_on_a_waiting_run_means_it_never_starts(studio, browser, inputs, tmp_path):
+    url, _, _ = studio
+    contexts = [browser.new_context() for _ in range(2)]
+    running, waiting = [page_with_inputs(context, url, inputs) for context in contexts]
+    set_run_settings(running, steps=60)
+    set_run_settings(waiting)
+    running.locator("#run").click()
+    running.wait_for_function("() => /Starting|Evaluation/.test(document.querySelector('#run-status').innerText)",
+                              timeout=60_000)
+    waiting.locator("#run").click()
+    waiting.wait_for_function("() => /Waiting: 1 run ahead/.test(document.querySelector('#run-status').innerText)",
+                              timeout=30_000)
+    waiting.locator("#stop").click()
+    wait_for_status(running, ["done", "stopped"])
+    waiting.wait_for_function("() => /Stopped before it started/.test("
+                              "document.querySelector('#run-status').innerText)", timeout=60_000)
+    assert waiting.locator("#results img").count() == 0 and waiting.locator("#preview img").count() == 0
+    for context in contexts:
+        context.close()
+
+
+def test_zz_a_stopped_server_leaves_nothing_of_its_folder(studio):
+    """Last in the module: SIGTERM, then no tf-nst-studio-* folder is left in its TMPDIR."""
+    _, process, folder = studio
+    made = [name for name in os.listdir(folder / "tmp") if name.startswith("tf-nst-studio-")]
+    assert made  # the studio's folder was there while it ran
+    stop_studio(process)
+    assert os.listdir(folder / "tmp") == []
