@@ -2,6 +2,13 @@
 
     python -m benchmarks.memory --size 1024 --optimizer lbfgs --steps 3   # one child run
     python -m benchmarks.memory --history 10,20                          # L-BFGS state alone
+    python -m benchmarks.memory --arbitrary 4096x3072 --precision bfloat16 [--untiled] [--limit-gb 12]
+
+`--arbitrary WxH` measures what `stylize PHOTO PAINTING --model arbitrary --size W` does on
+TensorFlow (`ArbitraryRun.stylize_file`, the CLI's call): the bundled network, the astronaut
+stretched to WxH, Matisse's Woman with a Hat; tiled above `ARBITRARY_MAX_TILE_PIXELS` as the
+library chooses, or `--untiled` (one pass, `max_tile_pixels` out of reach). A child whose RSS passes
+`--limit-gb` is stopped and reported as such (the untiled pass outgrows the machine at 4096).
 
 `--history` measures what the L-BFGS state costs without any network: a cheap
 ill-conditioned objective on a 2048x2048 image (50 MB per vector), 20 steps run in chunks
@@ -74,6 +81,59 @@ def history_child(history_size, in_place, side=2048, chunks=4, chunk_steps=5):
             "vector_bytes": 4 * 3 * side * side, "peak_rss_bytes": peak_rss_bytes()}
 
 
+def arbitrary_child(width, height, precision, untiled, output=None):
+    """One `ArbitraryRun.stylize_file` at `width x height` on TensorFlow; peak RSS (bytes) and seconds."""
+    import tempfile
+
+    from PIL import Image
+
+    from tf_nst.runs.arbitrary_run import ArbitraryRun
+
+    run = ArbitraryRun("arbitrary", precision=precision, runtime="tensorflow")
+    if untiled:
+        run.stylizer.max_tile_pixels = 2 ** 62
+    after_build = status_bytes()
+    with tempfile.TemporaryDirectory() as folder:
+        photo = os.path.join(folder, "photo.png")
+        Image.open(os.path.join(ROOT, "tf_nst", "assets", "astronaut.png")).convert("RGB").resize(
+            (width, height), Image.LANCZOS).save(photo)
+        painting = os.path.join(ROOT, "docs", "gallery", "paintings", "woman-with-hat-matisse.jpg")
+        _, seconds = run.stylize_file(photo, [painting], output or os.path.join(folder, "out.png"), max(width, height))
+    return {"size": f"{width}x{height}", "precision": run.precision, "tiled": not untiled,
+            "max_tile_pixels": run.stylizer.max_tile_pixels, "rss_after_build_bytes": after_build,
+            "peak_rss_bytes": peak_rss_bytes(after_build), "seconds": seconds}
+
+
+def arbitrary_figures(size, precision="bfloat16", untiled=False, limit_bytes=None, output=None, timeout=3600):
+    """`arbitrary_child` in a fresh process, stopped if its RSS passes `limit_bytes`; its figures, the
+    command's wall seconds and the load average before it."""
+    import time
+
+    command = [sys.executable, "-m", "benchmarks.memory", "--arbitrary-child", size, "--precision", precision]
+    command += ["--untiled"] * untiled + (["--output", output] if output else [])
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    child_process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    largest = 0
+    while child_process.poll() is None and time.perf_counter() - started < timeout:
+        try:
+            with open(f"/proc/{child_process.pid}/status") as status:
+                rss = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            rss = 0
+        largest = max(largest, rss)
+        if limit_bytes and rss > limit_bytes:
+            child_process.kill()
+            child_process.wait()
+            return {"size": size, "precision": precision, "tiled": not untiled, "load": load,
+                    "stopped_at_rss_bytes": rss, "seconds_until_stopped": time.perf_counter() - started}
+        time.sleep(0.2)
+    output_text, _ = child_process.communicate()
+    figures = json.loads(output_text.strip().splitlines()[-1])
+    return {**figures, "load": load, "wall_seconds": time.perf_counter() - started}
+
+
 def history_figures(history_sizes=(10, 20)):
     """`history_child` per (history size, in place or not), each in a fresh process."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -110,8 +170,28 @@ def main(argv=None):
     parser.add_argument("--history", help="L-BFGS state alone: comma-separated history sizes, e.g. 10,20.")
     parser.add_argument("--history-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--in-place", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--arbitrary", metavar="WxH", help="stylize --model arbitrary at this size (see above).")
+    parser.add_argument("--untiled", action="store_true", help="with --arbitrary: one pass, no tiles.")
+    parser.add_argument("--limit-gb", type=float, help="with --arbitrary: stop the child past this RSS.")
+    parser.add_argument("--output", help="with --arbitrary: keep the PNG here.")
+    parser.add_argument("--arbitrary-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.history_child:
+    if args.arbitrary_child:
+        width, height = (int(side) for side in args.arbitrary_child.split("x"))
+        print(json.dumps(arbitrary_child(width, height, args.precision, args.untiled, args.output)))
+    elif args.arbitrary:
+        row = arbitrary_figures(args.arbitrary, args.precision, args.untiled,
+                                args.limit_gb and int(args.limit_gb * 1e9), args.output)
+        print(f"CPU: {cpu_model()} ({len(os.sched_getaffinity(0))} usable cores), load {row['load']:.1f}; "
+              f"stylize --model arbitrary {args.arbitrary}, {args.precision}, "
+              f"{'tiled' if row['tiled'] else 'untiled'}; peak RSS (VmHWM)")
+        if "stopped_at_rss_bytes" in row:
+            print(f"  stopped at {row['stopped_at_rss_bytes'] / 1e9:.2f} GB after {row['seconds_until_stopped']:.0f} s")
+        else:
+            print(f"  {row['peak_rss_bytes'] / 1e9:.2f} GB, {row['seconds']:.1f} s stylizing "
+                  f"({row['wall_seconds']:.1f} s with the start)")
+        print(json.dumps(row))
+    elif args.history_child:
         print(json.dumps(history_child(args.history_child, bool(args.in_place))))
     elif args.history:
 

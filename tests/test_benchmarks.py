@@ -93,6 +93,18 @@ def test_memory_child_reports_peak_rss():
     assert figures["steps"] == 1
 
 
+def test_arbitrary_memory_child_writes_the_png_and_reports_peak_rss(tmp_path):
+    figures = memory.arbitrary_child(96, 64, "float32", untiled=False, output=str(tmp_path / "out.png"))
+    assert (tmp_path / "out.png").exists()
+    assert figures["size"] == "96x64" and figures["precision"] == "float32" and figures["tiled"]
+    assert figures["peak_rss_bytes"] >= figures["rss_after_build_bytes"] > 0
+
+
+def test_arbitrary_memory_stops_a_child_past_the_limit():
+    row = memory.arbitrary_figures("96x64", "float32", limit_bytes=1)
+    assert row["stopped_at_rss_bytes"] > 1 and "peak_rss_bytes" not in row
+
+
 def test_peak_rss_keeps_memory_already_freed():
     import numpy as np
 

@@ -135,3 +135,52 @@ def test_a_tile_off_the_grid_is_refused(stylizer):
         stylize_tiled(stylizer, photo, paintings, tile_size=30)
     with pytest.raises(InvalidArgumentError, match="expected max_tile_pixels at least"):
         ArbitraryStylizer(stylizer.inverter, max_tile_pixels=100).stylize(photo, paintings)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    """The bundled network on TensorFlow in float32, and Matisse's painting."""
+    from tf_nst.io.images import load_image
+    from tf_nst.runs.arbitrary_run import ArbitraryRun
+
+    run = ArbitraryRun("arbitrary", precision="float32", runtime="tensorflow")
+    return run, load_image("docs/gallery/paintings/woman-with-hat-matisse.jpg").rgb
+
+
+def _astronaut(size):
+    from tf_nst.engine.pyramid import fit
+    from tf_nst.io.images import load_image
+
+    return fit(load_image("tf_nst/assets/astronaut.png").rgb, size, 1)
+
+
+@pytest.mark.large
+def test_the_bundled_network_in_small_tiles_is_the_untiled_image(bundled):
+    """1024 px in 256-px tiles, float32: max 0.04 and 99.9th percentile 0.015 grey levels on a Xeon with AMX
+    (docs/arbitrary.md); the bounds leave room for other kernels' rounding (AVX2, AVX-512)."""
+    run, painting = bundled
+    photo = _astronaut(1024).astype(np.float32)
+    statistics = [run.fit_painting(painting, 1024).statistics]
+    whole = run.stylizer.stylize_whole(photo, statistics).numpy()
+    tiled = stylize_tiled(run.stylizer, photo, statistics, tile_size=256).numpy()
+    difference = np.abs(tiled - whole)
+    assert difference.max() <= 0.25
+    assert np.percentile(difference, 99.9) <= 0.05
+
+
+@pytest.mark.large
+def test_arbitrary_run_tiles_large_photos(bundled, monkeypatch):
+    """`ArbitraryRun.stylize` over the stylizer's budget goes tile by tile: the untiled PNG's pixels, within one
+    grey level (rounding)."""
+    run, painting = bundled
+    photo = _astronaut(512)
+    monkeypatch.setattr(run.stylizer, "max_tile_pixels", 2 ** 40)
+    whole = run.stylize(photo, [painting], 512).astype(int)
+    monkeypatch.setattr(run.stylizer, "max_tile_pixels", 200 * 200)
+    calls = []
+    monkeypatch.setattr(arbitrary_tiling, "stylize_tiled",
+                        lambda *args, **kwargs: calls.append(1) or stylize_tiled(*args, **kwargs))
+    tiled = run.stylize(photo, [painting], 512).astype(int)
+    assert calls == [1]
+    assert np.abs(tiled - whole).max() <= 1
+    assert np.mean(tiled != whole) < 0.01
