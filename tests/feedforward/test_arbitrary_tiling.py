@@ -73,7 +73,7 @@ def test_statistics_over_tiles_count_each_position_once(stylizer):
 def test_small_tiles_give_the_untiled_image(transform):
     stylizer = ArbitraryStylizer(FeatureInverter(backbone="vgg16", weights=None, levels=3), transform=transform)
     photo, paintings = _images(2)
-    whole = stylizer.stylize(photo, paintings, strength=0.8, blend=[0.7, 0.3]).numpy()
+    whole = stylizer.stylize_whole(photo, paintings, strength=0.8, blend=[0.7, 0.3]).numpy()
     tiled = stylize_tiled(stylizer, photo, paintings, strength=0.8, blend=[0.7, 0.3], tile_size=32).numpy()
     assert tiled.shape == whole.shape == (90, 130, 3)
     assert np.abs(tiled - whole).max() <= TOLERANCE
@@ -82,7 +82,7 @@ def test_small_tiles_give_the_untiled_image(transform):
 def test_the_halos_are_needed(stylizer, monkeypatch):
     """Without the decoder's reach in the halo, cores differ at their borders: what the tolerance guards."""
     photo, paintings = _images(2)
-    whole = stylizer.stylize(photo, paintings).numpy()
+    whole = stylizer.stylize_whole(photo, paintings).numpy()
     monkeypatch.setattr(arbitrary_tiling, "halos", lambda stylizer, level: (16, 4))
     short = stylize_tiled(stylizer, photo, paintings, tile_size=32).numpy()
     assert np.abs(short - whole).max() > 10 * TOLERANCE
@@ -92,14 +92,14 @@ def test_region_weights_in_tiles(stylizer):
     photo, paintings = _images(3)
     left = np.clip(np.linspace(-0.5, 1.5, 130, dtype=np.float32), 0, 1)[None].repeat(90, 0)
     weights = [left, 1.0 - left]
-    whole = stylizer.stylize(photo, paintings, region_weights=weights).numpy()
+    whole = stylizer.stylize_whole(photo, paintings, region_weights=weights).numpy()
     tiled = stylize_tiled(stylizer, photo, paintings, region_weights=weights, tile_size=32).numpy()
     assert np.abs(tiled - whole).max() <= TOLERANCE
 
 
 def test_one_tile_is_the_untiled_pass(stylizer):
     photo, paintings = _images(4)
-    whole = stylizer.stylize(photo, paintings).numpy()
+    whole = stylizer.stylize_whole(photo, paintings).numpy()
     np.testing.assert_array_equal(stylize_tiled(stylizer, photo, paintings, tile_size=132).numpy(), whole)
 
 

@@ -42,7 +42,7 @@ from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info
 from tf_nst.io.provenance import file_sha256
 
 # The network's layout: TensorFlow-free data in tf_nst.settings, shared with tf_nst/engine/feedforward/arbitrary.py.
-from tf_nst.settings.choices import ARBITRARY_KIND, CAFFE_MEAN_BGR  # noqa: E402,F401
+from tf_nst.settings.choices import ARBITRARY_BORDER_MARGIN, ARBITRARY_KIND, CAFFE_MEAN_BGR  # noqa: E402,F401
 from tf_nst.settings.choices import ARBITRARY_LEVEL_LAYERS as LEVEL_LAYERS  # noqa: E402,F401
 from tf_nst.settings.choices import ARBITRARY_TRANSFORMS as TRANSFORMS  # noqa: E402,F401
 from tf_nst.settings.choices import arbitrary_decoder_plan as decoder_plan  # noqa: E402
@@ -236,15 +236,23 @@ class OnnxArbitraryStylizer:
         statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
         if blend is None:
             blend = [1.0 / len(statistics)] * len(statistics)
-        # Reflect-padded to the deepest level's pooling grid (as the TensorFlow path), so the decoders
-        # give back every pixel; cropped at the end.
+        # As the TensorFlow path: a reflect margin on every side (the encoder's zero padding drew a
+        # frame along the borders), then reflect-padded to the deepest level's pooling grid, so the
+        # decoders give back every pixel; cropped at the end.
         height, width = photo.shape[:2]
+        top, left = min(ARBITRARY_BORDER_MARGIN, height - 1), min(ARBITRARY_BORDER_MARGIN, width - 1)
         grid = 2 ** (max(self.levels) - 1)
-        padding = ((0, -height % grid), (0, -width % grid))
-        image = _to_nchw(np.pad(np.asarray(photo, np.float32), padding + ((0, 0),), mode="reflect"))
+        margins = ((top, top), (left, left))
+        to_grid = ((0, -(height + 2 * top) % grid), (0, -(width + 2 * left) % grid))
+
+        def padded(values):  # two steps, as tf.pad twice: the grid's rows reflect the margin's
+            values = np.asarray(values, np.float32)
+            extra = ((0, 0),) * (values.ndim - 2)
+            return np.pad(np.pad(values, margins + extra, mode="reflect"), to_grid + extra, mode="reflect")
+
+        image = _to_nchw(padded(photo))
         if region_weights is not None:
-            region_weights = [np.pad(np.asarray(weights, np.float32), padding, mode="reflect")
-                              for weights in region_weights]
+            region_weights = [padded(weights) for weights in region_weights]
         for level in self.levels:
             features, mean, scatter = self.encode(image, level)
             level_statistics = [stats[level] for stats in statistics]
@@ -259,7 +267,7 @@ class OnnxArbitraryStylizer:
                                      region_weights)
             mixed = np.float32(strength) * target + np.float32(1.0 - strength) * flat
             image = self.decode(level, mixed.reshape(features.shape))
-        return np.ascontiguousarray(image[0, :, :height, :width].transpose(1, 2, 0))
+        return np.ascontiguousarray(image[0, :, top:top + height, left:left + width].transpose(1, 2, 0))
 
 
 def _to_nchw(image):

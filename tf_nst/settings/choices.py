@@ -74,6 +74,9 @@ MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this:
 # many (halos included; tf_nst/engine/feedforward/arbitrary_tiling.py), so its memory stays bounded whatever
 # the image's size (docs/arbitrary.md: 4096 x 3072 in 3.6 GB with bfloat16).
 ARBITRARY_MAX_TILE_PIXELS = 1024 * 1024
+# Reflect margin (px) around a photo before an arbitrary-style network's levels: the encoder's zero
+# padding made a bright frame along the borders of every output (gone at 16 px, still visible at 8).
+ARBITRARY_BORDER_MARGIN = 16
 
 # --- runs: drivers and inputs (tf_nst/runs, tf_nst/io) ----------------------------------------------
 COMPUTE_PRECISIONS = tuple(precision for precision in PRECISIONS if precision != "auto")  # what runs: "auto" resolved

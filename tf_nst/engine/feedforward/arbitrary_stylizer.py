@@ -16,7 +16,7 @@ from tf_nst.engine.feedforward.arbitrary_transforms import (covariance_roots, fl
                                                             renormalize, style_statistics)
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings import ARBITRARY_TRANSFORMS
-from tf_nst.settings.choices import ARBITRARY_MAX_TILE_PIXELS
+from tf_nst.settings.choices import ARBITRARY_BORDER_MARGIN, ARBITRARY_MAX_TILE_PIXELS
 
 
 class ArbitraryStylizer:
@@ -86,9 +86,20 @@ class ArbitraryStylizer:
             region_weights: instead of `blend`, one `(H, W)` weight map per painting (summing to 1 per
                 pixel): each region takes its painting's statistics from its own pixels.
         """
+        # A reflect margin keeps the encoder's zero padding away from the photo's own border pixels
+        # (it drew a bright frame along every border); cropped off at the end.
+        height, width = tf.unstack(tf.shape(photo)[:2])
+        margins = [tf.minimum(ARBITRARY_BORDER_MARGIN, height - 1), tf.minimum(ARBITRARY_BORDER_MARGIN, width - 1)]
+        padding = [[margins[0], margins[0]], [margins[1], margins[1]]]
+        photo = tf.pad(tf.convert_to_tensor(photo, tf.float32), padding + [[0, 0]], mode="REFLECT")
+        if region_weights is not None:
+            region_weights = [tf.pad(tf.convert_to_tensor(weights, tf.float32), padding, mode="REFLECT")
+                              for weights in region_weights]
         if self._tiled(photo):
-            return arbitrary_tiling.stylize_tiled(self, photo, paintings, strength, blend, region_weights)
-        return self.stylize_whole(photo, paintings, strength, blend, region_weights)
+            image = arbitrary_tiling.stylize_tiled(self, photo, paintings, strength, blend, region_weights)
+        else:
+            image = self.stylize_whole(photo, paintings, strength, blend, region_weights)
+        return image[margins[0]:margins[0] + height, margins[1]:margins[1] + width]
 
     def stylize_whole(self, photo, paintings, strength=1.0, blend=None, region_weights=None):
         """`stylize` in one pass over the whole photo (what an export traces), whatever its size."""
