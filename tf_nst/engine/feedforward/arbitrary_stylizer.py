@@ -9,6 +9,7 @@ tile with the whole image's statistics (`arbitrary_tiling`).
 
 import functools
 
+import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine.feedforward import arbitrary_tiling
@@ -63,7 +64,7 @@ class ArbitraryStylizer:
 
     def _tiled(self, image):
         """Whether `image` (`(H, W, ...)`) is processed in tiles: eagerly, over `max_tile_pixels`."""
-        return tf.executing_eagerly() and int(image.shape[0]) * int(image.shape[1]) > self.max_tile_pixels
+        return tf.executing_eagerly() and int(np.prod(np.shape(image)[:2])) > self.max_tile_pixels
 
     def painting_statistics(self, painting):
         """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: computed once, reused per photo."""

@@ -216,7 +216,8 @@ def stylize_tiled(stylizer, photo, paintings, strength=1.0, blend=None, region_w
     Returns:
         `(H, W, 3)` float32 0-255.
     """
-    height, width = int(photo.shape[0]), int(photo.shape[1])
+    photo = np.asarray(photo, np.float32)
+    height, width = photo.shape[:2]
     grid = stylizer.grid
     padded = (height + -height % grid, width + -width % grid)
     rendering = {level: plan(stylizer, *padded, halos(stylizer, level)[1], tile_size) for level in stylizer.levels}
