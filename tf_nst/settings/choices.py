@@ -72,7 +72,7 @@ FEEDFORWARD_MAX_TILE_PIXELS = 4096 * 4096
 MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this: below it the halos cost more than the cores
 # An arbitrary-style network's photo or painting over this many pixels is processed in tiles of at most this
 # many (halos included; tf_nst/engine/feedforward/arbitrary_tiling.py), so its memory stays bounded whatever
-# the image's size (docs/arbitrary.md: 4096 x 3072 in 3.5 GB with bfloat16, 12 GB and more in one pass).
+# the image's size (docs/arbitrary.md: 4096 x 3072 in 3.4 GB with bfloat16, 12 GB and more in one pass).
 ARBITRARY_MAX_TILE_PIXELS = 1024 * 1024
 # Reflect margin (px) around a photo before an arbitrary-style network's levels: the encoder's zero
 # padding made a bright frame along the borders of every output (gone at 16 px, still visible at 8).
