@@ -148,17 +148,39 @@ def wait_for_editor(page):
     page.wait_for_timeout(1500)
 
 
+def picture_box(page):
+    """The editor's picture (its layers' extent) in page coordinates: `{x, y, width, height}`."""
+    return page.evaluate("""() => {
+        const canvas = document.querySelector('#mask-editor .pixi-target canvas').getBoundingClientRect();
+        const bounds = window.editor.layer_manager.layers[0].container.getBounds();
+        return {x: canvas.x + bounds.x, y: canvas.y + bounds.y, width: bounds.width, height: bounds.height};
+    }""")
+
+
+def stroke(page, start, end, moves=6):
+    """One brush stroke between two page points; the server requests made while it was drawn."""
+    requests = []
+
+    def listen(request):
+        requests.append(request.url)
+
+    page.on("request", listen)
+    page.mouse.move(*start)
+    page.mouse.down()
+    for step in range(1, moves + 1):
+        page.mouse.move(start[0] + (end[0] - start[0]) * step / moves, start[1] + (end[1] - start[1]) * step / moves)
+    page.mouse.up()
+    page.remove_listener("request", listen)
+    return requests
+
+
 def paint(page, left=0.30, right=0.45, top=0.5, bottom=0.5, strokes=1):
-    """Horizontal strokes over a part of the editor's canvas (fractions of its box) on the chosen layer."""
+    """Horizontal strokes over a part of the editor's picture (fractions of its box) on the chosen layer."""
     page.locator("#mask-editor button[aria-label=Brush]").click()
-    box = page.locator("#mask-editor canvas").first.bounding_box()
-    for stroke in range(strokes):
-        y = box["y"] + box["height"] * (top + (bottom - top) * stroke / max(1, strokes - 1))
-        page.mouse.move(box["x"] + box["width"] * left, y)
-        page.mouse.down()
-        for step in range(1, 11):
-            page.mouse.move(box["x"] + box["width"] * (left + (right - left) * step / 10), y, steps=2)
-        page.mouse.up()
+    box = picture_box(page)
+    for row in range(strokes):
+        y = box["y"] + box["height"] * (top + (bottom - top) * row / max(1, strokes - 1))
+        stroke(page, (box["x"] + box["width"] * left, y), (box["x"] + box["width"] * right, y))
     page.wait_for_timeout(1000)
 
 
@@ -245,6 +267,70 @@ def test_paint_run_stop_download_provenance_replay(studio, browser, inputs, tmp_
     assert re.search(r"upload again: photo.png$", text.strip()), text  # the mask came from the PNG
     assert stranger.locator("#setting-size input").input_value() == "64"  # the settings came back
     stranger.close()
+
+
+def test_every_stroke_on_two_layers_reaches_the_masks_and_a_replay_names_the_layers(studio, browser, inputs,
+                                                                                    tmp_path):
+    """Three strokes on "Style 1", begun at the picture's left edge beside the editor's tool column (a stroke
+    begun under that column pressed its buttons: lost), two on "Style 2": each is painted in its mask at its
+    place, and drawing one asks the server nothing. The result's caption shows under its thumbnail; replayed, the
+    painted layers are "Style 1" and "Style 2" again."""
+    from tf_nst.io.provenance import read_provenance
+
+    url, _, _ = studio
+    page = page_with_inputs(browser, url, inputs)
+    upload(page, "style-upload-1", inputs / "other.png")
+    page.wait_for_function("() => document.querySelector('#style-upload-1 a')", timeout=30_000)
+    set_run_settings(page, steps=2)
+    page.locator("#mask-editor button[aria-label=Brush]").click()
+    box = picture_box(page)
+    tools = page.locator("#mask-editor .toolbar-wrap").first.bounding_box()
+    first = [(0.02, (tools["y"] + tools["height"] * share - box["y"]) / box["height"]) for share in (0.2, 0.5, 0.8)]
+    second = [(0.6, 0.25), (0.6, 0.75)]  # (left, middle) of a stroke as shares of the picture
+    assert all(0.1 < top < 0.9 for _, top in first)  # the tool column's rows cross the picture
+
+    def paint_strokes(places):
+        for left, top in places:
+            start = (box["x"] + box["width"] * left, box["y"] + box["height"] * top)
+            hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).tagName", list(start))
+            assert hit == "CANVAS", f"a stroke beginning at {start} presses {hit}, not the picture"
+            assert stroke(page, start, (start[0] + box["width"] * 0.3, start[1])) == []  # drawn in the browser alone
+
+    paint_strokes(first)
+    choose_layer(page, "Style 2")
+    page.locator("#mask-editor button[aria-label=Brush]").click()
+    paint_strokes(second)
+    page.wait_for_timeout(1000)
+    output = run_and_keep(page, tmp_path, "five-strokes.png")
+
+    masks = [np.asarray(Image.open(path)) for path in read_provenance(output)["masks"]["region_masks"]]
+    assert len(masks) == 2 and masks[0].shape == (64, 96)
+
+    def paint_at(mask, left, top):
+        """The most paint in the stroke's middle part (the brush is a few pixels wide)."""
+        row, column = round(top * mask.shape[0]), round((left + 0.15) * mask.shape[1])
+        return int(mask[max(0, row - 2):row + 3, column - 3:column + 4].max())
+
+    for left, top in first:
+        assert (paint_at(masks[0], left, top), paint_at(masks[1], left, top)) == (255, 0), (left, top)
+    for left, top in second:
+        assert (paint_at(masks[0], left, top), paint_at(masks[1], left, top)) == (0, 255), (left, top)
+
+    caption = page.locator("#results .caption-label").first
+    assert re.search(r"64 px · 2 evaluations · vgg16-hed · done", caption.inner_text()), caption.inner_text()
+    shown, thumbnail = caption.bounding_box(), page.locator("#results .thumbnail-item").first.bounding_box()
+    gallery = page.locator("#results").bounding_box()
+    assert shown["y"] >= thumbnail["y"] + thumbnail["height"] - shown["height"] - 2  # under the picture
+    assert shown["y"] + shown["height"] <= gallery["y"] + gallery["height"]  # not cut off
+
+    upload(page, "replay-upload", output)
+    page.wait_for_function("() => window.editor && window.editor.layer_manager.layers.length === 2", timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("#mask-editor button[aria-label='Show Layers']").inner_text().strip() == "Style 1"
+    page.locator("#mask-editor button[aria-label='Show Layers']").click()
+    listed = page.locator("#mask-editor .layer-wrap").inner_text()
+    assert "Style 2" in listed and not re.search(r"Layer \d", listed), listed
+    page.close()
 
 
 def test_text_file_as_content_is_a_message_then_a_run_works(studio, browser, inputs, tmp_path):
@@ -340,14 +426,18 @@ def test_screenshot(studio, browser):
     for painting in (0, 1):
         page.locator("#style-paintings .thumbnail-item").nth(painting).click()
         page.wait_for_function(f"() => document.querySelector('#style-upload-{painting} a')", timeout=30_000)
-    paint(page, left=0.08, right=0.32, top=0.12, bottom=0.55, strokes=8)
+    paint(page, left=0.03, right=0.27, top=0.06, bottom=0.52, strokes=8)
     choose_layer(page, "Style 2")
-    paint(page, left=0.40, right=0.92, top=0.62, bottom=0.88, strokes=6)
+    paint(page, left=0.55, right=0.95, top=0.68, bottom=0.93, strokes=5)
     set_run_settings(page, size=192, steps=40)
     page.locator("#instant").click()
     page.wait_for_function("() => document.querySelector('#preview img')", timeout=120_000)
     page.locator("#run").click()
     wait_for_status(page, ["done", "stopped"], timeout=600)
+    page.set_viewport_size({"width": 1500, "height": 1600})  # the whole page in view: no image left to load lazily
+    page.wait_for_function("() => [...document.images].every(image => image.complete && image.naturalWidth > 0)",
+                           timeout=60_000)
+    page.set_viewport_size({"width": 1500, "height": 1300})
     page.wait_for_timeout(1500)
     page.screenshot(path=os.environ["TF_NST_STUDIO_SCREENSHOT"], full_page=True)
 

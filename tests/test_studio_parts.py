@@ -133,6 +133,22 @@ def test_a_closed_tab_leaves_no_file_and_a_stopped_server_nothing(tmp_path):
     assert not os.path.exists(files.root) and os.path.exists("/etc/passwd")
 
 
+def test_a_closed_tab_leaves_the_galleries_copies_of_the_bundled_samples(tmp_path):
+    """Gradio serves every tab's sample galleries from its copies in the folder; a tab that picked a sample (or
+    uploaded the same bytes) closing must not take them away (the next tab's gallery showed a broken image)."""
+    from tf_nst.studio.files import BUNDLED_CONTENTS, bundled
+
+    files = StudioFiles(tmp_path / "studio")
+    copies = []
+    for index, sample in enumerate(bundled(BUNDLED_CONTENTS[:2])):
+        copies.append(tmp_path / "studio" / f"gallery-{index}" / os.path.basename(sample))
+        copies[-1].parent.mkdir()
+        copies[-1].write_bytes(open(sample, "rb").read())
+    files.track("tab", *copies)
+    files.forget_session("tab")
+    assert all(copy.exists() for copy in copies)
+
+
 def test_a_dropped_png_brings_its_painted_layers_back_from_itself(tmp_path):
     """The masks are in the PNG: a new session, with the painting session's files gone, gets both layers."""
     from tf_nst.io.images import save_png

@@ -50,7 +50,7 @@ def launch(host="127.0.0.1", port=7860, max_input_pixels=DEFAULT_MAX_INPUT_PIXEL
     import gradio as gr
 
     from tf_nst.studio.form import backbone_choices
-    from tf_nst.studio.page import PAGE_CSS, build_page
+    from tf_nst.studio.page import PAGE_CSS, PAGE_JS, build_page
 
     page = build_page(files, Runner(), instant=instant, backbones=backbone_choices())
     page.queue(default_concurrency_limit=1)
@@ -61,7 +61,7 @@ def launch(host="127.0.0.1", port=7860, max_input_pixels=DEFAULT_MAX_INPUT_PIXEL
         signal.signal(signal.SIGTERM, _interrupt)
     try:
         page.launch(server_name=host, server_port=port, max_file_size=max_upload_bytes, allowed_paths=[ASSETS],
-                    theme=theme, css=PAGE_CSS, prevent_thread_lock=not block, show_error=False, quiet=False,
+                    theme=theme, css=PAGE_CSS, js=PAGE_JS, prevent_thread_lock=not block, show_error=False, quiet=False,
                     ssr_mode=False)
     finally:
         if block:

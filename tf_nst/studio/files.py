@@ -70,15 +70,22 @@ class StudioFiles:
         return folder
 
     def track(self, session, *paths):
-        """Note the uploads among `paths` (files in Gradio's hash folders under `root`) as `session`'s."""
+        """Note the uploads among `paths` (files in Gradio's hash folders under `root`) as `session`'s.
+
+        A copy of a bundled sample is nobody's: Gradio serves the sample galleries of every tab from it (a
+        sample clicked, or the same bytes uploaded, land in that folder), so it stays when a tab closes.
+        """
         sessions = os.path.join(self.root, "sessions") + os.sep
         for path in paths:
             if not path or not isinstance(path, (str, os.PathLike)):
                 continue
             folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-            if folder.startswith(self.root + os.sep) and not (folder + os.sep).startswith(sessions):
-                with self._lock:
-                    self._uploads.setdefault(session, set()).add(folder)
+            if not folder.startswith(self.root + os.sep) or (folder + os.sep).startswith(sessions):
+                continue
+            if os.path.isfile(path) and file_sha256(path) in self._bundled:
+                continue
+            with self._lock:
+                self._uploads.setdefault(session, set()).add(folder)
 
     def forget_session(self, session):
         """Remove a closed session's folder (masks, layers, previews, results) and its uploads no other

@@ -9,6 +9,7 @@ the runs ahead of it and Stop cancels it before it starts; Stop and a closed tab
 own session's runs. A preview frame is a file in the session's folder, the newest few kept.
 """
 
+import json
 import logging
 
 from tf_nst.errors import NSTError
@@ -25,14 +26,53 @@ INTRO = ("# tf-nst studio\nPick a photo and one or more paintings, paint where e
          "from it.")
 PAGE_CSS = """
 #preview img { width: 100%; height: 100%; object-fit: contain; }
-#content-samples .grid-wrap, #style-paintings .grid-wrap { overflow: hidden; }
-#results .thumbnail-item img { object-fit: contain; }
+#content-samples .grid-wrap, #style-paintings .grid-wrap { overflow: hidden; padding-top: 34px; }
+#content-samples .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)); grid-template-rows: none;
+  grid-auto-rows: auto; }
+#content-samples .thumbnail-item { height: auto; }
+#results .grid-wrap { padding-top: 34px; }
+#results .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)); grid-template-rows: none;
+  grid-auto-rows: auto; }
+#results .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column; }
+#results .thumbnail-item > img { height: 100px; object-fit: contain; }
+#results .caption-label { position: static; max-width: none; white-space: normal; opacity: 1; border: 0;
+  border-radius: 0; font-size: 12px; line-height: 1.3; }
 #stop { flex-grow: 0; min-width: 90px; }
-"""  # small runs shown large; whole thumbnails; a small Stop
+#mask-editor .pixi-target { left: 48px; width: calc(100% - 48px); }
+"""
+# Small runs shown large. Thumbnails below their gallery's label; the four samples within its width. Results
+# whole, three a row, each caption under its picture (Gradio lays captions over a corner of the picture, here
+# cut off by the gallery's height). A small Stop. The editor's picture right of its tool column (Gradio floats
+# the brush/eraser column over the canvas: a stroke begun under it pressed a button and was lost).
 # White: the style; grey: half of it; black: none (to take paint back). Translucent: the photo shows.
 BRUSH_COLORS = [(colour, PAINT_OPACITY) for colour in ("#ffffff", "#808080", "#000000")]
 _LOG = logging.getLogger(__name__)
 LAYER_NAMES = [f"Style {slot + 1}" for slot in range(MAX_STYLES)]
+# Gradio's editor names every layer it loads from a file "Layer 1" (a replay's painted layers): the page
+# names them as it named the empty ones, after each load (the editor's change) and on a slow timer.
+PAGE_JS = """
+() => {
+  const names = LAYER_NAMES;
+  const rename = (editor) => {
+    const manager = editor.layer_manager;
+    if (!manager || !manager.layers) return;
+    let renamed = false;
+    manager.layers.forEach((layer, index) => {
+      if (index < names.length && layer.name !== names[index]) { layer.name = names[index]; renamed = true; }
+    });
+    if (renamed) manager.layer_store.update((state) => ({...state, layers: manager.layers}));
+  };
+  setInterval(() => {
+    const editor = window.editor;
+    if (!editor || !editor.layer_manager) return;
+    if (!editor.tfNstNaming) {
+      editor.tfNstNaming = true;
+      editor.on("change", () => rename(editor));
+    }
+    rename(editor);
+  }, 500);
+}
+""".replace("LAYER_NAMES", json.dumps(LAYER_NAMES))
 
 
 def build_page(files, runner, instant=None, backbones=None):
@@ -110,7 +150,7 @@ def _layout(gr, with_instant, backbones):
                 ui.stop = gr.Button("Stop", variant="secondary", size="sm", elem_id="stop")
     ui.controls = form.build_controls(gr, backbones)
     with gr.Row(equal_height=False):
-        ui.results = gr.Gallery(label="This session's results", columns=4, height=240, object_fit="contain",
+        ui.results = gr.Gallery(label="This session's results", columns=3, height=240, object_fit="contain",
                                 elem_id="results")
         with gr.Column():
             ui.download = gr.File(label="Download the PNG (settings and painted regions inside)",
