@@ -438,6 +438,7 @@ def test_screenshot(studio, browser):
     page.wait_for_function("() => [...document.images].every(image => image.complete && image.naturalWidth > 0)",
                            timeout=60_000)
     page.set_viewport_size({"width": 1500, "height": 1300})
+    page.mouse.move(5, 5)  # the brush's cursor off the picture
     page.wait_for_timeout(1500)
     page.screenshot(path=os.environ["TF_NST_STUDIO_SCREENSHOT"], full_page=True)
 
