@@ -103,7 +103,8 @@ class ArbitraryStylizer:
         return image[margins[0]:margins[0] + height, margins[1]:margins[1] + width]
 
     def stylize_whole(self, photo, paintings, strength=1.0, blend=None, region_weights=None):
-        """`stylize` in one pass over the whole photo (what an export traces), whatever its size."""
+        """`stylize`'s steps in one pass over the whole photo, whatever its size and without its border margin:
+        what `stylize` runs (margin added) at or below `max_tile_pixels` and in a traced graph (an export's)."""
         statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
         strength = tf.cast(strength, tf.float32)  # as an export receives it: 1 - strength alike on both paths
         if blend is None:
