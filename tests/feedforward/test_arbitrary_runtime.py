@@ -100,6 +100,10 @@ def test_the_runtime_rule():
     assert choose_runtime("auto", "bfloat16", "vgg16-hed") == ("tensorflow", "bfloat16")
     assert choose_runtime("auto", "auto", "vgg19") == ("tensorflow", "auto")  # its weights need TensorFlow
     assert choose_runtime("tensorflow", "auto", "vgg16-hed") == ("tensorflow", "auto")
+    # Over the tiles' budget, TensorFlow: it works in tiles, onnxruntime in one pass over the whole photo.
+    assert choose_runtime("auto", "auto", "vgg16-hed", pixels=1024 * 1024) == ("onnxruntime", "float32")
+    assert choose_runtime("auto", "auto", "vgg16-hed", pixels=1025 * 1024) == ("tensorflow", "auto")
+    assert choose_runtime("onnxruntime", "auto", "vgg16-hed", pixels=4096 * 4096) == ("onnxruntime", "float32")
     with pytest.raises(InvalidArgumentError, match="expected precision float32 or auto with runtime onnxruntime"):
         choose_runtime("onnxruntime", "bfloat16", "vgg16-hed")
     with pytest.raises(InvalidArgumentError, match="expected runtime one of auto, onnxruntime, tensorflow. "

@@ -15,8 +15,9 @@ from tf_nst.cli.feedback import ProgressBar, import_tensorflow_quietly, library_
 from tf_nst.cli.options import given
 
 # What runs `stylize PHOTO PAINTING... --model arbitrary` (tf_nst.runs.arbitrary_run.choose_runtime): onnxruntime
-# float32 unless --precision bfloat16 or it is missing. Batches and videos stay on TensorFlow, whose bfloat16
-# pass is about 3x faster warm on CPUs with native bf16 (docs/arbitrary.md, Speed).
+# float32 unless --precision bfloat16, a --size over 1024 (TensorFlow works in tiles) or onnxruntime is missing.
+# Batches and videos stay on TensorFlow, whose bfloat16 pass is about 3x faster warm on CPUs with native bf16
+# (docs/arbitrary.md, Speed).
 ONE_PHOTO_RUNTIME = "auto"
 # TrainSettings fields an arbitrary-style network's training reads (the rest are the losses of a
 # network trained for given styles).
@@ -49,10 +50,11 @@ def stylize_with_arbitrary(model, content, paintings, output, overwrite, region_
 
         # One photo: onnxruntime where it can run (no TensorFlow import, most of the command's time), else
         # TensorFlow (--precision bfloat16, or onnxruntime missing); the PNG records which ran.
-        precision = values.get("precision") or "auto"
-        if planned_runtime(model, precision, ONE_PHOTO_RUNTIME) == "tensorflow":
+        # A large output (at most --size squared pixels) goes to TensorFlow, which works in tiles.
+        precision, pixels = values.get("precision") or "auto", values["size"] ** 2
+        if planned_runtime(model, precision, ONE_PHOTO_RUNTIME, pixels) == "tensorflow":
             import_tensorflow_quietly()
-        run = ArbitraryRun(model, precision=precision, runtime=ONE_PHOTO_RUNTIME)
+        run = ArbitraryRun(model, precision=precision, runtime=ONE_PHOTO_RUNTIME, pixels=pixels)
         result, seconds = run.stylize_file(content, list(paintings), output, values["size"], strength=strength,
                                            blend=values.get("style_blend"), mask_paths=list(region_masks) or None,
                                            preserve_colors=values.get("preserve_colors", "none"),

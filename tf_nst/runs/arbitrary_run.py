@@ -44,6 +44,7 @@ from tf_nst.io.inputs import stem
 from tf_nst.io.model_folders import WEIGHTS_FILE, is_arbitrary, read_model_info, resolve_model
 from tf_nst.settings import (ARBITRARY_RUNTIMES, DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRECISIONS,
                              PRESERVE_COLORS_MODES, resolve_blend)
+from tf_nst.settings.choices import ARBITRARY_MAX_TILE_PIXELS
 
 
 def check_strength(strength):
@@ -76,9 +77,12 @@ def onnxruntime_missing(backbone):
     return None
 
 
-def choose_runtime(runtime, precision, backbone):
+def choose_runtime(runtime, precision, backbone, pixels=None):
     """`(runtime, precision)` that will run: `runtime` one of `ARBITRARY_RUNTIMES`, `precision` one of
     `PRECISIONS` (`"auto"` is resolved by TensorFlow, on its runtime only).
+
+    `pixels`: the largest output's pixel count when known. Over `ARBITRARY_MAX_TILE_PIXELS`, `"auto"` takes
+    TensorFlow, whose stylizer works in tiles (bounded memory); onnxruntime makes one pass over the whole.
 
     Raises:
         InvalidArgumentError: an unknown runtime or precision, or onnxruntime with bfloat16.
@@ -90,7 +94,8 @@ def choose_runtime(runtime, precision, backbone):
     if precision not in PRECISIONS:
         raise InvalidArgumentError(f"expected precision one of {', '.join(PRECISIONS)}. "
                                    f"Received: precision={precision!r}")
-    if runtime == "tensorflow" or (runtime == "auto" and precision == "bfloat16"):
+    large = pixels is not None and int(pixels) > ARBITRARY_MAX_TILE_PIXELS
+    if runtime == "tensorflow" or (runtime == "auto" and (precision == "bfloat16" or large)):
         return "tensorflow", precision
     if precision == "bfloat16":
         raise InvalidArgumentError("expected precision float32 or auto with runtime onnxruntime (it has no bfloat16 "
@@ -104,11 +109,12 @@ def choose_runtime(runtime, precision, backbone):
                      f"Received: {missing}")
 
 
-def planned_runtime(model, precision="auto", runtime="auto"):
-    """The runtime (`"onnxruntime"` or `"tensorflow"`) `ArbitraryRun(model, precision, runtime=runtime)` will
-    build, found without building it (so a front end can mute TensorFlow's start-up before importing it)."""
+def planned_runtime(model, precision="auto", runtime="auto", pixels=None):
+    """The runtime (`"onnxruntime"` or `"tensorflow"`) `ArbitraryRun(model, precision, runtime=runtime,
+    pixels=pixels)` will build, found without building it (so a front end can mute TensorFlow's start-up
+    before importing it)."""
     folder, _ = resolve_model(model)
-    return choose_runtime(runtime, precision, read_model_info(folder)["config"].get("backbone"))[0]
+    return choose_runtime(runtime, precision, read_model_info(folder)["config"].get("backbone"), pixels)[0]
 
 
 def build_stylizer(folder, runtime, precision, transform, levels):
@@ -155,20 +161,23 @@ class ArbitraryRun:
         transform: `None` (the folder's), `"wct"` or `"adain"`.
         levels: the levels applied, deepest first (`None`: the folder's `apply_levels`, else all).
         runtime: `"tensorflow"`, `"onnxruntime"` or `"auto"` (see the module's docstring).
+        pixels: with `"auto"`, the largest output's pixel count if known (`choose_runtime`: over the
+            tiles' budget, TensorFlow, which tiles).
 
     Raises:
         ModelError: no such network, a folder that is not one, onnxruntime asked for where it cannot run.
         InvalidArgumentError: an unknown runtime, onnxruntime with bfloat16.
     """
 
-    def __init__(self, model="arbitrary", precision="auto", transform=None, levels=None, runtime="tensorflow"):
+    def __init__(self, model="arbitrary", precision="auto", transform=None, levels=None, runtime="tensorflow",
+                 pixels=None):
         self.folder, _ = resolve_model(model)
         self.info = read_model_info(self.folder)
         if not is_arbitrary(self.info):
             raise ModelError(f"expected an arbitrary-style network folder. Received: {self.folder} (a model of "
                              f"styles {', '.join(self.info['config'].get('style_names', []))})")
         config = self.info["config"]
-        self.runtime, precision = choose_runtime(runtime, precision, config.get("backbone"))
+        self.runtime, precision = choose_runtime(runtime, precision, config.get("backbone"), pixels)
         self.transform = transform or config.get("transform", "wct")
         # The levels applied, deepest first: the folder's measured choice unless given.
         levels = levels or config.get("apply_levels")
