@@ -46,7 +46,6 @@ PAGE_CSS = """
 # the brush/eraser column over the canvas: a stroke begun under it pressed a button and was lost).
 # White: the style; grey: half of it; black: none (to take paint back). Translucent: the photo shows.
 BRUSH_COLORS = [(colour, PAINT_OPACITY) for colour in ("#ffffff", "#808080", "#000000")]
-_LOG = logging.getLogger(__name__)
 LAYER_NAMES = [f"Style {slot + 1}" for slot in range(MAX_STYLES)]
 # Gradio's editor names every layer it loads from a file "Layer 1" (a replay's painted layers): the page
 # names them as it named the empty ones, after each load (the editor's change) and on a slow timer.
@@ -313,7 +312,7 @@ def _wire_instant(gr, ui, files, instant):
         except NSTError as error:
             return gr.skip(), actions.message(error, files=files), state
         except Exception as error:  # the server goes on: the page says what happened
-            _LOG.exception("studio: Instant failed")
+            logging.getLogger(__name__).exception("studio: Instant failed")
             return gr.skip(), actions.message(f"Instant failed ({type(error).__name__})", files=files), state
         return files.write_preview(state["session"], image), "", state
 

@@ -26,7 +26,6 @@ from tf_nst.runs.contract import StopRequest, step_callback
 
 PREVIEW_EVERY = 5  # evaluations between preview images: one chunk of Stylizer.stylize
 
-_LOG = logging.getLogger(__name__)
 
 
 def region_keywords(mask_paths):
@@ -192,7 +191,7 @@ class Runner:
 
             if not (isinstance(settings.backbone, str) and pending_download(settings.backbone, settings.weights)):
                 raise
-            _LOG.exception("studio: the %s weights did not download", settings.backbone)
+            logging.getLogger(__name__).exception("studio: the %s weights did not download", settings.backbone)
             raise DownloadError(f"the {settings.backbone} weights could not be downloaded (is this machine "
                                 f"offline?): choose a Network marked 'ready'") from None
 
@@ -226,5 +225,5 @@ class Runner:
         except NSTError as error:
             emit(Update(final=True, error=str(error)))
         except Exception as error:  # the server goes on: the page says what happened
-            _LOG.exception("studio run failed")
+            logging.getLogger(__name__).exception("studio run failed")
             emit(Update(final=True, error=f"the run failed ({type(error).__name__}: {error})"))
