@@ -178,3 +178,99 @@ def test_both_halves_runs_on_a_tiny_pair(tmp_path):
     assert row["photo"] == "astronaut" and row["painting"] == "the_scream" and row["precision"] == "float32"
     assert set(row["distances"]) == {"photo", "network", "reference", "refined"}
     assert np.isfinite(row["reference_loss"]) and row["start_loss"] > 0
+
+
+# --- benchmarks.bundled_diagnosis: each measure on a synthetic image whose answer is known ---------
+
+def _noisy(base, seed=0, sigma=3.0):
+    random = np.random.default_rng(seed)
+    return np.clip(np.asarray(base, np.float64) + random.normal(0, sigma, np.shape(base)), 0, 255).astype(np.uint8)
+
+
+def _gray(size=128, value=128):
+    return np.full((size, size, 3), value, np.uint8)
+
+
+def test_spectral_centroid_of_a_grating_is_its_cycles_per_image():
+    from benchmarks.bundled_diagnosis import spectral_centroid
+
+    x = np.indices((128, 128))[1]
+    for period in (4, 16):
+        grating = np.repeat((128 + 100 * np.sin(2 * np.pi * x / period)).astype(np.uint8)[..., None], 3, 2)
+        assert abs(spectral_centroid(grating) - 128 / period) < 0.5
+    # A texture fixed in pixels doubles its cycles per image when the image doubles.
+    small, large = (np.repeat((128 + 100 * np.sin(2 * np.pi * np.indices((n, n))[1] / 8)).astype(np.uint8)[..., None], 3, 2)
+                    for n in (64, 128))
+    assert abs(spectral_centroid(large) / spectral_centroid(small) - 2) < 0.05
+
+
+def test_hue_spread_is_low_for_one_hue_and_high_for_a_rainbow():
+    from benchmarks.bundled_diagnosis import hue_spread
+
+    random = np.random.default_rng(0)
+    one_hue = np.zeros((64, 64, 3), np.uint8)
+    one_hue[..., 0] = 200
+    one_hue[..., 1] = random.integers(0, 60, (64, 64))  # reds to oranges only
+    x = np.indices((64, 64))[1] / 64 * 2 * np.pi
+    rainbow = np.stack([127.5 + 127.5 * np.cos(x - shift) for shift in (0, 2 * np.pi / 3, 4 * np.pi / 3)], -1).astype(np.uint8)
+    narrow, wide = hue_spread(one_hue), hue_spread(rainbow)
+    assert narrow["circular_variance"] < 0.05 and wide["circular_variance"] > 0.9
+    assert narrow["entropy"] < 0.4 and wide["entropy"] > 0.9
+    assert hue_spread(_gray()) == {"circular_variance": 0.0, "entropy": 0.0, "saturation": 0.0}
+
+
+def test_sliced_wasserstein_lab_is_zero_for_the_same_colours_and_grows_with_a_shift():
+    from benchmarks.bundled_diagnosis import rgb_to_lab, sliced_wasserstein_lab
+
+    image = _noisy(_gray(64), sigma=20)
+    shuffled = np.random.default_rng(1).permutation(image.reshape(-1, 3)).reshape(image.shape)
+    assert sliced_wasserstein_lab(image, shuffled) < 0.5  # the layout does not count, the colours do
+    near, far = (sliced_wasserstein_lab(image, np.clip(image.astype(int) + shift, 0, 255).astype(np.uint8))
+                 for shift in (10, 60))
+    assert 1 < near < far
+    assert np.allclose(rgb_to_lab(np.array([[[255, 255, 255], [255, 0, 0]]], np.uint8)),
+                       [[[100, 0, 0], [53.24, 80.09, 67.20]]], atol=0.05)
+
+
+def test_fringe_measures_find_magenta_and_green_lines_on_an_edge():
+    from benchmarks.bundled_diagnosis import fringe_ratio, fringe_rms
+
+    photo = np.full((128, 128, 3), 60, np.uint8)
+    photo[:, 64:] = 200
+    fringed = photo.copy()
+    fringed[:, 62:64] = [200, 60, 200]  # magenta on the dark side
+    fringed[:, 64:66] = [60, 200, 60]  # green on the bright side
+    clean, bad = _noisy(photo), _noisy(fringed)
+    assert fringe_ratio(clean, photo) < 2 and fringe_ratio(bad, photo) > 10
+    assert fringe_rms(bad, photo) > 10 * fringe_rms(clean, photo)
+
+
+def test_grid_peaks_find_the_upsampling_periods_in_flat_regions():
+    from benchmarks.bundled_diagnosis import grid_peaks
+
+    y, x = np.indices((128, 128))
+    noise = grid_peaks(_noisy(_gray()), _gray())
+    checkerboard = grid_peaks(_noisy(_gray() + 6 * ((y + x) % 2)[..., None]), _gray())  # period 2, diagonal
+    quarter = grid_peaks(_noisy(_gray() + 6 * np.cos(np.pi / 2 * x)[..., None]), _gray())  # period 4 along x
+    assert max(noise.values()) < 2
+    assert checkerboard["2"] > 10 and checkerboard["diagonal"] > 10 and checkerboard["4"] < 2
+    assert quarter["4"] > 5 and quarter["2"] < 2 and quarter["diagonal"] < 2
+
+
+def test_strongest_peak_finds_a_grating_at_any_period_and_angle():
+    from benchmarks.bundled_diagnosis import strongest_peak
+
+    y, x = np.indices((256, 256))
+    angle = np.radians(30)
+    grating = 6 * np.cos(2 * np.pi * (x * np.cos(angle) + y * np.sin(angle)) / 5)[..., None]
+    found, none = strongest_peak(_noisy(_gray(256) + grating), _gray(256)), strongest_peak(_noisy(_gray(256)), _gray(256))
+    assert found["ratio"] > 100 and none["ratio"] < 10
+    assert abs(found["period"] - 5) < 0.5 and abs(found["angle"] - 30) < 10
+
+
+def test_bundled_diagnosis_medians_per_size_and_method():
+    from benchmarks.bundled_diagnosis import median_rows
+
+    rows = [{"size": 256, "method": "bundled", "judge": value, "photo": "a"} for value in (0.1, 0.5, 0.9)]
+    rows.append({"size": 512, "method": "peer", "judge": 0.3, "photo": "a"})
+    assert median_rows(rows) == {"256": {"bundled": {"judge": 0.5, "pairs": 3}}, "512": {"peer": {"judge": 0.3, "pairs": 1}}}
