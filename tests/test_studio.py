@@ -414,18 +414,24 @@ def test_serves_nothing_outside_its_folder(studio):
         assert refused.value.code in (403, 404)
 
 
-@pytest.mark.skipif(not os.environ.get("TF_NST_STUDIO_SCREENSHOT"),
-                    reason="writes README's screenshot only when asked: TF_NST_STUDIO_SCREENSHOT=docs/studio.png")
-def test_screenshot(studio, browser):
-    """The bundled astronaut, The Starry Night painted over the flag and The Scream over the helmet, 192 px,
-    after Instant (the arbitrary network) and a Refine."""
-    url, _, _ = studio
+def open_with_bundled_photo_and_two_paintings(browser, url):
+    """A fresh page with the bundled astronaut as the photo and the first two bundled paintings as Styles 1 and 2."""
     page = open_page(browser, url)
     page.locator("#content-samples .thumbnail-item").first.click()
     wait_for_editor(page)
     for painting in (0, 1):
         page.locator("#style-paintings .thumbnail-item").nth(painting).click()
         page.wait_for_function(f"() => document.querySelector('#style-upload-{painting} a')", timeout=30_000)
+    return page
+
+
+@pytest.mark.skipif(not os.environ.get("TF_NST_STUDIO_SCREENSHOT"),
+                    reason="writes README's screenshot only when asked: TF_NST_STUDIO_SCREENSHOT=docs/studio.png")
+def test_screenshot(studio, browser):
+    """The bundled astronaut, The Starry Night painted over the flag and The Scream over the helmet, 192 px,
+    after Instant (the arbitrary network) and a Refine."""
+    url, _, _ = studio
+    page = open_with_bundled_photo_and_two_paintings(browser, url)
     paint(page, left=0.03, right=0.27, top=0.06, bottom=0.52, strokes=8)
     choose_layer(page, "Style 2")
     paint(page, left=0.55, right=0.95, top=0.68, bottom=0.93, strokes=5)
@@ -475,12 +481,7 @@ def test_two_painted_regions_replay_in_the_cli_and_on_a_fresh_page(studio, brows
     from tf_nst.io.provenance import read_provenance
 
     url, _, _ = studio
-    page = open_page(browser, url)
-    page.locator("#content-samples .thumbnail-item").first.click()
-    wait_for_editor(page)
-    for painting in (0, 1):
-        page.locator("#style-paintings .thumbnail-item").nth(painting).click()
-        page.wait_for_function(f"() => document.querySelector('#style-upload-{painting} a')", timeout=30_000)
+    page = open_with_bundled_photo_and_two_paintings(browser, url)
     paint(page, left=0.1, right=0.4, top=0.3, bottom=0.3)
     choose_layer(page, "Style 2")
     paint(page, left=0.55, right=0.9, top=0.7, bottom=0.7)
