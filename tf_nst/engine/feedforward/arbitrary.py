@@ -188,13 +188,15 @@ def transfer_losses(inverter, photos, styles, levels):
     channel means and deviations at every level up to this one, `moment_distance`), as AdaIN's
     decoder is trained (Huang & Belongie 2017), with other photos as the styles.
     """
+    # The style images' features, once per level (every decoder's style term reads the levels up to its own).
+    style_features = {level: inverter.encode(styles, level) for level in range(1, max(levels) + 1)}
     losses = {}
     for level in levels:
-        target = tf.stop_gradient(batch_whiten_colour(inverter.encode(photos, level), inverter.encode(styles, level)))
+        target = tf.stop_gradient(batch_whiten_colour(inverter.encode(photos, level), style_features[level]))
         decoded = inverter.decode(level, target)
         again = inverter.encode(decoded, level)
         content = tf.reduce_mean(tf.square(again - target)) / (tf.reduce_mean(tf.square(target)) + 1e-6)
-        style = tf.add_n([moment_distance(inverter.encode(decoded, upto), inverter.encode(styles, upto))
+        style = tf.add_n([moment_distance(inverter.encode(decoded, upto), style_features[upto])
                           for upto in range(1, level + 1)])
         losses[level] = (content, style)
     return losses
