@@ -127,11 +127,13 @@ def test_transforms_equal_tensorflow():
                                            atol=FEATURE_RTOL * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("transform, levels", [("adain", None), ("wct", (2, 1))])
-def test_stylize_equals_the_tensorflow_path(network, transform, levels):
+@pytest.mark.parametrize("transform, levels, half_size_levels", [
+    ("adain", None, ()), ("wct", (2, 1), ()), ("adain", None, (4, 3, 2)), ("wct", (2, 1), (2,))])
+def test_stylize_equals_the_tensorflow_path(network, transform, levels, half_size_levels):
     folder, inverter = network
-    expected_stylizer = ArbitraryStylizer(inverter, transform=transform, levels=levels)
-    stylizer = OnnxArbitraryStylizer(folder, transform=transform, levels=levels)
+    expected_stylizer = ArbitraryStylizer(inverter, transform=transform, levels=levels,
+                                          half_size_levels=half_size_levels)
+    stylizer = OnnxArbitraryStylizer(folder, transform=transform, levels=levels, half_size_levels=half_size_levels)
     # Sides off the deepest level's pooling grid: both paths reflect-pad to it and crop back.
     photo = gradient_image(61, 77).astype(np.float32)
     paintings = [painting_image(), painting_image(80, 72, seed=5)]
@@ -202,3 +204,24 @@ def test_it_runs_without_importing_tensorflow(network, graph_cache):
     result = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, cwd=ROOT,
                             env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
     assert result.stdout.splitlines() == ["False False", "False False False (32, 32, 3)"], result.stderr
+
+
+@pytest.mark.parametrize("half_size_levels, levels", [((1,), (2, 1)), ((2, 1), (2, 1)), ((3,), (2, 1)), ((2,), (3, 2, 1))])
+def test_half_size_levels_are_the_deepest_applied_ones(network, half_size_levels, levels):
+    folder, inverter = network
+    with pytest.raises(InvalidArgumentError, match="half_size_levels the deepest"):
+        OnnxArbitraryStylizer(folder, levels=levels, half_size_levels=half_size_levels)
+    with pytest.raises(InvalidArgumentError, match="half_size_levels the deepest"):
+        ArbitraryStylizer(inverter, levels=levels, half_size_levels=half_size_levels)
+
+
+def test_halve_and_double_equal_tensorflow():
+    from tf_nst.engine.feedforward import arbitrary_transforms
+
+    image = np.random.default_rng(3).uniform(0, 255, (10, 14, 3)).astype(np.float32)
+    np.testing.assert_allclose(arbitrary_onnx.halve(image), arbitrary_transforms.halve(image).numpy(), atol=1e-4)
+    np.testing.assert_allclose(arbitrary_onnx.halve(image), image.reshape(5, 2, 7, 2, 3).mean(axis=(1, 3)), atol=1e-4)
+    doubled = arbitrary_onnx.double(image)
+    np.testing.assert_allclose(doubled, arbitrary_transforms.double(image).numpy(), atol=1e-4)
+    # Exactly TensorFlow's bilinear resize to twice the size (pixel centres aligned).
+    np.testing.assert_allclose(doubled, tf.image.resize(image[None], (20, 28), "bilinear")[0].numpy(), atol=1e-3)

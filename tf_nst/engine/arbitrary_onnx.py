@@ -34,8 +34,9 @@ import numpy as np
 
 from tf_nst.engine.arbitrary_onnx_graphs import (IR_VERSION, OPSET, _hed_convs, decoder_graph,  # noqa: F401
                                                  encoder_graph, painting_graph)
-from tf_nst.engine.arbitrary_onnx_transforms import (area_resize, mixing_affine, moments_statistics,  # noqa: F401
-                                                     style_statistics, target_features, transform_features)
+from tf_nst.engine.arbitrary_onnx_transforms import (area_resize, double, halve, mixing_affine,  # noqa: F401
+                                                     moments_statistics, style_statistics, target_features,
+                                                     transform_features)
 from tf_nst.errors import InvalidArgumentError, ModelError, OutputError, WeightsError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info
@@ -48,6 +49,7 @@ from tf_nst.settings.choices import ARBITRARY_TRANSFORMS as TRANSFORMS  # noqa: 
 from tf_nst.settings.choices import arbitrary_decoder_plan as decoder_plan  # noqa: E402
 from tf_nst.settings.choices import VGG_BLOCK_CHANNELS as BLOCK_CHANNELS  # noqa: E402,F401
 from tf_nst.settings.choices import VGG_BLOCK_CONVS as BLOCK_CONVS  # noqa: E402,F401
+from tf_nst.settings.choices import check_half_size_levels  # noqa: E402
 
 # Backbones whose weights this runtime can read without TensorFlow.
 ONNX_BACKBONES = ("vgg16-hed",)
@@ -98,6 +100,7 @@ class OnnxArbitraryStylizer:
         folder: the network folder (`model.json`, `model.weights.npz`) of a vgg16-hed network.
         transform: `"wct"`, `"adain"`, or `None` for the folder's own.
         levels: the levels applied, deepest first (default: all of the network's, coarse to fine).
+        half_size_levels: the deepest levels, run on the halved photo (`ArbitraryStylizer`'s).
         threads: onnxruntime's threads per graph (default: its own choice, the physical cores).
         cache: whether built graphs are kept under `cache_folder()` (else built in memory each time).
 
@@ -116,7 +119,7 @@ class OnnxArbitraryStylizer:
     ```
     """
 
-    def __init__(self, folder, transform=None, levels=None, threads=None, cache=True):
+    def __init__(self, folder, transform=None, levels=None, threads=None, cache=True, half_size_levels=()):
         self.folder, self.info = os.fspath(folder), read_model_info(folder)
         config = self.info["config"]
         if config.get("kind") != ARBITRARY_KIND:
@@ -133,6 +136,7 @@ class OnnxArbitraryStylizer:
         self.levels = tuple(levels or range(self.max_level, 0, -1))
         if not set(self.levels) <= set(range(1, self.max_level + 1)):
             raise InvalidArgumentError(f"expected levels from 1 to {self.max_level}. Received: levels={self.levels}")
+        self.half_size_levels = check_half_size_levels(half_size_levels, self.levels)
         self.threads, self.cache = threads, cache
         self._weights_path = os.path.join(self.folder, WEIGHTS_FILE)
         self._weights, self._convs, self._sessions = None, None, {}
@@ -214,34 +218,69 @@ class OnnxArbitraryStylizer:
         return self.session("decoder", level).run(["image"], feeds)[0]
 
     def painting_statistics(self, painting):
-        """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: one encoder pass, reused per photo."""
-        deepest = max(self.levels)
+        """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: one encoder pass, reused per photo (the
+        half-size levels' of the halved painting, as `ArbitraryStylizer.painting_statistics`)."""
+        if not self.half_size_levels:
+            return self._painting_statistics(painting, self.levels)
+        painting = np.asarray(painting, np.float32)
+        even = painting[:painting.shape[0] // 2 * 2, :painting.shape[1] // 2 * 2]
+        full = [level for level in self.levels if level not in self.half_size_levels]
+        return {**self._painting_statistics(halve(even), self.half_size_levels),
+                **self._painting_statistics(painting, full)}
+
+    def _painting_statistics(self, painting, levels):
+        deepest = max(levels)
         image = _to_nchw(painting)
-        names = [name for level in self.levels for name in (f"mean{level}", f"scatter{level}")]
+        names = [name for level in levels for name in (f"mean{level}", f"scatter{level}")]
         found = dict(zip(names, self.session("painting", deepest).run(names, {"image": image})))
-        count = {level: (image.shape[2] // 2 ** (level - 1)) * (image.shape[3] // 2 ** (level - 1))
-                 for level in self.levels}
+        count = {level: (image.shape[2] // 2 ** (level - 1)) * (image.shape[3] // 2 ** (level - 1)) for level in levels}
         return {level: moments_statistics(found[f"mean{level}"], found[f"scatter{level}"], count[level], self.transform)
-                for level in self.levels}
+                for level in levels}
 
     def stylize(self, photo, paintings, strength=1.0, blend=None, region_weights=None):
         """The photo `(H, W, 3)` RGB 0-255 in the paintings' style, float32 0-255 `(H, W, 3)`: the arguments
         and the image of `tf_nst.engine.feedforward.arbitrary.ArbitraryStylizer.stylize` (paintings as
         images or as this runtime's `painting_statistics`)."""
         photo = np.asarray(photo)
-        smallest = 2 * 2 ** (max(self.levels) - 1)  # the deepest features need 2 pixels to reflect-pad
+        # The deepest features need 2 pixels to reflect-pad (on the halved photo where it is halved).
+        smallest = 2 * 2 ** (max(self.levels) - 1) * (2 if self.half_size_levels else 1)
         if photo.ndim != 3 or photo.shape[-1] != 3 or min(photo.shape[:2]) < smallest:
             raise InvalidArgumentError(f"expected a photo (H, W, 3) with H, W >= {smallest}. "
                                        f"Received: photo.shape={photo.shape}")
         statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
         if blend is None:
             blend = [1.0 / len(statistics)] * len(statistics)
+        if not self.half_size_levels:
+            return self._stylize_levels(photo, statistics, self.levels, strength, blend, region_weights)
+        # As `ArbitraryStylizer`: the deep levels on the halved photo, their result doubled plus the photo's
+        # own detail above half size where the style does not reach, then the other levels at full size.
+        height, width = photo.shape[:2]
+        to_even = ((0, height % 2), (0, width % 2))
+
+        def even(values):
+            values = np.asarray(values, np.float32)
+            return np.pad(values, to_even + ((0, 0),) * (values.ndim - 2), mode="reflect")
+
+        photo = even(photo)
+        small = halve(photo)
+        halved_weights, styled = None, np.float32(strength)
+        if region_weights is not None:
+            region_weights = [even(weights) for weights in region_weights]
+            halved_weights = [halve(weights) for weights in region_weights]
+            styled = np.float32(strength) * np.minimum(np.sum(region_weights, axis=0), np.float32(1.0))[..., None]
+        coarse = self._stylize_levels(small, statistics, self.half_size_levels, strength, blend, halved_weights)
+        image = np.clip(double(coarse) + (np.float32(1.0) - styled) * (photo - double(small)), 0.0, 255.0)
+        full = tuple(level for level in self.levels if level not in self.half_size_levels)
+        return self._stylize_levels(image, statistics, full, strength, blend, region_weights)[:height, :width]
+
+    def _stylize_levels(self, photo, statistics, levels, strength, blend, region_weights):
+        """`levels` of the network over `photo` (with the border margin and the grid's padding)."""
         # As the TensorFlow path: a reflect margin on every side (the encoder's zero padding drew a
         # frame along the borders), then reflect-padded to the deepest level's pooling grid, so the
         # decoders give back every pixel; cropped at the end.
         height, width = photo.shape[:2]
         top, left = min(ARBITRARY_BORDER_MARGIN, height - 1), min(ARBITRARY_BORDER_MARGIN, width - 1)
-        grid = 2 ** (max(self.levels) - 1)
+        grid = 2 ** (max(levels) - 1)
         margins = ((top, top), (left, left))
         to_grid = ((0, -(height + 2 * top) % grid), (0, -(width + 2 * left) % grid))
 
@@ -253,7 +292,7 @@ class OnnxArbitraryStylizer:
         image = _to_nchw(padded(photo))
         if region_weights is not None:
             region_weights = [padded(weights) for weights in region_weights]
-        for level in self.levels:
+        for level in levels:
             features, mean, scatter = self.encode(image, level)
             level_statistics = [stats[level] for stats in statistics]
             if region_weights is None:

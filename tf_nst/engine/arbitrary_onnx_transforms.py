@@ -174,3 +174,25 @@ def target_features(flat, shape, statistics, blend, transform, region_weights=No
     for weights, stats in zip(maps, statistics):
         target = target + weights * transform_features(flat, stats, transform, weights)
     return target
+
+
+def halve(image):
+    """`(H/2, W/2, ...)`: each 2×2 block of an image with even `H`, `W` averaged (`arbitrary_transforms.halve`)."""
+    image = np.asarray(image, np.float32)
+    height, width = image.shape[:2]
+    return image.reshape((height // 2, 2, width // 2, 2) + image.shape[2:]).mean(axis=(1, 3), dtype=np.float32)
+
+
+def double(image):
+    """`(2H, 2W, ...)`: bilinear ×2, pixel centres aligned, edges repeated (`arbitrary_transforms.double`)."""
+    image = np.asarray(image, np.float32)
+    for axis in (0, 1):
+        count = image.shape[axis]
+        before = np.take(image, np.r_[0, 0:count - 1], axis=axis)
+        after = np.take(image, np.r_[1:count, count - 1], axis=axis)
+        pair = np.stack([np.float32(0.75) * image + np.float32(0.25) * before,
+                         np.float32(0.75) * image + np.float32(0.25) * after], axis=axis + 1)
+        shape = list(image.shape)
+        shape[axis] *= 2
+        image = pair.reshape(shape)
+    return image

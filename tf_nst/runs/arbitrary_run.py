@@ -117,7 +117,7 @@ def planned_runtime(model, precision="auto", runtime="auto", pixels=None):
     return choose_runtime(runtime, precision, read_model_info(folder)["config"].get("backbone"), pixels)[0]
 
 
-def build_stylizer(folder, runtime, precision, transform, levels):
+def build_stylizer(folder, runtime, precision, transform, levels, half_size_levels=()):
     """`(stylizer, precision, feather)`: the network of `folder` on `runtime` (`"tensorflow"` or `"onnxruntime"`)
     and the function that feathers its region masks, `feather(masks, height, width) -> (R, height, width)`:
     TensorFlow's `feathered` (the export's, so library and export agree bit for bit) or its numpy twin
@@ -125,7 +125,8 @@ def build_stylizer(folder, runtime, precision, transform, levels):
     if runtime == "onnxruntime":
         from tf_nst.engine.arbitrary_onnx import OnnxArbitraryStylizer
 
-        return OnnxArbitraryStylizer(folder, transform=transform, levels=levels), "float32", feathered_array
+        return (OnnxArbitraryStylizer(folder, transform=transform, levels=levels, half_size_levels=half_size_levels),
+                "float32", feathered_array)
     from tf_nst.engine.backbones import resolve_precision
     from tf_nst.engine.feedforward.arbitrary import ArbitraryStylizer, load_inverter
     from tf_nst.engine.feedforward.rendering import feathered
@@ -134,7 +135,8 @@ def build_stylizer(folder, runtime, precision, transform, levels):
         return np.stack(feathered(masks, (height, width)))
 
     inverter, _ = load_inverter(folder, precision=precision)
-    return ArbitraryStylizer(inverter, transform=transform, levels=levels), resolve_precision(precision), feather
+    stylizer = ArbitraryStylizer(inverter, transform=transform, levels=levels, half_size_levels=half_size_levels)
+    return stylizer, resolve_precision(precision), feather
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -163,6 +165,9 @@ class ArbitraryRun:
         runtime: `"tensorflow"`, `"onnxruntime"` or `"auto"` (see the module's docstring).
         pixels: with `"auto"`, the largest output's pixel count if known (`choose_runtime`: over the
             tiles' budget, TensorFlow, which tiles).
+        half_size_levels: the deepest levels run on the halved photo (`ArbitraryStylizer`; about 1.7×
+            faster, further from the painting: docs/arbitrary.md); `None`: the folder's
+            `half_size_levels`, else none.
 
     Raises:
         ModelError: no such network, a folder that is not one, onnxruntime asked for where it cannot run.
@@ -170,7 +175,7 @@ class ArbitraryRun:
     """
 
     def __init__(self, model="arbitrary", precision="auto", transform=None, levels=None, runtime="tensorflow",
-                 pixels=None):
+                 pixels=None, half_size_levels=None):
         self.folder, _ = resolve_model(model)
         self.info = read_model_info(self.folder)
         if not is_arbitrary(self.info):
@@ -181,8 +186,10 @@ class ArbitraryRun:
         self.transform = transform or config.get("transform", "wct")
         # The levels applied, deepest first: the folder's measured choice unless given.
         levels = levels or config.get("apply_levels")
+        if half_size_levels is None:
+            half_size_levels = config.get("half_size_levels") or ()
         self.stylizer, self.precision, self.feather = build_stylizer(self.folder, self.runtime, precision,
-                                                                     self.transform, levels)
+                                                                     self.transform, levels, half_size_levels)
         self.levels = list(self.stylizer.levels)
         self.weights_sha256 = provenance.file_sha256(os.path.join(self.folder, WEIGHTS_FILE))
 

@@ -78,6 +78,23 @@ ARBITRARY_MAX_TILE_PIXELS = 1024 * 1024
 # padding made a bright frame along the borders of every output (gone at 16 px, still visible at 8).
 ARBITRARY_BORDER_MARGIN = 16
 
+
+def check_half_size_levels(half_size_levels, levels):
+    """The applied `levels` (deepest first) that run on the halved photo: the deepest ones, never all.
+
+    The halving's design and figures: tf_nst/engine/feedforward/arbitrary_stylizer.py.
+
+    Raises:
+        InvalidArgumentError: levels that are not the deepest applied ones, or all of them.
+    """
+    from tf_nst.errors import InvalidArgumentError
+
+    half = tuple(sorted({int(level) for level in half_size_levels or ()}, reverse=True))
+    if half and (half != tuple(levels[:len(half)]) or len(half) >= len(levels)):
+        raise InvalidArgumentError(f"expected half_size_levels the deepest of the applied levels {list(levels)}, "
+                                   f"not all of them. Received: half_size_levels={list(half_size_levels)}")
+    return half
+
 # --- runs: drivers and inputs (tf_nst/runs, tf_nst/io) ----------------------------------------------
 COMPUTE_PRECISIONS = tuple(precision for precision in PRECISIONS if precision != "auto")  # what runs: "auto" resolved
 FLOW_METHODS = ("dis", "farneback")  # OpenCV optical flow of the video driver (tf_nst/engine/flow.py)

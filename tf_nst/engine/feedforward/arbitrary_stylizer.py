@@ -13,11 +13,11 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine.feedforward import arbitrary_tiling
-from tf_nst.engine.feedforward.arbitrary_transforms import (covariance_roots, flat_features, recolour, region_maps,
-                                                            renormalize, style_statistics)
+from tf_nst.engine.feedforward.arbitrary_transforms import (covariance_roots, double, flat_features, halve, recolour,
+                                                            region_maps, renormalize, style_statistics)
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings import ARBITRARY_TRANSFORMS
-from tf_nst.settings.choices import ARBITRARY_BORDER_MARGIN, ARBITRARY_MAX_TILE_PIXELS
+from tf_nst.settings.choices import ARBITRARY_BORDER_MARGIN, ARBITRARY_MAX_TILE_PIXELS, check_half_size_levels
 
 
 class ArbitraryStylizer:
@@ -31,6 +31,10 @@ class ArbitraryStylizer:
             many pixels (halos included) with the whole image's statistics
             (`tf_nst.engine.feedforward.arbitrary_tiling`); `None` for `ARBITRARY_MAX_TILE_PIXELS`.
             Only eagerly: traced (an export's graph), the image is one pass.
+        half_size_levels: the deepest applied levels to run on the photo and painting halved (2×2
+            averages), the photo's own finer detail put back (weighted by 1 - strength, in full outside
+            the regions) before the remaining levels at full size: about 1.7× faster, bolder strokes,
+            and further from the painting by the judge (docs/arbitrary.md); default none.
 
     Example:
     ```python
@@ -39,7 +43,7 @@ class ArbitraryStylizer:
     ```
     """
 
-    def __init__(self, inverter, transform="wct", levels=None, max_tile_pixels=None):
+    def __init__(self, inverter, transform="wct", levels=None, max_tile_pixels=None, half_size_levels=()):
         if transform not in ARBITRARY_TRANSFORMS:
             raise InvalidArgumentError(f"expected transform one of {', '.join(ARBITRARY_TRANSFORMS)}. "
                                        f"Received: transform={transform!r}")
@@ -48,6 +52,13 @@ class ArbitraryStylizer:
         self.inverter, self.transform = inverter, transform
         self.levels = tuple(levels or range(inverter.levels, 0, -1))
         self.max_tile_pixels = ARBITRARY_MAX_TILE_PIXELS if max_tile_pixels is None else int(max_tile_pixels)
+        self.half_size_levels = check_half_size_levels(half_size_levels, self.levels)
+        if self.half_size_levels:
+            # Two stylizers of this one network: the deep levels on the halved photo, then the rest at full size.
+            full = tuple(level for level in self.levels if level not in self.half_size_levels)
+            self.half = ArbitraryStylizer(inverter, transform, self.half_size_levels, max_tile_pixels)
+            self.full = ArbitraryStylizer(inverter, transform, full, max_tile_pixels)
+            return
         # One traced function per level and direction (a level is part of the graph, not an argument).
         self._encoders = {level: tf.function(functools.partial(inverter.encode, level=level), reduce_retracing=True)
                           for level in self.levels}
@@ -67,7 +78,13 @@ class ArbitraryStylizer:
         return tf.executing_eagerly() and int(np.prod(np.shape(image)[:2])) > self.max_tile_pixels
 
     def painting_statistics(self, painting):
-        """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: computed once, reused per photo."""
+        """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: computed once, reused per photo (the
+        half-size levels' of the halved painting, so its strokes keep their size relative to the photo's)."""
+        if self.half_size_levels:
+            painting = tf.convert_to_tensor(painting, tf.float32)
+            even = [tf.shape(painting)[0] // 2 * 2, tf.shape(painting)[1] // 2 * 2]
+            return {**self.half.painting_statistics(halve(painting[:even[0], :even[1]])),
+                    **self.full.painting_statistics(painting)}
         if self._tiled(painting):
             return arbitrary_tiling.tiled_painting_statistics(self, painting)
         image = tf.convert_to_tensor(painting, tf.float32)[None]
@@ -87,6 +104,8 @@ class ArbitraryStylizer:
             region_weights: instead of `blend`, one `(H, W)` weight map per painting (summing to 1 per
                 pixel): each region takes its painting's statistics from its own pixels.
         """
+        if self.half_size_levels:
+            return self._stylize_halved(photo, paintings, strength, blend, region_weights)
         # A reflect margin keeps the encoder's zero padding away from the photo's own border pixels
         # (it drew a bright frame along every border); cropped off at the end.
         height, width = tf.unstack(tf.shape(photo)[:2])
@@ -101,6 +120,29 @@ class ArbitraryStylizer:
         else:
             image = self.stylize_whole(photo, paintings, strength, blend, region_weights)
         return image[margins[0]:margins[0] + height, margins[1]:margins[1] + width]
+
+    def _stylize_halved(self, photo, paintings, strength, blend, region_weights):
+        """`stylize` with the half-size levels on the halved photo (each pass with its border margin): their
+        result doubled, plus the photo's own detail above half size (the photo minus its halved photo
+        doubled) where the style does not reach — weighted by 1 - strength, and in full outside the regions
+        — then the full-size levels. At strength 0 the result is the photo through the decoders, as
+        without halving."""
+        statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
+        strength = tf.cast(strength, tf.float32)
+        height, width = tf.unstack(tf.shape(photo)[:2])
+        padding = [[0, height % 2], [0, width % 2]]  # to even sides (reflected), cropped off at the end
+        photo = tf.pad(tf.convert_to_tensor(photo, tf.float32), padding + [[0, 0]], mode="REFLECT")
+        halved_weights, styled = None, strength
+        if region_weights is not None:
+            region_weights = [tf.pad(tf.convert_to_tensor(weights, tf.float32), padding, mode="REFLECT")
+                              for weights in region_weights]
+            halved_weights = [halve(weights[..., None])[..., 0] for weights in region_weights]
+            styled = strength * tf.minimum(tf.add_n(region_weights), 1.0)[..., None]
+        small = halve(photo)
+        coarse = self.half.stylize(small, statistics, strength, blend, halved_weights)
+        image = double(coarse) + (1.0 - styled) * (photo - double(small))
+        image = self.full.stylize(tf.clip_by_value(image, 0.0, 255.0), statistics, strength, blend, region_weights)
+        return image[:height, :width]
 
     def stylize_whole(self, photo, paintings, strength=1.0, blend=None, region_weights=None):
         """`stylize`'s steps in one pass over the whole photo, whatever its size and without its border margin:
@@ -167,3 +209,4 @@ class ArbitraryStylizer:
     def _moved(self, features, flat, content_statistics, style_statistics_):
         move = recolour if self.transform == "wct" else renormalize
         return tf.reshape(tf.transpose(move(flat, content_statistics, style_statistics_)), tf.shape(features))
+

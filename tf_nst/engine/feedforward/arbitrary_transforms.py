@@ -112,3 +112,27 @@ def region_maps(region_weights, shape):
     """Each `(H, W)` region weight map at a level's feature size `shape` `(h, w)`, as `(h, w, 1)` (area averages)."""
     return [tf.image.resize(tf.convert_to_tensor(weights, tf.float32)[None, ..., None], shape, method="area")[0]
             for weights in region_weights]
+
+
+def halve(image):
+    """`(H/2, W/2, C)`: each 2×2 block of an `(H, W, C)` image (H, W even) averaged (the deep levels' input)."""
+    image = tf.convert_to_tensor(image, tf.float32)
+    height, width, channels = tf.unstack(tf.shape(image))
+    blocks = tf.reshape(image, [height // 2, 2, width // 2, 2, channels])
+    return tf.reduce_mean(blocks, axis=[1, 3])
+
+
+def double(image):
+    """`(2H, 2W, C)`: bilinear ×2 of an `(H, W, C)` image, pixel centres aligned, edges repeated
+    (`tf.image.resize(..., "bilinear")` at exactly twice the size; written out so the onnxruntime
+    path's numpy twin computes the same sums)."""
+    image = tf.convert_to_tensor(image, tf.float32)
+    for axis in (0, 1):
+        before = tf.concat([tf.gather(image, [0], axis=axis), tf.gather(image, tf.range(tf.shape(image)[axis] - 1),
+                                                                          axis=axis)], axis)
+        after = tf.concat([tf.gather(image, tf.range(1, tf.shape(image)[axis]), axis=axis),
+                           tf.gather(image, [tf.shape(image)[axis] - 1], axis=axis)], axis)
+        pair = tf.stack([0.75 * image + 0.25 * before, 0.75 * image + 0.25 * after], axis=axis + 1)
+        shape = tf.shape(image)
+        image = tf.reshape(pair, tf.tensor_scatter_nd_update(shape, [[axis]], [2 * shape[axis]]))
+    return image
