@@ -351,6 +351,8 @@ def main(argv=None):
                         help="photos also stylized by the optimization (vgg16-hed Gram, 200 evaluations) at the "
                              "smallest size: the statistic alone, without the network")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--model", default="bundled", help="the feed-forward model measured: a name or folder "
+                        "whose styles are the paintings' file stems (default: the bundled one)")
     parser.add_argument("--out", default=None, help="folder for diagnosis.json and the sheets")
     args = parser.parse_args(argv)
 
@@ -362,7 +364,7 @@ def main(argv=None):
     photo_paths, painting_paths = image_paths(args.photos), image_paths(args.paintings)
     originals = {label_of(path): np.asarray(tf_nst.load_image(path).rgb) for path in photo_paths}
     paintings = {label_of(path): np.asarray(tf_nst.load_image(path).rgb) for path in painting_paths}
-    judge, bundled, peer = StyleJudge(), bundled_method(precision=args.precision), peer_method()
+    judge, bundled, peer = StyleJudge(), bundled_method(args.model, precision=args.precision), peer_method()
     methods = {"bundled": bundled, "peer": peer}
     optimization = OptimizationMethod(precision=args.precision) if args.optimization_photos else None
     rows, sizes = [], [int(value) for value in args.sizes.split(",")]
@@ -404,7 +406,8 @@ def main(argv=None):
     medians = median_rows(rows)
     info = machine()
     by_painting = {label: median_rows([row for row in rows if row["painting"] == label]) for label in paintings}
-    results = {"rows": rows, "medians": medians, "medians_by_painting": by_painting, "machine": info, "precision": {"bundled": bundled.precision,
+    results = {"model": args.model, "rows": rows, "medians": medians, "medians_by_painting": by_painting, "machine": info,
+               "precision": {"bundled": bundled.precision,
                "peer": "float32 (onnxruntime)",
                "optimization": optimization and optimization.precision}, "started": started.isoformat(timespec="seconds"),
                "minutes": (datetime.datetime.now() - started).total_seconds() / 60,

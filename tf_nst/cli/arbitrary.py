@@ -91,16 +91,19 @@ def batch_with_arbitrary(model, contents, paintings, misplaced, outdir, overwrit
             bar.close()
 
 
-def train_arbitrary(photo_specs, output, settings, quiet):
-    """`train --arbitrary --photos DIR -o FOLDER`: the decoders of an arbitrary-style network, resumable."""
-    with stop_signals(), library_errors():
+def train_arbitrary(photo_specs, output, settings, quiet, connect_seconds=300.0):
+    """`train --arbitrary --photos DIR -o FOLDER`: the decoders of an arbitrary-style network, resumable; under
+    `TF_CONFIG`, on every worker of the cluster (the chief writes the folder)."""
+    with stop_signals() as stop, library_errors():
         from tf_nst.runs.arbitrary_training import train_inverter
 
-        provenance = train_inverter(photo_specs, output, backbone=settings.backbone, size=settings.size,
-                                    batch_size=settings.batch_size, num_steps=settings.num_steps,
-                                    learning_rate=settings.learning_rate, checkpoint_every=settings.checkpoint_every,
-                                    precision=settings.precision, seed=settings.seed,
-                                    transfer_weight=settings.transfer_weight, verbose=0 if quiet else 1)
+        with stop.during_optimization():
+            provenance = train_inverter(photo_specs, output, backbone=settings.backbone, size=settings.size,
+                                        batch_size=settings.batch_size, num_steps=settings.num_steps,
+                                        learning_rate=settings.learning_rate,
+                                        checkpoint_every=settings.checkpoint_every, precision=settings.precision,
+                                        seed=settings.seed, transfer_weight=settings.transfer_weight,
+                                        verbose=0 if quiet else 1, should_stop=stop, connect_seconds=connect_seconds)
     if not quiet:
         click.echo(f"Wrote {output} ({provenance['steps']} steps, {provenance['photos']['count']} photos, "
                    f"{provenance['seconds']:.0f} s of training)", err=True)

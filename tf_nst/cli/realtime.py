@@ -56,7 +56,7 @@ def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, qu
                 ["--tensorboard"] * bool(tensorboard) + [option_name(TRAIN_FIELDS[name]) for name in misplaced]
             raise click.UsageError(f"expected no STYLE and none of the styles' options with --arbitrary (its "
                                    f"decoders learn from photos alone). Received: {', '.join(extra)}")
-        return train_arbitrary(list(photo_specs), output, settings, quiet)
+        return train_arbitrary(list(photo_specs), output, settings, quiet, connect_seconds)
     if not styles:
         raise click.UsageError("expected at least one STYLE image (or --arbitrary)")
     with stop_signals() as stop, library_errors():

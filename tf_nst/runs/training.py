@@ -32,7 +32,7 @@ import tensorflow as tf
 from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.engine.objective import StyleObjective
 from tf_nst.engine.feedforward.perceptual import PerceptualLoss
-from tf_nst.engine.feedforward.trainer import PARTS, StyleTrainer
+from tf_nst.engine.feedforward.trainer import StyleTrainer
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.images import load_image
@@ -179,8 +179,8 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
                                   else [], save_checkpoint, should_stop)
         callbacks = [monitor] + ([keras.callbacks.TensorBoard(tensorboard, update_freq=settings.checkpoint_every)]
                                  if tensorboard and cluster.is_chief else [])
-        _run(trainer, cluster, photos, settings, step, monitor, callbacks, verbose if cluster.is_chief else 0,
-             tensorboard=bool(tensorboard))
+        training_loop(trainer, cluster, photos, settings, step, monitor, callbacks, verbose if cluster.is_chief else 0,
+                      tensorboard=bool(tensorboard))
     finally:
         if not cluster.is_chief:
             shutil.rmtree(folder, ignore_errors=True)
@@ -280,10 +280,24 @@ def worker_photos(paths, settings, seed, input_context):
     return dataset.rebatch(per_replica) if local_replicas > 1 else dataset
 
 
-def _run(trainer, cluster, photos, settings, step, monitor, callbacks, verbose, tensorboard):
-    """The training loop, one for one machine and for a cluster: executions of `steps_per_execution` steps,
-    the callbacks after each, until `num_steps` or a stop every worker agrees on (the same executions on
-    every worker: only the chief has the TensorBoard callback, all count as if they had)."""
+def training_loop(trainer, cluster, photos, settings, step, monitor, callbacks, verbose, tensorboard=False):
+    """The training loop, one for one machine and for a cluster, for a style network (`StyleTrainer`) and an
+    arbitrary-style network's decoders (`InverterTrainer`): executions of `steps_per_execution` steps, the
+    callbacks after each, until `num_steps` or a stop every worker agrees on (the same executions on every
+    worker: only the chief has the TensorBoard callback, all count as if they had).
+
+    Args:
+        trainer: a `keras.Model` whose `train_step(photos)` returns its loss parts (batch means) and that has
+            `steps_done` and `stop_training`; built in `cluster.strategy`'s scope.
+        cluster: the `Cluster`.
+        photos: the `Photos` (`tf_nst.runs.photos.find_photos`).
+        settings: `TrainSettings` (`num_steps`, `batch_size`, `size`, `seed`, `checkpoint_every`, `preview_every`).
+        step: the step the run starts from.
+        monitor: the `TrainingMonitor` (among `callbacks`), saved on Ctrl-C and at the end.
+        callbacks: Keras callbacks, called after each execution.
+        verbose: a progress bar (1) or none (0).
+        tensorboard: one step per execution (Keras' TensorBoard callback counts executions).
+    """
     remaining = settings.num_steps - step
     per_execution = steps_per_execution(settings, step, tensorboard=tensorboard)
     callback_list = keras.callbacks.CallbackList(callbacks, add_progbar=verbose != 0, model=trainer, verbose=verbose,
@@ -303,7 +317,7 @@ def _run(trainer, cluster, photos, settings, step, monitor, callbacks, verbose, 
             for done in range(per_execution, remaining + 1, per_execution):
                 callback_list.on_train_batch_begin(done - per_execution)
                 values = run_steps(iterator)
-                logs = {name: float(values[name]) for name in PARTS}
+                logs = {name: float(value) for name, value in values.items()}
                 callback_list.on_train_batch_end(done - 1, logs)  # the last step of the execution, as in `fit`
                 if agree_to_stop(cluster, trainer.stop_training):
                     break

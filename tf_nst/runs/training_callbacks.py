@@ -25,13 +25,18 @@ def write_preview(network, previews, path):
     save_png(path, np.clip(np.round(np.concatenate(rows, 0)), 0, 255).astype(np.uint8))
 
 
+def save_style_network(trainer, folder, provenance):
+    """The model folder of a `StyleTrainer`'s network (`model.json` with provenance, float16 weights)."""
+    save_model(trainer.network, folder, provenance)
+
+
 class TrainingMonitor(keras.callbacks.Callback):
     """Counts steps (the trainer's `steps_done`, so several steps per execution and a Ctrl-C inside an
     execution count right); saves the checkpoint and the model every `checkpoint_every`, previews every
     `preview_every`; stops at `max_seconds` or when `should_stop()` says so.
 
     Args:
-        trainer: the `StyleTrainer`.
+        trainer: the `StyleTrainer` (or `InverterTrainer`, with its `save_checkpoint` and `save_folder`).
         folder: the model folder.
         settings: `TrainSettings`.
         step, seconds: where a resumed run starts.
@@ -39,14 +44,17 @@ class TrainingMonitor(keras.callbacks.Callback):
         previews: held-out photos `(1, h, w, 3)` (may be empty).
         save_checkpoint: `fn(trainer, folder, step, seconds)`.
         should_stop: a callable or `None`.
+        save_folder: `fn(trainer, folder, provenance)` writing the model folder (default: the style network's,
+            `save_model`).
     """
 
     def __init__(self, trainer, folder, settings, step, seconds, provenance, previews, save_checkpoint,
-                 should_stop=None):
+                 should_stop=None, save_folder=None):
         super().__init__()
         self.trainer, self.folder, self.settings = trainer, folder, settings
         self.step, self.previous_seconds, self.provenance = step, seconds, dict(provenance)
         self.previews, self.save_checkpoint, self.should_stop = previews, save_checkpoint, should_stop
+        self.save_folder = save_folder or save_style_network
         self.started = time.monotonic()
         self.losses = {}
         self.sums, self.count = {}, 0
@@ -88,4 +96,4 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.save_checkpoint(self.trainer, self.folder, self.step, self.seconds)
         self.provenance.update(steps=self.step, seconds=round(self.seconds, 1), interrupted=interrupted,
                                losses={name: round(value, 5) for name, value in self.losses.items()})
-        save_model(self.trainer.network, self.folder, self.provenance)
+        self.save_folder(self.trainer, self.folder, self.provenance)

@@ -126,7 +126,8 @@ def reconstruction_losses(inverter, photos):
     """`{level: (pixel, feature)}` reconstruction losses of `photos` (RGB 0-255) at each level.
 
     Pixel: mean squared error in [0, 1]; feature: mean squared error of the level's features
-    divided by their energy (Li et al. 2017 weigh the two equally).
+    divided by their energy, per image (Li et al. 2017 weigh the two equally). Every term is a mean over
+    the images of a per-image figure, so a batch split between workers gives the same loss.
     """
     losses = {}
     for level in range(1, inverter.levels + 1):
@@ -134,8 +135,7 @@ def reconstruction_losses(inverter, photos):
         decoded = inverter.decode(level, features)
         pixel = tf.reduce_mean(tf.square((decoded - photos) / 255.0))
         again = inverter.encode(decoded, level)
-        feature = tf.reduce_mean(tf.square(again - features)) / (tf.reduce_mean(tf.square(features)) + 1e-6)
-        losses[level] = (pixel, feature)
+        losses[level] = (pixel, relative_error(again, features))
     return losses
 
 
@@ -167,17 +167,22 @@ def batch_whiten_colour(content, style):
     return tf.reshape(tf.transpose(coloured, [0, 2, 1]), tf.shape(content))
 
 
+def relative_error(values, target):
+    """Mean over the batch of each image's mean squared error relative to its target's mean square."""
+    axes = list(range(1, len(target.shape)))
+    return tf.reduce_mean(tf.reduce_mean(tf.square(values - target), axis=axes)
+                          / (tf.reduce_mean(tf.square(target), axis=axes) + 1e-6))
+
+
 def moment_distance(features, target):
-    """Distance of two batches' per-image channel means and deviations, relative to the target's."""
+    """Distance of two batches' per-image channel means and deviations, relative to the target's (per image)."""
     def moments(values):
         mean, variance = tf.nn.moments(tf.cast(values, tf.float32), axes=[1, 2])
         return mean, tf.sqrt(variance + 1e-5)
 
     mean, deviation = moments(features)
     target_mean, target_deviation = moments(target)
-    return (tf.reduce_mean(tf.square(mean - target_mean)) / (tf.reduce_mean(tf.square(target_mean)) + 1e-6)
-            + tf.reduce_mean(tf.square(deviation - target_deviation))
-            / (tf.reduce_mean(tf.square(target_deviation)) + 1e-6))
+    return relative_error(mean, target_mean) + relative_error(deviation, target_deviation)
 
 
 def transfer_losses(inverter, photos, styles, levels):
@@ -195,7 +200,7 @@ def transfer_losses(inverter, photos, styles, levels):
         target = tf.stop_gradient(batch_whiten_colour(inverter.encode(photos, level), style_features[level]))
         decoded = inverter.decode(level, target)
         again = inverter.encode(decoded, level)
-        content = tf.reduce_mean(tf.square(again - target)) / (tf.reduce_mean(tf.square(target)) + 1e-6)
+        content = relative_error(again, target)
         style = tf.add_n([moment_distance(inverter.encode(decoded, upto), style_features[upto])
                           for upto in range(1, level + 1)])
         losses[level] = (content, style)
@@ -215,16 +220,25 @@ def colour_jitter(photos, seed):
     return tf.clip_by_value(grey + (permuted - grey) * saturation, 0.0, 255.0)
 
 
+def style_partners(count):
+    """The photo each of a batch's `count` photos takes its style from: its neighbour in pairs (0↔1, 2↔3, …;
+    an odd batch's last photo its own jittered self). Pairs stay within a replica's rows wherever a batch is
+    split between workers in even shares, so a cluster trains as one machine."""
+    indices = tf.range(count)
+    return tf.minimum(tf.bitwise.bitwise_xor(indices, 1), count - 1)
+
+
 @keras.saving.register_keras_serializable(package="tf_nst")
 class InverterTrainer(keras.Model):
-    """Trains a `FeatureInverter`'s decoders to reconstruct photos, with `fit` over batches of crops.
+    """Trains a `FeatureInverter`'s decoders to reconstruct photos: `train_step` over batches of crops (the
+    training loop of `tf_nst.runs.training`, on one machine or a cluster; `fit` works on one machine).
 
     Args:
         inverter: the `FeatureInverter` (its encoders stay frozen).
         feature_weight: weight of the feature reconstruction against the pixel one.
         jitter: the share of batches given `colour_jitter`.
         transfer_weight: weight of `transfer_losses` (0: reconstruction only, as Li et al. 2017), each
-            photo styled after another photo of the batch, colour-jittered.
+            photo styled after another photo of the batch, colour-jittered (`style_partners`).
         style_weight: within the transfer loss, the style term against the content term.
         transfer_levels: the levels given the transfer loss (default: all).
     """
@@ -235,27 +249,43 @@ class InverterTrainer(keras.Model):
         self.inverter, self.feature_weight, self.jitter = inverter, float(feature_weight), float(jitter)
         self.transfer_weight, self.style_weight = float(transfer_weight), float(style_weight)
         self.transfer_levels = tuple(transfer_levels or range(1, inverter.levels + 1))
-        self.batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches")
 
     def call(self, photos):
         return self.inverter(photos)
 
+    def trained_variables(self):
+        """The decoders' variables (the encoders stay frozen)."""
+        return [variable for decoder in self.inverter.decoders for variable in decoder.trainable_variables]
+
+    def optimized_groups(self):
+        """`[(optimizer, variables)]`: one optimizer for the decoders (as `StyleTrainer.optimized_groups`)."""
+        return [(self.optimizer, self.trained_variables())]
+
+    @property
+    def steps_done(self):
+        """Optimizer steps applied so far (restored with a checkpoint)."""
+        return int(self.optimizer.iterations.numpy())
+
     def train_step(self, photos):
-        seed = tf.stack([tf.cast(self.batches, tf.int32), 7])
+        # The step drives the colour jitter's seeds, so a resumed run draws what the uninterrupted one would.
+        seed = tf.stack([tf.cast(self.optimizer.iterations, tf.int32), 7])
         jittered = colour_jitter(photos, seed)
         photos = tf.where(tf.random.stateless_uniform([], seed + 2) < self.jitter, jittered, photos)
-        self.batches.assign_add(1)
-        variables = [variable for decoder in self.inverter.decoders for variable in decoder.trainable_variables]
+        variables = self.trained_variables()
+        # Under a distribution strategy each replica's batch mean counts 1/replicas, and the optimizer sums the
+        # replicas' gradients: the gradient of the global batch's mean (1 replica without a strategy).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             losses = reconstruction_losses(self.inverter, photos)
             total = tf.add_n([pixel + self.feature_weight * feature for pixel, feature in losses.values()])
             transfers = {}
             if self.transfer_weight > 0:
-                styles = tf.roll(colour_jitter(photos, seed + 3), 1, axis=0)
+                styles = tf.gather(colour_jitter(photos, seed + 3), style_partners(tf.shape(photos)[0]))
                 transfers = transfer_losses(self.inverter, photos, styles, self.transfer_levels)
                 total += self.transfer_weight * tf.add_n([content + self.style_weight * style
                                                           for content, style in transfers.values()])
-        self.optimizer.apply(tape.gradient(total, variables), variables)
+            scaled = total / replicas
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
         metrics = {"loss": total}
         for level, (pixel, feature) in losses.items():
             metrics[f"pixel{level}"], metrics[f"feature{level}"] = pixel, feature
