@@ -43,6 +43,10 @@ class ClusterError(NSTError):
     """A worker of a training cluster (`TF_CONFIG`) cannot be reached, or was lost during the run."""
 
 
+class TrainingDivergedError(NSTError):
+    """A training's loss became NaN or infinite; its folder keeps the last finite checkpoint."""
+
+
 def require_optional(module, install_line):
     """Import an optional dependency, or raise `ImportError` with the install line first."""
     import importlib

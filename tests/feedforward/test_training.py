@@ -14,6 +14,8 @@ from tf_nst.cli import app as cli
 from tf_nst.engine.feedforward.rendering import FeedForward
 from tf_nst.engine.losses import gram_matrix, normalized_squared_error
 from tf_nst.engine.feedforward.model_files import load_model
+from tf_nst.engine.feedforward.trainer import StyleTrainer
+from tf_nst.errors import TrainingDivergedError
 from tf_nst.io.model_folders import read_model_info
 from tf_nst.runs.training import CHECKPOINT_FILE, steps_per_execution, train
 from tf_nst.settings import TrainSettings
@@ -66,6 +68,40 @@ def test_steps_per_execution_divides_every_period_and_the_start():
     assert steps_per_execution(settings.replace(checkpoint_every=100), 301) == 1
     assert steps_per_execution(settings.replace(checkpoint_every=100), 7998) == 2
     assert steps_per_execution(settings.replace(checkpoint_every=100), 0, tensorboard=True) == 1
+
+
+@pytest.mark.large  # 10-20 s: real training steps
+def test_a_diverged_training_stops_with_the_last_finite_checkpoint_kept(photos, tmp_path, monkeypatch):
+    """A NaN or infinite loss or weight stops the training before anything is saved: the folder keeps the
+    finite checkpoint and model of step 2, and the CLI says so in one line. (The divergence is made: each
+    step of the resumed run leaves NaN in a weight after its update, as an exploding update would.)"""
+    output = str(tmp_path / "m")
+    train([STYLE_PATH], [photos], output, TrainSettings(num_steps=2, **TINY), verbose=0)
+    saved, _ = load_model(output)
+    original = StyleTrainer.train_step
+
+    def diverging(self, photos):
+        parts = original(self, photos)
+        weight = self.network.trainable_variables[0]
+        weight.assign(tf.fill(tf.shape(weight), float("nan")))
+        return parts
+
+    monkeypatch.setattr(StyleTrainer, "train_step", diverging)
+    with pytest.raises(TrainingDivergedError, match=r"the training diverged at step \d+ \("):
+        train([STYLE_PATH], [photos], output, TrainSettings(num_steps=8, **TINY), verbose=0)
+    with np.load(os.path.join(output, CHECKPOINT_FILE)) as stored:
+        assert int(stored["step"]) == 2
+        assert all(np.all(np.isfinite(stored[name])) for name in stored.files)
+    kept, _ = load_model(output)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(saved.weights, kept.weights))
+    result = CliRunner().invoke(cli.cli, ["train", STYLE_PATH, "--photos", photos, "-o", output, "--steps", "8",
+                                          "--backbone", "vgg16", "--weights", "random", "--size", "32",
+                                          "--style-size", "32", "--batch-size", "2", "--width", "4",
+                                          "--residual-blocks", "1", "--checkpoint-every", "2", "--preview-every", "0",
+                                          "--content-layers", "block2_conv2", "--style-layers",
+                                          "block1_conv2,block2_conv2", "--quiet"])
+    assert result.exit_code == 1 and result.output.strip().startswith("Error: the training diverged at step")
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
 @pytest.mark.large  # 10-20 s: real training steps

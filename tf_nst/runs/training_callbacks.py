@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine.feedforward.model_files import save_model
+from tf_nst.errors import TrainingDivergedError
 from tf_nst.io.images import save_png
 
 
@@ -66,6 +67,7 @@ class TrainingMonitor(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         # `batch` is the last step of the execution; the optimizer's count is the truth.
         self.step = self.trainer.steps_done
+        self.check_finite(logs or {})
         for name, value in (logs or {}).items():
             self.sums[name] = self.sums.get(name, 0.0) + float(value)
         self.count += 1
@@ -83,6 +85,17 @@ class TrainingMonitor(keras.callbacks.Callback):
         if (budget is not None and self.seconds >= budget) or (self.should_stop and self.should_stop()):
             self.model.stop_training = True
 
+    def check_finite(self, logs):
+        """Raise `TrainingDivergedError` on a NaN or infinite loss, before anything is saved: the folder keeps
+        the last finite checkpoint and model (every worker of a cluster sees the same reduced loss and stops)."""
+        bad = {name: value for name, value in logs.items() if not np.isfinite(float(value))}
+        if bad:
+            saved = self.step - self.step % self.settings.checkpoint_every
+            raise TrainingDivergedError(
+                f"the training diverged at step {self.step} ({', '.join(f'{name} {value}' for name, value in bad.items())}); "
+                f"{self.folder} keeps its last finite checkpoint (step {saved} or before): rerun with a lower "
+                f"--learning-rate (now {self.settings.learning_rate:g}) or other loss weights to resume from it")
+
     def preview(self):
         os.makedirs(os.path.join(self.folder, "previews"), exist_ok=True)
         write_preview(self.trainer.network, self.previews,
@@ -91,6 +104,9 @@ class TrainingMonitor(keras.callbacks.Callback):
     def save(self, interrupted):
         """Checkpoint, then the model folder (`model.json` with provenance, float16 weights)."""
         self.step = self.trainer.steps_done
+        if not all(np.all(np.isfinite(np.asarray(variable.numpy(), np.float32)))
+                   for variable in self.trainer.trainable_variables):
+            self.check_finite({"weights": float("nan")})  # an update after the last finite loss: keep the folder's
         if self.count and not self.losses:
             self.losses = {name: total / self.count for name, total in self.sums.items()}
         self.save_checkpoint(self.trainer, self.folder, self.step, self.seconds)
