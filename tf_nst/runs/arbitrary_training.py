@@ -10,8 +10,6 @@ float16 decoders, provenance with the photos' hashes) written with each checkpoi
 """
 
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -21,8 +19,8 @@ from tf_nst.engine.feedforward.arbitrary import (FeatureInverter, InverterTraine
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.provenance import versions
 from tf_nst.runs import photos as photo_io
-from tf_nst.runs.cluster import broadcast_from_chief, training_cluster, workers_named
-from tf_nst.runs.training import CHECKPOINT_FILE, check_global_batch, training_loop
+from tf_nst.runs.cluster import broadcast_from_chief
+from tf_nst.runs.training import CHECKPOINT_FILE, join_cluster, training_loop, worker_folder
 from tf_nst.runs.training_callbacks import TrainingMonitor
 from tf_nst.settings import TrainSettings
 
@@ -72,9 +70,7 @@ def train_inverter(photo_specs, output, backbone="vgg16-hed", levels=4, size=128
     settings = TrainSettings(backbone=backbone, precision=precision, size=size, batch_size=batch_size,
                              num_steps=num_steps, learning_rate=learning_rate, checkpoint_every=checkpoint_every,
                              seed=seed, transfer_weight=transfer_weight, preview_every=0)
-    check_global_batch(settings, cluster.num_workers if cluster else workers_named(), "workers")
-    cluster = cluster or training_cluster(connect_seconds)
-    check_global_batch(settings, cluster.num_replicas, "replicas")
+    cluster = join_cluster(settings, cluster, connect_seconds)
     with cluster.strategy.scope():
         keras.utils.set_random_seed(seed)  # the decoders' start (on a cluster, the chief's copy goes to every worker)
         inverter = FeatureInverter(backbone=backbone, levels=levels, precision=precision)
@@ -97,14 +93,8 @@ def train_inverter(photo_specs, output, backbone="vgg16-hed", levels=4, size=128
                   "photos": photos.provenance(),
                   "photo_files": [os.path.basename(path) for path in photos.paths], "versions": versions(),
                   "workers": cluster.num_workers}
-    # The chief writes the network folder; other workers write theirs where it is thrown away.
-    folder = output if cluster.is_chief else tempfile.mkdtemp(prefix="tf-nst-worker-")
-    try:
-        os.makedirs(folder, exist_ok=True)
+    with worker_folder(cluster, output) as folder:
         monitor = TrainingMonitor(trainer, folder, settings, step, seconds, provenance, [], save_inverter_checkpoint,
                                   should_stop, save_folder=save_inverter_folder)
         training_loop(trainer, cluster, photos, settings, step, monitor, [monitor], verbose if cluster.is_chief else 0)
-    finally:
-        if not cluster.is_chief:
-            shutil.rmtree(folder, ignore_errors=True)
     return monitor.provenance

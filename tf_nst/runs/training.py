@@ -19,6 +19,7 @@ train(["starry_night.jpg", "the_scream.jpg"], ["photos/"], "models/two_styles", 
 ```
 """
 
+import contextlib
 import functools
 import math
 import os
@@ -158,9 +159,7 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
     styles = style_provenance(style_paths)
     photos = photo_io.find_photos(photo_specs, min_side=32)
     resume = check_output_folder(output, styles, add_style)
-    check_global_batch(settings, cluster.num_workers if cluster else workers_named(), "workers")
-    cluster = cluster or training_cluster(connect_seconds)
-    check_global_batch(settings, cluster.num_replicas, "replicas")
+    cluster = join_cluster(settings, cluster, connect_seconds)
     trainer, objective, base = _build_trainer(settings, styles, style_paths, add_style, cluster)
     resume = resume and cluster.is_chief
     step, seconds = restore_checkpoint(trainer, output) if resume else (0, 0.0)
@@ -169,11 +168,7 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
     provenance = {"styles": (base or {}).get("styles", []) + styles, "photos": photos.provenance(),
                   "settings": _json_settings(settings), "versions": versions(), "base_model": add_style,
                   "precision": objective.extractor.precision, "workers": cluster.num_workers}
-    # The chief writes the model folder; other workers write theirs where it is thrown away (TensorFlow's
-    # convention for checkpoints of non-chief workers).
-    folder = output if cluster.is_chief else tempfile.mkdtemp(prefix="tf-nst-worker-")
-    try:
-        os.makedirs(folder, exist_ok=True)
+    with worker_folder(cluster, output) as folder:
         monitor = TrainingMonitor(trainer, folder, settings, step, seconds, provenance,
                                   photo_io.load_previews(preview_paths, 256) if preview_paths and cluster.is_chief
                                   else [], save_checkpoint, should_stop)
@@ -181,10 +176,30 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
                                  if tensorboard and cluster.is_chief else [])
         training_loop(trainer, cluster, photos, settings, step, monitor, callbacks, verbose if cluster.is_chief else 0,
                       tensorboard=bool(tensorboard))
+    return monitor.provenance
+
+
+def join_cluster(settings, cluster=None, connect_seconds=300.0):
+    """The `Cluster` a training runs on (`cluster`, else `TF_CONFIG`'s, else this machine), with
+    `settings.batch_size` checked to split evenly between the workers before connecting (so every worker
+    stops alike) and between the replicas after."""
+    check_global_batch(settings, cluster.num_workers if cluster else workers_named(), "workers")
+    cluster = cluster or training_cluster(connect_seconds)
+    check_global_batch(settings, cluster.num_replicas, "replicas")
+    return cluster
+
+
+@contextlib.contextmanager
+def worker_folder(cluster, output):
+    """The folder this worker writes: `output` on the chief; on the other workers a temporary folder, removed
+    afterwards (TensorFlow's convention for the checkpoints of non-chief workers)."""
+    folder = output if cluster.is_chief else tempfile.mkdtemp(prefix="tf-nst-worker-")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        yield folder
     finally:
         if not cluster.is_chief:
             shutil.rmtree(folder, ignore_errors=True)
-    return monitor.provenance
 
 
 def check_global_batch(settings, count, what="replicas"):

@@ -4,6 +4,8 @@ The schema (`tf_nst.settings.schema`), the engine, the drivers, the export and t
 these names; a test finds no module-level constant defined in two modules of `tf_nst`.
 """
 
+from tf_nst.errors import InvalidArgumentError
+
 BACKBONE_NAMES = ("vgg19", "vgg16", "vgg16-hed")
 POOLING_MODES = ("max", "avg")
 PREPROCESSING_MODES = ("caffe", "unit", "none")
@@ -87,8 +89,6 @@ def check_half_size_levels(half_size_levels, levels):
     Raises:
         InvalidArgumentError: levels that are not the deepest applied ones, or all of them.
     """
-    from tf_nst.errors import InvalidArgumentError
-
     half = tuple(sorted({int(level) for level in half_size_levels or ()}, reverse=True))
     if half and (half != tuple(levels[:len(half)]) or len(half) >= len(levels)):
         raise InvalidArgumentError(f"expected half_size_levels the deepest of the applied levels {list(levels)}, "

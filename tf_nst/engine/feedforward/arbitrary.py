@@ -122,20 +122,26 @@ class FeatureInverter(keras.Model):
                 "levels": self.levels, "precision": self.precision}
 
 
-def reconstruction_losses(inverter, photos):
+def photo_features(inverter, photos, levels=None):
+    """`{level: features}` of `photos` at `levels` (default: all): encoded once, read by both losses."""
+    return {level: inverter.encode(photos, level) for level in (levels or range(1, inverter.levels + 1))}
+
+
+def reconstruction_losses(inverter, photos, features=None):
     """`{level: (pixel, feature)}` reconstruction losses of `photos` (RGB 0-255) at each level.
 
     Pixel: mean squared error in [0, 1]; feature: mean squared error of the level's features
     divided by their energy, per image (Li et al. 2017 weigh the two equally). Every term is a mean over
     the images of a per-image figure, so a batch split between workers gives the same loss.
+    `features`: the photos' `photo_features` when already encoded.
     """
+    features = features or photo_features(inverter, photos)
     losses = {}
     for level in range(1, inverter.levels + 1):
-        features = inverter.encode(photos, level)
-        decoded = inverter.decode(level, features)
+        decoded = inverter.decode(level, features[level])
         pixel = tf.reduce_mean(tf.square((decoded - photos) / 255.0))
         again = inverter.encode(decoded, level)
-        losses[level] = (pixel, relative_error(again, features))
+        losses[level] = (pixel, relative_error(again, features[level]))
     return losses
 
 
@@ -185,24 +191,25 @@ def moment_distance(features, target):
     return relative_error(mean, target_mean) + relative_error(deviation, target_deviation)
 
 
-def transfer_losses(inverter, photos, styles, levels):
+def transfer_losses(inverter, photos, styles, levels, features=None):
     """`{level: (content, style)}`: each decoder given the WCT of `photos`' features to `styles`' statistics.
 
     The decoder trained only to reconstruct never sees such features; here its output must carry
     them (content: the target features back, relative to their energy; style: the style image's
     channel means and deviations at every level up to this one, `moment_distance`), as AdaIN's
-    decoder is trained (Huang & Belongie 2017), with other photos as the styles.
+    decoder is trained (Huang & Belongie 2017), with other photos as the styles. `features`: the photos'
+    `photo_features` when already encoded.
     """
+    features = features or photo_features(inverter, photos, levels)
     # The style images' features, once per level (every decoder's style term reads the levels up to its own).
-    style_features = {level: inverter.encode(styles, level) for level in range(1, max(levels) + 1)}
+    style_features = photo_features(inverter, styles, range(1, max(levels) + 1))
     losses = {}
     for level in levels:
-        target = tf.stop_gradient(batch_whiten_colour(inverter.encode(photos, level), style_features[level]))
+        target = tf.stop_gradient(batch_whiten_colour(features[level], style_features[level]))
         decoded = inverter.decode(level, target)
-        again = inverter.encode(decoded, level)
-        content = relative_error(again, target)
-        style = tf.add_n([moment_distance(inverter.encode(decoded, upto), style_features[upto])
-                          for upto in range(1, level + 1)])
+        again = photo_features(inverter, decoded, range(1, level + 1))  # the content term reads its own level
+        content = relative_error(again[level], target)
+        style = tf.add_n([moment_distance(again[upto], style_features[upto]) for upto in range(1, level + 1)])
         losses[level] = (content, style)
     return losses
 
@@ -276,12 +283,13 @@ class InverterTrainer(keras.Model):
         # replicas' gradients: the gradient of the global batch's mean (1 replica without a strategy).
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            losses = reconstruction_losses(self.inverter, photos)
+            features = photo_features(self.inverter, photos)  # once, for both losses
+            losses = reconstruction_losses(self.inverter, photos, features)
             total = tf.add_n([pixel + self.feature_weight * feature for pixel, feature in losses.values()])
             transfers = {}
             if self.transfer_weight > 0:
                 styles = tf.gather(colour_jitter(photos, seed + 3), style_partners(tf.shape(photos)[0]))
-                transfers = transfer_losses(self.inverter, photos, styles, self.transfer_levels)
+                transfers = transfer_losses(self.inverter, photos, styles, self.transfer_levels, features)
                 total += self.transfer_weight * tf.add_n([content + self.style_weight * style
                                                           for content, style in transfers.values()])
             scaled = total / replicas

@@ -209,4 +209,3 @@ class ArbitraryStylizer:
     def _moved(self, features, flat, content_statistics, style_statistics_):
         move = recolour if self.transform == "wct" else renormalize
         return tf.reshape(tf.transpose(move(flat, content_statistics, style_statistics_)), tf.shape(features))
-
