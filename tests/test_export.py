@@ -17,6 +17,7 @@ from model_server import start_server
 from tf_nst.cli import app as cli
 from tf_nst.serving import export, export_files
 from tf_nst.serving import client as serving
+from tf_nst.serving.request_inputs import encode_png
 from tf_nst.errors import InvalidArgumentError, OutputError, ServingError
 from tf_nst.io.images import load_image, resize
 from tf_nst.engine.stylizer import Stylizer
@@ -136,7 +137,7 @@ def test_local_model_matches_library_call(exported):
     # Reported losses may differ in the last bit (multi-threaded reductions); the images may not.
     # tolerance T1 (see conftest.py): the same ops on the same CPU in one process.
     np.testing.assert_allclose(result.losses, library.history, rtol=1e-6, atol=0)
-    from_bytes = model.stylize_bytes(serving.encode_png(content), serving.encode_png(style))
+    from_bytes = model.stylize_bytes(encode_png(content), encode_png(style))
     np.testing.assert_array_equal(from_bytes.image, result.image)
 
 
@@ -271,7 +272,7 @@ def raw_predict(address, inputs, signature=export.STYLIZE_BYTES, model="tf_nst")
 ])
 def test_grpc_garbage_bytes_are_invalid_argument(served, content_bytes, message):
     _, address = served
-    style = serving.encode_png(images()[1])
+    style = encode_png(images()[1])
     with pytest.raises(grpc.RpcError) as raised:
         raw_predict(address, {"content_bytes": np.array(content_bytes, object), "style_bytes": np.array(style, object),
                               "steps": np.int32(1)})

@@ -3,6 +3,7 @@ each request, served through the gRPC harness (TF Serving's Session loader) and 
 (`stylize --saved-model`, `batch --saved-model` on Beam and Spark), equal to the library's TensorFlow
 runtime at float32 pixel for pixel; bad requests answer INVALID_ARGUMENT."""
 
+import json
 import os
 
 import grpc
@@ -23,6 +24,7 @@ from tf_nst.io.provenance import read_provenance
 from tf_nst.runs import batch, pairs
 from tf_nst.runs.arbitrary import ArbitraryRun
 from tf_nst.serving import client as serving
+from tf_nst.serving.request_inputs import decode_png, encode_png
 from tf_nst.serving import contract
 from tf_nst.serving.arbitrary_export import export_arbitrary
 
@@ -76,10 +78,10 @@ def test_two_paintings_blended_and_by_region(served):
     photo = gradient_image(40, 56, seed=2)
     first, second = load_image(PAINTING).rgb, gradient_image(30, 50, seed=9)
     outputs = local._loaded.signatures[contract.STYLIZE_BYTES](
-        content_bytes=tf.constant(serving.encode_png(fitted(photo))),
-        style_bytes=tf.constant([serving.encode_png(fitted(first)), serving.encode_png(fitted(second))]),
+        content_bytes=tf.constant(encode_png(fitted(photo))),
+        style_bytes=tf.constant([encode_png(fitted(first)), encode_png(fitted(second))]),
         mask_bytes=tf.constant(""), style_weights=tf.constant([[2.0, 1.0]]), strength=tf.constant(1.0))
-    blended = serving.decode_png(outputs[contract.STYLIZED_BYTES].numpy())
+    blended = decode_png(outputs[contract.STYLIZED_BYTES].numpy())
     np.testing.assert_array_equal(blended, run.stylize(photo, [first, second], SIZE, blend=[2.0, 1.0]))
     assert np.abs(blended.astype(int) - run.stylize(photo, [first], SIZE).astype(int)).max() > 10
 
@@ -129,7 +131,7 @@ def test_bad_requests_answer_invalid_argument(served):
     _, _, _, _, address = served
     photo = fitted(gradient_image(40, 56, seed=3))
     painting = fitted(gradient_image(40, 40, seed=4))
-    photo_png = np.array(serving.encode_png(photo), object)
+    photo_png = np.array(encode_png(photo), object)
     bad = {
         "painting not an image": (contract.STYLIZE_BYTES, {contract.CONTENT_BYTES: photo_png,
                                                            contract.STYLE_BYTES: np.array(b"not an image", object)}),
@@ -190,6 +192,70 @@ def test_cli_export_then_every_front_end_gives_the_local_batchs_pixels(served, t
     for front_end, path in outputs.items():
         np.testing.assert_array_equal(load_image(path).rgb, expected, err_msg=front_end)
         assert read_provenance(path)["settings"] == settings, front_end
+
+
+def test_cli_several_paintings_on_the_export_give_the_librarys_pixels(served, tmp_path):
+    """`stylize PHOTO A B --saved-model EXPORT --style-blend a:2,b:1` gives the library's blend (TensorFlow,
+    float32) bit for bit and records it as `stylize --model arbitrary` does; with a `--region-mask` per painting,
+    the library's regions within one grey level (its masks are feathered without TensorFlow); no blend: equal."""
+    run, base, _, _, _ = served
+    Image.fromarray(gradient_image(60, 84, seed=5)).save(tmp_path / "photo.png")
+    Image.fromarray(gradient_image(50, 30, seed=9)).save(tmp_path / "other.png")
+    left = np.zeros((60, 84), np.uint8)
+    left[:, :40] = 255
+    Image.fromarray(left).save(tmp_path / "left.png")
+    Image.fromarray(255 - left).save(tmp_path / "right.png")
+    photo, other = str(tmp_path / "photo.png"), str(tmp_path / "other.png")
+    paintings, names = [load_image(PAINTING).rgb, load_image(other).rgb], ["starry_night", "other"]
+    common = ["stylize", photo, PAINTING, other, "--saved-model", base, "--size", str(SIZE), "--strength", "0.9",
+              "--quiet"]
+
+    run_cli(common + ["--style-blend", "starry_night:2,other:1", "-o", str(tmp_path / "blend.png")])
+    blend = run.stylize(load_image(photo).rgb, paintings, SIZE, strength=0.9, blend="starry_night:2,other:1",
+                        painting_names=names)
+    np.testing.assert_array_equal(load_image(tmp_path / "blend.png").rgb, blend)
+    settings = read_provenance(tmp_path / "blend.png")["settings"]
+    assert settings == json.loads(json.dumps(run.settings_for(names, SIZE, 0.9, "starry_night:2,other:1")))
+    assert settings["style_blend"] == pytest.approx({"starry_night": 2 / 3, "other": 1 / 3})
+
+    run_cli(common + ["-o", str(tmp_path / "equal.png")])
+    equal = load_image(tmp_path / "equal.png").rgb
+    np.testing.assert_array_equal(equal, run.stylize(load_image(photo).rgb, paintings, SIZE, strength=0.9))
+    assert read_provenance(tmp_path / "equal.png")["settings"]["style_blend"] == {"starry_night": 0.5, "other": 0.5}
+    assert np.abs(equal.astype(int) - blend.astype(int)).max() > 10
+
+    run_cli(common + ["--region-mask", str(tmp_path / "left.png"), "--region-mask", str(tmp_path / "right.png"),
+                      "-o", str(tmp_path / "regions.png")])
+    library = run.stylize(load_image(photo).rgb, paintings, SIZE, strength=0.9, region_masks=[left, 255 - left])
+    difference = np.abs(load_image(tmp_path / "regions.png").rgb.astype(int) - library.astype(int))
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.01
+    assert np.abs(library.astype(int) - equal.astype(int)).max() > 10
+
+
+def test_cli_several_paintings_wrong_requests_answer_before_tensorflow(served, tmp_path):
+    """Several STYLEs on an export that is not an arbitrary-style network's, a blend with one STYLE, a mask count
+    that is not the paintings': one `Error:` line each, exit 2."""
+    _, base, _, _, _ = served
+    Image.fromarray(gradient_image(40, 56, seed=6)).save(tmp_path / "photo.png")
+    photo, output = str(tmp_path / "photo.png"), str(tmp_path / "o.png")
+    other = tmp_path / "other" / "1" / contract.EXPORT_INFO_FILE
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps({"kind": contract.FEEDFORWARD_KIND}))
+    (tmp_path / "other" / "1" / "saved_model.pb").write_bytes(b"")  # read only after the request is checked
+    cases = {
+        "optimization export": (["stylize", photo, PAINTING, photo, "--saved-model", str(tmp_path / "other")],
+                                "expected one STYLE with --saved-model (several paintings need an arbitrary-style "
+                                "network's export: export --model arbitrary). Received: 2"),
+        "blend, one STYLE": (["stylize", photo, PAINTING, "--saved-model", base, "--style-blend", "1"],
+                             "expected --style-blend with --saved-model only for several paintings"),
+        "one mask, two paintings": (["stylize", photo, PAINTING, photo, "--saved-model", base, "--region-mask", photo],
+                                    "expected one --region-mask per STYLE (2), received 1"),
+    }
+    for case, (arguments, message) in cases.items():
+        result = CliRunner().invoke(cli.cli, arguments + ["-o", output])
+        assert result.exit_code == 2, case
+        assert message in result.output.strip().splitlines()[-1], (case, result.output)
+        assert not os.path.exists(output), case
 
 
 def test_cli_requests_with_the_wrong_controls_are_one_error_line(served, tmp_path):

@@ -1,5 +1,6 @@
 """`export` (the optimization as a SavedModel), `request` (TF Serving), and `stylize --saved-model`."""
 
+import math
 import os
 
 import click
@@ -15,18 +16,19 @@ from tf_nst.settings import EXPORT_INIT_MODES
 CONTROL_SETTINGS = settings_module.control_names()  # what a request may still send (the export fixes the rest)
 
 
-def export_controls(values):
-    """The controls given for an exported model (`tf_nst.serving.contract.export_controls`); others: usage error."""
+def export_controls(values, allowed=()):
+    """The controls given for an exported model (`tf_nst.serving.contract.export_controls`); others but `allowed`
+    (options the front end takes itself): usage error."""
     try:
-        return contract.export_controls(values, [name for name in CLI_FIELDS if given(name)])
+        return contract.export_controls(values, [name for name in CLI_FIELDS if given(name) and name not in allowed])
     except InvalidArgumentError as error:
         raise click.UsageError(str(error))
 
 
-def request_controls(values, strength=None):
+def request_controls(values, strength=None, allowed=()):
     """The wire controls of a run on an export: the given controls, and `--strength` when typed (an
     arbitrary-style network's export; the request path refuses it for any other)."""
-    controls = contract.wire_controls(export_controls(values))
+    controls = contract.wire_controls(export_controls(values, allowed))
     if given("strength"):
         controls[contract.STRENGTH] = strength
     return controls
@@ -34,54 +36,78 @@ def request_controls(values, strength=None):
 
 def stylize_saved_model(path, content, styles, output, overwrite, max_input_pixels, quiet, values, masks=None,
                         strength=None):
-    """`stylize --saved-model`: one style or painting (and optionally one `--region-mask`) on an export, in
-    process, through the one request path (`tf_nst.runs.pairs`): sizes, style scale, mask and provenance as a
-    batch's."""
-    controls = request_controls(values, strength)
+    """`stylize --saved-model`: one style or painting (and optionally one `--region-mask`), or several paintings
+    on an arbitrary-style network's export (`--style-blend`, a `--region-mask` per painting), in process,
+    through the one request path (`tf_nst.runs.pairs`): sizes, style scale, masks and provenance as a batch's."""
+    controls = request_controls(values, strength, allowed=("style_blend",))
     masks = masks or {}
-    if len(styles) != 1:
-        raise click.UsageError(f"expected one STYLE with --saved-model. Received: {len(styles)}")
     if masks.get("style_image_masks"):
         raise click.UsageError("expected no --style-image-mask with --saved-model (an export takes a region mask "
                                "on the content only)")
     with library_errors(tensorflow=False):
         from tf_nst.runs import pairs
 
-        check_request_files(output, overwrite, content, styles[0], masks.get("region_masks"))
+        check_request_files(output, overwrite, content, styles, masks.get("region_masks"))
+        pair = request_pair(path, content, styles, masks.get("region_masks"),
+                            values.get("style_blend") if given("style_blend") else None)
         import_tensorflow_quietly()
         from tf_nst.serving.client import load_saved_model
 
         plan = pairs.PairPlan.from_export(path, controls,
                                           values["size"] if given("size") else None, max_input_pixels)
-        served, notes = pairs.run_request(plan, request_pair(content, styles[0], masks.get("region_masks")), output,
-                                          load_saved_model(plan.saved_model))
+        served, notes = pairs.run_request(plan, pair, output, load_saved_model(plan.saved_model))
     report_served(output, served, notes, quiet)
 
 
-def check_request_files(output, overwrite, content, style, style_masks):
-    """The output and input files of a one-style request, checked before TensorFlow's import (an answer at once)."""
+def check_request_files(output, overwrite, content, styles, style_masks):
+    """The output and input files of a request, checked before TensorFlow's import (an answer at once)."""
     from tf_nst.io import images as image_io
 
     image_io.check_output_path(output, overwrite=overwrite)
-    for path in (content, style, *(style_masks or ())):
+    for path in (content, *styles, *(style_masks or ())):
         image_io.check_input_file(path)
 
 
-def request_pair(content, style, style_masks):
-    """The `Pair` of a one-style request (`style_masks`: none or one `--region-mask` path)."""
+def request_pair(export, content, styles, region_masks, blend=None):
+    """The `Pair` of a request: one STYLE (`region_masks`: none or one `--region-mask` path), or several
+    paintings for an arbitrary-style network's `export` (its folder; a mask per painting or none; `blend`: `--style-blend`,
+    weights in order or `name:weight` by the paintings' stems, resolved as `stylize --model arbitrary` does)."""
+    from tf_nst.io.inputs import stem
+    from tf_nst.runs.arbitrary_run import painting_blend
     from tf_nst.runs.records import Pair
+    from tf_nst.serving.export_files import read_export_info, resolve_version
+    from tf_nst.settings import ARBITRARY_KIND
 
-    if style_masks and len(style_masks) > 1:
-        raise InvalidArgumentError(f"expected one --region-mask for the one STYLE. Received: {len(style_masks)}")
-    return Pair(content, style, style_masks[0] if style_masks else None)
+    region_masks = list(region_masks or [])
+    if len(styles) == 1:
+        if blend is not None:
+            raise click.UsageError("expected --style-blend with --saved-model only for several paintings (an "
+                                   "arbitrary-style network's export). Received: one STYLE")
+        if len(region_masks) > 1:
+            raise InvalidArgumentError(f"expected one --region-mask for the one STYLE. Received: {len(region_masks)}")
+        return Pair(content, styles[0], region_masks[0] if region_masks else None)
+    kind = read_export_info(resolve_version(os.fspath(export)), required=False).get("kind")
+    if kind != ARBITRARY_KIND:
+        raise click.UsageError(f"expected one STYLE with --saved-model (several paintings need an arbitrary-style "
+                               f"network's export: export --model arbitrary). Received: {len(styles)}")
+    if region_masks and len(region_masks) != len(styles):
+        raise click.BadParameter(f"expected one --region-mask per PAINTING ({len(styles)}), received "
+                                 f"{len(region_masks)}", param_hint="'--region-mask'")
+    resolved = painting_blend(blend, [stem(path) for path in styles])
+    return Pair(content, tuple(styles), tuple(region_masks) or None, tuple(resolved.items()))
 
 
 def report_served(output, served, notes, quiet):
     for note in notes:
         click.echo(f"Note: {note}", err=True)
-    if not quiet:
-        click.echo(f"Wrote {output} ({served.image.shape[1]}x{served.image.shape[0]}, "
-                   f"{len(served.losses) - 1} steps, {served.seconds:.1f} s, loss {served.best_loss:.4g})", err=True)
+    if quiet:
+        return
+    size = f"{served.image.shape[1]}x{served.image.shape[0]}"
+    if math.isnan(served.best_loss):  # a network's export: one pass, nothing optimized
+        click.echo(f"Wrote {output} ({size}, one pass, {served.seconds:.1f} s)", err=True)
+    else:
+        click.echo(f"Wrote {output} ({size}, {len(served.losses) - 1} steps, {served.seconds:.1f} s, "
+                   f"loss {served.best_loss:.4g})", err=True)
 
 
 @click.command()
@@ -158,11 +184,11 @@ def request(content, style, output, overwrite, server, rest, model_name, model_v
         from tf_nst.runs import pairs
 
         controls = contract.wire_controls(controls)
-        check_request_files(output, overwrite, content, style, style_masks)
+        check_request_files(output, overwrite, content, [style], style_masks)
         import_tensorflow_quietly()
         from tf_nst.serving import client as serving
 
-        pair = request_pair(content, style, style_masks)
+        pair = request_pair(None, content, [style], style_masks)
         stored = {"server": server or rest, "model": model_name,
                   **{key: value for key, value in controls.items() if value is not None}}
         plan = pairs.PairPlan(saved_model=None, controls=controls, settings=stored, size=size, style_size=size,

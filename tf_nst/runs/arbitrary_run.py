@@ -61,6 +61,12 @@ def check_paintings(paintings):
     return list(paintings)
 
 
+def painting_blend(blend, painting_names):
+    """The `StyleBlend` of a request over its paintings: `blend` (`tf_nst.settings.resolve_blend`: weights in
+    order or `{name: weight}`) by the paintings' names; `None`: equal weights."""
+    return resolve_blend(blend or {name: 1.0 for name in painting_names}, painting_names)
+
+
 def onnxruntime_missing(backbone):
     """Why the onnxruntime runtime cannot run a network on `backbone` (a sentence), or `None` if it can."""
     from tf_nst.engine.arbitrary_onnx import ONNX_BACKBONES, hed_weights_file
@@ -206,7 +212,7 @@ class ArbitraryRun:
     def settings_for(self, painting_names, size, strength=1.0, blend=None, preserve_colors="none"):
         """What an output stores as its settings: `model_settings()` and the request's."""
         return {**self.model_settings(), "strength": float(strength), "size": int(size),
-                "style_blend": resolve_blend(blend, painting_names) if len(painting_names) > 1 else None,
+                "style_blend": painting_blend(blend, painting_names) if len(painting_names) > 1 else None,
                 "preserve_colors": preserve_colors}
 
     def fit_painting(self, painting, size):
@@ -239,7 +245,7 @@ class ArbitraryRun:
         check_paintings(paintings)
         strength = check_strength(strength)
         names = list(painting_names or [f"painting{index + 1}" for index in range(len(paintings))])
-        weights = resolve_blend(blend or {name: 1.0 for name in names}, names)
+        weights = painting_blend(blend, names)
         photo = fit(rgb, int(size), MIN_SIDE)
         fitted = [item if isinstance(item, FittedPainting) else self.fit_painting(item, size) for item in paintings]
         other_sizes = sorted({item.size for item in fitted} - {int(size)})

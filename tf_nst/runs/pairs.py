@@ -1,5 +1,8 @@
 """The one request path to an export: one (content, style[, mask]) pair, from files to a PNG.
 
+A pair may also carry several paintings for an arbitrary-style network's export (`Pair(photo, (a, b),
+blend=...)`, a region mask per painting or none): `stylize --saved-model PHOTO A B`.
+
 Every front end on an export calls it: `stylize --saved-model` and `request` (`run_request`,
 errors raised), the Beam pipeline (its DoFns wrap `prepare_pair` and `write_pair`) and Spark
 tasks (`run_pair`). It owns, once: the sizes (`PairPlan.from_export`: the request's size, the
@@ -37,10 +40,11 @@ from tf_nst.errors import ImageError, InvalidArgumentError, NSTError
 from tf_nst.io import filesystems
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
+from tf_nst.io.inputs import stem
 from tf_nst.runs import batch
 from tf_nst.serving import contract as names
 from tf_nst.serving.export_files import read_export_info, resolve_version
-from tf_nst.settings import ARBITRARY_KIND, MIN_SIDE, StylizeSettings
+from tf_nst.settings import ARBITRARY_KIND, MIN_SIDE, StyleBlend, StylizeSettings
 
 
 class LocalFiles:
@@ -154,7 +158,8 @@ def prepare_mask(mask, content_shape, prepared_shape):
     """A pair's mask as the export takes it: grey `uint8 (h, w)` at the prepared content's size.
 
     Args:
-        mask: the decoded mask (a `LoadedImage` or an array, see `tf_nst.engine.masks.load_mask`).
+        mask: the decoded mask (a `LoadedImage` or an array, see `tf_nst.engine.masks.load_mask`), or a
+            list of them (one per painting of a pair with several: then a list comes back).
         content_shape: the content's shape as decoded (the aspect ratio is checked against it,
             within 1%, as the library does).
         prepared_shape: the content's shape as sent to the export.
@@ -168,22 +173,42 @@ def prepare_mask(mask, content_shape, prepared_shape):
     """
     from tf_nst.engine import masks as region_masks
 
-    masks, _, notes = region_masks.prepare_masks([mask], None, content_shape, [content_shape])
+    listed = isinstance(mask, list)
+    given = mask if listed else [mask]
+    masks, _, notes = region_masks.prepare_masks(given, None, content_shape, [content_shape] * len(given))
     if masks is None:  # white everywhere: the unmasked request, as the library runs it
         return None, notes
-    return region_masks.as_uint8(region_masks.fit_masks(masks, *prepared_shape[:2])[0, :, :, 0]), notes
+    fitted = region_masks.fit_masks(masks, *prepared_shape[:2])  # (1, h, w, masks)
+    fitted = [region_masks.as_uint8(fitted[0, :, :, index]) for index in range(fitted.shape[-1])]
+    return (fitted if listed else fitted[0]), notes
+
+
+def pair_settings(plan, pair):
+    """The settings stored in the pair's output: the plan's, with the blend of a pair of several paintings
+    (as `tf_nst.runs.arbitrary_run.ArbitraryRun.settings_for` records it)."""
+    if len(pair.styles) == 1:
+        return plan.settings
+    return {**plan.settings, "style_blend": StyleBlend(pair.blend)}
+
+
+def style_weights(pair):
+    """The weights a pair of several paintings sends (its blend, in the paintings' order), or None."""
+    if len(pair.styles) == 1:
+        return None
+    blend = dict(pair.blend)
+    return [blend.get(stem(path), 0.0) for path in pair.styles]
 
 
 def provenance_chunks(pair, hashes):
-    """The provenance text of a pair's output beside its settings: hashes, input order, mask path.
+    """The provenance text of a pair's output beside its settings: hashes, input order, mask path(s).
 
     The same chunks `tf_nst.io.images.save_png(inputs=[content, style], masks=...)` writes in
     the local batch, from the `hashes` (`{path: sha256}`) of the bytes read (remote files too).
     """
     text = {provenance.INPUTS_KEY: json.dumps(hashes, sort_keys=True),
-            provenance.INPUT_ORDER_KEY: json.dumps([pair.content, pair.style])}  # lets `--from` replay the pair
-    if pair.mask is not None:
-        text[provenance.MASKS_KEY] = json.dumps({"region_masks": [pair.mask]}, sort_keys=True)
+            provenance.INPUT_ORDER_KEY: json.dumps([pair.content, *pair.styles])}  # lets `--from` replay the pair
+    if pair.masks:
+        text[provenance.MASKS_KEY] = json.dumps({"region_masks": list(pair.masks)}, sort_keys=True)
     return text
 
 
@@ -209,17 +234,17 @@ def decode(path, data, max_input_pixels):
     return loaded
 
 
-def stylize(export, content, style, controls, mask=None):
+def stylize(export, content, style, controls, mask=None, weights=None):
     """The export's result, or an `NSTError` for a pair it rejects or that runs out of memory.
 
-    `export`: anything with the export's `stylize(content, style, mask=..., **controls)` (a loaded
-    export, `tf_nst.serving.client.ServedModel`); `mask`: None (the style everywhere) or the
-    pair's `prepare_mask`.
+    `export`: anything with the export's `stylize(content, style, mask=..., style_weights=..., **controls)`
+    (a loaded export, `tf_nst.serving.client.ServedModel`); `mask`: None (the style everywhere) or the
+    pair's `prepare_mask`; `style` a list of paintings for a pair of several, `weights` their `style_weights`.
     """
     import tensorflow as tf
 
     try:
-        return export.stylize(content, style, mask=mask, **controls)
+        return export.stylize(content, style, mask=mask, style_weights=weights, **controls)
     except NSTError as error:
         return error
     except (MemoryError, tf.errors.ResourceExhaustedError) as error:
@@ -232,12 +257,12 @@ class PreparedPair:
 
     Args:
         pair, output: the `Pair` and its output path.
-        content, style: `uint8 (H, W, 3)` arrays as the export takes them.
+        content, style: `uint8 (H, W, 3)` arrays as the export takes them (`style` a list for several paintings).
         alpha: the content's alpha channel or None.
         input_hashes: `{path: sha256}` of the bytes read.
         notes: the decoder's notes for the user.
         started: `time.time()` when the pair was picked up.
-        mask: None or grey `uint8 (H, W)` at the content's size (`prepare_mask`).
+        mask: None or grey `uint8 (H, W)` at the content's size (`prepare_mask`; a list for several paintings).
     """
 
     pair: batch.Pair
@@ -264,21 +289,26 @@ def prepare(plan, pair, output, data, hashes, started, style_cache=None):
     """
     from tf_nst.serving.client import prepare_image
 
-    def prepared_style():
-        style = decode(pair.style, data[pair.style], plan.max_input_pixels)
+    def prepared_style(path):
+        style = decode(path, data[path], plan.max_input_pixels)
         return prepare_image(style.rgb, plan.style_size, plan.min_side), style.notes
 
     cache = {} if style_cache is None else style_cache
-    if hashes[pair.style] not in cache:
-        cache[hashes[pair.style]] = prepared_style()
-    style, style_notes = cache[hashes[pair.style]]
+    styles, style_notes = [], []
+    for path in pair.styles:
+        if hashes[path] not in cache:
+            cache[hashes[path]] = prepared_style(path)
+        styles.append(cache[hashes[path]][0])
+        style_notes += cache[hashes[path]][1]
     content = decode(pair.content, data[pair.content], plan.max_input_pixels)
     prepared = prepare_image(content.rgb, plan.size, plan.min_side)
-    mask, mask_notes = (None, []) if pair.mask is None else prepare_mask(
-        decode(pair.mask, data[pair.mask], plan.max_input_pixels), content.rgb.shape, prepared.shape)
-    return PreparedPair(pair=pair, output=output, content=prepared, style=style, alpha=content.alpha,
-                        input_hashes=hashes, notes=content.notes + style_notes + mask_notes, started=started,
-                        mask=mask)
+    several = len(pair.styles) > 1
+    masks = [decode(path, data[path], plan.max_input_pixels) for path in pair.masks]
+    mask, mask_notes = prepare_mask(masks if several else masks[0], content.rgb.shape, prepared.shape) if masks \
+        else (None, [])
+    return PreparedPair(pair=pair, output=output, content=prepared, style=styles if several else styles[0],
+                        alpha=content.alpha, input_hashes=hashes, notes=content.notes + style_notes + mask_notes,
+                        started=started, mask=mask)
 
 
 def prepare_pair(plan, pair, output, files=LOCAL_FILES, style_cache=None):
@@ -288,7 +318,7 @@ def prepare_pair(plan, pair, output, files=LOCAL_FILES, style_cache=None):
         data, hashes = read_inputs(pair, files)
     except OSError as error:
         return record(pair, output, "error", started, error=f"cannot read input ({error})")
-    if already_made(files, output, plan.settings, hashes):
+    if already_made(files, output, pair_settings(plan, pair), hashes):
         return record(pair, output, "skipped", started)
     try:
         return prepare(plan, pair, output, data, hashes, started, style_cache)
@@ -298,7 +328,7 @@ def prepare_pair(plan, pair, output, files=LOCAL_FILES, style_cache=None):
 
 def save(plan, prepared, served, files=LOCAL_FILES):
     """Write the served image with the pair's provenance (raises `NSTError` / `OSError`)."""
-    files.save_png(prepared.output, served.image, prepared.alpha, plan.settings,
+    files.save_png(prepared.output, served.image, prepared.alpha, pair_settings(plan, prepared.pair),
                    provenance_chunks(prepared.pair, prepared.input_hashes))
 
 
@@ -332,7 +362,7 @@ def run_pair(plan, pair, output, get_export, files=LOCAL_FILES):
         export = get_export()
     except NSTError as error:  # the export does not load on this worker
         return record(pair, output, "error", prepared.started, error=str(error))
-    served = stylize(export, prepared.content, prepared.style, plan.controls, prepared.mask)
+    served = stylize(export, prepared.content, prepared.style, plan.controls, prepared.mask, style_weights(pair))
     return write_pair(plan, prepared, served, files)
 
 
@@ -351,6 +381,7 @@ def run_request(plan, pair, output, export, files=LOCAL_FILES):
     except OSError as error:
         raise ImageError(getattr(error, "filename", None) or pair.content, f"cannot read ({error})") from None
     prepared = prepare(plan, pair, output, data, hashes, started)
-    served = export.stylize(prepared.content, prepared.style, mask=prepared.mask, **plan.controls)
+    served = export.stylize(prepared.content, prepared.style, mask=prepared.mask, style_weights=style_weights(pair),
+                            **plan.controls)
     save(plan, prepared, served, files)
     return served, prepared.notes

@@ -24,16 +24,32 @@ class Pair:
         content, style: image paths.
         mask: `None` (the style everywhere) or a grey image path on the content: white is where
             the style applies, black keeps the content (`Stylizer.stylize(..., region_masks=[mask])`).
+        blend: `None`, or for a request with several paintings (an arbitrary-style network's export:
+            `style` a tuple of paths, `mask` `None` or a tuple of one path per painting) the items of
+            their resolved `tf_nst.settings.StyleBlend` (`((painting stem, weight), ...)`).
     """
 
     content: str
-    style: str
-    mask: str | None = None
+    style: str | tuple
+    mask: str | tuple | None = None
+    blend: tuple | None = None
+
+    @property
+    def styles(self):
+        """The style (or painting) paths, in order: one, or a request's several."""
+        return tuple(self.style) if isinstance(self.style, tuple) else (self.style,)
+
+    @property
+    def masks(self):
+        """The region mask paths, in the styles' order (empty: none)."""
+        if self.mask is None:
+            return ()
+        return tuple(self.mask) if isinstance(self.mask, tuple) else (self.mask,)
 
     @property
     def inputs(self):
-        """The files the pair's output is made from (hashed into its provenance): content, style[, mask]."""
-        return [self.content, self.style] + ([self.mask] if self.mask is not None else [])
+        """The files the pair's output is made from (hashed into its provenance): content, style(s)[, mask(s)]."""
+        return [self.content, *self.styles, *self.masks]
 
     @property
     def key(self):

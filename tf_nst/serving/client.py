@@ -32,6 +32,7 @@ from tf_nst.errors import InvalidArgumentError, ServingError
 from tf_nst.serving import contract as names
 from tf_nst.serving.contract import DEFAULT_TIMEOUT, control_values
 from tf_nst.serving.export_files import read_export_info, read_signature_defaults, resolve_version
+from tf_nst.serving.request_inputs import bytes_inputs, decode_png, image_inputs
 from tf_nst.settings import MIN_SIDE
 
 # gRPC's default receive limit (4 MiB) rejects a ~1200 px uint8 reply after the work is done.
@@ -64,18 +65,6 @@ def prepare_image(rgb, size=None, min_side=MIN_SIDE):
     """What the client sends: `rgb` resized as the library's `pyramid.fit` does (or as is, without `size`)."""
     rgb = np.asarray(rgb, np.uint8)
     return rgb if size is None else pyramid.fit(rgb, size, min_side)
-
-
-def encode_png(rgb):
-    import tensorflow as tf
-
-    return tf.io.encode_png(np.asarray(rgb, np.uint8)).numpy()
-
-
-def decode_png(data):
-    import tensorflow as tf
-
-    return tf.io.decode_png(data, channels=3).numpy()
 
 
 def server_message(text):
@@ -131,16 +120,25 @@ class LocalModel:
         except tf.errors.InvalidArgumentError as error:
             raise InvalidArgumentError(f"the model rejected the request: {server_message(error.message)}") from None
 
-    def stylize(self, content, style, mask=None, **controls):
+    def stylize(self, content, style, mask=None, style_weights=None, **controls):
         """Run `serving_default` on `uint8 (H, W, 3)` arrays, taken as they are (no resizing).
 
         `mask`: None (the style everywhere) or a grey `uint8 (h, w)` / `(h, w, 1)` array with the
         content's aspect ratio: where the style applies. Controls: steps, content_weight,
-        style_weight, tv_weight, seed, init ("content"/"random").
+        style_weight, tv_weight, seed, init ("content"/"random"), strength (an arbitrary-style network's).
+
+        Several paintings (an arbitrary-style network's export): `style` a list of arrays of any sizes,
+        `mask` None or a list of one mask per painting, `style_weights` None (equal) or one weight per
+        painting; they go through `stylize_bytes` as PNG strings (lossless: the same pixels as tensors).
         """
         started = time.perf_counter()
-        outputs = self._call(names.SERVING_DEFAULT, image_inputs(content, style, mask), controls)
-        return ServedResult(outputs[names.STYLIZED][0], outputs[names.LOSSES], time.perf_counter() - started)
+        if isinstance(style, (list, tuple)):
+            outputs = self._call(names.STYLIZE_BYTES, bytes_inputs(content, style, mask, style_weights), controls)
+            image = decode_png(outputs[names.STYLIZED_BYTES])
+        else:
+            outputs = self._call(names.SERVING_DEFAULT, image_inputs(content, style, mask, style_weights), controls)
+            image = outputs[names.STYLIZED][0]
+        return ServedResult(image, outputs[names.LOSSES], time.perf_counter() - started)
 
     def stylize_bytes(self, content_bytes, style_bytes, mask_bytes=None, **controls):
         """Run `stylize_bytes` on encoded PNG/JPEG bytes (a mask too, optional); the result is decoded."""
@@ -161,38 +159,10 @@ def load_saved_model(path):
 # --- TF Serving over gRPC -------------------------------------------------------------------
 
 
-def mask_array(mask):
-    """A grey mask array as the export takes it: `uint8 (h, w, 1)`."""
-    mask = np.asarray(mask)
-    if mask.dtype != np.uint8:
-        raise InvalidArgumentError(f"expected a uint8 mask (0-255). Received: dtype={mask.dtype}")
-    if mask.ndim == 3 and mask.shape[2] == 1:
-        mask = mask[..., 0]
-    if mask.ndim != 2:
-        raise InvalidArgumentError(f"expected a grey mask of shape (height, width). Received: shape={mask.shape}")
-    return mask[..., None]
-
-
-def image_inputs(content, style, mask=None):
-    """`serving_default`'s image inputs (the mask only when given: the export's default is everywhere)."""
-    inputs = {names.CONTENT: np.asarray(content, np.uint8)[None], names.STYLE: np.asarray(style, np.uint8)[None]}
-    if mask is not None:
-        inputs[names.MASK] = mask_array(mask)[None]
-    return inputs
-
-
-def bytes_inputs(content, style, mask=None):
-    """`stylize_bytes`' inputs: the arrays PNG-encoded."""
-    inputs = {names.CONTENT_BYTES: np.array(encode_png(content), object),
-              names.STYLE_BYTES: np.array(encode_png(style), object)}
-    if mask is not None:
-        inputs[names.MASK_BYTES] = np.array(encode_png(np.repeat(mask_array(mask), 3, axis=2)), object)
-    return inputs
-
-
 def predict_request(content, style, model_name=names.MODEL_NAME, version=None,
-                    signature=names.SERVING_DEFAULT, mask=None, **controls):
-    """A `PredictRequest` for `uint8 (H, W, 3)` arrays (PNG-encoded for `stylize_bytes`), mask optional."""
+                    signature=names.SERVING_DEFAULT, mask=None, style_weights=None, **controls):
+    """A `PredictRequest` for `uint8 (H, W, 3)` arrays (PNG-encoded for `stylize_bytes`), mask optional; several
+    paintings as `image_inputs` takes them."""
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
@@ -204,7 +174,7 @@ def predict_request(content, style, model_name=names.MODEL_NAME, version=None,
     request.model_spec.signature_name = signature
     if version is not None:
         request.model_spec.version.value = int(version)
-    inputs = (bytes_inputs if signature == names.STYLIZE_BYTES else image_inputs)(content, style, mask)
+    inputs = (bytes_inputs if signature == names.STYLIZE_BYTES else image_inputs)(content, style, mask, style_weights)
     inputs.update(control_values(controls))
     for name, value in inputs.items():
         request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
@@ -228,16 +198,18 @@ class ServedModel:
     signature: str = names.SERVING_DEFAULT
     timeout: float = DEFAULT_TIMEOUT
 
-    def stylize(self, content, style, mask=None, **controls):
+    def stylize(self, content, style, mask=None, style_weights=None, **controls):
         if self.rest:
             return request_rest(self.address, content, style, model_name=self.model_name, version=self.version,
-                                timeout=self.timeout, mask=mask, **controls)
+                                timeout=self.timeout, mask=mask, style_weights=style_weights, **controls)
         return request_grpc(self.address, content, style, model_name=self.model_name, version=self.version,
-                            signature=self.signature, timeout=self.timeout, mask=mask, **controls)
+                            signature=self.signature, timeout=self.timeout, mask=mask, style_weights=style_weights,
+                            **controls)
 
 
 def request_grpc(server, content, style, model_name=names.MODEL_NAME, version=None,
-                 signature=names.SERVING_DEFAULT, timeout=DEFAULT_TIMEOUT, channel=None, mask=None, **controls):
+                 signature=names.SERVING_DEFAULT, timeout=DEFAULT_TIMEOUT, channel=None, mask=None, style_weights=None,
+                 **controls):
     """Stylize on TF Serving through its gRPC PredictionService.
 
     Args:
@@ -248,6 +220,7 @@ def request_grpc(server, content, style, model_name=names.MODEL_NAME, version=No
         timeout: the request's deadline in seconds; the server cancels the run after it.
         channel: an existing `grpc.Channel` to reuse.
         mask: None (the style everywhere) or a grey `uint8 (h, w)` array: where the style applies.
+        style_weights: with several paintings (`style` a list, `mask` one per painting): their blend.
         **controls: steps, content_weight, style_weight, tv_weight, seed, init.
 
     Returns:
@@ -257,7 +230,8 @@ def request_grpc(server, content, style, model_name=names.MODEL_NAME, version=No
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-    request = predict_request(content, style, model_name, version, signature, mask=mask, **controls)
+    request = predict_request(content, style, model_name, version, signature, mask=mask, style_weights=style_weights,
+                              **controls)
     own_channel = channel is None
     channel = channel or grpc.insecure_channel(server, options=GRPC_OPTIONS)
     started = time.perf_counter()
@@ -312,24 +286,30 @@ def rest_url(server, model_name=names.MODEL_NAME, version=None):
     return f"{base.rstrip('/')}/v1/models/{model_name}{version_part}:predict"
 
 
-def rest_body(content, style, mask=None, **controls):
+def rest_body(content, style, mask=None, style_weights=None, **controls):
     """The JSON body of a REST predict call on `stylize_bytes` (binary inputs as `{"b64": ...}`)."""
-    inputs = {name: {"b64": base64.b64encode(value.item()).decode()}
-              for name, value in bytes_inputs(content, style, mask).items()}
+    def jsonable(name, value):
+        if name == names.STYLE_WEIGHTS:
+            return value.tolist()
+        if value.ndim:  # several paintings (or their masks): a list of strings
+            return [{"b64": base64.b64encode(item).decode()} for item in value]
+        return {"b64": base64.b64encode(value.item()).decode()}
+
+    inputs = {name: jsonable(name, value) for name, value in bytes_inputs(content, style, mask, style_weights).items()}
     for name, value in control_values(controls).items():
         inputs[name] = value.item().decode() if name == names.INIT else value.item()
     return {"signature_name": names.STYLIZE_BYTES, "inputs": inputs}
 
 
 def request_rest(server, content, style, model_name=names.MODEL_NAME, version=None,
-                 timeout=DEFAULT_TIMEOUT, mask=None, **controls):
+                 timeout=DEFAULT_TIMEOUT, mask=None, style_weights=None, **controls):
     """Stylize on TF Serving's REST API (`stylize_bytes`, PNG in base64). Arguments as `request_grpc`.
 
     TF Serving's own REST timeout (`--rest_api_timeout_in_ms`, 30 s by default) must also
     be long enough; serving/docker-compose.yml raises it.
     """
     url = rest_url(server, model_name, version)
-    data = json.dumps(rest_body(content, style, mask=mask, **controls)).encode()
+    data = json.dumps(rest_body(content, style, mask=mask, style_weights=style_weights, **controls)).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     try:
