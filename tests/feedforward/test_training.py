@@ -60,6 +60,24 @@ def test_interrupted_fit_resumes_where_it_stopped(photos, tmp_path):
     assert any(changed)
 
 
+def test_flat_crops_are_drawn_again_and_a_flat_only_photo_set_still_trains(tmp_path):
+    """A photo of one colour beside a textured one: no crop of a batch is flat (a flat crop gave bf16 training a
+    NaN gradient); a set of flat photos
+    only still yields crops (every attempt flat: kept)."""
+    from tf_nst.runs.photos import FLAT_CROP_STD, is_flat, photo_dataset
+
+    Image.fromarray(np.full((64, 80, 3), (2, 115, 60), np.uint8)).save(tmp_path / "a_flat.png")
+    Image.fromarray(gradient_image(64, 80, seed=3)).save(tmp_path / "b_textured.png")
+    paths = [str(tmp_path / "a_flat.png"), str(tmp_path / "b_textured.png")]
+    crops = np.concatenate([batch.numpy() for batch in photo_dataset(paths, 32, 4, seed=5).take(10)])
+    deviations = crops.std(axis=(1, 2)).max(axis=-1)
+    assert deviations.min() >= FLAT_CROP_STD
+    plain = np.concatenate([batch.numpy() for batch in photo_dataset(paths[1:], 32, 4, seed=5).take(10)])
+    assert plain.std(axis=(1, 2)).max(axis=-1).min() >= FLAT_CROP_STD  # a textured photo's crops are never flat
+    flat_only = next(iter(photo_dataset(paths[:1], 32, 4, seed=5))).numpy()
+    assert flat_only.shape == (4, 32, 32, 3) and all(bool(is_flat(tf.constant(image))) for image in flat_only)
+
+
 def test_steps_per_execution_divides_every_period_and_the_start():
     settings = TrainSettings(num_steps=8000, checkpoint_every=50, preview_every=200)
     assert steps_per_execution(settings, 0) == 2

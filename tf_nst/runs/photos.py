@@ -3,6 +3,9 @@
 Every file is opened once here (Pillow, with the pixel cap): unreadable ones are skipped and
 counted, readable ones hashed (the model's provenance). The pipeline decodes, scales at random
 (the crop covers 1/2 to all of the shorter side), crops `size`×`size`, flips, batches and prefetches.
+A crop of one flat colour is drawn again (`FLAT_CROP_STD`): with bfloat16 convolutions such a crop
+gave the network's first layer a non-finite gradient (a training of the bundled model went NaN at
+the step that drew one from a wallpaper's plain background), and it teaches nothing.
 """
 
 import dataclasses
@@ -15,6 +18,12 @@ from tf_nst.errors import ImageError, InvalidArgumentError
 from tf_nst.io.images import load_image
 from tf_nst.io.inputs import expand_inputs
 from tf_nst.io.provenance import file_sha256
+
+# A crop whose every channel's standard deviation is under this (0-255) is one flat colour: bfloat16
+# (2-3 significant digits) rounds it to a constant. It is drawn again, up to FLAT_CROP_ATTEMPTS times
+# (other photos, other places), and kept only if every attempt is flat (photos of one colour only).
+FLAT_CROP_STD = 1.0
+FLAT_CROP_ATTEMPTS = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,12 +112,21 @@ def photo_dataset(paths, size, batch_size, seed=0, decoded_side=None, rows=None)
     count = len(images)
     photos_per_batch = tf.constant(batch_size, tf.int64)
 
-    def crop(index):
-        seed_pair = tf.stack([tf.cast(seed, tf.int64), index])
+    def attempt(index, number):
+        seed_pair = tf.stack([tf.cast(seed, tf.int64) + number * 104_729, index])  # attempt 0: the plain stream
         photo = tf.random.stateless_uniform([], seed_pair, 0, count, dtype=tf.int64)
         image = tf.reshape(pixels[offsets[photo]:offsets[photo] + sizes[photo]],
                            tf.concat([shapes[photo], [3]], 0))
         return random_crop(image, size, tf.cast(seed_pair, tf.int32) * 3)
+
+    def crop(index):
+        def redraw(number, _):
+            return number + 1, attempt(index, number + 1)
+
+        _, image = tf.while_loop(
+            lambda number, image: (number < FLAT_CROP_ATTEMPTS - 1) & is_flat(image), redraw,
+            (tf.constant(0, tf.int64), attempt(index, tf.constant(0, tf.int64))))
+        return tf.ensure_shape(image, [size, size, 3])
 
     dataset = tf.data.Dataset.counter()
     if rows is not None:
@@ -117,6 +135,11 @@ def photo_dataset(paths, size, batch_size, seed=0, decoded_side=None, rows=None)
                                  & (index % photos_per_batch < first + batch_size))
     dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def is_flat(image):
+    """True for an `(H, W, 3)` 0-255 image of one colour: every channel's deviation under `FLAT_CROP_STD`."""
+    return tf.reduce_max(tf.math.reduce_std(image, axis=[0, 1])) < FLAT_CROP_STD
 
 
 def _shrink(image, side):
