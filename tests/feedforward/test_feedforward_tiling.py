@@ -139,7 +139,9 @@ def test_feedforward_tiles_above_its_budget_only():
     blend = {"b": 1.0}
     runner = FeedForward(network, max_tile_pixels=88 * 88)
     tiled = runner.stylize(rgb, blend)
-    assert runner.tiling == (2, 2)  # padded 120 x 92, cores of 88 - 2 * 12 = 64 px (back halo 12)
+    # With its 16 px reflect margin (rendering.with_margin) the photo is 152 x 122, padded 152 x 124: cores of
+    # 88 - 2 * 12 = 64 px (back halo 12).
+    assert runner.tiling == (3, 2)
     whole = FeedForward(network)
     reference = whole.stylize(rgb, blend)
     assert whole.tiling is None

@@ -137,3 +137,24 @@ def test_colours_are_kept():
     kept = apply_colors(grey, photo, "luminance")
     assert np.abs(kept.astype(int) - photo.astype(int)).mean() > 5  # the photo's chroma on a grey luminance
     assert apply_colors(grey, photo, "none") is grey
+
+
+def test_renders_run_with_a_reflect_margin_cropped_off():
+    """`FeedForward` renders the photo with its `FEEDFORWARD_BORDER_MARGIN` reflect margin and crops it off: the
+    pixels of the network on the padded photo, cropped; not those of the bare photo (whose borders the network
+    sees); an image smaller than the margin takes a smaller one."""
+    from tf_nst.engine.feedforward.rendering import to_uint8, with_margin
+    from tf_nst.settings.choices import FEEDFORWARD_BORDER_MARGIN
+
+    network = TransformerNet(["a"], width=4, num_residual_blocks=1)
+    photo = gradient_image(40, 52, seed=7)
+    weights = tf.constant([[1.0]])
+    margin = FEEDFORWARD_BORDER_MARGIN
+    padded = np.pad(photo.astype(np.float32), [[margin, margin], [margin, margin], [0, 0]], mode="reflect")
+    expected = to_uint8(network({"image": padded[None], "style_weights": weights})[0, margin:-margin, margin:-margin])
+    rendered = FeedForward(network).stylize(photo, {"a": 1.0})
+    np.testing.assert_array_equal(rendered, expected.numpy())
+    bare = to_uint8(network({"image": photo[None].astype(np.float32), "style_weights": weights})[0]).numpy()
+    assert np.abs(rendered.astype(int) - bare.astype(int)).max() > 0
+    small, small_margin = with_margin(tf.zeros([1, 9, 30, 3]))
+    assert int(small_margin) == 8 and small.shape == (1, 25, 46, 3)

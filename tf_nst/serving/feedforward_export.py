@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_nst.engine.feedforward.rendering import composite, soft_alpha, to_uint8
+from tf_nst.engine.feedforward.rendering import composite, soft_alpha, to_uint8, with_margin, without_margin
 from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS, EXPORT_INFO_FILE, FEEDFORWARD_KIND,
                                      LOSSES, MASK,
@@ -46,15 +46,17 @@ class FeedForwardSignatures:
     def stylize(self, content, mask, style_weights):
         """uint8 stylized content, the style blended with the photo by the mask.
 
-        The library's steps (`tf_nst.engine.feedforward.rendering`): a mask white everywhere is no
+        The library's steps (`tf_nst.engine.feedforward.rendering`): the photo with its reflect margin through
+        the network, the margin cropped off (`with_margin`, `without_margin`); a mask white everywhere is no
         mask (the network's output rounded, as `FeedForward.stylize` without regions); any other is
         feathered by `soft_alpha` and mixed by `composite`."""
         mask = self.checks.check_mask(mask, content)
         weights = tf.cast(style_weights, tf.float32)
         weights = weights / tf.maximum(tf.reduce_sum(weights, -1, keepdims=True), 1e-6)
         photo = tf.cast(content, tf.float32)
-        stylized = self.network({"image": photo, "style_weights": weights})
         shape = tf.shape(content)
+        padded, margin = with_margin(photo)
+        stylized = without_margin(self.network({"image": padded, "style_weights": weights}), margin, shape[1], shape[2])
 
         def masked():
             return composite(photo, [stylized], [soft_alpha(mask, shape[1], shape[2])])

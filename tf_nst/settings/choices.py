@@ -71,6 +71,9 @@ MODEL_FORMAT = "tf-nst-feedforward"  # the "format" of a trained model folder's 
 # one untiled pass of the bundled network takes about 330 bytes per pixel (docs/realtime.md), so
 # 4096 x 4096 stays under 6 GB; tiled, each window (core and halo) holds at most this many pixels.
 FEEDFORWARD_MAX_TILE_PIXELS = 4096 * 4096
+# Reflect margin (px) around a photo before a trained style network, cropped off after: with a heavy style
+# weight the network paints a column of light and dark dashes a few px inside the right border (docs/realtime.md).
+FEEDFORWARD_BORDER_MARGIN = 16
 MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this: below it the halos cost more than the cores
 # An arbitrary-style network's photo or painting over this many pixels is processed in tiles of at most this
 # many (halos included; tf_nst/engine/feedforward/arbitrary_tiling.py), so its memory stays bounded whatever

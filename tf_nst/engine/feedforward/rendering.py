@@ -6,7 +6,9 @@ and adds what the optimization offers around it: a blend of the model's styles, 
 edges in between; one mask per style of a blend), and `preserve_colors` (`luminance`: the photo's colours with the
 stylized luminance; `histogram`: the stylized colours matched to the photo's). A photo of more
 than `max_tile_pixels` pixels is rendered in tiles with the whole image's statistics
-(`tf_nst.engine.feedforward.tiling`).
+(`tf_nst.engine.feedforward.tiling`). Every render runs on the photo with a reflect margin
+(`with_margin`, `FEEDFORWARD_BORDER_MARGIN`) cropped off after (`without_margin`): the network's border
+effects fall in the margin.
 
 The steps after the network are functions shared with the SavedModel of
 `tf_nst.serving.feedforward_export`, so a photo gives the same pixels through either: `soft_alpha`
@@ -25,7 +27,7 @@ from tf_nst.engine.masks import FEATHER, Regions, as_uint8, feather_masks, fit_m
 from tf_nst.engine.feedforward.transformer import style_weights_for
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings import resolve_blend
-from tf_nst.settings.choices import FEEDFORWARD_MAX_TILE_PIXELS
+from tf_nst.settings.choices import FEEDFORWARD_BORDER_MARGIN, FEEDFORWARD_MAX_TILE_PIXELS
 
 
 class FeedForward:
@@ -60,15 +62,16 @@ class FeedForward:
         return list(self.network.style_names)
 
     def render(self, rgb, weights):
-        """The network's float output `(H, W, 3)` in [0, 255] for a uint8 `(H, W, 3)` photo: one pass,
-        or tiles when the photo has more than `max_tile_pixels` pixels (`tiling` says which)."""
-        image = tf.constant(np.asarray(rgb, np.float32)[None])
+        """The network's float output `(H, W, 3)` in [0, 255] for a uint8 `(H, W, 3)` photo (`with_margin`): one
+        pass, or tiles when the photo and its margin have more than `max_tile_pixels` pixels (`tiling` says which)."""
+        height, width = np.shape(rgb)[:2]
+        image, margin = with_margin(tf.constant(np.asarray(rgb, np.float32)[None]))
         self.tiling = None
         if image.shape[1] * image.shape[2] <= self.max_tile_pixels:
-            return self.forward(image, weights)[0].numpy()
+            return without_margin(self.forward(image, weights), margin, height, width)[0].numpy()
         out, self.tiling = render_tiled(self.network, image, weights, self.max_tile_pixels)
         logging.getLogger(__name__).info("tiled %d×%d (more than %d pixels)", *self.tiling, self.max_tile_pixels)
-        return out
+        return without_margin(out[None], int(margin), height, width)[0]
 
     def stylize(self, rgb, blend=None, regions=None, preserve_colors="none"):
         """A uint8 `(H, W, 3)` stylization of the uint8 photo `rgb`.
@@ -107,6 +110,19 @@ class FeedForward:
         renderings = [self.render(rgb, style_weights_for(self.style_names, {name: 1.0})) for name in blend]
         alphas = [np.clip(np.asarray(mask, np.float32), 0.0, 1.0)[..., None] for mask in masks]
         return composite(np.asarray(rgb, np.float32), renderings, alphas).numpy()
+
+
+def with_margin(image):
+    """`(image, margin)`: a `(1, H, W, 3)` image reflect-padded by `margin` px on every side
+    (`FEEDFORWARD_BORDER_MARGIN`, less for an image smaller than it). In-graph: the export pads alike."""
+    shape = tf.shape(image)
+    margin = tf.minimum(FEEDFORWARD_BORDER_MARGIN, tf.minimum(shape[1], shape[2]) - 1)
+    return tf.pad(image, [[0, 0], [margin, margin], [margin, margin], [0, 0]], mode="REFLECT"), margin
+
+
+def without_margin(image, margin, height, width):
+    """The `(n, height, width, 3)` picture inside `with_margin`'s margin of a rendered `(n, H', W', 3)` image."""
+    return image[:, margin:margin + height, margin:margin + width, :]
 
 
 def composite(photo, renderings, alphas):
