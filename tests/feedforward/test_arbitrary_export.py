@@ -232,6 +232,28 @@ def test_cli_several_paintings_on_the_export_give_the_librarys_pixels(served, tm
     assert np.abs(library.astype(int) - equal.astype(int)).max() > 10
 
 
+def test_cli_request_sends_several_paintings_to_tf_serving(served, tmp_path):
+    """`request --server ADDRESS PHOTO A B --style-blend ... --strength ...` (TF Serving's Session loader behind
+    gRPC): the library's blend bit for bit, as PNG strings (paintings of two sizes); forcing the tensor signature
+    with paintings of two sizes is one `Error:` line."""
+    run, _, _, _, address = served
+    Image.fromarray(gradient_image(60, 84, seed=5)).save(tmp_path / "photo.png")
+    Image.fromarray(gradient_image(50, 30, seed=9)).save(tmp_path / "other.png")
+    photo, other = str(tmp_path / "photo.png"), str(tmp_path / "other.png")
+    arguments = ["request", "--server", address, photo, PAINTING, other, "--style-blend", "1,3", "--strength", "0.7",
+                 "--size", str(SIZE), "--timeout", "120", "--quiet"]
+    run_cli(arguments + ["-o", str(tmp_path / "served.png")])
+    expected = run.stylize(load_image(photo).rgb, [load_image(PAINTING).rgb, load_image(other).rgb], SIZE,
+                           strength=0.7, blend=[1.0, 3.0])
+    np.testing.assert_array_equal(load_image(tmp_path / "served.png").rgb, expected)
+    assert read_provenance(tmp_path / "served.png")["settings"]["style_blend"] == {"starry_night": 0.25,
+                                                                                   "other": 0.75}
+    result = CliRunner().invoke(cli.cli, arguments + ["--signature", "serving_default", "-o", str(tmp_path / "x.png")])
+    assert result.exit_code != 0 and result.output.strip().splitlines()[-1].startswith(
+        "Error: expected paintings of one size as tensors")
+    assert not os.path.exists(tmp_path / "x.png")
+
+
 def test_cli_several_paintings_wrong_requests_answer_before_tensorflow(served, tmp_path):
     """Several STYLEs on an export that is not an arbitrary-style network's, a blend with one STYLE, a mask count
     that is not the paintings': one `Error:` line each, exit 2."""
@@ -247,7 +269,7 @@ def test_cli_several_paintings_wrong_requests_answer_before_tensorflow(served, t
                                 "expected one STYLE with --saved-model (several paintings need an arbitrary-style "
                                 "network's export: export --model arbitrary). Received: 2"),
         "blend, one STYLE": (["stylize", photo, PAINTING, "--saved-model", base, "--style-blend", "1"],
-                             "expected --style-blend with --saved-model only for several paintings"),
+                             "expected --style-blend on an export only for several paintings"),
         "one mask, two paintings": (["stylize", photo, PAINTING, photo, "--saved-model", base, "--region-mask", photo],
                                     "expected one --region-mask per STYLE (2), received 1"),
     }

@@ -6,7 +6,7 @@ import os
 import click
 from tf_nst import settings as settings_module
 from tf_nst.cli.feedback import announce_download, import_tensorflow_quietly, library_errors
-from tf_nst.cli.options import (CLI_FIELDS, build_settings, given, input_options, output_options,
+from tf_nst.cli.options import (ARBITRARY_FIELDS, CLI_FIELDS, build_settings, given, input_options, output_options,
                                 quiet_option, settings_options, style_mask_option)
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.serving import contract
@@ -70,7 +70,7 @@ def check_request_files(output, overwrite, content, styles, style_masks):
 
 def request_pair(export, content, styles, region_masks, blend=None):
     """The `Pair` of a request: one STYLE (`region_masks`: none or one `--region-mask` path), or several
-    paintings for an arbitrary-style network's `export` (its folder; a mask per painting or none; `blend`: `--style-blend`,
+    paintings for an arbitrary-style network's `export` (its folder, or None for a server; a mask per painting or none; `blend`: `--style-blend`,
     weights in order or `name:weight` by the paintings' stems, resolved as `stylize --model arbitrary` does)."""
     from tf_nst.io.inputs import stem
     from tf_nst.runs.arbitrary_run import painting_blend
@@ -81,13 +81,14 @@ def request_pair(export, content, styles, region_masks, blend=None):
     region_masks = list(region_masks or [])
     if len(styles) == 1:
         if blend is not None:
-            raise click.UsageError("expected --style-blend with --saved-model only for several paintings (an "
-                                   "arbitrary-style network's export). Received: one STYLE")
+            raise click.UsageError("expected --style-blend on an export only for several paintings (an "
+                                   "arbitrary-style network's). Received: one STYLE")
         if len(region_masks) > 1:
             raise InvalidArgumentError(f"expected one --region-mask for the one STYLE. Received: {len(region_masks)}")
         return Pair(content, styles[0], region_masks[0] if region_masks else None)
-    kind = read_export_info(resolve_version(os.fspath(export)), required=False).get("kind")
-    if kind != ARBITRARY_KIND:
+    kind = ARBITRARY_KIND if export is None else read_export_info(resolve_version(os.fspath(export)),
+                                                                   required=False).get("kind")
+    if kind != ARBITRARY_KIND:  # (a server's model is not known here: it answers for itself)
         raise click.UsageError(f"expected one STYLE with --saved-model (several paintings need an arbitrary-style "
                                f"network's export: export --model arbitrary). Received: {len(styles)}")
     if region_masks and len(region_masks) != len(styles):
@@ -157,38 +158,48 @@ def export(output, version, max_steps, max_pixels, model_name, trained_model, mo
 
 @click.command()
 @click.argument("content", type=click.Path(dir_okay=False))
-@click.argument("style", type=click.Path(dir_okay=False))
+@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="STYLE...")
 @output_options()
 @click.option("--server", default=None, help="TF Serving gRPC address HOST:PORT (port 8500).")
 @click.option("--rest", default=None, help="TF Serving REST address HOST:PORT (port 8501) instead of gRPC.")
 @click.option("--model", "model_name", default=contract.MODEL_NAME, show_default=True, help="Served model name.")
 @click.option("--model-version", type=click.IntRange(min=1), default=None, help="Default: the latest.")
 @click.option("--signature", type=click.Choice(contract.SIGNATURE_NAMES), default=contract.SERVING_DEFAULT,
-              show_default=True, help="gRPC: raw uint8 tensors or PNG bytes. REST always uses stylize_bytes.")
+              show_default=True, help="gRPC: raw uint8 tensors or PNG bytes. REST always uses stylize_bytes, and so "
+                                      "does gRPC for several paintings unless --signature is given.")
 @settings_options(("size",), help_suffix="Images are resized to it before sending.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=contract.DEFAULT_TIMEOUT,
               show_default=True,
               help="Deadline in seconds (the server cancels the run after it).")
 @settings_options(CONTROL_SETTINGS, defaults=False, help_suffix="Default: the export's.",
                   choices={"init": EXPORT_INIT_MODES})
+@settings_options(("strength",), defaults=False, fields=ARBITRARY_FIELDS,
+                  help_suffix="(An arbitrary-style network's server; default: the export's.)")
+@settings_options(("style_blend",), defaults=False,
+                  help_suffix="(Several paintings on an arbitrary-style network's server.)")
 @style_mask_option("Where STYLE applies on CONTENT: a grey image with CONTENT's aspect ratio (white: the "
-                   "style; black: the photo kept). Default: everywhere.")
+                   "style; black: the photo kept), one per painting with several. Default: everywhere.")
 @input_options
 @quiet_option
-def request(content, style, output, overwrite, server, rest, model_name, model_version, signature, timeout,
-            style_masks, max_input_pixels, quiet, size, **controls):
-    """Stylize CONTENT with STYLE on a TF Serving model server."""
+def request(content, styles, output, overwrite, server, rest, model_name, model_version, signature, timeout,
+            style_masks, max_input_pixels, quiet, size, strength, style_blend, **controls):
+    """Stylize CONTENT with STYLE on a TF Serving model server (an arbitrary-style network's: one or more
+    paintings)."""
     if bool(server) == bool(rest):
         raise click.UsageError("expected exactly one of --server HOST:8500 (gRPC) or --rest HOST:8501")
     with library_errors(tensorflow=False):
         from tf_nst.runs import pairs
 
         controls = contract.wire_controls(controls)
-        check_request_files(output, overwrite, content, [style], style_masks)
+        if strength is not None:
+            controls[contract.STRENGTH] = strength
+        check_request_files(output, overwrite, content, styles, style_masks)
+        pair = request_pair(None, content, list(styles), style_masks, style_blend)
+        if len(styles) > 1 and not given("signature"):
+            signature = contract.STYLIZE_BYTES  # paintings of any sizes
         import_tensorflow_quietly()
         from tf_nst.serving import client as serving
 
-        pair = request_pair(None, content, [style], style_masks)
         stored = {"server": server or rest, "model": model_name,
                   **{key: value for key, value in controls.items() if value is not None}}
         plan = pairs.PairPlan(saved_model=None, controls=controls, settings=stored, size=size, style_size=size,
