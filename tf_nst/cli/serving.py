@@ -70,8 +70,9 @@ def check_request_files(output, overwrite, content, styles, style_masks):
 
 def request_pair(export, content, styles, region_masks, blend=None):
     """The `Pair` of a request: one STYLE (`region_masks`: none or one `--region-mask` path), or several
-    paintings for an arbitrary-style network's `export` (its folder, or None for a server; a mask per painting or none; `blend`: `--style-blend`,
-    weights in order or `name:weight` by the paintings' stems, resolved as `stylize --model arbitrary` does)."""
+    paintings for an arbitrary-style network's `export` (its folder, or None for a server; a mask per painting
+    or none; `blend`: `--style-blend`, weights in order or `name:weight` by the paintings' stems, resolved as
+    `stylize --model arbitrary` does)."""
     from tf_nst.io.inputs import stem
     from tf_nst.runs.arbitrary_run import painting_blend
     from tf_nst.runs.records import Pair

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_nst.engine.feedforward.model_files import save_model
+from tf_nst.engine.feedforward.rendering import with_margin, without_margin
 from tf_nst.errors import TrainingDivergedError
 from tf_nst.io.images import save_png
 
@@ -19,7 +20,9 @@ def write_preview(network, previews, path):
         cells = [photo[0]]
         for index in range(network.num_styles):
             weights = tf.one_hot([index], network.num_styles)
-            cells.append(network({"image": photo, "style_weights": weights})[0])
+            padded, margin = with_margin(tf.cast(photo, tf.float32))  # rendered as every front end renders
+            rendered = network({"image": padded, "style_weights": weights})
+            cells.append(without_margin(rendered, margin, photo.shape[1], photo.shape[2])[0])
         rows.append(np.concatenate([np.asarray(cell) for cell in cells], 1))
     width = max(row.shape[1] for row in rows)
     rows = [np.pad(row, [[0, 0], [0, width - row.shape[1]], [0, 0]]) for row in rows]
