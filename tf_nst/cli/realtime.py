@@ -222,7 +222,7 @@ def export_trained_model(model, output, version, max_pixels, model_name, precisi
 
         run = ModelRun(model, precision=precision)
         path = export_network(run.runner.network, output, run.info, version=version, max_pixels=max_pixels,
-                              model_name=model_name)
+                              model_name=model_name, stroke_size=run.stroke_size)
     click.echo(f"Exported {path} (styles {', '.join(run.style_names)}; {run.precision}; signatures serving_default, "
                "stylize_bytes)")
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from tf_nst.engine.backbones import resolve_precision
 from tf_nst.engine.feedforward.model_files import WEIGHTS_FILE, load_model
+from tf_nst.engine.feedforward.model_files import stroke_size as model_stroke_size
 from tf_nst.engine.feedforward.rendering import FeedForward
 from tf_nst.engine.masks import Regions
 from tf_nst.engine.pyramid import fit
@@ -46,16 +47,20 @@ class ModelRun:
     Args:
         model: a model folder, a model's name (`bundled`) or a style of one (`starry_night`).
         precision: `auto`, `float32` or `bfloat16` (the network's dtype policy).
+        stroke_size: photos larger than this render at it and are scaled up, their detail added back
+            (`tf_nst.engine.feedforward.rendering`'s stroke scale); `None`: the model's own (the style size it
+            was trained at, `model_files.stroke_size`); 0: every photo at its own size.
 
     Raises:
         ModelError: no such model, or a folder that is not one.
     """
 
-    def __init__(self, model, precision="auto"):
+    def __init__(self, model, precision="auto", stroke_size=None):
         self.folder, self.chosen_style = resolve_model(model)
         self.precision = resolve_precision(precision)  # recorded with every output
         network, self.info = load_model(self.folder, dtype=network_policy(precision))
-        self.runner = FeedForward(network)
+        self.stroke_size = model_stroke_size(self.info) if stroke_size is None else int(stroke_size)
+        self.runner = FeedForward(network, stroke_size=self.stroke_size)
         self.weights_sha256 = provenance.file_sha256(os.path.join(self.folder, WEIGHTS_FILE))
 
     @property
@@ -77,7 +82,7 @@ class ModelRun:
         provenance_info = self.info.get("provenance", {})
         return {"model": os.path.basename(os.path.abspath(self.folder)), "model_sha256": self.weights_sha256,
                 "style_blend": self.blend_for(blend), "size": int(size), "preserve_colors": preserve_colors,
-                "precision": self.precision,
+                "precision": self.precision, "stroke_size": self.stroke_size,
                 "model_provenance": {key: provenance_info.get(key) for key in ("styles", "steps")}}
 
     def stylize(self, rgb, size, blend=None, region_masks=None, preserve_colors="none"):

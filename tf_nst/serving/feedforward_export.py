@@ -23,7 +23,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_nst.engine.feedforward.rendering import composite, soft_alpha, to_uint8, with_margin, without_margin
+from tf_nst.engine.feedforward.model_files import stroke_size as model_stroke_size
+from tf_nst.engine.feedforward.rendering import (composite, soft_alpha, stroke_scaled, to_uint8, with_margin,
+                                                 without_margin)
 from tf_nst.io.atomic import atomic_directory, atomic_output
 from tf_nst.serving.contract import (CONTENT, CONTENT_BYTES, DEFAULT_MAX_PIXELS, EXPORT_INFO_FILE, FEEDFORWARD_KIND,
                                      LOSSES, MASK,
@@ -36,18 +38,21 @@ from tf_nst.settings import MIN_SIDE
 
 
 class FeedForwardSignatures:
-    """The endpoint functions of one network, checked against `max_pixels`."""
+    """The endpoint functions of one network, checked against `max_pixels`; photos larger than `stroke_size`
+    render at the stroke scale (`stroke_scaled`, as `FeedForward(stroke_size=...)`)."""
 
-    def __init__(self, network, max_pixels, min_side=MIN_SIDE):
+    def __init__(self, network, max_pixels, min_side=MIN_SIDE, stroke_size=0):
         self.network = network
+        self.stroke_size = int(stroke_size or 0)
         self.checks = SignatureBuilder(types.SimpleNamespace(min_side=min_side), 1, max_pixels, {})
         self.default_weights = np.eye(network.num_styles, dtype=np.float32)[:1]
 
     def stylize(self, content, mask, style_weights):
         """uint8 stylized content, the style blended with the photo by the mask.
 
-        The library's steps (`tf_nst.engine.feedforward.rendering`): the photo with its reflect margin through
-        the network, the margin cropped off (`with_margin`, `without_margin`); a mask white everywhere is no
+        The library's steps (`tf_nst.engine.feedforward.rendering`): at the stroke scale (`stroke_scaled`), the
+        photo with its reflect margin through the network, the margin cropped off (`with_margin`,
+        `without_margin`); a mask white everywhere is no
         mask (the network's output rounded, as `FeedForward.stylize` without regions); any other is
         feathered by `soft_alpha` and mixed by `composite`."""
         mask = self.checks.check_mask(mask, content)
@@ -55,8 +60,13 @@ class FeedForwardSignatures:
         weights = weights / tf.maximum(tf.reduce_sum(weights, -1, keepdims=True), 1e-6)
         photo = tf.cast(content, tf.float32)
         shape = tf.shape(content)
-        padded, margin = with_margin(photo)
-        stylized = without_margin(self.network({"image": padded, "style_weights": weights}), margin, shape[1], shape[2])
+
+        def network_pass(image):
+            padded, margin = with_margin(image)
+            rendered = self.network({"image": padded, "style_weights": weights})
+            return without_margin(rendered, margin, tf.shape(image)[1], tf.shape(image)[2])
+
+        stylized = stroke_scaled(network_pass, photo, self.stroke_size)
 
         def masked():
             return composite(photo, [stylized], [soft_alpha(mask, shape[1], shape[2])])
@@ -91,7 +101,8 @@ class FeedForwardSignatures:
         }
 
 
-def export_network(network, output, info, version=None, max_pixels=DEFAULT_MAX_PIXELS, model_name=MODEL_NAME):
+def export_network(network, output, info, version=None, max_pixels=DEFAULT_MAX_PIXELS, model_name=MODEL_NAME,
+                   stroke_size=None):
     """Write a trained network as a servable SavedModel at `<output>/<version>/`; return that path.
 
     Args:
@@ -101,13 +112,16 @@ def export_network(network, output, info, version=None, max_pixels=DEFAULT_MAX_P
         version: integer version; default the next free one.
         max_pixels: the server-side cap on the content's `H*W`.
         model_name: the model name written into the warmup requests.
+        stroke_size: photos larger than this render at the stroke scale (`FeedForward`'s); `None`: the
+            model's own (`model_files.stroke_size(info)`); 0: every photo at its own size.
     """
     final_path = version_path(output, version)
+    stroke_size = model_stroke_size(info) if stroke_size is None else int(stroke_size)
     export_info = {"kind": FEEDFORWARD_KIND, "style_names": list(network.style_names), "min_side": MIN_SIDE,
-                   "max_pixels": max_pixels, "signatures": list(SIGNATURE_NAMES),
+                   "max_pixels": max_pixels, "signatures": list(SIGNATURE_NAMES), "stroke_size": stroke_size,
                    "model": {"config": info.get("config"), "provenance": info.get("provenance")}}
-    write_network_export(network, FeedForwardSignatures(network, max_pixels).endpoints(), final_path, model_name,
-                         export_info)
+    signatures = FeedForwardSignatures(network, max_pixels, stroke_size=stroke_size)
+    write_network_export(network, signatures.endpoints(), final_path, model_name, export_info)
     return final_path
 
 

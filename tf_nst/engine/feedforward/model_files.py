@@ -70,6 +70,14 @@ def load_model(folder, dtype=None):
     return network, info
 
 
+def stroke_size(info):
+    """The longest side (px) of the style images a model folder's network was trained on (`train --style-size`,
+    from its `model.json`): it paints their strokes at that size in pixels, so larger photos render at it
+    (`FeedForward(stroke_size=...)`). 0 when the folder does not record it (render at the photo's size)."""
+    settings = (info.get("provenance") or {}).get("settings") or {}
+    return int(settings.get("style_size") or 0) if isinstance(settings, dict) else 0
+
+
 def read_weights(path):
     """`{key: array}` of a model folder's weights file.
 

@@ -10,6 +10,14 @@ than `max_tile_pixels` pixels is rendered in tiles with the whole image's statis
 (`with_margin`, `FEEDFORWARD_BORDER_MARGIN`) cropped off after (`without_margin`): the network's border
 effects fall in the margin.
 
+**Stroke scale.** A network paints the painting's strokes at their size in the style image it was trained
+on (`train --style-size`, the model's `stroke_size`) and keeps that size in pixels, so a larger photo got
+strokes too small for the picture (docs/realtime.md). A photo whose longest side is over `stroke_size` is
+rendered at that size and the result scaled up, with the photo's own finer detail (what the scaling
+down removed) added back (`stroke_scaled`, shared with the export): the strokes keep their size relative to
+the picture at any output size, as the painting's, and edges stay sharp. `stroke_size=0` renders at the
+photo's own size.
+
 The steps after the network are functions shared with the SavedModel of
 `tf_nst.serving.feedforward_export`, so a photo gives the same pixels through either: `soft_alpha`
 (a grey uint8 mask to feathered weights), `composite` (renderings placed by their masks over the
@@ -27,7 +35,7 @@ from tf_nst.engine.masks import FEATHER, Regions, as_uint8, feather_masks, fit_m
 from tf_nst.engine.feedforward.transformer import style_weights_for
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings import resolve_blend
-from tf_nst.settings.choices import FEEDFORWARD_BORDER_MARGIN, FEEDFORWARD_MAX_TILE_PIXELS
+from tf_nst.settings.choices import FEEDFORWARD_BORDER_MARGIN, FEEDFORWARD_MAX_TILE_PIXELS, MIN_SIDE
 
 
 class FeedForward:
@@ -37,6 +45,9 @@ class FeedForward:
         network: a `TransformerNet` (e.g. from `tf_nst.engine.feedforward.model_files.load_model`).
         max_tile_pixels: a photo with more pixels is rendered in tiles (windows of at most this
             many pixels, halos included); `None` for `FEEDFORWARD_MAX_TILE_PIXELS`.
+        stroke_size: a photo whose longest side is over this is rendered at this size and scaled up,
+            its finer detail added back (the stroke scale above; `model_files.stroke_size(info)` gives a
+            model folder's); 0 renders every photo at its own size.
 
     Attributes:
         tiling: `(rows, columns)` of the last render's tiles, or `None` when it ran in one pass.
@@ -48,8 +59,9 @@ class FeedForward:
     ```
     """
 
-    def __init__(self, network, max_tile_pixels=None):
+    def __init__(self, network, max_tile_pixels=None, stroke_size=0):
         self.network = network
+        self.stroke_size = int(stroke_size or 0)
         self.max_tile_pixels = FEEDFORWARD_MAX_TILE_PIXELS if max_tile_pixels is None else int(max_tile_pixels)
         self.tiling = None
         self.forward = tf.function(
@@ -62,10 +74,18 @@ class FeedForward:
         return list(self.network.style_names)
 
     def render(self, rgb, weights):
-        """The network's float output `(H, W, 3)` in [0, 255] for a uint8 `(H, W, 3)` photo (`with_margin`): one
-        pass, or tiles when the photo and its margin have more than `max_tile_pixels` pixels (`tiling` says which)."""
-        height, width = np.shape(rgb)[:2]
-        image, margin = with_margin(tf.constant(np.asarray(rgb, np.float32)[None]))
+        """The network's float output `(H, W, 3)` in [0, 255] for a uint8 `(H, W, 3)` photo, at the stroke scale
+        (`stroke_scaled`: scaled down to `stroke_size`, rendered, scaled up, its detail added back) when the
+        photo is larger than `stroke_size`; `tiling` says whether the pass ran in tiles."""
+        photo = tf.constant(np.asarray(rgb, np.float32)[None])
+        return np.asarray(stroke_scaled(lambda image: self.render_pass(image, weights)[None], photo,
+                                        self.stroke_size)[0])
+
+    def render_pass(self, photo, weights):
+        """The network's float output `(H, W, 3)` for a float `(1, H, W, 3)` photo (`with_margin`): one pass, or
+        tiles when the photo and its margin have more than `max_tile_pixels` pixels (`tiling` says which)."""
+        height, width = photo.shape[1], photo.shape[2]
+        image, margin = with_margin(photo)
         self.tiling = None
         if image.shape[1] * image.shape[2] <= self.max_tile_pixels:
             return without_margin(self.forward(image, weights), margin, height, width)[0].numpy()
@@ -118,6 +138,36 @@ def with_margin(image):
     shape = tf.shape(image)
     margin = tf.minimum(FEEDFORWARD_BORDER_MARGIN, tf.minimum(shape[1], shape[2]) - 1)
     return tf.pad(image, [[0, 0], [margin, margin], [margin, margin], [0, 0]], mode="REFLECT"), margin
+
+
+def stroke_shape(height, width, stroke_size):
+    """`(h, w)` int32 tensors: `(height, width)` scaled so the longest side is `stroke_size` (each side at least
+    `MIN_SIDE` or its own, whichever is less). In-graph: the export sizes alike."""
+    height, width = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    scale = tf.cast(stroke_size, tf.float32) / tf.maximum(height, width)
+
+    def side(length):
+        return tf.cast(tf.maximum(tf.round(length * scale), tf.minimum(length, float(MIN_SIDE))), tf.int32)
+
+    return side(height), side(width)
+
+
+def stroke_scaled(render, photo, stroke_size):
+    """`render` (float `(1, h, w, 3)` → float `(1, h, w, 3)`) of a float `(1, H, W, 3)` photo at the stroke
+    scale: a photo whose longest side is over `stroke_size` is scaled down to it (antialiased), rendered,
+    scaled up again (bicubic) and given back its finer detail (the photo less its scaled-down copy scaled up
+    alike); any other photo, or `stroke_size` 0, is rendered as it is. Eager (the library) or in-graph (the
+    export), the same ops."""
+    if not stroke_size:
+        return render(photo)
+    shape = tf.shape(photo)
+
+    def scaled():
+        small = tf.image.resize(photo, stroke_shape(shape[1], shape[2], stroke_size), "area")
+        detail = photo - tf.image.resize(small, shape[1:3], "bicubic")
+        return tf.image.resize(render(small), shape[1:3], "bicubic") + detail
+
+    return tf.cond(tf.maximum(shape[1], shape[2]) > stroke_size, scaled, lambda: render(photo))
 
 
 def without_margin(image, margin, height, width):
