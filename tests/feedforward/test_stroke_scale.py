@@ -111,3 +111,38 @@ def test_stroke_scale_is_recorded_in_the_png(tmp_path):
     Image.fromarray(gradient_image(48, 64, seed=3)).save(tmp_path / "photo.png")
     ModelRun(folder, precision="float32").stylize_file(str(tmp_path / "photo.png"), output, 40)
     assert read_provenance(output)["settings"]["stroke_size"] == 32
+
+
+def test_cli_stroke_size_option(tmp_path):
+    """`--stroke-size` with a style network (stylize, batch, export), recorded; refused elsewhere, before TensorFlow's
+    work: one usage error."""
+    from click.testing import CliRunner
+
+    from tf_nst.cli import app as cli
+    from tf_nst.io.provenance import read_provenance
+
+    folder = str(tmp_path / "tiny")
+    save_model(tiny_styled_network(5), folder, {"steps": 0, "settings": {"style_size": 40}})
+    photo = str(tmp_path / "photo.png")
+    Image.fromarray(gradient_image(48, 64, seed=3)).save(photo)
+    runner = CliRunner()
+    for stroke, expected in ((None, 40), ("0", 0), ("32", 32)):
+        output = str(tmp_path / f"out-{stroke}.png")
+        args = ["stylize", photo, "--model", folder, "--size", "64", "-o", output]
+        result = runner.invoke(cli.cli, args + (["--stroke-size", stroke] if stroke else []))
+        assert result.exit_code == 0, result.output
+        assert read_provenance(output)["settings"]["stroke_size"] == expected
+    result = runner.invoke(cli.cli, ["batch", photo, "--model", folder, "--size", "64", "--stroke-size", "0",
+                                     "-o", str(tmp_path / "batch")])
+    assert result.exit_code == 0, result.output
+    made = [name for name in os.listdir(tmp_path / "batch") if name.endswith(".png")]
+    assert made and all(read_provenance(str(tmp_path / "batch" / name))["settings"]["stroke_size"] == 0
+                        for name in made)
+    result = runner.invoke(cli.cli, ["export", "--model", folder, "--stroke-size", "0", "-o", str(tmp_path / "exp")])
+    assert result.exit_code == 0, result.output
+    assert read_export_info(str(tmp_path / "exp" / "1"))["stroke_size"] == 0
+    for args in (["stylize", photo, "--stroke-size", "0"], ["export", "-o", str(tmp_path / "x"), "--stroke-size", "0"],
+                 ["stylize", photo, photo, "--model", "arbitrary", "--stroke-size", "0"],
+                 ["stylize", photo, "--model", folder, "--stroke-size", "-1"]):
+        result = runner.invoke(cli.cli, args)
+        assert result.exit_code == 2 and "stroke-size" in result.output, (args, result.output)

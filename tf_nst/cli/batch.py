@@ -6,8 +6,9 @@ import click
 
 from tf_nst.cli.arbitrary import batch_with_arbitrary, refuse_strength
 from tf_nst.cli.feedback import ProgressBar, announce_download, import_tensorflow_quietly, library_errors, stop_signals
-from tf_nst.cli.options import (ARBITRARY_FIELDS, build_settings, given, input_options, overwrite_option, preset_option,
-                                quiet_option, settings_options)
+from tf_nst.cli.options import (ARBITRARY_FIELDS, build_settings, given, input_options, network_options,
+                                overwrite_option, preset_option, quiet_option, refuse_network_options,
+                                settings_options)
 from tf_nst.cli.serving import request_controls
 from tf_nst.settings import RUNNERS
 
@@ -46,6 +47,7 @@ from tf_nst.settings import RUNNERS
 @click.option("--conf", "spark_conf", multiple=True, metavar="K=V",
               help="Spark setting with --engine spark, e.g. spark.executor.memory=4g (repeatable).")
 @settings_options(tuple(ARBITRARY_FIELDS), fields=ARBITRARY_FIELDS)
+@network_options
 @preset_option
 @quiet_option
 def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model, model, runner,
@@ -63,6 +65,7 @@ def batch(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, save
     else:
         if not saved_model:  # an arbitrary-style network's export takes --strength (the request path checks)
             refuse_strength()
+        refuse_network_options()
         summary = _batch_with_styles(contents, styles, pairs_csv, outdir, overwrite, max_input_pixels, saved_model,
                                      runner, pipeline_options, engine, master, spark_conf, quiet, values, strength)
     for result in summary.results:
@@ -118,6 +121,7 @@ def _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max
     with library_errors(tensorflow=False):
         arbitrary = is_arbitrary_model(model)
     if arbitrary:
+        refuse_network_options(model)
         return batch_with_arbitrary(model, contents, styles, pairs_csv or engine_given, outdir, overwrite,
                                     max_input_pixels, quiet, values, strength)
     refuse_strength(model)

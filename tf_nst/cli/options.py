@@ -15,7 +15,8 @@ from click.core import ParameterSource
 from tf_nst import settings as settings_module
 from tf_nst.errors import InvalidArgumentError, NSTError
 from tf_nst.io.inputs import ASSETS
-from tf_nst.settings import ArbitrarySettings, DEFAULT_MAX_INPUT_PIXELS, StylizeSettings, VideoSettings
+from tf_nst.settings import (ArbitrarySettings, DEFAULT_MAX_INPUT_PIXELS, NetworkSettings, StylizeSettings,
+                             VideoSettings)
 
 DEFAULT_CONTENT = os.path.join(ASSETS, "astronaut.png")
 DEFAULT_STYLE = os.path.join(ASSETS, "starry_night.jpg")
@@ -24,6 +25,7 @@ FIELDS = settings_module.fields_by_name()
 CLI_FIELDS = tuple(name for name, field in FIELDS.items() if field.metadata["cli"])
 VIDEO_FIELDS = settings_module.fields_by_name(VideoSettings)
 ARBITRARY_FIELDS = settings_module.fields_by_name(ArbitrarySettings)
+NETWORK_FIELDS = settings_module.fields_by_name(NetworkSettings)
 
 
 class SettingType(click.ParamType):
@@ -81,6 +83,21 @@ def settings_options(names=CLI_FIELDS, defaults=True, help_suffix="", choices=No
         return function
 
     return decorator
+
+
+def network_options(function):
+    """The `NetworkSettings` options (`--stroke-size`): a trained style network's own settings."""
+    return settings_options(tuple(NETWORK_FIELDS), fields=NETWORK_FIELDS)(function)
+
+
+def refuse_network_options(model=None):
+    """`--stroke-size` typed without a trained style network (`model`: an arbitrary-style network, or None for
+    the optimization or an export): a usage error."""
+    if not given("stroke_size"):
+        return
+    received = f"--model {model}" if model else "no --model"
+    raise click.UsageError(f"expected --stroke-size only with a trained style network (--model NAME, e.g. "
+                           f"starry_night). Received: {received}")
 
 
 def output_options(default="stylized.png"):

@@ -15,7 +15,7 @@ import os
 import click
 
 from tf_nst.cli.feedback import library_errors, stop_signals
-from tf_nst.cli.options import build_settings, given, settings_options
+from tf_nst.cli.options import build_settings, given, refuse_network_options, settings_options
 from tf_nst.errors import ModelError
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, TrainSettings, fields_by_name, option_name
 
@@ -108,7 +108,7 @@ def stylize_with_model(model, content, output, overwrite, style_masks, values, m
         from tf_nst.runs.realtime import ModelRun
 
         image_io.check_output_path(output, overwrite=overwrite)
-        run = ModelRun(model, precision=values.get("precision") or "auto")
+        run = ModelRun(model, precision=values.get("precision") or "auto", stroke_size=values.get("stroke_size"))
         blend = run.blend_for(values.get("style_blend"))
         result, seconds = run.stylize_file(content, output, values["size"], blend, mask_paths=list(style_masks),
                                            preserve_colors=values.get("preserve_colors", "none"),
@@ -128,7 +128,7 @@ def batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet
         from tf_nst.io.inputs import expand_inputs
         from tf_nst.runs.realtime import ModelRun, run_model_batch
 
-        run = ModelRun(model, precision=values.get("precision") or "auto")
+        run = ModelRun(model, precision=values.get("precision") or "auto", stroke_size=values.get("stroke_size"))
         total = len(expand_inputs(contents, "content")) * len(run.default_styles)
         bar = ProgressBar(total, "image", quiet)
         try:
@@ -140,11 +140,11 @@ def batch_with_model(model, contents, outdir, overwrite, max_input_pixels, quiet
 
 
 def video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings, video_settings, quiet,
-                     paintings=(), strength=1.0, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS):
+                     paintings=(), strength=1.0, max_input_pixels=DEFAULT_MAX_INPUT_PIXELS, stroke_size=None):
     """`video SOURCE --model NAME|MODEL_DIR -o OUT`: `tf_nst.runs.video_model.stylize_video_with_model`.
 
     With `paintings` (`video SOURCE PAINTING... --model arbitrary`), the arbitrary-style network bound to
-    them (`tf_nst.runs.arbitrary.PaintingsRun`) runs each frame.
+    them (`tf_nst.runs.arbitrary.PaintingsRun`) runs each frame. `stroke_size`: `ModelRun`'s (`--stroke-size`).
 
     Returns:
         `(clip, VideoResult)`.
@@ -164,7 +164,7 @@ def video_with_model(model, source, output, overwrite, keep_frames, style_masks,
             run = PaintingsRun(ArbitraryRun(model, precision=settings.precision), paintings, strength,
                                max_input_pixels)
         else:
-            run = ModelRun(model, precision=settings.precision)
+            run = ModelRun(model, precision=settings.precision, stroke_size=stroke_size)
         blend = run.blend_for(settings.style_blend)
         bar = ProgressBar(len(clip), "frame", quiet)
         try:
@@ -201,13 +201,15 @@ def model_start(name, content_rgb, settings, styles=(), regions=None):
     return types.SimpleNamespace(rgb=ModelRun(name, precision=settings.precision).stylize(content_rgb, settings.size))
 
 
-def export_trained_model(model, output, version, max_pixels, model_name, precision="float32"):
+def export_trained_model(model, output, version, max_pixels, model_name, precision="float32", stroke_size=None):
     """`export --model NAME|MODEL_DIR --output DIR`: the network as a servable SavedModel, at `precision`
-    (float32 by default: the server's CPU is unknown). An arbitrary-style network's export takes the paintings."""
+    (float32 by default: the server's CPU is unknown) and `stroke_size` (`ModelRun`'s). An arbitrary-style
+    network's export takes the paintings."""
     with library_errors():
         from tf_nst.io.model_folders import is_arbitrary_model
 
         if is_arbitrary_model(model):
+            refuse_network_options(model)
             from tf_nst.runs.arbitrary import ArbitraryRun
             from tf_nst.serving.arbitrary_export import export_arbitrary
 
@@ -220,7 +222,7 @@ def export_trained_model(model, output, version, max_pixels, model_name, precisi
         from tf_nst.runs.realtime import ModelRun
         from tf_nst.serving.feedforward_export import export_network
 
-        run = ModelRun(model, precision=precision)
+        run = ModelRun(model, precision=precision, stroke_size=stroke_size)
         path = export_network(run.runner.network, output, run.info, version=version, max_pixels=max_pixels,
                               model_name=model_name, stroke_size=run.stroke_size)
     click.echo(f"Exported {path} (styles {', '.join(run.style_names)}; {run.precision}; signatures serving_default, "

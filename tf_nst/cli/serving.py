@@ -6,8 +6,9 @@ import os
 import click
 from tf_nst import settings as settings_module
 from tf_nst.cli.feedback import announce_download, import_tensorflow_quietly, library_errors
-from tf_nst.cli.options import (ARBITRARY_FIELDS, CLI_FIELDS, build_settings, given, input_options, output_options,
-                                quiet_option, settings_options, style_mask_option)
+from tf_nst.cli.options import (ARBITRARY_FIELDS, CLI_FIELDS, build_settings, given, input_options, network_options,
+                                output_options, quiet_option, refuse_network_options, settings_options,
+                                style_mask_option)
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.serving import contract
 from tf_nst.serving.contract import EXPORT_MODEL_FIELDS
@@ -131,7 +132,9 @@ def report_served(output, served, notes, quiet):
 @click.option("--precision", "model_precision", type=click.Choice(settings_module.PRECISIONS), default=None,
               help="With --model: the network's precision in the export (auto: this machine's choice, as "
                    "stylize --model). Default: float32 (the server's CPU is unknown).")
-def export(output, version, max_steps, max_pixels, model_name, trained_model, model_precision, **values):
+@network_options
+def export(output, version, max_steps, max_pixels, model_name, trained_model, model_precision, stroke_size,
+           **values):
     """Export the optimization (or a trained network, --model) as a SavedModel for TF Serving (OUTPUT/VERSION)."""
     import time
 
@@ -139,7 +142,8 @@ def export(output, version, max_steps, max_pixels, model_name, trained_model, mo
         from tf_nst.cli.realtime import export_trained_model
 
         return export_trained_model(trained_model, output, version, max_pixels, model_name,
-                                    precision=model_precision or "float32")
+                                    precision=model_precision or "float32", stroke_size=stroke_size)
+    refuse_network_options()
     if model_precision:
         raise click.UsageError("expected --precision only with --model (the optimization's export runs float32)")
 

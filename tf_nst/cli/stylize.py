@@ -11,8 +11,9 @@ from tf_nst.cli.feedback import (ProgressReporter, announce_download, import_ten
                                  stop_signals, tiling_text, write_json)
 from tf_nst.cli.arbitrary import refuse_strength
 from tf_nst.cli.options import (ARBITRARY_FIELDS, DEFAULT_CONTENT, DEFAULT_STYLE, build_settings, input_options,
-                                output_options, quiet_option, replay_options, reset_replayed_schedule, run_options,
-                                settings_options, style_image_mask_option, style_mask_option)
+                                network_options, output_options, quiet_option, refuse_network_options,
+                                replay_options, reset_replayed_schedule, run_options, settings_options,
+                                style_image_mask_option, style_mask_option)
 from tf_nst.cli.serving import stylize_saved_model
 from tf_nst.engine.status import RunStatus
 from tf_nst.settings import INIT_MODES, MODEL_INIT_PREFIX
@@ -44,6 +45,7 @@ def check_preset_backbone(backbone, loss_form):
                    "of the optimization; no STYLE. --style-blend takes its style names (name:weight,...). "
                    "--model arbitrary: any PAINTING(s) given as STYLE.")
 @settings_options(tuple(ARBITRARY_FIELDS), fields=ARBITRARY_FIELDS)
+@network_options
 @replay_options
 @quiet_option
 def stylize(content, styles, output, overwrite, style_masks, style_image_masks, save_every, tensorboard, log_json,
@@ -59,6 +61,7 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
         if arbitrary:
             from tf_nst.cli.arbitrary import stylize_with_arbitrary
 
+            refuse_network_options(model)
             return stylize_with_arbitrary(model, content or DEFAULT_CONTENT, styles, output, overwrite, style_masks,
                                           values, strength, max_input_pixels, quiet)
         refuse_strength(model)
@@ -66,6 +69,7 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
                                      max_input_pixels, quiet)
     if not saved_model:  # an arbitrary-style network's export takes --strength (the request path checks)
         refuse_strength()
+    refuse_network_options()
     replay = click.get_current_context().meta.get("replay_inputs", (None, None, {}))
     replayed_masks = replay[2] if not (styles or style_masks or style_image_masks) else {}
     content = content or replay[0] or DEFAULT_CONTENT

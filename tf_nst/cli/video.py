@@ -6,8 +6,9 @@ import click
 
 from tf_nst.cli.arbitrary import refuse_strength
 from tf_nst.cli.feedback import ProgressBar, announce_download, import_tensorflow_quietly, library_errors, stop_signals
-from tf_nst.cli.options import (ARBITRARY_FIELDS, VIDEO_FIELDS, build_settings, given, input_options, overwrite_option,
-                                preset_option, quiet_option, settings_options, style_mask_option)
+from tf_nst.cli.options import (ARBITRARY_FIELDS, VIDEO_FIELDS, build_settings, given, input_options, network_options,
+                                overwrite_option, preset_option, quiet_option, refuse_network_options,
+                                settings_options, style_mask_option)
 from tf_nst.settings import VideoSettings
 
 MODEL_ONLY = ("temporal_blend",)  # VideoSettings fields of `video --model` alone
@@ -32,6 +33,7 @@ OPTIMIZATION_ONLY = ("temporal_weight", "frame_steps", "warp_start")
                    "--style-blend takes its style names (name:weight,...). --model arbitrary: any PAINTING(s) "
                    "given as STYLE.")
 @settings_options(tuple(ARBITRARY_FIELDS), fields=ARBITRARY_FIELDS)
+@network_options
 @input_options
 @preset_option
 @quiet_option
@@ -43,8 +45,10 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
     frame runs through a trained network, blended with the previous output warped by the flow.
     Finished frames are kept in OUTPUT.work/: rerun the same command to resume after an interruption.
     """
-    strength = values.pop("strength")
+    strength, stroke_size = values.pop("strength"), values.pop("stroke_size")
     paintings = _check_model_styles(model, styles) if model else ()
+    if paintings or not model:
+        refuse_network_options(model)
     if not model and not styles:
         raise click.UsageError("expected at least one STYLE, or --model NAME|MODEL_DIR")
     _check_video_options(model)
@@ -54,7 +58,7 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
         from tf_nst.cli.realtime import video_with_model
 
         clip, result = video_with_model(model, source, output, overwrite, keep_frames, style_masks, settings,
-                                        video_settings, quiet, paintings, strength, max_input_pixels)
+                                        video_settings, quiet, paintings, strength, max_input_pixels, stroke_size)
     else:
         with stop_signals() as stop, library_errors(tensorflow=False):
             clip, result = _stylize_video(source, styles, output, overwrite, keep_frames, max_input_pixels, quiet,

@@ -2,7 +2,7 @@
 
 - `choices`: every choice list, limit and default, defined once.
 - `parsing`: a CLI string or stored JSON value to a setting's value.
-- `schema`: `StylizeSettings`, `VideoSettings`, `TrainSettings` and `ArbitrarySettings`, whose field metadata generates the CLI options.
+- `schema`: `StylizeSettings`, `VideoSettings`, `TrainSettings`, `ArbitrarySettings` and `NetworkSettings`, whose field metadata generates the CLI options.
 - `schedule`: the coarse-to-fine sizes and evaluations of a run.
 - `presets`: published settings by name.
 """
@@ -19,6 +19,7 @@ from tf_nst.settings.parsing import (
     StyleBlend, parse_init,
     parse_weights, parse_memory, parse_size, parse_frame_range)
 from tf_nst.settings.schema import (
-    setting, CheckedSettings, StylizeSettings, VideoSettings, TrainSettings, ArbitrarySettings, check_value,
+    setting, CheckedSettings, StylizeSettings, VideoSettings, TrainSettings, ArbitrarySettings, NetworkSettings,
+    check_value,
     fields_by_name, option_name, control_names)
 from tf_nst.settings.schedule import Schedule, scale_sizes, schedule

@@ -219,6 +219,19 @@ class ArbitrarySettings(CheckedSettings):
         "(the photo) to 1 (the full style).", kind=float, minimum=0.0, maximum=1.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class NetworkSettings(CheckedSettings):
+    """The settings of a trained style network's run (`stylize PHOTO --model NAME`, `batch`, `video`, `export`;
+    tf_nst/runs/realtime.py) beyond the size, blend, region masks and colours it shares."""
+
+    stroke_size: object = setting(
+        None, "With --model NAME (a trained style network): photos whose longest side is over this render at "
+        "it and are scaled up with their own finer detail added back, so the strokes keep the painting's size "
+        "against the picture; 0: every photo at its own size (the network's texture at its pixel size; tiles "
+        "above 4096x4096). Default: the style size the model was trained at (512 for the bundled one).",
+        kind=int, minimum=0, metavar="PX")
+
+
 def shared(name, **changes):
     """A `StylizeSettings` field reused by another settings class (same checks, help and option)."""
     field = {field.name: field for field in dataclasses.fields(StylizeSettings)}[name]
