@@ -78,7 +78,8 @@ def test_a_model_folders_stroke_size_is_its_training_style_size(tmp_path):
     assert run.stroke_size == 40 and run.runner.stroke_size == 40
     assert run.settings_for(None, 64)["stroke_size"] == 40
     photo = gradient_image(48, 64, seed=1)
-    np.testing.assert_array_equal(run.stylize(photo, 64), FeedForward(run.runner.network, stroke_size=40).stylize(photo))
+    expected = FeedForward(run.runner.network, stroke_size=40).stylize(photo)
+    np.testing.assert_array_equal(run.stylize(photo, 64), expected)
     native = ModelRun(folder, precision="float32", stroke_size=0)
     assert native.stroke_size == 0
     assert np.abs(native.stylize(photo, 64).astype(int) - run.stylize(photo, 64).astype(int)).max() > 10

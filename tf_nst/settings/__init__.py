@@ -2,7 +2,8 @@
 
 - `choices`: every choice list, limit and default, defined once.
 - `parsing`: a CLI string or stored JSON value to a setting's value.
-- `schema`: `StylizeSettings`, `VideoSettings`, `TrainSettings`, `ArbitrarySettings` and `NetworkSettings`, whose field metadata generates the CLI options.
+- `schema`: `StylizeSettings`, `VideoSettings`, `TrainSettings`, `ArbitrarySettings` and `NetworkSettings`,
+  whose field metadata generates the CLI options.
 - `schedule`: the coarse-to-fine sizes and evaluations of a run.
 - `presets`: published settings by name.
 """
