@@ -353,6 +353,9 @@ def main(argv=None):
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--model", default="bundled", help="the feed-forward model measured: a name or folder "
                         "whose styles are the paintings' file stems (default: the bundled one)")
+    parser.add_argument("--stroke-size", type=int, default=None,
+                        help="the network's stroke size (stylize --stroke-size; default: the model's own; 0: every "
+                             "photo rendered at its own size)")
     parser.add_argument("--out", default=None, help="folder for diagnosis.json and the sheets")
     args = parser.parse_args(argv)
 
@@ -364,7 +367,8 @@ def main(argv=None):
     photo_paths, painting_paths = image_paths(args.photos), image_paths(args.paintings)
     originals = {label_of(path): np.asarray(tf_nst.load_image(path).rgb) for path in photo_paths}
     paintings = {label_of(path): np.asarray(tf_nst.load_image(path).rgb) for path in painting_paths}
-    judge, bundled, peer = StyleJudge(), bundled_method(args.model, precision=args.precision), peer_method()
+    judge, bundled, peer = StyleJudge(), bundled_method(args.model, precision=args.precision,
+                                                           stroke_size=args.stroke_size), peer_method()
     methods = {"bundled": bundled, "peer": peer}
     optimization = OptimizationMethod(precision=args.precision) if args.optimization_photos else None
     rows, sizes = [], [int(value) for value in args.sizes.split(",")]
@@ -406,13 +410,15 @@ def main(argv=None):
     medians = median_rows(rows)
     info = machine()
     by_painting = {label: median_rows([row for row in rows if row["painting"] == label]) for label in paintings}
-    results = {"model": args.model, "rows": rows, "medians": medians, "medians_by_painting": by_painting, "machine": info,
+    results = {"model": args.model, "stroke_size": bundled.stroke_size, "rows": rows, "medians": medians,
+               "medians_by_painting": by_painting, "machine": info,
                "precision": {"bundled": bundled.precision,
                "peer": "float32 (onnxruntime)",
                "optimization": optimization and optimization.precision}, "started": started.isoformat(timespec="seconds"),
                "minutes": (datetime.datetime.now() - started).total_seconds() / 60,
                "loadavg_before": list(load_before), "loadavg_after": list(os.getloadavg())}
-    print(f"{info['cpu']}, {info['logical_cpus_usable']} usable cores; bundled precision {bundled.precision}, peer "
+    print(f"{info['cpu']}, {info['logical_cpus_usable']} usable cores; bundled precision {bundled.precision}, stroke "
+          f"size {bundled.stroke_size}, peer "
           f"float32 (onnxruntime); load average {' '.join(f'{v:.1f}' for v in load_before)} before, "
           f"{' '.join(f'{v:.1f}' for v in results['loadavg_after'])} after; {results['minutes']:.1f} min")
     print(table(medians))

@@ -119,15 +119,16 @@ def same_painting(a, b, tolerance=4.0):
     return float(np.abs(a - b).mean()) < tolerance
 
 
-def bundled_method(model="bundled", precision="auto"):
+def bundled_method(model="bundled", precision="auto", stroke_size=None):
     """tf-nst's bundled feed-forward network (`stylize --model NAME`), for the paintings it was trained on.
 
     The painting is recognised among the model's own style images (`tf_nst/assets/<style>.jpg`).
+    `stroke_size`: `ModelRun`'s (`None`: the model's own, as `stylize`; 0: every photo at its own size).
     """
     import tf_nst
     from tf_nst.runs.realtime import ModelRun
 
-    run = ModelRun(model, precision=precision)
+    run = ModelRun(model, precision=precision, stroke_size=stroke_size)
     own = {name: np.asarray(tf_nst.load_image(os.path.join(ASSETS, name + ".jpg")).rgb) for name in run.style_names
            if os.path.exists(os.path.join(ASSETS, name + ".jpg"))}
 
@@ -137,7 +138,7 @@ def bundled_method(model="bundled", precision="auto"):
             raise Unsupported(f"not one of the model's paintings ({', '.join(run.style_names)})")
         return run.stylize(photo_rgb, size, {style: 1.0})
 
-    bundled.precision = run.precision
+    bundled.precision, bundled.stroke_size = run.precision, run.stroke_size
     return bundled
 
 
