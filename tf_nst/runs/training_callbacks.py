@@ -14,13 +14,14 @@ from tf_nst.io.images import save_png
 
 
 def write_preview(network, previews, path):
-    """A grid PNG: one row per held-out photo, the photo then its rendering in every style."""
+    """A grid PNG: one row per held-out photo, the photo then its rendering in every style, each at the
+    photo's own size (256 px: under the bundled model's stroke size, so as `stylize --model` renders it)."""
     rows = []
     for photo in previews:
         cells = [photo[0]]
+        padded, margin = with_margin(tf.cast(photo, tf.float32))  # rendered as every front end renders
         for index in range(network.num_styles):
             weights = tf.one_hot([index], network.num_styles)
-            padded, margin = with_margin(tf.cast(photo, tf.float32))  # rendered as every front end renders
             rendered = network({"image": padded, "style_weights": weights})
             cells.append(without_margin(rendered, margin, photo.shape[1], photo.shape[2])[0])
         rows.append(np.concatenate([np.asarray(cell) for cell in cells], 1))
