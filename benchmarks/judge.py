@@ -166,17 +166,19 @@ def optimization_method(num_steps=OPTIMIZATION_STEPS):
     return OptimizationMethod(num_steps)
 
 
-def arbitrary_method(model=None, transform=None, precision="auto", levels=None, half_size_levels=None):
+def arbitrary_method(model=None, transform=None, precision="auto", levels=None, half_size_levels=None,
+                     stroke_size=None):
     """tf-nst's arbitrary-style network (`stylize PHOTO PAINTING --model arbitrary`): any painting.
 
     `model`: a network folder or name (default `$TF_NST_ARBITRARY`, else the bundled `arbitrary`);
     `transform`: `wct` or `adain`, `levels`: the levels applied, deepest first (default: the folder's),
-    `half_size_levels`: those run on the halved photo (default: the folder's; `()`: none).
+    `half_size_levels`: those run on the halved photo (default: the folder's; `()`: none), `stroke_size`: the
+    stroke scale (default: the folder's, as `stylize`; 0: every output at its own size).
     """
     from tf_nst.runs.arbitrary import ArbitraryRun
 
     run = ArbitraryRun(model or os.environ.get("TF_NST_ARBITRARY", "arbitrary"), precision=precision,
-                       transform=transform, levels=levels, half_size_levels=half_size_levels)
+                       transform=transform, levels=levels, half_size_levels=half_size_levels, stroke_size=stroke_size)
 
     def arbitrary(photo_rgb, painting_rgb, size):
         return run.stylize(photo_rgb, [painting_rgb], size)
@@ -204,6 +206,8 @@ METHODS = {
     # twice as fast): against the same levels all at full size.
     "arbitrary-full-size": functools.partial(arbitrary_method, half_size_levels=()),
     "arbitrary-half-32": functools.partial(arbitrary_method, half_size_levels=(3, 2)),
+    # The network at the output's own size (no stroke scale): against `arbitrary` above 512 px.
+    "arbitrary-own-size": functools.partial(arbitrary_method, stroke_size=0),
 }
 
 

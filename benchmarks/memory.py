@@ -2,13 +2,16 @@
 
     python -m benchmarks.memory --size 1024 --optimizer lbfgs --steps 3   # one child run
     python -m benchmarks.memory --history 10,20                          # L-BFGS state alone
-    python -m benchmarks.memory --arbitrary 4096x3072 --precision bfloat16 [--untiled] [--limit-gb 12]
+    python -m benchmarks.memory --arbitrary 4096x3072 --precision bfloat16 --stroke-size 0 [--untiled] [--limit-gb 12]
+    python -m benchmarks.memory --arbitrary 4096x3072 --runtime onnxruntime   # at the stroke scale (512)
 
-`--arbitrary WxH` measures what `stylize PHOTO PAINTING --model arbitrary --size W` does on
-TensorFlow (`ArbitraryRun.stylize_file`, the CLI's call): the bundled network, the astronaut
-stretched to WxH, Matisse's Woman with a Hat; tiled above `ARBITRARY_MAX_TILE_PIXELS` as the
-library chooses, or `--untiled` (one pass, `max_tile_pixels` out of reach). A child whose RSS passes
-`--limit-gb` is stopped and reported as such (the untiled pass outgrows the machine at 4096).
+`--arbitrary WxH` measures what `stylize PHOTO PAINTING --model arbitrary --size W` does
+(`ArbitraryRun.stylize_file`, the CLI's call) on `--runtime` (default tensorflow): the bundled network,
+the astronaut stretched to WxH, Matisse's Woman with a Hat, at `--stroke-size` (default the network's,
+512: the passes at 512 px, the result scaled up; 0: at WxH itself); at its own size tiled above
+`ARBITRARY_MAX_TILE_PIXELS` as the library chooses, or `--untiled` (one pass, `max_tile_pixels` out of
+reach). A child whose RSS passes `--limit-gb` is stopped and reported as such (the untiled pass
+outgrows the machine at 4096).
 
 `--history` measures what the L-BFGS state costs without any network: a cheap
 ill-conditioned objective on a 2048x2048 image (50 MB per vector), 20 steps run in chunks
@@ -81,15 +84,16 @@ def history_child(history_size, in_place, side=2048, chunks=4, chunk_steps=5):
             "vector_bytes": 4 * 3 * side * side, "peak_rss_bytes": peak_rss_bytes()}
 
 
-def arbitrary_child(width, height, precision, untiled, output=None):
-    """One `ArbitraryRun.stylize_file` at `width x height` on TensorFlow; peak RSS (bytes) and seconds."""
+def arbitrary_child(width, height, precision, untiled, output=None, runtime="tensorflow", stroke_size=None):
+    """One `ArbitraryRun.stylize_file` at `width x height` on `runtime` at `stroke_size` (`None`: the network's);
+    peak RSS (bytes) and seconds."""
     import tempfile
 
     from PIL import Image
 
     from tf_nst.runs.arbitrary_run import ArbitraryRun
 
-    run = ArbitraryRun("arbitrary", precision=precision, runtime="tensorflow")
+    run = ArbitraryRun("arbitrary", precision=precision, runtime=runtime, stroke_size=stroke_size)
     if untiled:
         run.stylizer.max_tile_pixels = 2 ** 62
     after_build = status_bytes()
@@ -99,18 +103,21 @@ def arbitrary_child(width, height, precision, untiled, output=None):
             (width, height), Image.LANCZOS).save(photo)
         painting = os.path.join(ROOT, "docs", "gallery", "paintings", "woman-with-hat-matisse.jpg")
         _, seconds = run.stylize_file(photo, [painting], output or os.path.join(folder, "out.png"), max(width, height))
-    return {"size": f"{width}x{height}", "precision": run.precision, "tiled": not untiled,
-            "max_tile_pixels": run.stylizer.max_tile_pixels, "rss_after_build_bytes": after_build,
+    return {"size": f"{width}x{height}", "precision": run.precision, "runtime": run.runtime,
+            "stroke_size": run.stroke_size, "tiled": not untiled,
+            "max_tile_pixels": getattr(run.stylizer, "max_tile_pixels", None), "rss_after_build_bytes": after_build,
             "peak_rss_bytes": peak_rss_bytes(after_build), "seconds": seconds}
 
 
-def arbitrary_figures(size, precision="bfloat16", untiled=False, limit_bytes=None, output=None, timeout=3600):
+def arbitrary_figures(size, precision="bfloat16", untiled=False, limit_bytes=None, output=None, timeout=3600,
+                      runtime="tensorflow", stroke_size=None):
     """`arbitrary_child` in a fresh process, stopped if its RSS passes `limit_bytes`; its figures, the
     command's wall seconds and the load average before it."""
     import time
 
     command = [sys.executable, "-m", "benchmarks.memory", "--arbitrary-child", size, "--precision", precision]
-    command += ["--untiled"] * untiled + (["--output", output] if output else [])
+    command += ["--untiled"] * untiled + (["--output", output] if output else []) + ["--runtime", runtime]
+    command += ["--stroke-size", str(stroke_size)] if stroke_size is not None else []
     load = os.getloadavg()[0]
     started = time.perf_counter()
     child_process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
@@ -174,17 +181,22 @@ def main(argv=None):
     parser.add_argument("--untiled", action="store_true", help="with --arbitrary: one pass, no tiles.")
     parser.add_argument("--limit-gb", type=float, help="with --arbitrary: stop the child past this RSS.")
     parser.add_argument("--output", help="with --arbitrary: keep the PNG here.")
+    parser.add_argument("--runtime", default="tensorflow", help="with --arbitrary: tensorflow or onnxruntime.")
+    parser.add_argument("--stroke-size", type=int, help="with --arbitrary: the stroke scale (default the network's; "
+                        "0: the output's own size).")
     parser.add_argument("--arbitrary-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.arbitrary_child:
         width, height = (int(side) for side in args.arbitrary_child.split("x"))
-        print(json.dumps(arbitrary_child(width, height, args.precision, args.untiled, args.output)))
+        print(json.dumps(arbitrary_child(width, height, args.precision, args.untiled, args.output, args.runtime,
+                                         args.stroke_size)))
     elif args.arbitrary:
         row = arbitrary_figures(args.arbitrary, args.precision, args.untiled,
-                                args.limit_gb and int(args.limit_gb * 1e9), args.output)
+                                args.limit_gb and int(args.limit_gb * 1e9), args.output, runtime=args.runtime,
+                                stroke_size=args.stroke_size)
         print(f"CPU: {cpu_model()} ({len(os.sched_getaffinity(0))} usable cores), load {row['load']:.1f}; "
-              f"stylize --model arbitrary {args.arbitrary}, {args.precision}, "
-              f"{'tiled' if row['tiled'] else 'untiled'}; peak RSS (VmHWM)")
+              f"stylize --model arbitrary {args.arbitrary}, {args.precision} on {args.runtime}, stroke size "
+              f"{row.get('stroke_size', args.stroke_size)}, {'tiles allowed' if row['tiled'] else 'untiled'}; peak RSS (VmHWM)")
         if "stopped_at_rss_bytes" in row:
             print(f"  stopped at {row['stopped_at_rss_bytes'] / 1e9:.2f} GB after {row['seconds_until_stopped']:.0f} s")
         else:

@@ -115,8 +115,9 @@ def test_stroke_scale_is_recorded_in_the_png(tmp_path):
 
 
 def test_cli_stroke_size_option(tmp_path):
-    """`--stroke-size` with a style network (stylize, batch, export), recorded; refused elsewhere, before TensorFlow's
-    work: one usage error."""
+    """`--stroke-size` with a style network (stylize, batch, export), recorded; refused without a network (the
+    optimization, an export of it), before TensorFlow's work: one usage error. (The arbitrary network takes it too:
+    tests/feedforward/test_arbitrary_stroke_scale.py.)"""
     from click.testing import CliRunner
 
     from tf_nst.cli import app as cli
@@ -143,7 +144,7 @@ def test_cli_stroke_size_option(tmp_path):
     assert result.exit_code == 0, result.output
     assert read_export_info(str(tmp_path / "exp" / "1"))["stroke_size"] == 0
     for args in (["stylize", photo, "--stroke-size", "0"], ["export", "-o", str(tmp_path / "x"), "--stroke-size", "0"],
-                 ["stylize", photo, photo, "--model", "arbitrary", "--stroke-size", "0"],
+                 ["video", photo, photo, "--stroke-size", "0", "-o", str(tmp_path / "v.gif")],
                  ["stylize", photo, "--model", folder, "--stroke-size", "-1"]):
         result = runner.invoke(cli.cli, args)
         assert result.exit_code == 2 and "stroke-size" in result.output, (args, result.output)

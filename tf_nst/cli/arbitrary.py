@@ -50,11 +50,14 @@ def stylize_with_arbitrary(model, content, paintings, output, overwrite, region_
 
         # One photo: onnxruntime where it can run (no TensorFlow import, most of the command's time), else
         # TensorFlow (--precision bfloat16, or onnxruntime missing); the PNG records which ran.
-        # A large output (at most --size squared pixels) goes to TensorFlow, which works in tiles.
+        # A network pass over more pixels than the tiles' budget (at most --size squared, or the stroke size's
+        # square at the stroke scale) goes to TensorFlow, which works in tiles.
         precision, pixels = values.get("precision") or "auto", values["size"] ** 2
-        if planned_runtime(model, precision, ONE_PHOTO_RUNTIME, pixels) == "tensorflow":
+        stroke_size = values.get("stroke_size")
+        if planned_runtime(model, precision, ONE_PHOTO_RUNTIME, pixels, stroke_size) == "tensorflow":
             import_tensorflow_quietly()
-        run = ArbitraryRun(model, precision=precision, runtime=ONE_PHOTO_RUNTIME, pixels=pixels)
+        run = ArbitraryRun(model, precision=precision, runtime=ONE_PHOTO_RUNTIME, pixels=pixels,
+                           stroke_size=stroke_size)
         result, seconds = run.stylize_file(content, list(paintings), output, values["size"], strength=strength,
                                            blend=values.get("style_blend"), mask_paths=list(region_masks) or None,
                                            preserve_colors=values.get("preserve_colors", "none"),
@@ -81,7 +84,7 @@ def batch_with_arbitrary(model, contents, paintings, misplaced, outdir, overwrit
         import_tensorflow_quietly()
         from tf_nst.runs.arbitrary import ArbitraryRun, run_arbitrary_batch
 
-        run = ArbitraryRun(model, precision=values.get("precision") or "auto")
+        run = ArbitraryRun(model, precision=values.get("precision") or "auto", stroke_size=values.get("stroke_size"))
         bar = ProgressBar(len(pairs), "image", quiet)
         try:
             return run_arbitrary_batch(run, contents, paintings, outdir, values["size"], strength,

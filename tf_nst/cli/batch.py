@@ -121,7 +121,6 @@ def _batch_with_model(model, contents, styles, pairs_csv, outdir, overwrite, max
     with library_errors(tensorflow=False):
         arbitrary = is_arbitrary_model(model)
     if arbitrary:
-        refuse_network_options(model)
         return batch_with_arbitrary(model, contents, styles, pairs_csv or engine_given, outdir, overwrite,
                                     max_input_pixels, quiet, values, strength)
     refuse_strength(model)

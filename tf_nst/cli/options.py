@@ -86,18 +86,17 @@ def settings_options(names=CLI_FIELDS, defaults=True, help_suffix="", choices=No
 
 
 def network_options(function):
-    """The `NetworkSettings` options (`--stroke-size`): a trained style network's own settings."""
+    """The `NetworkSettings` options (`--stroke-size`): a network's own settings (`--model NAME`)."""
     return settings_options(tuple(NETWORK_FIELDS), fields=NETWORK_FIELDS)(function)
 
 
-def refuse_network_options(model=None):
-    """`--stroke-size` typed without a trained style network (`model`: an arbitrary-style network, or None for
-    the optimization or an export): a usage error."""
+def refuse_network_options():
+    """`--stroke-size` typed without a network (the optimization, or `--saved-model`: an export bakes its own):
+    a usage error."""
     if not given("stroke_size"):
         return
-    received = f"--model {model}" if model else "no --model"
-    raise click.UsageError(f"expected --stroke-size only with a trained style network (--model NAME, e.g. "
-                           f"starry_night). Received: {received}")
+    raise click.UsageError("expected --stroke-size only with a network (--model NAME, e.g. starry_night or "
+                           "arbitrary). Received: no --model")
 
 
 def output_options(default="stylized.png"):

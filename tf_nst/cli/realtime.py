@@ -15,7 +15,7 @@ import os
 import click
 
 from tf_nst.cli.feedback import library_errors, stop_signals
-from tf_nst.cli.options import build_settings, given, refuse_network_options, settings_options
+from tf_nst.cli.options import build_settings, given, settings_options
 from tf_nst.errors import ModelError
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, TrainSettings, fields_by_name, option_name
 
@@ -144,7 +144,8 @@ def video_with_model(model, source, output, overwrite, keep_frames, style_masks,
     """`video SOURCE --model NAME|MODEL_DIR -o OUT`: `tf_nst.runs.video_model.stylize_video_with_model`.
 
     With `paintings` (`video SOURCE PAINTING... --model arbitrary`), the arbitrary-style network bound to
-    them (`tf_nst.runs.arbitrary.PaintingsRun`) runs each frame. `stroke_size`: `ModelRun`'s (`--stroke-size`).
+    them (`tf_nst.runs.arbitrary.PaintingsRun`) runs each frame. `stroke_size`: `ModelRun`'s or `ArbitraryRun`'s
+    (`--stroke-size`).
 
     Returns:
         `(clip, VideoResult)`.
@@ -161,8 +162,8 @@ def video_with_model(model, source, output, overwrite, keep_frames, style_masks,
         if paintings:
             from tf_nst.runs.arbitrary import ArbitraryRun, PaintingsRun
 
-            run = PaintingsRun(ArbitraryRun(model, precision=settings.precision), paintings, strength,
-                               max_input_pixels)
+            run = PaintingsRun(ArbitraryRun(model, precision=settings.precision, stroke_size=stroke_size), paintings,
+                               strength, max_input_pixels)
         else:
             run = ModelRun(model, precision=settings.precision, stroke_size=stroke_size)
         blend = run.blend_for(settings.style_blend)
@@ -203,21 +204,20 @@ def model_start(name, content_rgb, settings, styles=(), regions=None):
 
 def export_trained_model(model, output, version, max_pixels, model_name, precision="float32", stroke_size=None):
     """`export --model NAME|MODEL_DIR --output DIR`: the network as a servable SavedModel, at `precision`
-    (float32 by default: the server's CPU is unknown) and `stroke_size` (`ModelRun`'s). An arbitrary-style
-    network's export takes the paintings."""
+    (float32 by default: the server's CPU is unknown) and `stroke_size` (`ModelRun`'s or `ArbitraryRun`'s,
+    baked into the export). An arbitrary-style network's export takes the paintings."""
     with library_errors():
         from tf_nst.io.model_folders import is_arbitrary_model
 
         if is_arbitrary_model(model):
-            refuse_network_options(model)
             from tf_nst.runs.arbitrary import ArbitraryRun
             from tf_nst.serving.arbitrary_export import export_arbitrary
 
-            run = ArbitraryRun(model, precision=precision)
+            run = ArbitraryRun(model, precision=precision, stroke_size=stroke_size)
             path = export_arbitrary(run.stylizer, output, run.model_settings(), run.info, version=version,
                                     max_pixels=max_pixels, model_name=model_name)
             click.echo(f"Exported {path} (network {os.path.basename(run.folder)}, any painting; {run.precision}; "
-                       "signatures serving_default, stylize_bytes)")
+                       f"stroke size {run.stroke_size}; signatures serving_default, stylize_bytes)")
             return
         from tf_nst.runs.realtime import ModelRun
         from tf_nst.serving.feedforward_export import export_network

@@ -61,7 +61,6 @@ def stylize(content, styles, output, overwrite, style_masks, style_image_masks, 
         if arbitrary:
             from tf_nst.cli.arbitrary import stylize_with_arbitrary
 
-            refuse_network_options(model)
             return stylize_with_arbitrary(model, content or DEFAULT_CONTENT, styles, output, overwrite, style_masks,
                                           values, strength, max_input_pixels, quiet)
         refuse_strength(model)

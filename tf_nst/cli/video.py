@@ -47,8 +47,8 @@ def video(source, styles, output, overwrite, keep_frames, style_masks, max_input
     """
     strength, stroke_size = values.pop("strength"), values.pop("stroke_size")
     paintings = _check_model_styles(model, styles) if model else ()
-    if paintings or not model:
-        refuse_network_options(model)
+    if not model:
+        refuse_network_options()
     if not model and not styles:
         raise click.UsageError("expected at least one STYLE, or --model NAME|MODEL_DIR")
     _check_video_options(model)

@@ -35,8 +35,8 @@ import numpy as np
 from tf_nst.engine.arbitrary_onnx_graphs import (IR_VERSION, OPSET, _hed_convs, decoder_graph,  # noqa: F401
                                                  encoder_graph, painting_graph)
 from tf_nst.engine.arbitrary_onnx_transforms import (area_resize, double, halve, mixing_affine,  # noqa: F401
-                                                     moments_statistics, style_statistics, target_features,
-                                                     transform_features)
+                                                     moments_statistics, resize_image, stroke_fitted, stroke_scaled,
+                                                     style_statistics, target_features, transform_features)
 from tf_nst.errors import InvalidArgumentError, ModelError, OutputError, WeightsError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info
@@ -49,7 +49,7 @@ from tf_nst.settings.choices import ARBITRARY_TRANSFORMS as TRANSFORMS  # noqa: 
 from tf_nst.settings.choices import arbitrary_decoder_plan as decoder_plan  # noqa: E402
 from tf_nst.settings.choices import VGG_BLOCK_CHANNELS as BLOCK_CHANNELS  # noqa: E402,F401
 from tf_nst.settings.choices import VGG_BLOCK_CONVS as BLOCK_CONVS  # noqa: E402,F401
-from tf_nst.settings.choices import check_half_size_levels  # noqa: E402
+from tf_nst.settings.choices import MIN_SIDE, check_half_size_levels  # noqa: E402
 
 # Backbones whose weights this runtime can read without TensorFlow.
 ONNX_BACKBONES = ("vgg16-hed",)
@@ -101,6 +101,8 @@ class OnnxArbitraryStylizer:
         transform: `"wct"`, `"adain"`, or `None` for the folder's own.
         levels: the levels applied, deepest first (default: all of the network's, coarse to fine).
         half_size_levels: the deepest levels, run on the halved photo (`ArbitraryStylizer`'s).
+        stroke_size: photos and paintings over this are processed at it, the result scaled up with the photo's
+            detail added back (`ArbitraryStylizer`'s stroke scale; numpy twins of its resizes); 0: own size.
         threads: onnxruntime's threads per graph (default: its own choice, the physical cores).
         cache: whether built graphs are kept under `cache_folder()` (else built in memory each time).
 
@@ -119,7 +121,8 @@ class OnnxArbitraryStylizer:
     ```
     """
 
-    def __init__(self, folder, transform=None, levels=None, threads=None, cache=True, half_size_levels=()):
+    def __init__(self, folder, transform=None, levels=None, threads=None, cache=True, half_size_levels=(),
+                 stroke_size=0):
         self.folder, self.info = os.fspath(folder), read_model_info(folder)
         config = self.info["config"]
         if config.get("kind") != ARBITRARY_KIND:
@@ -137,7 +140,7 @@ class OnnxArbitraryStylizer:
         if not set(self.levels) <= set(range(1, self.max_level + 1)):
             raise InvalidArgumentError(f"expected levels from 1 to {self.max_level}. Received: levels={self.levels}")
         self.half_size_levels = check_half_size_levels(half_size_levels, self.levels)
-        self.threads, self.cache = threads, cache
+        self.threads, self.cache, self.stroke_size = threads, cache, int(stroke_size or 0)
         self._weights_path = os.path.join(self.folder, WEIGHTS_FILE)
         self._weights, self._convs, self._sessions = None, None, {}
 
@@ -219,7 +222,9 @@ class OnnxArbitraryStylizer:
 
     def painting_statistics(self, painting):
         """`{level: statistics}` of one painting `(h, w, 3)` RGB 0-255: one encoder pass, reused per photo (the
-        half-size levels' of the halved painting, as `ArbitraryStylizer.painting_statistics`)."""
+        half-size levels' of the halved painting, as `ArbitraryStylizer.painting_statistics`; at the stroke
+        scale, of the painting scaled down to `stroke_size`)."""
+        painting = stroke_fitted(painting, self.stroke_size, MIN_SIDE)
         if not self.half_size_levels:
             return self._painting_statistics(painting, self.levels)
         painting = np.asarray(painting, np.float32)
@@ -240,7 +245,22 @@ class OnnxArbitraryStylizer:
     def stylize(self, photo, paintings, strength=1.0, blend=None, region_weights=None):
         """The photo `(H, W, 3)` RGB 0-255 in the paintings' style, float32 0-255 `(H, W, 3)`: the arguments
         and the image of `tf_nst.engine.feedforward.arbitrary.ArbitraryStylizer.stylize` (paintings as
-        images or as this runtime's `painting_statistics`)."""
+        images or as this runtime's `painting_statistics`), at the stroke scale as there (`stroke_scaled`)."""
+        statistics = [item if isinstance(item, dict) else self.painting_statistics(item) for item in paintings]
+        maps = None if region_weights is None else np.stack([np.asarray(weights, np.float32)
+                                                             for weights in region_weights], -1)
+
+        def render(image):  # the region weights at the size rendered (area-resized with the photo)
+            weights = None
+            if maps is not None:
+                fitted = maps if image.shape[:2] == maps.shape[:2] else resize_image(maps, image.shape[:2], "area")
+                weights = list(np.moveaxis(fitted, -1, 0))
+            return self.stylize_pass(image, statistics, strength, blend, weights)
+
+        return np.clip(stroke_scaled(render, photo, self.stroke_size, MIN_SIDE), 0.0, 255.0)
+
+    def stylize_pass(self, photo, paintings, strength=1.0, blend=None, region_weights=None):
+        """`stylize` at the photo's own size, whatever `stroke_size` (`ArbitraryStylizer.stylize_pass`)."""
         photo = np.asarray(photo)
         # The deepest features need 2 pixels to reflect-pad (on the halved photo where it is halved).
         smallest = 2 * 2 ** (max(self.levels) - 1) * (2 if self.half_size_levels else 1)

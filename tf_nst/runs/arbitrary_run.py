@@ -44,7 +44,7 @@ from tf_nst.io.inputs import stem
 from tf_nst.io.model_folders import WEIGHTS_FILE, is_arbitrary, read_model_info, resolve_model
 from tf_nst.settings import (ARBITRARY_RUNTIMES, DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRECISIONS,
                              PRESERVE_COLORS_MODES, resolve_blend)
-from tf_nst.settings.choices import ARBITRARY_MAX_TILE_PIXELS
+from tf_nst.settings.choices import ARBITRARY_MAX_TILE_PIXELS, ARBITRARY_STROKE_SIZE
 
 
 def check_strength(strength):
@@ -87,8 +87,9 @@ def choose_runtime(runtime, precision, backbone, pixels=None):
     """`(runtime, precision)` that will run: `runtime` one of `ARBITRARY_RUNTIMES`, `precision` one of
     `PRECISIONS` (`"auto"` is resolved by TensorFlow, on its runtime only).
 
-    `pixels`: the largest output's pixel count when known. Over `ARBITRARY_MAX_TILE_PIXELS`, `"auto"` takes
-    TensorFlow, whose stylizer works in tiles (bounded memory); onnxruntime makes one pass over the whole.
+    `pixels`: the most pixels one pass of the network will see, when known (`network_pixels`: at the stroke
+    scale, at most its square). Over `ARBITRARY_MAX_TILE_PIXELS`, `"auto"` takes TensorFlow, whose stylizer
+    works in tiles (bounded memory); onnxruntime makes one pass over the whole.
 
     Raises:
         InvalidArgumentError: an unknown runtime or precision, or onnxruntime with bfloat16.
@@ -115,15 +116,31 @@ def choose_runtime(runtime, precision, backbone, pixels=None):
                      f"Received: {missing}")
 
 
-def planned_runtime(model, precision="auto", runtime="auto", pixels=None):
+def planned_runtime(model, precision="auto", runtime="auto", pixels=None, stroke_size=None):
     """The runtime (`"onnxruntime"` or `"tensorflow"`) `ArbitraryRun(model, precision, runtime=runtime,
-    pixels=pixels)` will build, found without building it (so a front end can mute TensorFlow's start-up
-    before importing it)."""
+    pixels=pixels, stroke_size=stroke_size)` will build, found without building it (so a front end can mute
+    TensorFlow's start-up before importing it)."""
     folder, _ = resolve_model(model)
-    return choose_runtime(runtime, precision, read_model_info(folder)["config"].get("backbone"), pixels)[0]
+    info = read_model_info(folder)
+    stroke_size = folder_stroke_size(info) if stroke_size is None else stroke_size
+    return choose_runtime(runtime, precision, info["config"].get("backbone"), network_pixels(pixels, stroke_size))[0]
 
 
-def build_stylizer(folder, runtime, precision, transform, levels, half_size_levels=()):
+def network_pixels(pixels, stroke_size):
+    """The most pixels one pass of the network sees for an output of `pixels` pixels: at the stroke scale, at
+    most `stroke_size` squared (`None` when `pixels` is unknown)."""
+    if pixels is None or not stroke_size:
+        return pixels
+    return min(int(pixels), int(stroke_size) ** 2)
+
+
+def folder_stroke_size(info):
+    """A network folder's stroke size: its config's `stroke_size`, else `ARBITRARY_STROKE_SIZE`."""
+    stroke_size = info["config"].get("stroke_size")
+    return ARBITRARY_STROKE_SIZE if stroke_size is None else int(stroke_size)
+
+
+def build_stylizer(folder, runtime, precision, transform, levels, half_size_levels=(), stroke_size=0):
     """`(stylizer, precision, feather)`: the network of `folder` on `runtime` (`"tensorflow"` or `"onnxruntime"`)
     and the function that feathers its region masks, `feather(masks, height, width) -> (R, height, width)`:
     TensorFlow's `feathered` (the export's, so library and export agree bit for bit) or its numpy twin
@@ -131,8 +148,8 @@ def build_stylizer(folder, runtime, precision, transform, levels, half_size_leve
     if runtime == "onnxruntime":
         from tf_nst.engine.arbitrary_onnx import OnnxArbitraryStylizer
 
-        return (OnnxArbitraryStylizer(folder, transform=transform, levels=levels, half_size_levels=half_size_levels),
-                "float32", feathered_array)
+        return (OnnxArbitraryStylizer(folder, transform=transform, levels=levels, half_size_levels=half_size_levels,
+                                      stroke_size=stroke_size), "float32", feathered_array)
     from tf_nst.engine.backbones import resolve_precision
     from tf_nst.engine.feedforward.arbitrary import ArbitraryStylizer, load_inverter
     from tf_nst.engine.feedforward.rendering import feathered
@@ -141,7 +158,8 @@ def build_stylizer(folder, runtime, precision, transform, levels, half_size_leve
         return np.stack(feathered(masks, (height, width)))
 
     inverter, _ = load_inverter(folder, precision=precision)
-    stylizer = ArbitraryStylizer(inverter, transform=transform, levels=levels, half_size_levels=half_size_levels)
+    stylizer = ArbitraryStylizer(inverter, transform=transform, levels=levels, half_size_levels=half_size_levels,
+                                 stroke_size=stroke_size)
     return stylizer, resolve_precision(precision), feather
 
 
@@ -174,6 +192,9 @@ class ArbitraryRun:
         half_size_levels: the deepest levels run on the halved photo (`ArbitraryStylizer`; about 1.7×
             faster, further from the painting: docs/arbitrary.md); `None`: the folder's
             `half_size_levels`, else none.
+        stroke_size: outputs whose longest side is over this are stylized at it and scaled up, the photo's
+            detail added back (`ArbitraryStylizer`'s stroke scale); `None`: the folder's `stroke_size`, else
+            `ARBITRARY_STROKE_SIZE` (512); 0: at the output's own size.
 
     Raises:
         ModelError: no such network, a folder that is not one, onnxruntime asked for where it cannot run.
@@ -181,30 +202,36 @@ class ArbitraryRun:
     """
 
     def __init__(self, model="arbitrary", precision="auto", transform=None, levels=None, runtime="tensorflow",
-                 pixels=None, half_size_levels=None):
+                 pixels=None, half_size_levels=None, stroke_size=None):
         self.folder, _ = resolve_model(model)
         self.info = read_model_info(self.folder)
         if not is_arbitrary(self.info):
             raise ModelError(f"expected an arbitrary-style network folder. Received: {self.folder} (a model of "
                              f"styles {', '.join(self.info['config'].get('style_names', []))})")
         config = self.info["config"]
-        self.runtime, precision = choose_runtime(runtime, precision, config.get("backbone"), pixels)
+        self.stroke_size = folder_stroke_size(self.info) if stroke_size is None else int(stroke_size)
+        if self.stroke_size < 0:
+            raise InvalidArgumentError(f"expected stroke_size >= 0. Received: stroke_size={stroke_size!r}")
+        self.runtime, precision = choose_runtime(runtime, precision, config.get("backbone"),
+                                                 network_pixels(pixels, self.stroke_size))
         self.transform = transform or config.get("transform", "wct")
         # The levels applied, deepest first: the folder's measured choice unless given.
         levels = levels or config.get("apply_levels")
         if half_size_levels is None:
             half_size_levels = config.get("half_size_levels") or ()
         self.stylizer, self.precision, self.feather = build_stylizer(self.folder, self.runtime, precision,
-                                                                     self.transform, levels, half_size_levels)
+                                                                     self.transform, levels, half_size_levels,
+                                                                     self.stroke_size)
         self.levels = list(self.stylizer.levels)
         self.weights_sha256 = provenance.file_sha256(os.path.join(self.folder, WEIGHTS_FILE))
 
     def model_settings(self):
         """What every output of this network records whatever the request: the network, its weights' hash,
-        transform, levels, precision and runtime (an export records these too)."""
+        transform, levels, stroke size, precision and runtime (an export records these too)."""
         recorded = self.info.get("provenance", {})
         return {"model": os.path.basename(os.path.abspath(self.folder)), "model_sha256": self.weights_sha256,
-                "transform": self.transform, "levels": self.levels, "precision": self.precision,
+                "transform": self.transform, "levels": self.levels, "stroke_size": self.stroke_size,
+                "precision": self.precision,
                 "runtime": self.runtime,
                 "model_provenance": {"steps": recorded.get("steps"), "photos": {
                     key: recorded.get("photos", {}).get(key) for key in ("count", "sha256")}}}

@@ -82,6 +82,11 @@ ARBITRARY_MAX_TILE_PIXELS = 1024 * 1024
 # Reflect margin (px) around a photo before an arbitrary-style network's levels: the encoder's zero
 # padding made a bright frame along the borders of every output (gone at 16 px, still visible at 8).
 ARBITRARY_BORDER_MARGIN = 16
+# An arbitrary-style network's stroke scale: a photo (with its paintings) whose longest side is over this is
+# stylized at this size and scaled up, its finer detail added back (ArbitraryStylizer's `stroke_size`; a
+# network folder's config "stroke_size" overrides it; --stroke-size). Measured (docs/arbitrary.md): at 1024 px
+# closer to the painting and 3x faster than the network at 1024 px; below 512 px no size measured closer.
+ARBITRARY_STROKE_SIZE = 512
 
 
 def check_half_size_levels(half_size_levels, levels):

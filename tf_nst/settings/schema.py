@@ -221,14 +221,16 @@ class ArbitrarySettings(CheckedSettings):
 
 @dataclasses.dataclass(frozen=True)
 class NetworkSettings(CheckedSettings):
-    """The settings of a trained style network's run (`stylize PHOTO --model NAME`, `batch`, `video`, `export`;
-    tf_nst/runs/realtime.py) beyond the size, blend, region masks and colours it shares."""
+    """The settings of a network's run (`stylize PHOTO [PAINTING...] --model NAME`, `batch`, `video`, `export`;
+    tf_nst/runs/realtime.py, tf_nst/runs/arbitrary_run.py) beyond the size, blend, region masks and colours it
+    shares."""
 
     stroke_size: object = setting(
-        None, "With --model NAME (a trained style network): photos whose longest side is over this render at "
-        "it and are scaled up with their own finer detail added back, so the strokes keep the painting's size "
-        "against the picture; 0: every photo at its own size (the network's texture at its pixel size; tiles "
-        "above 4096x4096). Default: the style size the model was trained at (512 for the bundled one).",
+        None, "With --model NAME (a trained style network, or arbitrary): photos whose longest side is over this "
+        "render at it and are scaled up with their own finer detail added back, so the strokes keep the "
+        "painting's size against the picture; 0: every photo at its own size (the network's texture at its pixel "
+        "size; tiles above 4096x4096, 1024x1024 for arbitrary). Default: the style size a style network was "
+        "trained at (512 for the bundled one); 512 for arbitrary.",
         kind=int, minimum=0, metavar="PX")
 
 

@@ -154,20 +154,43 @@ def stroke_shape(height, width, stroke_size):
 
 def stroke_scaled(render, photo, stroke_size):
     """`render` (float `(1, h, w, 3)` → float `(1, h, w, 3)`) of a float `(1, H, W, 3)` photo at the stroke
-    scale: a photo whose longest side is over `stroke_size` is scaled down to it (antialiased), rendered,
-    scaled up again (bicubic) and given back its finer detail (the photo less its scaled-down copy scaled up
-    alike); any other photo, or `stroke_size` 0, is rendered as it is. Eager (the library) or in-graph (the
-    export), the same ops."""
+    scale: a photo whose longest side is over `stroke_size` is scaled down to it (antialiased: `stroke_fitted`),
+    rendered, scaled up again (bicubic) and given back its finer detail (the photo less its scaled-down copy
+    scaled up alike); any other photo, or `stroke_size` 0, is rendered as it is. Eager (the library) or
+    in-graph (the export), the same ops; `render` is called once (traced once in a graph)."""
     if not stroke_size:
         return render(photo)
     shape = tf.shape(photo)
+    small = stroke_fitted(photo, stroke_size)
+    rendered = render(small)
 
-    def scaled():
-        small = tf.image.resize(photo, stroke_shape(shape[1], shape[2], stroke_size), "area")
+    def scaled_up():
         detail = photo - tf.image.resize(small, shape[1:3], "bicubic")
-        return tf.image.resize(render(small), shape[1:3], "bicubic") + detail
+        return tf.image.resize(rendered, shape[1:3], "bicubic") + detail
 
-    return tf.cond(tf.maximum(shape[1], shape[2]) > stroke_size, scaled, lambda: render(photo))
+    return tf.cond(tf.maximum(shape[1], shape[2]) > stroke_size, scaled_up, lambda: rendered)
+
+
+def stroke_fitted(image, stroke_size):
+    """A float `(n, H, W, C)` image scaled down (antialiased, as `stroke_scaled` scales the photo) so that its
+    longest side is `stroke_size` when it is over it (`stroke_shape`), else as it is; `stroke_size` 0: as it
+    is. The arbitrary-style network's painting at the stroke scale. Eager or in-graph, the same ops."""
+    image = tf.cast(image, tf.float32)
+    if not stroke_size:
+        return image
+    shape = tf.shape(image)
+    return tf.cond(tf.maximum(shape[1], shape[2]) > stroke_size,
+                   lambda: tf.image.resize(image, stroke_shape(shape[1], shape[2], stroke_size), "area"),
+                   lambda: image)
+
+
+def area_fitted(maps, height, width):
+    """Float `(n, H, W, C)` maps (region weights) at `height`×`width`: as they are when already that size, else
+    area-resized (the stroke scale's photo's resize). Eager or in-graph."""
+    maps = tf.cast(maps, tf.float32)
+    shape = tf.shape(maps)
+    same = tf.logical_and(tf.equal(shape[1], height), tf.equal(shape[2], width))
+    return tf.cond(same, lambda: maps, lambda: tf.image.resize(maps, tf.stack([height, width]), "area"))
 
 
 def without_margin(image, margin, height, width):
