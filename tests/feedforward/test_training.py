@@ -272,3 +272,36 @@ def test_training_uses_the_objective_with_its_loss_terms_and_preprocessing():
     assert parts.shape == (5,)
     without = 1.0 * parts[1] + 3.0 * parts[2] + 1.0 * parts[3]
     np.testing.assert_allclose(float(total - without), 5.0 * float(tf.reduce_mean(photos)) / 255.0, rtol=1e-5)
+
+
+def test_per_style_weights_weigh_each_images_style_term_by_its_style():
+    """`--per-style-weight`: each image's style term by its own style's weight (the reported style part stays the
+    unweighted mean); equal weights are the one weight; a name that is not a style is refused."""
+    from tf_nst.engine.feedforward.perceptual import PerceptualLoss
+    from tf_nst.errors import InvalidArgumentError
+    from tf_nst.runs.training import build_objective, style_weights
+
+    loss = PerceptualLoss(build_objective(TrainSettings(**TINY)))
+    photos = tf.constant(np.stack([gradient_image(32, 32, seed=seed) for seed in range(2)]), tf.float32)
+    outputs = tf.constant(np.stack([gradient_image(32, 32, seed=seed + 5) for seed in range(2)]), tf.float32)
+    targets = loss.style_targets([photos[:1], photos[1:]])
+    indices = tf.constant([0, 1])
+    _, alone = zip(*[loss(outputs[i:i + 1], photos[i:i + 1], targets, indices[i:i + 1], 1.0, 1.0, 1.0)
+                     for i in range(2)])
+    total, parts = loss(outputs, photos, targets, indices, 1.0, [12.0, 6.0], 1.0)
+    expected = parts[1] + (12.0 * alone[0][2] + 6.0 * alone[1][2]) / 2 + parts[3]
+    np.testing.assert_allclose(float(total), float(expected), rtol=1e-5)
+    np.testing.assert_allclose(float(parts[2]), float(alone[0][2] + alone[1][2]) / 2, rtol=1e-5)
+    same, _ = loss(outputs, photos, targets, indices, 1.0, [6.0, 6.0], 1.0)
+    one, _ = loss(outputs, photos, targets, indices, 1.0, 6.0, 1.0)
+    np.testing.assert_allclose(float(same), float(one), rtol=1e-5)
+    assert float(total) > float(one)
+
+    settings = TrainSettings(**TINY, style_weight=6.0, per_style_weight="starry_night:12")
+    assert style_weights(settings, ["starry_night", "the_scream"]) == [12.0, 6.0]
+    assert style_weights(TrainSettings(**TINY, style_weight=6.0), ["starry_night"]) == 6.0
+    with pytest.raises(InvalidArgumentError, match=r"expected --per-style-weight names among the styles "
+                                                   r"\(starry_night\). Received: scream"):
+        style_weights(TrainSettings(**TINY, per_style_weight="scream:2"), ["starry_night"])
+    with pytest.raises(InvalidArgumentError, match="expected name:weight pairs"):
+        TrainSettings(**TINY, per_style_weight="12")

@@ -211,6 +211,23 @@ def check_global_batch(settings, count, what="replicas"):
             f"Received: batch_size={settings.batch_size}")
 
 
+def style_weights(settings, style_names):
+    """The style loss's weight: `settings.style_weight`, or with `per_style_weight` one weight per style of the
+    network (in `style_names`' order; the styles not named keep `style_weight`).
+
+    Raises:
+        InvalidArgumentError: a name in `per_style_weight` that is not one of the network's styles.
+    """
+    named = settings.per_style_weight
+    if not named:
+        return settings.style_weight
+    unknown = sorted(set(named) - set(style_names))
+    if unknown:
+        raise InvalidArgumentError(f"expected --per-style-weight names among the styles ({', '.join(style_names)}). "
+                                   f"Received: {', '.join(unknown)}")
+    return [float(named.get(name, settings.style_weight)) for name in style_names]
+
+
 def _build_trainer(settings, styles, style_paths, add_style, cluster):
     """`(trainer, objective, base provenance)`: every variable made in the cluster's scope, the network's
     start drawn from `settings.seed` (on a cluster, the chief's copy goes to every worker)."""
@@ -221,7 +238,8 @@ def _build_trainer(settings, styles, style_paths, add_style, cluster):
         loss = PerceptualLoss(objective)
         targets = loss.style_targets(load_styles(style_paths, settings.style_size)) if base is None else \
             _extended_targets(loss, base, style_paths, settings)
-        trainer = StyleTrainer(network, loss, targets, (settings.content_weight, settings.style_weight,
+        trainer = StyleTrainer(network, loss, targets, (settings.content_weight,
+                                                        style_weights(settings, network.style_names),
                                                         settings.tv_weight),
                                train_styles=train_styles, norm_only=base is not None,
                                norm_learning_rate=settings.norm_learning_rate)

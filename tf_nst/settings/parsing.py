@@ -116,6 +116,15 @@ def parse_blend(value, name="style_blend"):
     return weights
 
 
+def parse_named_weights(value, name="per_style_weight"):
+    """`{name: weight}` from `"a:12,b:6"` or a dict (non-negative finite weights), or `None`."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) and not (isinstance(value, str) and ":" in value):
+        raise InvalidArgumentError(f"expected name:weight pairs. Received: {name}={value!r}")
+    return _named_blend(value, name)
+
+
 def _named_blend(value, name):
     pairs = value.items() if isinstance(value, dict) else (
         part.rsplit(":", 1) if ":" in part else (part, "") for part in value.split(",") if part.strip())

@@ -30,7 +30,7 @@ from tf_nst.settings.choices import (
     MIN_TILE, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, TRAIN_CONTENT_LAYERS, TRAIN_STYLE_LAYERS,
     TRAIN_STYLE_WEIGHT, TRAIN_TV_WEIGHT)
 from tf_nst.settings.parsing import (
-    parse_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init, parse_weights,
+    parse_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init, parse_named_weights, parse_weights,
     parse_memory, parse_frame_range)
 from tf_nst.settings.schedule import schedule
 
@@ -255,6 +255,10 @@ class TrainSettings(CheckedSettings):
     style_layers: object = shared("style_layers", default=TRAIN_STYLE_LAYERS)
     content_weight: float = shared("content_weight", control=False)
     style_weight: float = shared("style_weight", default=TRAIN_STYLE_WEIGHT, control=False)
+    per_style_weight: object = setting(
+        None, "Comma list of STYLE:weight: the style weight of each named style (the file's stem), in place of "
+        "--style-weight, which the styles not named keep. Paintings trained into one network need not take "
+        "the same weight.", parse=parse_named_weights, metavar="NAME:W,...")
     tv_weight: float = shared("tv_weight", default=TRAIN_TV_WEIGHT, control=False)
     loss_form: str = setting("normalized", "Only the normalized loss form trains networks here.",
                              choices=("normalized",))

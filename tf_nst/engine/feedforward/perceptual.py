@@ -21,7 +21,8 @@ class PerceptualLoss:
     Returns:
         `loss(outputs, photos, targets, style_indices, content_weight, style_weight, tv_weight)`
         returns `(total, parts)`, `parts = [total, content, style, tv, *extra terms]` (batch means;
-        `tf_nst.engine.losses.total_loss`).
+        `tf_nst.engine.losses.total_loss`). `style_weight`: one number, or one per style (each image's style
+        term weighted by its own style's; `parts` then holds the unweighted style mean).
 
     Example:
     ```python
@@ -72,4 +73,10 @@ class PerceptualLoss:
         style = tf.add_n(list(styles)) / batch
         tv = self.form["tv"](outputs)
         extras = [term(outputs, features) for term in self.objective.extra_loss_terms]
-        return total_loss(content, style, tv, extras, content_weight, style_weight, tv_weight)
+        if not isinstance(style_weight, (list, tuple)):
+            return total_loss(content, style, tv, extras, content_weight, style_weight, tv_weight)
+        # One weight per style: each image's style term by its style's weight (total_loss's weight is then 1).
+        per_image = tf.gather(tf.constant(style_weight, tf.float32), style_indices)
+        weighted = tf.add_n([per_image[index] * term for index, term in enumerate(styles)]) / batch
+        total, parts = total_loss(content, weighted, tv, extras, content_weight, 1.0, tv_weight)
+        return total, tf.tensor_scatter_nd_update(parts, [[2]], style[None])

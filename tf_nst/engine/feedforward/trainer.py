@@ -24,7 +24,8 @@ class StyleTrainer(keras.Model):
         network: a `TransformerNet`.
         loss: a `PerceptualLoss`.
         style_targets: `PerceptualLoss.style_targets` of the network's styles, in order.
-        weights: `(content_weight, style_weight, tv_weight)`.
+        weights: `(content_weight, style_weight, tv_weight)`; `style_weight` one number, or a list of one per
+            style of the network (`PerceptualLoss`).
         train_styles: indices of the styles drawn for the photos (all by default).
         norm_only: train only the normalization parameters of `train_styles` (`--add-style`).
         norm_learning_rate: Adam's rate for the per-style scales and shifts.
@@ -45,7 +46,8 @@ class StyleTrainer(keras.Model):
         # rate they barely leave their start in a short run, and every style looks the same.
         self.norm_optimizer = keras.optimizers.Adam(norm_learning_rate)
         self.network, self.perceptual, self.style_targets = network, loss, style_targets
-        self.loss_weights_ = tuple(float(weight) for weight in weights)
+        self.loss_weights_ = tuple(tuple(float(value) for value in weight) if isinstance(weight, (list, tuple))
+                                   else float(weight) for weight in weights)
         self.train_styles = list(range(network.num_styles)) if train_styles is None else list(train_styles)
         self.norm_only = bool(norm_only)
 
