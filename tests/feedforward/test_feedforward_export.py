@@ -13,6 +13,7 @@ from tf_nst.cli import app as cli
 from tf_nst.engine.feedforward.rendering import FeedForward
 from tf_nst.engine.feedforward.model_files import save_model
 from tf_nst.engine.feedforward.transformer import style_weights_for
+from tf_nst.runs.realtime import ModelRun
 from tf_nst.serving import client as serving
 from tf_nst.serving import contract
 from tf_nst.serving.feedforward_export import export_network
@@ -96,17 +97,18 @@ def test_cli_export_and_request_path_unchanged(trained, tmp_path, content_path):
     result = CliRunner().invoke(cli.cli, ["stylize", "--saved-model", str(tmp_path / "exp"), str(tmp_path / "photo.png"),
                                           "-o", str(out)])
     assert result.exit_code == 0, result.output
-    direct = tmp_path / "direct.png"
-    result = CliRunner().invoke(cli.cli, ["stylize", str(tmp_path / "photo.png"), "--model", folder, "--precision",
-                                          "float32", "-o", str(direct)])
-    assert result.exit_code == 0, result.output
-    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(direct).convert("RGB")))
+    # The library on TensorFlow at float32 (`stylize --model` runs one photo on onnxruntime: within a grey level,
+    # tests/feedforward/test_feedforward_onnx.py).
+    direct, _ = ModelRun(folder, precision="float32").stylize_file(str(tmp_path / "photo.png"),
+                                                                   str(tmp_path / "direct.png"), 512)
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), direct)
 
 
 def test_cli_saved_model_equals_model_with_a_region_mask_to_fit(trained, tmp_path):
     """T1 (the same ops, float32): a soft region mask at the photo's full size, photo and mask fitted to
-    --size: `stylize --saved-model` equals `stylize --model --precision float32` pixel for pixel (the mask
-    fitted, made grey uint8, feathered and mixed by the same functions on both paths)."""
+    --size: `stylize --saved-model` equals the library's TensorFlow path at float32 (`ModelRun`, as `stylize
+    --model --precision float32` ran before one photo went to onnxruntime) pixel for pixel (the mask fitted,
+    made grey uint8, feathered and mixed by the same functions on both paths)."""
     _, folder, _, _, _, _ = trained
     base = str(tmp_path / "exp")
     assert CliRunner().invoke(cli.cli, ["export", "--model", folder, "--output", base]).exit_code == 0
@@ -117,12 +119,12 @@ def test_cli_saved_model_equals_model_with_a_region_mask_to_fit(trained, tmp_pat
     common = [str(tmp_path / "photo.png"), "--region-mask", str(tmp_path / "mask.png"), "--size", "64"]
     result = CliRunner().invoke(cli.cli, ["stylize", "--saved-model", base, *common, "-o", str(tmp_path / "served.png")])
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(cli.cli, ["stylize", "--model", folder, "--precision", "float32", *common,
-                                          "-o", str(tmp_path / "direct.png")])
-    assert result.exit_code == 0, result.output
+    direct, _ = ModelRun(folder, precision="float32").stylize_file(str(tmp_path / "photo.png"),
+                                                                   str(tmp_path / "direct.png"), 64,
+                                                                   mask_paths=[str(tmp_path / "mask.png")])
     served = np.asarray(Image.open(tmp_path / "served.png").convert("RGB"))
     assert served.shape == (48, 64, 3)
-    np.testing.assert_array_equal(served, np.asarray(Image.open(tmp_path / "direct.png").convert("RGB")))
+    np.testing.assert_array_equal(served, direct)
 
 
 def test_export_blend_equals_its_normalized_weights(trained):
@@ -150,10 +152,10 @@ def test_export_blend_equals_its_normalized_weights(trained):
 @pytest.mark.large
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_bundled_export_equals_stylize_model(precision, tmp_path):
-    """T1 (the same ops): `stylize --saved-model` on the bundled model exported at a precision equals
-    `stylize --model starry_night --precision` it, pixel for pixel, at 256 px: `export --model bundled`
-    (float32) and, bfloat16, the network exported with that policy (its kernels in the SavedModel are the
-    library's: equal on a CPU with native bf16 and on one that emulates it)."""
+    """T1 (the same ops): `stylize --saved-model` on the bundled model exported at a precision equals the
+    library's TensorFlow path at that precision (`ModelRun("starry_night", precision)`), pixel for pixel, at 256
+    px: `export --model bundled` (float32) and, bfloat16, the network exported with that policy (its kernels in
+    the SavedModel are the library's: equal on a CPU with native bf16 and on one that emulates it)."""
     from tf_nst.engine.feedforward.model_files import load_model
     from tf_nst.io.model_folders import resolve_model
     from tf_nst.runs.training_models import network_policy
@@ -169,11 +171,8 @@ def test_bundled_export_equals_stylize_model(precision, tmp_path):
     result = CliRunner().invoke(cli.cli, ["stylize", "--saved-model", exported, photo, "--size", "256",
                                           "-o", str(tmp_path / "served.png")])
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(cli.cli, ["stylize", photo, "--model", "starry_night", "--precision", precision,
-                                          "--size", "256", "-o", str(tmp_path / "direct.png")])
-    assert result.exit_code == 0, result.output
-    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "served.png").convert("RGB")),
-                                  np.asarray(Image.open(tmp_path / "direct.png").convert("RGB")))
+    direct, _ = ModelRun("starry_night", precision=precision).stylize_file(photo, str(tmp_path / "direct.png"), 256)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "served.png").convert("RGB")), direct)
 
 
 def test_cli_export_precision_bfloat16_equals_stylize_model_at_bfloat16(trained, tmp_path):

@@ -113,8 +113,10 @@ def test_stylize_with_a_model_records_the_run(model_folder, tmp_path):
     assert result.exit_code == 0, result.output
     stored = provenance.read_provenance(str(output))["settings"]
     assert stored["style_blend"] == {"calm": 0.25, "wild": 0.75}
-    run = ModelRun(model_folder, precision="float32")
+    # One photo runs on onnxruntime (float32), the run the CLI builds (`runtime="auto"`).
+    run = ModelRun(model_folder, precision="float32", runtime="auto")
     assert stored == json.loads(json.dumps(run.settings_for({"calm": 1, "wild": 3}, 48)))
+    assert stored["runtime"] == "onnxruntime"
     np.testing.assert_array_equal(np.asarray(Image.open(output)),
                                   run.stylize(np.asarray(Image.open(content)), 48, {"calm": 1, "wild": 3}))
 

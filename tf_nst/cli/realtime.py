@@ -14,7 +14,7 @@ import os
 
 import click
 
-from tf_nst.cli.feedback import library_errors, stop_signals
+from tf_nst.cli.feedback import import_tensorflow_quietly, library_errors, stop_signals
 from tf_nst.cli.options import build_settings, given, settings_options
 from tf_nst.errors import ModelError
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, TrainSettings, fields_by_name, option_name
@@ -102,20 +102,28 @@ def model_info_lines(folder):
 
 
 def stylize_with_model(model, content, output, overwrite, style_masks, values, max_input_pixels, quiet):
-    """`stylize CONTENT --model NAME|MODEL_DIR`: one forward pass of a trained network."""
-    with library_errors():
+    """`stylize CONTENT --model NAME|MODEL_DIR`: one forward pass of a trained network, on onnxruntime where it
+    can run (no TensorFlow import: most of the command's time), else TensorFlow (`--precision bfloat16`,
+    onnxruntime missing, or a pass over the tiles' budget); the PNG records which ran."""
+    with library_errors(tensorflow=False):
+        from tf_nst.cli.arbitrary import ONE_PHOTO_RUNTIME
         from tf_nst.io import images as image_io
-        from tf_nst.runs.realtime import ModelRun
+        from tf_nst.runs.realtime import ModelRun, planned_runtime
 
         image_io.check_output_path(output, overwrite=overwrite)
-        run = ModelRun(model, precision=values.get("precision") or "auto", stroke_size=values.get("stroke_size"))
+        precision, stroke_size = values.get("precision") or "auto", values.get("stroke_size")
+        pixels = values["size"] ** 2
+        if planned_runtime(model, precision, ONE_PHOTO_RUNTIME, pixels, stroke_size) == "tensorflow":
+            import_tensorflow_quietly()
+        run = ModelRun(model, precision=precision, stroke_size=stroke_size, runtime=ONE_PHOTO_RUNTIME, pixels=pixels)
         blend = run.blend_for(values.get("style_blend"))
         result, seconds = run.stylize_file(content, output, values["size"], blend, mask_paths=list(style_masks),
                                            preserve_colors=values.get("preserve_colors", "none"),
                                            max_input_pixels=max_input_pixels)
     if not quiet:
         click.echo(f"Wrote {output} ({result.shape[1]}x{result.shape[0]}, model {os.path.basename(run.folder)}, "
-                   f"{', '.join(f'{name} {weight:g}' for name, weight in blend.items())}, {seconds:.2f} s"
+                   f"{', '.join(f'{name} {weight:g}' for name, weight in blend.items())}, {run.precision} on "
+                   f"{run.runtime}, {seconds:.2f} s"
                    + (", tiled {}x{} with shared norm statistics".format(*run.runner.tiling) if run.runner.tiling else "")
                    + ")", err=True)
 

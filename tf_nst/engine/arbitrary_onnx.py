@@ -78,7 +78,7 @@ def hed_weights_file():
     return path
 
 
-def _cached(path, build):
+def cached_graph(path, build):
     """The bytes at `path`, or `build()`'s, written there atomically (a cache that cannot be written is skipped)."""
     if os.path.isfile(path):
         with open(path, "rb") as stream:
@@ -185,7 +185,7 @@ class OnnxArbitraryStylizer:
                 return decoder_graph(self._decoder_weights(), level, BLOCK_CONVS[self.backbone])
         if not self.cache:
             return build()
-        return _cached(os.path.join(cache_folder(), key[:32], f"{kind}{level}.onnx"), build)
+        return cached_graph(os.path.join(cache_folder(), key[:32], f"{kind}{level}.onnx"), build)
 
     def session(self, kind, level):
         """The onnxruntime session of graph `kind` (`"encoder"`, `"painting"`, `"decoder"`) at `level`, made on first use."""

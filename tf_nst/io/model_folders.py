@@ -49,6 +49,14 @@ def read_model_info(folder):
     return info
 
 
+def trained_stroke_size(info):
+    """The longest side (px) of the style images a style network's folder was trained on (`train --style-size`,
+    from its `model.json`): it paints their strokes at that size in pixels, so larger photos render at it
+    (`FeedForward(stroke_size=...)`). 0 when the folder does not record it (render at the photo's size)."""
+    settings = (info.get("provenance") or {}).get("settings") or {}
+    return int(settings.get("style_size") or 0) if isinstance(settings, dict) else 0
+
+
 def is_arbitrary(info):
     """Whether a model folder's `model.json` (as read) holds an arbitrary-style network (any painting)."""
     return info.get("config", {}).get("kind") == ARBITRARY_KIND

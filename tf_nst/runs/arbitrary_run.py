@@ -68,12 +68,15 @@ def painting_blend(blend, painting_names):
 
 
 def onnxruntime_missing(backbone):
-    """Why the onnxruntime runtime cannot run a network on `backbone` (a sentence), or `None` if it can."""
+    """Why the onnxruntime runtime cannot run a network on `backbone` (a sentence), or `None` if it can;
+    `backbone` `None`: a network without one (a trained style network: its weights are all in its folder)."""
     from tf_nst.engine.arbitrary_onnx import ONNX_BACKBONES, hed_weights_file
 
     for package in ("onnxruntime", "onnx"):
         if importlib.util.find_spec(package) is None:
             return f"no module {package}"
+    if backbone is None:
+        return None
     if backbone not in ONNX_BACKBONES:
         return f"backbone={backbone!r} (its weights are read by TensorFlow)"
     try:
@@ -83,13 +86,15 @@ def onnxruntime_missing(backbone):
     return None
 
 
-def choose_runtime(runtime, precision, backbone, pixels=None):
+def choose_runtime(runtime, precision, backbone, pixels=None, max_pixels=ARBITRARY_MAX_TILE_PIXELS):
     """`(runtime, precision)` that will run: `runtime` one of `ARBITRARY_RUNTIMES`, `precision` one of
     `PRECISIONS` (`"auto"` is resolved by TensorFlow, on its runtime only).
 
     `pixels`: the most pixels one pass of the network will see, when known (`network_pixels`: at the stroke
-    scale, at most its square). Over `ARBITRARY_MAX_TILE_PIXELS`, `"auto"` takes TensorFlow, whose stylizer
-    works in tiles (bounded memory); onnxruntime makes one pass over the whole.
+    scale, at most its square). Over `max_pixels` (the network's tile budget: `ARBITRARY_MAX_TILE_PIXELS`,
+    `FEEDFORWARD_MAX_TILE_PIXELS` for a style network), `"auto"` takes TensorFlow, whose stylizer works in
+    tiles (bounded memory); onnxruntime makes one pass over the whole. `backbone`: the network's (`None` for a
+    style network, which needs none).
 
     Raises:
         InvalidArgumentError: an unknown runtime or precision, or onnxruntime with bfloat16.
@@ -101,7 +106,7 @@ def choose_runtime(runtime, precision, backbone, pixels=None):
     if precision not in PRECISIONS:
         raise InvalidArgumentError(f"expected precision one of {', '.join(PRECISIONS)}. "
                                    f"Received: precision={precision!r}")
-    large = pixels is not None and int(pixels) > ARBITRARY_MAX_TILE_PIXELS
+    large = pixels is not None and int(pixels) > max_pixels
     if runtime == "tensorflow" or (runtime == "auto" and (precision == "bfloat16" or large)):
         return "tensorflow", precision
     if precision == "bfloat16":

@@ -10,6 +10,11 @@ path, so a copied model still matches). `run_model_batch` runs every content in 
 style of the model through `tf_nst.runs.batch.run_pairs`: the same manifest, resume and error
 records as the optimization's batch.
 
+The network runs on TensorFlow (`FeedForward`, float32 or bfloat16, tiles for huge photos) or, without
+importing TensorFlow, on onnxruntime (`tf_nst.engine.feedforward_onnx.OnnxFeedForward`, float32; the same
+image within float rounding): `runtime=` as `tf_nst.runs.arbitrary_run.choose_runtime` rules, `"auto"` for
+`stylize`'s one photo. TensorFlow is imported only when its runtime is built; the PNG records which ran.
+
 Example:
 ```python
 run = ModelRun("starry_night")
@@ -24,21 +29,27 @@ import time
 
 import numpy as np
 
-from tf_nst.engine.backbones import resolve_precision
-from tf_nst.engine.feedforward.model_files import WEIGHTS_FILE, load_model
-from tf_nst.engine.feedforward.model_files import stroke_size as model_stroke_size
-from tf_nst.engine.feedforward.rendering import FeedForward
 from tf_nst.engine.masks import Regions
 from tf_nst.engine.pyramid import fit
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
 from tf_nst.io.inputs import expand_inputs
-from tf_nst.io.model_folders import resolve_model
+from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info, resolve_model, trained_stroke_size
 from tf_nst.runs import batch as batches
+from tf_nst.runs.arbitrary_run import choose_runtime, network_pixels
 from tf_nst.runs.records import Pair, PairResult
-from tf_nst.runs.training_models import network_policy
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES, resolve_blend
+from tf_nst.settings.choices import FEEDFORWARD_MAX_TILE_PIXELS
+
+
+def planned_runtime(model, precision="auto", runtime="auto", pixels=None, stroke_size=None):
+    """The runtime (`"onnxruntime"` or `"tensorflow"`) `ModelRun(model, precision, stroke_size, runtime,
+    pixels)` will build, found without building it (a front end imports TensorFlow, quietly, only for it)."""
+    folder, _ = resolve_model(model)
+    stroke_size = trained_stroke_size(read_model_info(folder)) if stroke_size is None else int(stroke_size)
+    return choose_runtime(runtime, precision, None, network_pixels(pixels, stroke_size),
+                          FEEDFORWARD_MAX_TILE_PIXELS)[0]
 
 
 class ModelRun:
@@ -49,18 +60,34 @@ class ModelRun:
         precision: `auto`, `float32` or `bfloat16` (the network's dtype policy).
         stroke_size: photos larger than this render at it and are scaled up, their detail added back
             (`tf_nst.engine.feedforward.rendering`'s stroke scale); `None`: the model's own (the style size it
-            was trained at, `model_files.stroke_size`); 0: every photo at its own size.
+            was trained at, `trained_stroke_size`); 0: every photo at its own size.
+        runtime: `"tensorflow"` (default), `"onnxruntime"` (float32, no TensorFlow import) or `"auto"`
+            (onnxruntime where it is installed, unless bfloat16 is asked for or a pass is over the tiles' budget).
+        pixels: with `"auto"`, the largest output's pixel count if known.
 
     Raises:
         ModelError: no such model, or a folder that is not one.
     """
 
-    def __init__(self, model, precision="auto", stroke_size=None):
+    def __init__(self, model, precision="auto", stroke_size=None, runtime="tensorflow", pixels=None):
         self.folder, self.chosen_style = resolve_model(model)
-        self.precision = resolve_precision(precision)  # recorded with every output
-        network, self.info = load_model(self.folder, dtype=network_policy(precision))
-        self.stroke_size = model_stroke_size(self.info) if stroke_size is None else int(stroke_size)
-        self.runner = FeedForward(network, stroke_size=self.stroke_size)
+        self.info = read_model_info(self.folder)
+        self.stroke_size = trained_stroke_size(self.info) if stroke_size is None else int(stroke_size)
+        self.runtime, precision = choose_runtime(runtime, precision, None, network_pixels(pixels, self.stroke_size),
+                                                 FEEDFORWARD_MAX_TILE_PIXELS)
+        if self.runtime == "onnxruntime":
+            from tf_nst.engine.feedforward_onnx import OnnxFeedForward
+
+            self.precision, self.runner = "float32", OnnxFeedForward(self.folder, stroke_size=self.stroke_size)
+        else:
+            from tf_nst.engine.backbones import resolve_precision
+            from tf_nst.engine.feedforward.model_files import load_model
+            from tf_nst.engine.feedforward.rendering import FeedForward
+            from tf_nst.runs.training_models import network_policy
+
+            self.precision = resolve_precision(precision)  # recorded with every output
+            network, self.info = load_model(self.folder, dtype=network_policy(precision))
+            self.runner = FeedForward(network, stroke_size=self.stroke_size)
         self.weights_sha256 = provenance.file_sha256(os.path.join(self.folder, WEIGHTS_FILE))
 
     @property
@@ -82,7 +109,7 @@ class ModelRun:
         provenance_info = self.info.get("provenance", {})
         return {"model": os.path.basename(os.path.abspath(self.folder)), "model_sha256": self.weights_sha256,
                 "style_blend": self.blend_for(blend), "size": int(size), "preserve_colors": preserve_colors,
-                "precision": self.precision, "stroke_size": self.stroke_size,
+                "precision": self.precision, "runtime": self.runtime, "stroke_size": self.stroke_size,
                 "model_provenance": {key: provenance_info.get(key) for key in ("styles", "steps")}}
 
     def stylize(self, rgb, size, blend=None, region_masks=None, preserve_colors="none"):

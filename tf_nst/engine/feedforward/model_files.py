@@ -12,7 +12,7 @@ import numpy as np
 from tf_nst.engine.feedforward.transformer import TransformerNet
 from tf_nst.errors import ModelError
 from tf_nst.io.atomic import atomic_output
-from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, read_model_info
+from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, read_model_info, trained_stroke_size
 from tf_nst.settings import MODEL_FORMAT
 
 
@@ -70,12 +70,7 @@ def load_model(folder, dtype=None):
     return network, info
 
 
-def stroke_size(info):
-    """The longest side (px) of the style images a model folder's network was trained on (`train --style-size`,
-    from its `model.json`): it paints their strokes at that size in pixels, so larger photos render at it
-    (`FeedForward(stroke_size=...)`). 0 when the folder does not record it (render at the photo's size)."""
-    settings = (info.get("provenance") or {}).get("settings") or {}
-    return int(settings.get("style_size") or 0) if isinstance(settings, dict) else 0
+stroke_size = trained_stroke_size  # the folder's stroke size (TensorFlow-free, in tf_nst.io.model_folders)
 
 
 def read_weights(path):
