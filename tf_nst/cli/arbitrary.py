@@ -13,12 +13,8 @@ import click
 
 from tf_nst.cli.feedback import ProgressBar, import_tensorflow_quietly, library_errors, stop_signals
 from tf_nst.cli.options import given
+from tf_nst.runs.runtimes import ONE_PHOTO_RUNTIME
 
-# What runs `stylize PHOTO PAINTING... --model arbitrary` (tf_nst.runs.arbitrary_run.choose_runtime): onnxruntime
-# float32 unless --precision bfloat16, a --size over 1024 (TensorFlow works in tiles) or onnxruntime is missing.
-# Batches and videos stay on TensorFlow, whose bfloat16 pass is about 3x faster warm on CPUs with native bf16
-# (docs/arbitrary.md, Speed).
-ONE_PHOTO_RUNTIME = "auto"
 # TrainSettings fields an arbitrary-style network's training reads (the rest are the losses of a
 # network trained for given styles).
 ARBITRARY_TRAIN_FIELDS = ("backbone", "precision", "size", "batch_size", "num_steps", "learning_rate",

@@ -106,9 +106,9 @@ def stylize_with_model(model, content, output, overwrite, style_masks, values, m
     can run (no TensorFlow import: most of the command's time), else TensorFlow (`--precision bfloat16`,
     onnxruntime missing, or a pass over the tiles' budget); the PNG records which ran."""
     with library_errors(tensorflow=False):
-        from tf_nst.cli.arbitrary import ONE_PHOTO_RUNTIME
         from tf_nst.io import images as image_io
         from tf_nst.runs.realtime import ModelRun, planned_runtime
+        from tf_nst.runs.runtimes import ONE_PHOTO_RUNTIME
 
         image_io.check_output_path(output, overwrite=overwrite)
         precision, stroke_size = values.get("precision") or "auto", values.get("stroke_size")

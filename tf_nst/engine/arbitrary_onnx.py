@@ -78,6 +78,21 @@ def hed_weights_file():
     return path
 
 
+def onnx_session(graph, threads=None):
+    """An onnxruntime CPU session of ONNX bytes `graph` (`threads`: its intra-op threads, default onnxruntime's
+    choice): the one way both networks' graphs are run."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    # Threads that sleep between operators instead of spinning: on a shared or busy CPU spinning
+    # took turns from the working threads (decoder4 at 512x384, load 5.7 on 2 cores: 0.93 s, spinning 1.71 s).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
 def cached_graph(path, build):
     """The bytes at `path`, or `build()`'s, written there atomically (a cache that cannot be written is skipped)."""
     if os.path.isfile(path):
@@ -190,17 +205,7 @@ class OnnxArbitraryStylizer:
     def session(self, kind, level):
         """The onnxruntime session of graph `kind` (`"encoder"`, `"painting"`, `"decoder"`) at `level`, made on first use."""
         if (kind, level) not in self._sessions:
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.log_severity_level = 3
-            # Threads that sleep between operators instead of spinning: on a shared or busy CPU spinning
-            # took turns from the working threads (decoder4 at 512x384, load 5.7 on 2 cores: 0.93 s, spinning 1.71 s).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if self.threads:
-                options.intra_op_num_threads = int(self.threads)
-            self._sessions[kind, level] = onnxruntime.InferenceSession(
-                self._graph(kind, level), options, providers=["CPUExecutionProvider"])
+            self._sessions[kind, level] = onnx_session(self._graph(kind, level), self.threads)
         return self._sessions[kind, level]
 
     # -- the network ---------------------------------------------------------------------

@@ -145,9 +145,7 @@ class OnnxFeedForward:
     def session(self):
         """The onnxruntime session of the network's graph, made on first use (graph cached by the weights' hash)."""
         if self._session is None:
-            import onnxruntime
-
-            from tf_nst.engine.arbitrary_onnx import cached_graph, cache_folder
+            from tf_nst.engine.arbitrary_onnx import cache_folder, cached_graph, onnx_session
 
             key = hashlib.sha256(f"transformer {GRAPH_VERSION} {file_sha256(self._weights_path)}".encode()).hexdigest()
 
@@ -155,13 +153,7 @@ class OnnxFeedForward:
                 return transformer_graph(self._weights, self.width, self.blocks)
 
             path = os.path.join(cache_folder(), key[:32], "transformer.onnx")
-            graph = cached_graph(path, build) if self.cache else build()
-            options = onnxruntime.SessionOptions()
-            options.log_severity_level = 3
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if self.threads:
-                options.intra_op_num_threads = int(self.threads)
-            self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            self._session = onnx_session(cached_graph(path, build) if self.cache else build(), self.threads)
         return self._session
 
     def norm_inputs(self, style_weights):

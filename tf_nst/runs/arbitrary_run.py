@@ -28,7 +28,6 @@ run.stylize_file("photo.jpg", ["painting.jpg"], "out.png", size=512)
 """
 
 import dataclasses
-import importlib.util
 import os
 import time
 
@@ -37,14 +36,14 @@ import numpy as np
 from tf_nst.engine.colors import apply_colors
 from tf_nst.engine.masks import Regions, feathered_array
 from tf_nst.engine.pyramid import fit
-from tf_nst.errors import InvalidArgumentError, ModelError, NSTError
+from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io import images as image_io
 from tf_nst.io import provenance
 from tf_nst.io.inputs import stem
 from tf_nst.io.model_folders import WEIGHTS_FILE, is_arbitrary, read_model_info, resolve_model
-from tf_nst.settings import (ARBITRARY_RUNTIMES, DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRECISIONS,
-                             PRESERVE_COLORS_MODES, resolve_blend)
-from tf_nst.settings.choices import ARBITRARY_MAX_TILE_PIXELS, ARBITRARY_STROKE_SIZE
+from tf_nst.runs.runtimes import choose_runtime, network_pixels, onnxruntime_missing  # noqa: F401 (public here too)
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES, resolve_blend
+from tf_nst.settings.choices import ARBITRARY_STROKE_SIZE
 
 
 def check_strength(strength):
@@ -67,60 +66,6 @@ def painting_blend(blend, painting_names):
     return resolve_blend(blend or {name: 1.0 for name in painting_names}, painting_names)
 
 
-def onnxruntime_missing(backbone):
-    """Why the onnxruntime runtime cannot run a network on `backbone` (a sentence), or `None` if it can;
-    `backbone` `None`: a network without one (a trained style network: its weights are all in its folder)."""
-    from tf_nst.engine.arbitrary_onnx import ONNX_BACKBONES, hed_weights_file
-
-    for package in ("onnxruntime", "onnx"):
-        if importlib.util.find_spec(package) is None:
-            return f"no module {package}"
-    if backbone is None:
-        return None
-    if backbone not in ONNX_BACKBONES:
-        return f"backbone={backbone!r} (its weights are read by TensorFlow)"
-    try:
-        hed_weights_file()
-    except NSTError as error:
-        return str(error)
-    return None
-
-
-def choose_runtime(runtime, precision, backbone, pixels=None, max_pixels=ARBITRARY_MAX_TILE_PIXELS):
-    """`(runtime, precision)` that will run: `runtime` one of `ARBITRARY_RUNTIMES`, `precision` one of
-    `PRECISIONS` (`"auto"` is resolved by TensorFlow, on its runtime only).
-
-    `pixels`: the most pixels one pass of the network will see, when known (`network_pixels`: at the stroke
-    scale, at most its square). Over `max_pixels` (the network's tile budget: `ARBITRARY_MAX_TILE_PIXELS`,
-    `FEEDFORWARD_MAX_TILE_PIXELS` for a style network), `"auto"` takes TensorFlow, whose stylizer works in
-    tiles (bounded memory); onnxruntime makes one pass over the whole. `backbone`: the network's (`None` for a
-    style network, which needs none).
-
-    Raises:
-        InvalidArgumentError: an unknown runtime or precision, or onnxruntime with bfloat16.
-        ModelError: `runtime="onnxruntime"` where it cannot run (not installed, another backbone).
-    """
-    if runtime not in ARBITRARY_RUNTIMES:
-        raise InvalidArgumentError(f"expected runtime one of {', '.join(ARBITRARY_RUNTIMES)}. "
-                                   f"Received: runtime={runtime!r}")
-    if precision not in PRECISIONS:
-        raise InvalidArgumentError(f"expected precision one of {', '.join(PRECISIONS)}. "
-                                   f"Received: precision={precision!r}")
-    large = pixels is not None and int(pixels) > max_pixels
-    if runtime == "tensorflow" or (runtime == "auto" and (precision == "bfloat16" or large)):
-        return "tensorflow", precision
-    if precision == "bfloat16":
-        raise InvalidArgumentError("expected precision float32 or auto with runtime onnxruntime (it has no bfloat16 "
-                                   "here). Received: precision='bfloat16'")
-    missing = onnxruntime_missing(backbone)
-    if missing is None:
-        return "onnxruntime", "float32"
-    if runtime == "auto":
-        return "tensorflow", precision
-    raise ModelError(f"expected onnxruntime able to run the network (pip install onnxruntime onnx). "
-                     f"Received: {missing}")
-
-
 def planned_runtime(model, precision="auto", runtime="auto", pixels=None, stroke_size=None):
     """The runtime (`"onnxruntime"` or `"tensorflow"`) `ArbitraryRun(model, precision, runtime=runtime,
     pixels=pixels, stroke_size=stroke_size)` will build, found without building it (so a front end can mute
@@ -129,14 +74,6 @@ def planned_runtime(model, precision="auto", runtime="auto", pixels=None, stroke
     info = read_model_info(folder)
     stroke_size = folder_stroke_size(info) if stroke_size is None else stroke_size
     return choose_runtime(runtime, precision, info["config"].get("backbone"), network_pixels(pixels, stroke_size))[0]
-
-
-def network_pixels(pixels, stroke_size):
-    """The most pixels one pass of the network sees for an output of `pixels` pixels: at the stroke scale, at
-    most `stroke_size` squared (`None` when `pixels` is unknown)."""
-    if pixels is None or not stroke_size:
-        return pixels
-    return min(int(pixels), int(stroke_size) ** 2)
 
 
 def folder_stroke_size(info):

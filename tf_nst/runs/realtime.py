@@ -12,7 +12,7 @@ records as the optimization's batch.
 
 The network runs on TensorFlow (`FeedForward`, float32 or bfloat16, tiles for huge photos) or, without
 importing TensorFlow, on onnxruntime (`tf_nst.engine.feedforward_onnx.OnnxFeedForward`, float32; the same
-image within float rounding): `runtime=` as `tf_nst.runs.arbitrary_run.choose_runtime` rules, `"auto"` for
+image within float rounding): `runtime=` as `tf_nst.runs.runtimes.choose_runtime` rules, `"auto"` for
 `stylize`'s one photo. TensorFlow is imported only when its runtime is built; the PNG records which ran.
 
 Example:
@@ -37,7 +37,7 @@ from tf_nst.io import provenance
 from tf_nst.io.inputs import expand_inputs
 from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info, resolve_model, trained_stroke_size
 from tf_nst.runs import batch as batches
-from tf_nst.runs.arbitrary_run import choose_runtime, network_pixels
+from tf_nst.runs.runtimes import choose_runtime, network_pixels
 from tf_nst.runs.records import Pair, PairResult
 from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES, resolve_blend
 from tf_nst.settings.choices import FEEDFORWARD_MAX_TILE_PIXELS
