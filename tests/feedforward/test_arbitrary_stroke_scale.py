@@ -156,3 +156,14 @@ def test_the_export_stylizes_at_the_stroke_scale_as_the_library(tmp_path):
         library = run.stylize(photo, [painting], size, region_masks=[mask])
         difference = np.abs(regional["stylized"][0].numpy().astype(int) - library.astype(int))
         assert difference.max() <= 1 and (difference > 0).mean() < 0.01, size
+
+
+def test_a_negative_stroke_size_is_refused_by_both_runs():
+    """The library checks a given stroke size as the CLI's --stroke-size does (`NetworkSettings`)."""
+    from tf_nst.errors import InvalidArgumentError
+    from tf_nst.runs.realtime import ModelRun
+
+    for build in (lambda: ArbitraryRun("arbitrary", runtime="onnxruntime", stroke_size=-1),
+                  lambda: ModelRun("starry_night", runtime="onnxruntime", stroke_size=-1)):
+        with pytest.raises(InvalidArgumentError, match=r"expected stroke_size in \[0, inf\). Received: stroke_size=-1"):
+            build()

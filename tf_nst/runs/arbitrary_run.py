@@ -42,7 +42,7 @@ from tf_nst.io import provenance
 from tf_nst.io.inputs import stem
 from tf_nst.io.model_folders import WEIGHTS_FILE, is_arbitrary, read_model_info, resolve_model
 from tf_nst.runs.runtimes import choose_runtime, network_pixels, onnxruntime_missing  # noqa: F401 (public here too)
-from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES, resolve_blend
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES, NetworkSettings, resolve_blend
 from tf_nst.settings.choices import ARBITRARY_STROKE_SIZE
 
 
@@ -151,9 +151,9 @@ class ArbitraryRun:
             raise ModelError(f"expected an arbitrary-style network folder. Received: {self.folder} (a model of "
                              f"styles {', '.join(self.info['config'].get('style_names', []))})")
         config = self.info["config"]
-        self.stroke_size = folder_stroke_size(self.info) if stroke_size is None else int(stroke_size)
-        if self.stroke_size < 0:
-            raise InvalidArgumentError(f"expected stroke_size >= 0. Received: stroke_size={stroke_size!r}")
+        # `NetworkSettings` checks a given stroke size (an integer >= 0), as for the CLI's --stroke-size.
+        self.stroke_size = folder_stroke_size(self.info) if stroke_size is None else \
+            NetworkSettings(stroke_size=stroke_size).stroke_size
         self.runtime, precision = choose_runtime(runtime, precision, config.get("backbone"),
                                                  network_pixels(pixels, self.stroke_size))
         self.transform = transform or config.get("transform", "wct")

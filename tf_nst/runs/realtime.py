@@ -39,7 +39,7 @@ from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info, resolve_model
 from tf_nst.runs import batch as batches
 from tf_nst.runs.runtimes import choose_runtime, network_pixels
 from tf_nst.runs.records import Pair, PairResult
-from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES, resolve_blend
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, MIN_SIDE, PRESERVE_COLORS_MODES, NetworkSettings, resolve_blend
 from tf_nst.settings.choices import FEEDFORWARD_MAX_TILE_PIXELS
 
 
@@ -72,7 +72,9 @@ class ModelRun:
     def __init__(self, model, precision="auto", stroke_size=None, runtime="tensorflow", pixels=None):
         self.folder, self.chosen_style = resolve_model(model)
         self.info = read_model_info(self.folder)
-        self.stroke_size = trained_stroke_size(self.info) if stroke_size is None else int(stroke_size)
+        # `NetworkSettings` checks a given stroke size (an integer >= 0), as for the CLI's --stroke-size.
+        self.stroke_size = trained_stroke_size(self.info) if stroke_size is None else \
+            NetworkSettings(stroke_size=stroke_size).stroke_size
         self.runtime, precision = choose_runtime(runtime, precision, None, network_pixels(pixels, self.stroke_size),
                                                  FEEDFORWARD_MAX_TILE_PIXELS)
         if self.runtime == "onnxruntime":
