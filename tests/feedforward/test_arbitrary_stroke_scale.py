@@ -1,5 +1,5 @@
 """The arbitrary-style network's stroke scale (`ArbitraryStylizer(stroke_size=...)`, `ArbitraryRun`'s default
-512): an output whose longest side is over the stroke size is stylized at that size (photo and paintings alike)
+384): an output whose longest side is over the stroke size is stylized at that size (photo and paintings alike)
 and scaled up with the photo's finer detail added back, on TensorFlow, on onnxruntime (numpy twins of the
 resizes) and in the export (the library's ops in its graph).
 
@@ -102,12 +102,12 @@ def test_large_outputs_stay_on_onnxruntime_at_the_stroke_scale():
     assert planned_runtime("arbitrary", "auto", "auto", pixels=4096 * 4096) == "onnxruntime"
     assert planned_runtime("arbitrary", "auto", "auto", pixels=4096 * 4096, stroke_size=0) == "tensorflow"
     assert planned_runtime("arbitrary", "auto", "auto", pixels=4096 * 4096, stroke_size=2048) == "tensorflow"
-    assert folder_stroke_size({"config": {}}) == 512
+    assert folder_stroke_size({"config": {}}) == 384
     assert folder_stroke_size({"config": {"stroke_size": 256}}) == 256
 
 
 def test_cli_stroke_size_with_the_arbitrary_network(tmp_path):
-    """`--stroke-size` on stylize and batch, recorded in the PNG; the default is 512; a 640 px output runs on
+    """`--stroke-size` on stylize and batch, recorded in the PNG; the default is 384; a 640 px output runs on
     onnxruntime without importing TensorFlow."""
     env = dict(os.environ, PYTHONPATH=ROOT)
     result = subprocess.run(
@@ -115,7 +115,7 @@ def test_cli_stroke_size_with_the_arbitrary_network(tmp_path):
          "-o", str(tmp_path / "large.png")], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "tensorflow imported: False"
-    assert settings_of(tmp_path / "large.png")["stroke_size"] == 512
+    assert settings_of(tmp_path / "large.png")["stroke_size"] == 384
     assert Image.open(tmp_path / "large.png").size == (640, 640)
     runner = CliRunner()
     output = tmp_path / "small.png"

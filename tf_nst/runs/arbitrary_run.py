@@ -136,7 +136,7 @@ class ArbitraryRun:
             `half_size_levels`, else none.
         stroke_size: outputs whose longest side is over this are stylized at it and scaled up, the photo's
             detail added back (`ArbitraryStylizer`'s stroke scale); `None`: the folder's `stroke_size`, else
-            `ARBITRARY_STROKE_SIZE` (512); 0: at the output's own size.
+            `ARBITRARY_STROKE_SIZE` (384); 0: at the output's own size.
 
     Raises:
         ModelError: no such network, a folder that is not one, onnxruntime asked for where it cannot run.

@@ -230,7 +230,7 @@ class NetworkSettings(CheckedSettings):
         "render at it and are scaled up with their own finer detail added back, so the strokes keep the "
         "painting's size against the picture; 0: every photo at its own size (the network's texture at its pixel "
         "size; tiles above 4096x4096, 1024x1024 for arbitrary). Default: the style size a style network was "
-        "trained at (512 for the bundled one); 512 for arbitrary.",
+        "trained at (512 for the bundled one); 384 for arbitrary.",
         kind=int, minimum=0, metavar="PX")
 
 
