@@ -22,8 +22,8 @@ from PIL import Image
 from conftest import ROOT, gradient_image
 from test_cli_before_tensorflow import REPORTING_CLI
 from tf_nst.cli import app as cli
-from tf_nst.engine.arbitrary_onnx_transforms import resize_image
-from tf_nst.engine.arbitrary_onnx_transforms import stroke_shape as stroke_shape_array
+from tf_nst.engine.array_resize import resize_image
+from tf_nst.engine.array_resize import stroke_shape as stroke_shape_array
 from tf_nst.engine.feedforward.rendering import stroke_shape
 from tf_nst.io.images import load_image
 from tf_nst.io.provenance import read_png_text

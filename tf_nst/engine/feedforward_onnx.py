@@ -8,7 +8,7 @@ first use and cached under `tf_nst.engine.arbitrary_onnx.cache_folder()` by the 
 `InstanceNormalization` with the blend's scale and shift as inputs, ReLUs, residual sums, nearest ×2
 upsamplings, the 9×9 convolution to RGB and the sigmoid); around it `OnnxFeedForward` repeats
 `tf_nst.engine.feedforward.rendering.FeedForward` step by step in numpy: the stroke scale (the numpy twins
-of `arbitrary_onnx_transforms`), the 16 px reflect border margin, the padding to a multiple of 4, the blend,
+in `tf_nst.engine.array_resize`), the 16 px reflect border margin, the padding to a multiple of 4, the blend,
 the region masks (`feathered_array`, the composite), the rounding and the colour control. Float32 only; no
 tiles (a pass over more than `FEEDFORWARD_MAX_TILE_PIXELS` takes TensorFlow: `ModelRun`'s runtime rule).
 Equal to the TensorFlow path at float32 within float rounding (tests/feedforward/test_feedforward_onnx.py).
@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from tf_nst.engine.arbitrary_onnx_transforms import stroke_scaled
+from tf_nst.engine.array_resize import stroke_scaled
 from tf_nst.engine.colors import apply_colors
 from tf_nst.engine.masks import feathered_array
 from tf_nst.errors import InvalidArgumentError, ModelError
