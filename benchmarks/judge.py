@@ -187,6 +187,23 @@ def arbitrary_method(model=None, transform=None, precision="auto", levels=None, 
     return arbitrary
 
 
+def abstracted_method(spatial=16, colour=48):
+    """The arbitrary network on the photo abstracted first: OpenCV's mean-shift filter (`pyrMeanShiftFiltering`,
+    `spatial` and `colour` radii) flattens its fine texture into patches before the network paints it
+    (measured, not taken: docs/arbitrary.md)."""
+    import cv2
+
+    network = arbitrary_method()
+
+    def abstracted(photo_rgb, painting_rgb, size):
+        bgr = cv2.cvtColor(np.ascontiguousarray(photo_rgb, np.uint8), cv2.COLOR_RGB2BGR)
+        flat = cv2.cvtColor(cv2.pyrMeanShiftFiltering(bgr, spatial, colour), cv2.COLOR_BGR2RGB)
+        return network(flat, painting_rgb, size)
+
+    abstracted.precision = network.precision
+    return abstracted
+
+
 # The registry: name -> factory (called once per run, with no arguments) returning a method.
 # Register another method here, or from outside with `METHODS["name"] = factory`, and
 # `--methods name` measures it beside the others on the same pairs.
@@ -211,6 +228,9 @@ METHODS = {
     # The stroke size before 2026-12-07 (512: the network at a 512 px output's own size), and level 2 left out.
     "arbitrary-stroke-512": functools.partial(arbitrary_method, stroke_size=512),
     "arbitrary-wct-31": functools.partial(arbitrary_method, transform="wct", levels=(3, 1)),
+    # The photo abstracted (mean shift) before the network.
+    "arbitrary-meanshift-8-32": functools.partial(abstracted_method, 8, 32),
+    "arbitrary-meanshift-16-48": functools.partial(abstracted_method, 16, 48),
 }
 
 
