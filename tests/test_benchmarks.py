@@ -1,13 +1,17 @@
 """Smoke test of the benchmark harness at tiny sizes (the real runs stay out of the test suite)."""
 
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from benchmarks import machine, memory, quality, report, timing
+from benchmarks import memory, quality, report, timing
 from benchmarks.reference_loops import KerasIoLoop, TutorialLoop
+from conftest import ROOT
 
 
 def test_reference_loops_step_and_change_the_image():
@@ -109,13 +113,19 @@ def test_arbitrary_memory_stops_a_child_past_the_limit():
 
 
 def test_peak_rss_keeps_memory_already_freed():
-    import numpy as np
-
-    before = machine.status_bytes("VmRSS")
-    block = np.ones(256 * 2**20, dtype=np.uint8)  # 256 MiB, every page touched
-    del block
-    assert machine.status_bytes("VmRSS") < before + 128 * 2**20  # freed again...
-    assert machine.peak_rss_bytes() >= before + 200 * 2**20  # ...yet counted in the peak
+    # In a fresh interpreter: in the suite's own process (4 GB and many threads after 200 tests) the freed block
+    # still counted in VmRSS on an AVX2 EPYC (2026-12-07), where the same test alone passed: the test is of the
+    # tool, not of what that process's allocator keeps.
+    code = ("import json, numpy as np\n"
+            "from benchmarks import machine\n"
+            "before = machine.status_bytes('VmRSS')\n"
+            "block = np.ones(256 * 2**20, dtype=np.uint8)\n"  # 256 MiB, every page touched
+            "del block\n"
+            "print(json.dumps([before, machine.status_bytes('VmRSS'), machine.peak_rss_bytes()]))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    before, after, peak = json.loads(result.stdout)
+    assert after < before + 128 * 2**20  # freed again...
+    assert peak >= before + 200 * 2**20  # ...yet counted in the peak
 
 
 def test_report_renders_targets():

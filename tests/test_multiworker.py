@@ -13,6 +13,12 @@ pairs to amplify it, unlike L-BFGS), so after 4 steps the losses still agree to 
 and rtol 1e-4 keeps a 10x margin. The arbitrary-style network's decoders (`train --arbitrary`) are held to the
 same: every loss term is a mean over images of a per-image figure, the transfer loss pairs photos within a
 worker's rows and its WCT target is computed per image, so the split changes only the same associations.
+Its first step (the same weights on the same crops) is held to rtol 1e-4 (measured up to 2.2e-5, AVX2 EPYC);
+its later steps to rtol 3e-2: at 32 px the deep levels' covariances are rank-deficient (16-64 positions for
+256-512 channels), so the whitening's smallest eigenvalues amplify those association differences, and the
+first Adam step moves level 4 far (its feature loss 0.64 -> 301). Measured on an AVX2-only AMD EPYC
+(2026-12-07): up to 1.5e-3 after one step and 5.6e-3 after two (under 1e-4 on the Xeon with AMX).
+Photos paired across workers would change the first step's transfer terms themselves.
 """
 
 import contextlib
@@ -115,14 +121,16 @@ def losses(stdout):
     return curve
 
 
-def assert_curves_follow(results, single):
-    """Every worker's loss curve (`(code, stdout, stderr)` each) equals the one-worker curve `single`, to rtol 1e-4."""
+def assert_curves_follow(results, single, rtol_after_first_step=1e-4):
+    """Every worker's loss curve (`(code, stdout, stderr)` each) equals the one-worker curve `single`: the first
+    step's losses (the same weights on the same crops) to rtol 1e-4, the later ones to `rtol_after_first_step`."""
     for _, out, _ in results:
         curve = losses(out)
         assert sorted(curve) == sorted(single)
         for step, parts in single.items():
+            rtol = 1e-4 if step == min(single) else rtol_after_first_step
             for name, value in parts.items():
-                np.testing.assert_allclose(curve[step][name], value, rtol=1e-4, err_msg=f"step {step} {name}")
+                np.testing.assert_allclose(curve[step][name], value, rtol=rtol, err_msg=f"step {step} {name}")
 
 
 def last_line(text):
@@ -165,7 +173,7 @@ def test_the_arbitrary_networks_decoders_train_on_two_workers_as_on_one(photos, 
         assert code == 0, err[-2000:]
     single = losses(one_out)
     assert sorted(single) == [1, 2, 3] and "transfer_style1" in single[1]
-    assert_curves_follow(results, single)
+    assert_curves_follow(results, single, rtol_after_first_step=3e-2)
     info = json.loads((tmp_path / "w0" / "net" / "model.json").read_text())
     assert info["config"]["kind"] == "arbitrary" and info["provenance"]["workers"] == 2
     assert not (tmp_path / "w1" / "net").exists()
