@@ -79,7 +79,7 @@ def exact_peer_engine():
     Why: the networks are quantized (QuantizeLinear/DequantizeLinear around each convolution). At the default level
     onnxruntime fuses them into u8s8 convolutions, exact on CPUs with AVX-512 VNNI, but saturating on AVX2-only CPUs
     (`vpmaddubsw`, as onnxruntime's quantization docs warn). Measured on an AVX2-only AMD EPYC (2026-12-07): the
-    style vector of The Starry Night moved by 1.78 (its norm is 8.6) from the graph computed in float, against 0.11
+    style vector of The Starry Night moved by 1.79 (its norm is 8.6) from the graph with float activations, against 0.11
     at the basic level; the peer's median on the 24 held-out pairs at 512 px was 0.379 instead of the 0.285 measured
     on a Xeon with VNNI. With this engine the judge and the peer give the same figures on every CPU (up to float
     rounding). `benchmarks.arbitrary_speed` times the peer as shipped (the default level, what its users run).
