@@ -343,8 +343,11 @@ def test_text_file_as_content_is_a_message_then_a_run_works(studio, browser, inp
                            "document.querySelector('#studio-message').innerText)", timeout=30_000)
     upload(page, "style-upload-0", STYLE_PATH)
     set_run_settings(page)
-    page.locator("#run").click()  # still the text file: refused before the queue
-    page.wait_for_function("() => /Error/.test(document.querySelector('#studio-message').innerText)")
+    page.locator("#run").click()  # the refused upload left no content: refused before the queue
+    # The upload's message already says "Error": wait for the click's own, or its answer could land after the
+    # next upload's and be read as the second run's.
+    page.wait_for_function("() => /expected a content photo/.test(document.querySelector('#studio-message').innerText)",
+                           timeout=30_000)
     upload(page, "content-upload", inputs / "other.png")
     page.wait_for_function("() => !/Error/.test(document.querySelector('#studio-message').innerText)")
     wait_for_editor(page)
