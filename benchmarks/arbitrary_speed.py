@@ -16,6 +16,7 @@
   PAINTING --max-size 512`, and ours, `python cli.py stylize PHOTO PAINTING --model FOLDER --size 512
   --stroke-size S` as it runs by default (onnxruntime float32, no TensorFlow import) and with `--precision bfloat16`
   (TensorFlow). Built graphs cached; the first command (empty cache: it builds them) is timed once apart.
+  Bytecode is written and kept as an installed package has it (`PYTHONDONTWRITEBYTECODE` is dropped for them).
 Medians of `--rounds` (and every round's figures with `--json`); the CPU model, its vector and matrix
 extensions, and the load average before each round and after are printed with them.
 """
@@ -125,7 +126,11 @@ def command_seconds(commands, rounds, loads=None):
     """`{name: [seconds per round]}` of whole commands (fresh interpreters), taking turns; `loads` gets the
     load average before each round."""
     seconds = {name: [] for name in commands}
-    environment = dict(os.environ, PYTHONPATH=ROOT)
+    # As installed: compiled bytecode kept (pip writes it for the peer's package at install; a checkout's
+    # first run writes ours). With PYTHONDONTWRITEBYTECODE set (as on some CI machines) only ours would be
+    # compiled again by every command: about 100 modules.
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    environment["PYTHONPATH"] = ROOT
     for _ in range(rounds):
         if loads is not None:
             loads.append(load())

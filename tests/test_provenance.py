@@ -3,6 +3,8 @@
 import io
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -32,6 +34,22 @@ def test_round_trip_of_settings_hashes_order_and_versions(made):
     assert stored["settings"] == SETTINGS and stored["inputs"] == inputs
     assert stored["inputs_sha256"] == {path: provenance.file_sha256(path) for path in inputs}
     assert stored["versions"]["tf_nst"] == provenance.VERSION
+
+
+def test_versions_are_those_of_the_numerical_packages_imported_as_installed():
+    """A TensorFlow-free run records onnxruntime's version and not TensorFlow's (it did not make the pixels);
+    each version recorded is the installed distribution's. In a fresh interpreter: this one has imported
+    TensorFlow."""
+    script = ("import importlib.metadata, json, onnxruntime\n"
+              "from tf_nst.io import provenance\n"
+              "print(json.dumps([provenance.versions(), importlib.metadata.version('onnxruntime')]))")
+    found, installed = json.loads(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                                                 text=True).stdout)
+    assert found == {"tf_nst": provenance.VERSION, "onnxruntime": installed}
+    import keras
+    import tensorflow as tf
+
+    assert provenance.versions()["tensorflow"] == tf.__version__ and provenance.versions()["keras"] == keras.__version__
 
 
 def test_matches_same_settings_and_input_bytes_only(made, tmp_path):
