@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
+from conftest import ROOT
+
 from tf_nst.errors import ImageError
 from tf_nst.io import provenance
 from tf_nst.io.images import save_png
@@ -44,7 +46,7 @@ def test_versions_are_those_of_the_numerical_packages_imported_as_installed():
               "from tf_nst.io import provenance\n"
               "print(json.dumps([provenance.versions(), importlib.metadata.version('onnxruntime')]))")
     found, installed = json.loads(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
-                                                 text=True).stdout)
+                                                 text=True, cwd=ROOT).stdout)
     assert found == {"tf_nst": provenance.VERSION, "onnxruntime": installed}
     import keras
     import tensorflow as tf

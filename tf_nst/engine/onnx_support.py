@@ -3,6 +3,7 @@
 under `cache_folder()`; and `onnx_session`, the one way their graphs are run on onnxruntime's CPU provider.
 Neither `onnx` nor `onnxruntime` is imported until used."""
 
+import functools
 import os
 
 import numpy as np
@@ -25,7 +26,7 @@ def onnx_session(graph, threads=None):
     choice): the one way both networks' graphs are run."""
     import onnxruntime
 
-    shared_arena(onnxruntime)
+    shared_arena()
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     # Threads that sleep between operators instead of spinning: on a shared or busy CPU spinning
@@ -44,16 +45,14 @@ def onnx_session(graph, threads=None):
     return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
-_SHARED_ARENA = []
+@functools.cache
+def shared_arena():
+    """onnxruntime's CPU arena allocator, registered once per process for every session of `onnx_session`."""
+    import onnxruntime
 
-
-def shared_arena(onnxruntime):
-    """onnxruntime's CPU arena allocator registered once per process for every session of `onnx_session`."""
-    if not _SHARED_ARENA:
-        memory = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
-                                           onnxruntime.OrtMemType.DEFAULT)
-        onnxruntime.create_and_register_allocator(memory, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
-        _SHARED_ARENA.append(memory)
+    memory = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                       onnxruntime.OrtMemType.DEFAULT)
+    onnxruntime.create_and_register_allocator(memory, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
 
 
 def cached_graph(path, build):
