@@ -15,7 +15,7 @@ from tf_nst.engine.feedforward.rendering import FeedForward
 from tf_nst.engine.losses import gram_matrix, normalized_squared_error
 from tf_nst.engine.feedforward.model_files import load_model
 from tf_nst.engine.feedforward.trainer import StyleTrainer
-from tf_nst.errors import TrainingDivergedError
+from tf_nst.errors import InvalidArgumentError, TrainingDivergedError
 from tf_nst.io.model_folders import read_model_info
 from tf_nst.runs.training import CHECKPOINT_FILE, steps_per_execution, train
 from tf_nst.settings import TrainSettings
@@ -158,6 +158,32 @@ def test_add_style_trains_only_the_new_norm_parameters(photos, base_model, tmp_p
             assert not np.array_equal(after.numpy()[1], before.numpy()[0])
         else:
             np.testing.assert_array_equal(before.numpy(), after.numpy())
+
+
+@pytest.mark.large  # 10-20 s: real training steps
+def test_start_from_begins_at_the_models_weights_and_records_it(photos, base_model, tmp_path):
+    """A fine-tune starts from the trained model's weights, not a fresh network (a learning rate of 1e-30 moves no
+    weight, so the result is the base's; a fresh start would be the seed's untrained weights), records where it
+    started, and refuses a model of other styles or shape."""
+    still = TrainSettings(num_steps=2, learning_rate=1e-30, norm_learning_rate=1e-30, **TINY)
+    tuned = str(tmp_path / "tuned")
+    provenance = train([STYLE_PATH], [photos], tuned, still, start_from=base_model, verbose=0)
+    old, _ = load_model(base_model)
+    new, _ = load_model(tuned)
+    for before, after in zip(old.weights, new.weights):
+        np.testing.assert_allclose(after.numpy(), before.numpy(), atol=1e-6)
+    assert provenance["steps"] == 2
+    assert provenance["start_from"]["model"] == base_model and provenance["start_from"]["steps"] == 2
+    assert provenance["start_from"]["weights_sha256"] == read_model_info(tuned)["provenance"]["start_from"][
+        "weights_sha256"] and len(provenance["start_from"]["weights_sha256"]) == 64
+    with pytest.raises(InvalidArgumentError, match="expected the styles of the model"):
+        train([SCREAM], [photos], str(tmp_path / "other"), still, start_from=base_model, verbose=0)
+    with pytest.raises(InvalidArgumentError, match="expected --width 4 --residual-blocks 1"):
+        train([STYLE_PATH], [photos], str(tmp_path / "wide"), dataclasses.replace(still, width=8),
+              start_from=base_model, verbose=0)
+    result = CliRunner().invoke(cli.cli, ["train", SCREAM, "--photos", photos, "-o", str(tmp_path / "cli"),
+                                          "--start-from", base_model, "--quiet"])
+    assert result.exit_code != 0 and result.output.strip().startswith("Error: expected the styles of the model")
 
 
 def style_distance(rgb, style_gram, extractor, layer):

@@ -31,6 +31,9 @@ TRAIN_FIELDS = fields_by_name(TrainSettings)
               help="Held-out photos rendered into OUTPUT/previews every --preview-every steps.")
 @click.option("--add-style", "add_style", type=click.Path(file_okay=False), default=None, metavar="MODEL_DIR",
               help="Extend this trained model by STYLE(s), training only their normalization parameters.")
+@click.option("--start-from", "start_from", type=click.Path(file_okay=False), default=None, metavar="MODEL_DIR",
+              help="Start from this trained model's weights (the same STYLE(s), --width and --residual-blocks) "
+                   "with a fresh optimizer: a fine-tune with other settings, e.g. larger --size crops.")
 @click.option("--tensorboard", type=click.Path(file_okay=False), default=None, help="TensorBoard log folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--connect-timeout", "connect_seconds", type=click.FloatRange(min=0), default=300.0, show_default=True,
@@ -39,8 +42,8 @@ TRAIN_FIELDS = fields_by_name(TrainSettings)
               help="Train an arbitrary-style network instead (no STYLE: decoders that give the photos back "
                    "from their features; any painting at run time with stylize PHOTO PAINTING --model OUTPUT).")
 @settings_options(tuple(name for name, field in TRAIN_FIELDS.items() if field.metadata["cli"]), fields=TRAIN_FIELDS)
-def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, quiet, connect_seconds, arbitrary,
-          **values):
+def train(styles, photo_specs, output, preview_specs, add_style, start_from, tensorboard, quiet, connect_seconds,
+          arbitrary, **values):
     """Train a feed-forward network for STYLE(s) on photos: real-time stylization afterwards.
 
     Style names are the files' stems. Ctrl-C saves a checkpoint; the same command resumes.
@@ -51,8 +54,9 @@ def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, qu
         from tf_nst.cli.arbitrary import ARBITRARY_TRAIN_FIELDS, train_arbitrary
 
         misplaced = [name for name in TRAIN_FIELDS if name not in ARBITRARY_TRAIN_FIELDS and given(name)]
-        if styles or add_style or preview_specs or tensorboard or misplaced:
-            extra = list(styles[:1]) + ["--add-style"] * bool(add_style) + ["--preview"] * bool(preview_specs) + \
+        if styles or add_style or start_from or preview_specs or tensorboard or misplaced:
+            extra = list(styles[:1]) + ["--add-style"] * bool(add_style) + ["--start-from"] * bool(start_from) + \
+                ["--preview"] * bool(preview_specs) + \
                 ["--tensorboard"] * bool(tensorboard) + [option_name(TRAIN_FIELDS[name]) for name in misplaced]
             raise click.UsageError(f"expected no STYLE and none of the styles' options with --arbitrary (its "
                                    f"decoders learn from photos alone). Received: {', '.join(extra)}")
@@ -66,7 +70,8 @@ def train(styles, photo_specs, output, preview_specs, add_style, tensorboard, qu
         previews = expand_inputs(preview_specs, name="--preview") if preview_specs else []
         with stop.during_optimization():
             provenance = run_training(list(styles), list(photo_specs), output, settings, preview_paths=previews,
-                                      add_style=add_style, tensorboard=tensorboard, verbose=0 if quiet else 1,
+                                      add_style=add_style, start_from=start_from, tensorboard=tensorboard,
+                                      verbose=0 if quiet else 1,
                                       should_stop=stop, connect_seconds=connect_seconds)
     losses = " ".join(f"{name} {value:.4g}" for name, value in provenance.get("losses", {}).items())
     click.echo(f"Wrote {output} ({provenance['steps']} steps, {provenance['seconds']:.0f} s, "

@@ -38,7 +38,7 @@ from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.images import load_image
 from tf_nst.io.inputs import stem
-from tf_nst.io.model_folders import is_model_folder, read_model_info
+from tf_nst.io.model_folders import WEIGHTS_FILE, is_model_folder, read_model_info
 from tf_nst.io.provenance import file_sha256, versions
 from tf_nst.runs import photos as photo_io
 from tf_nst.runs.cluster import (agree_to_stop, broadcast_from_chief, lost_worker_error, training_cluster,
@@ -124,8 +124,9 @@ def restore_checkpoint(trainer, folder):
 
 
 def train(style_paths, photo_specs, output, settings, preview_paths=(), add_style=None, tensorboard=None,
-          verbose=1, should_stop=None, cluster=None, connect_seconds=300.0):
-    """Train (or resume, or extend with `add_style`) a model in folder `output`; return its provenance.
+          verbose=1, should_stop=None, cluster=None, connect_seconds=300.0, start_from=None):
+    """Train (or resume, or extend with `add_style`, or fine-tune `start_from`) a model in folder `output`; return
+    its provenance.
 
     On a cluster (`cluster`, or `TF_CONFIG` in the environment: `tf_nst.runs.cluster`) every worker calls this
     with the same arguments; `settings.batch_size` is the global batch, split between the workers, so the
@@ -145,10 +146,13 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
             checkpoint and stops (on a cluster: every worker stops at the same step).
         cluster: a `Cluster` (default: `training_cluster(connect_seconds)`, from `TF_CONFIG`).
         connect_seconds: how long a worker waits for the others of `TF_CONFIG`'s cluster to listen.
+        start_from: a trained model folder of the same styles and shape: the network starts from its weights
+            with a fresh optimizer (a fine-tune with other settings, e.g. larger `settings.size`); its path,
+            weights' hash and steps go into the provenance. A rerun resumes `output` as usual.
 
     Raises:
         InvalidArgumentError: no readable photos, no styles, a style name the base model has, a batch the
-            workers cannot share.
+            workers cannot share, a `start_from` model of other styles or shape.
         ModelError: an output folder that is not this training's model.
         ClusterError: a worker of the cluster cannot be reached, or was lost.
     """
@@ -160,7 +164,7 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
     photos = photo_io.find_photos(photo_specs, min_side=32)
     resume = check_output_folder(output, styles, add_style)
     cluster = join_cluster(settings, cluster, connect_seconds)
-    trainer, objective, base = _build_trainer(settings, styles, style_paths, add_style, cluster)
+    trainer, objective, base = _build_trainer(settings, styles, style_paths, add_style, cluster, start_from)
     resume = resume and cluster.is_chief
     step, seconds = restore_checkpoint(trainer, output) if resume else (0, 0.0)
     broadcast_from_chief(cluster, training_state(trainer))
@@ -168,6 +172,8 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
     provenance = {"styles": (base or {}).get("styles", []) + styles, "photos": photos.provenance(),
                   "settings": _json_settings(settings), "versions": versions(), "base_model": add_style,
                   "precision": objective.extractor.precision, "workers": cluster.num_workers}
+    if start_from is not None:
+        provenance["start_from"] = started_provenance(start_from)
     with worker_folder(cluster, output) as folder:
         monitor = TrainingMonitor(trainer, folder, settings, step, seconds, provenance,
                                   photo_io.load_previews(preview_paths, 256) if preview_paths and cluster.is_chief
@@ -228,12 +234,19 @@ def style_weights(settings, style_names):
     return [float(named.get(name, settings.style_weight)) for name in style_names]
 
 
-def _build_trainer(settings, styles, style_paths, add_style, cluster):
+def started_provenance(folder):
+    """What a fine-tune records of the model it started from: its folder, weights' hash and steps."""
+    stored = read_model_info(folder)["provenance"]
+    return {"model": folder, "weights_sha256": file_sha256(os.path.join(folder, WEIGHTS_FILE)),
+            "steps": stored.get("steps"), "size": (stored.get("settings") or {}).get("size")}
+
+
+def _build_trainer(settings, styles, style_paths, add_style, cluster, start_from=None):
     """`(trainer, objective, base provenance)`: every variable made in the cluster's scope, the network's
     start drawn from `settings.seed` (on a cluster, the chief's copy goes to every worker)."""
     with cluster.strategy.scope():
         keras.utils.set_random_seed(settings.seed)
-        network, base, train_styles = build_network(settings, styles, add_style)
+        network, base, train_styles = build_network(settings, styles, add_style, start_from=start_from)
         objective = build_objective(settings)
         loss = PerceptualLoss(objective)
         targets = loss.style_targets(load_styles(style_paths, settings.style_size)) if base is None else \

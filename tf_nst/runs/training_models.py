@@ -1,4 +1,5 @@
-"""The network a training run starts from: a new one, or a trained one extended by styles (`--add-style`)."""
+"""The network a training run starts from: a new one, a trained one's weights (`--start-from`), or a trained one
+extended by styles (`--add-style`)."""
 
 import numpy as np
 
@@ -13,7 +14,7 @@ def network_policy(precision):
     return "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
 
 
-def build_network(settings, styles, add_style=None, resume_folder=None):
+def build_network(settings, styles, add_style=None, resume_folder=None, start_from=None):
     """`(network, base provenance or None, indices of the styles to train or None)`.
 
     Args:
@@ -21,12 +22,17 @@ def build_network(settings, styles, add_style=None, resume_folder=None):
         styles: `[{"name", ...}]` of the styles trained now.
         add_style: a model folder extended by `styles` (its convolutions and styles kept), or `None`.
         resume_folder: unused for the shape (a checkpoint restores every weight), kept for clarity.
+        start_from: a model folder of the same styles and shape whose weights the network starts from (a
+            fine-tune with other settings, e.g. larger crops), or `None`.
 
     Raises:
-        InvalidArgumentError: `add_style` with a style name the base model already has.
+        InvalidArgumentError: `add_style` with a style name the base model already has; `start_from` with other
+            styles or another shape than the settings', or with `add_style`.
     """
     names = [style["name"] for style in styles]
     policy = network_policy(settings.precision)
+    if start_from is not None:
+        return started_network(settings, names, start_from, add_style), None, None
     if add_style is None:
         return TransformerNet(names, width=settings.width, num_residual_blocks=settings.num_residual_blocks,
                               dtype=policy), None, None
@@ -41,6 +47,26 @@ def build_network(settings, styles, add_style=None, resume_folder=None):
     copy_extended(base, network)
     first = base.num_styles
     return network, info["provenance"], list(range(first, first + len(names)))
+
+
+def started_network(settings, names, start_from, add_style=None):
+    """A network of `names` holding the weights of the model in `start_from` (same styles, width and blocks)."""
+    if add_style is not None:
+        raise InvalidArgumentError(f"expected --start-from or --add-style, not both. Received: --start-from "
+                                   f"{start_from} and --add-style {add_style}")
+    base, _ = load_model(start_from)
+    if base.style_names != names:
+        raise InvalidArgumentError(f"expected the styles of the model in {start_from} ({', '.join(base.style_names)}, "
+                                   f"in that order) for --start-from. Received: {', '.join(names)}")
+    shape, wanted = (base.width, base.num_residual_blocks), (settings.width, settings.num_residual_blocks)
+    if shape != wanted:
+        raise InvalidArgumentError(f"expected --width {shape[0]} --residual-blocks {shape[1]}, the shape of the model "
+                                   f"in {start_from}, for --start-from. Received: --width {wanted[0]} "
+                                   f"--residual-blocks {wanted[1]}")
+    network = TransformerNet(names, width=base.width, num_residual_blocks=base.num_residual_blocks,
+                             dtype=network_policy(settings.precision))
+    copy_extended(base, network)
+    return network
 
 
 def copy_extended(base, network):
