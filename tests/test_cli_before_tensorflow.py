@@ -101,3 +101,8 @@ def test_the_group_alone_still_shows_its_help(tmp_path):
     result = run_cli(tmp_path)
     assert result.stderr.startswith("Usage: cli.py [OPTIONS] COMMAND [ARGS]...")
     assert "Error:" not in result.stderr
+
+
+def test_average_of_one_model_folder(tmp_path):
+    assert_answered_before_tensorflow(run_cli(tmp_path, "average", "bundled-copy", "-o", "mean"),
+                                      "Error: expected at least two model folders to average. Received: 1", 1)

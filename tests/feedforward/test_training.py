@@ -186,6 +186,36 @@ def test_start_from_begins_at_the_models_weights_and_records_it(photos, base_mod
     assert result.exit_code != 0 and result.output.strip().startswith("Error: expected the styles of the model")
 
 
+@pytest.mark.large  # 10-20 s: real training steps
+def test_average_writes_the_mean_of_the_models_weights(photos, base_model, tmp_path):
+    """Two points of one network (the base and a fine-tune of it): the average holds their mean weight by weight
+    (within float16 rounding), stylizes, and records what it averaged; other networks are refused."""
+    tuned = str(tmp_path / "tuned")
+    train([STYLE_PATH], [photos], tuned, TrainSettings(num_steps=2, learning_rate=1e-2, **TINY), start_from=base_model,
+          verbose=0)
+    averaged = str(tmp_path / "averaged")
+    result = CliRunner().invoke(cli.cli, ["average", base_model, tuned, "-o", averaged])
+    assert result.exit_code == 0, result.output
+    (first, _), (second, _), (mean, info) = load_model(base_model), load_model(tuned), load_model(averaged)
+    moved = 0
+    for a, b, m in zip(first.weights, second.weights, mean.weights):
+        expected = (a.numpy().astype(np.float64) + b.numpy()) / 2
+        np.testing.assert_allclose(m.numpy(), expected, rtol=1e-3, atol=1e-4)
+        moved += int(not np.allclose(a.numpy(), b.numpy()))
+    assert moved > 0  # the two points differ, so the mean is neither
+    sources = info["provenance"]["averaged_from"]
+    assert [source["model"] for source in sources] == [base_model, tuned] and sources[1]["start_from"]["steps"] == 2
+    assert "losses" not in info["provenance"] and info["provenance"]["styles"][0]["name"] == "starry_night"
+    assert FeedForward(mean).stylize(gradient_image(32, 40, seed=1)).shape == (32, 40, 3)
+    wide = str(tmp_path / "wide")
+    train([STYLE_PATH], [photos], wide, TrainSettings(num_steps=2, **dict(TINY, width=8)), verbose=0)
+    refused = CliRunner().invoke(cli.cli, ["average", base_model, wide, "-o", str(tmp_path / "mixed")])
+    assert refused.exit_code == 1 and refused.output.strip().startswith("Error: expected models of one network")
+    assert not os.path.exists(tmp_path / "mixed")
+    again = CliRunner().invoke(cli.cli, ["average", base_model, tuned, "-o", averaged])
+    assert again.exit_code == 1 and "it exists" in again.output
+
+
 def style_distance(rgb, style_gram, extractor, layer):
     features = extractor(tf.constant(np.asarray(rgb, np.float32)[None]))
     return float(normalized_squared_error(gram_matrix(features[layer]), style_gram))

@@ -17,7 +17,7 @@ import contextlib
 import click
 
 from tf_nst.cli.batch import batch
-from tf_nst.cli.realtime import models, train
+from tf_nst.cli.realtime import average, models, train
 from tf_nst.cli.serving import export, request
 from tf_nst.cli.studio import studio
 from tf_nst.cli.stylize import info, stylize
@@ -54,7 +54,7 @@ def cli():
     """Neural style transfer in TensorFlow/Keras."""
 
 
-for command in (stylize, info, export, request, batch, video, studio, train, models):
+for command in (stylize, info, export, request, batch, video, studio, train, average, models):
     cli.add_command(command)
 
 

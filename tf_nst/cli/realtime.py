@@ -80,6 +80,22 @@ def train(styles, photo_specs, output, preview_specs, add_style, start_from, ten
 
 
 @click.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(), help="The new model folder.")
+def average(folders, output):
+    """Average the weights of trained model FOLDERS of one network into a new model.
+
+    Checkpoints of one training, or fine-tunes of one model: the mean of points along a noisy training
+    (stochastic weight averaging) is often closer to the painting than each.
+    """
+    with library_errors(tensorflow=False):
+        from tf_nst.io.model_folders import average_models
+
+        average_models(list(folders), output)
+    click.echo(f"Wrote {output} (the mean of {len(folders)} models' weights)", err=True)
+
+
+@click.command()
 def models():
     """List the bundled and local trained models (local: $TF_NST_MODELS, default ~/.tf-nst/models)."""
     from tf_nst.io.model_folders import is_arbitrary, model_folders, read_model_info

@@ -1,4 +1,5 @@
-"""Trained feed-forward model folders: where they are and what they record (TensorFlow-free).
+"""Trained feed-forward model folders: where they are, what they record, their files read, written and averaged
+(TensorFlow-free).
 
 A model folder (written by `cli.py train`, tf_nst/runs/training.py) holds `model.json` (format,
 the network's config, its provenance) and `model.weights.npz` (float16 weights). Bundled models
@@ -9,7 +10,11 @@ live in the package (`tf_nst/assets/models/`); local ones in `$TF_NST_MODELS` (d
 import json
 import os
 
+import numpy as np
+
 from tf_nst.errors import ModelError
+from tf_nst.io.atomic import atomic_output
+from tf_nst.io.provenance import file_sha256
 from tf_nst.settings import ARBITRARY_KIND, MODEL_FORMAT
 
 INFO_FILE = "model.json"
@@ -101,3 +106,75 @@ def resolve_model(name):
     known = sorted({style for _, folder in folders for style in read_model_info(folder)["config"]["style_names"]})
     raise ModelError(f"expected a model folder, a model name or a style of one ({', '.join(known) or 'none'}). "
                      f"Received: --model {name}")
+
+
+def read_weights(path):
+    """`{key: array}` of a model folder's weights file.
+
+    Raises:
+        ModelError: unreadable.
+    """
+    try:
+        with np.load(path) as stored:
+            return {key: stored[key] for key in stored.files}
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: cannot read weights ({error})")
+
+
+def write_model_folder(folder, weights, info):
+    """`weights` (`{key: array}`) and `info` (`model.json`'s content) into `folder` (created), each atomically."""
+    os.makedirs(folder, exist_ok=True)
+    with atomic_output(os.path.join(folder, WEIGHTS_FILE)) as stream:
+        np.savez_compressed(stream, **weights)
+    with atomic_output(os.path.join(folder, INFO_FILE), "w") as stream:
+        json.dump(info, stream, indent=1, default=str)
+
+
+def network_shape(info):
+    """A model's network as its config defines it, without what does not change its weights (the Keras layer
+    name, the dtype policy it trained in)."""
+    return {key: value for key, value in info["config"].items() if key not in ("name", "dtype")}, info.get("format")
+
+
+def average_models(folders, output):
+    """Write into the new folder `output` the mean of the weights of the model folders `folders`; return its info.
+
+    The models must be one network (configs equal but for the Keras name and the dtype policy they trained in):
+    checkpoints of one training, or fine-tunes of one model.
+    Their mean is stochastic weight averaging (Izmailov et al. 2018): a small-batch training wanders around
+    a minimum, and the mean of points along it often lies nearer than each (measured for the bundled model:
+    docs/realtime.md). The provenance is the first folder's, with `averaged_from` (each folder, its weights'
+    hash and steps) and without the figures no step of the mean measured (losses, seconds).
+
+    Raises:
+        ModelError: fewer than two folders, one that is not a model folder, models of different networks,
+            or an `output` that exists.
+
+    Example:
+    ```python
+    average_models(["runs/mine-700", "runs/mine-1100"], "models/mine-averaged")
+    ```
+    """
+    if len(folders) < 2:
+        raise ModelError(f"expected at least two model folders to average. Received: {len(folders)}")
+    if os.path.exists(output):
+        raise ModelError(f"expected a new folder for the averaged model. Received: {output} (it exists)")
+    infos = [read_model_info(folder) for folder in folders]
+    weights = [read_weights(os.path.join(folder, WEIGHTS_FILE)) for folder in folders]
+    shapes = {key: value.shape for key, value in weights[0].items()}
+    for folder, info, stored in zip(folders[1:], infos[1:], weights[1:]):
+        if network_shape(info) != network_shape(infos[0]) or \
+                {key: value.shape for key, value in stored.items()} != shapes:
+            raise ModelError(f"expected models of one network (the config and weights of {folders[0]}) to average. "
+                             f"Received: {folder}, another network")
+    mean = {key: np.mean([stored[key].astype(np.float64) for stored in weights], axis=0).astype(value.dtype)
+            for key, value in weights[0].items()}
+    provenance = {key: value for key, value in infos[0].get("provenance", {}).items()
+                  if key not in ("losses", "seconds", "interrupted")}
+    provenance["averaged_from"] = [
+        {"model": folder, "weights_sha256": file_sha256(os.path.join(folder, WEIGHTS_FILE)),
+         "steps": info.get("provenance", {}).get("steps"), "start_from": info.get("provenance", {}).get("start_from")}
+        for folder, info in zip(folders, infos)]
+    info = dict(infos[0], provenance=provenance)
+    write_model_folder(output, mean, info)
+    return info

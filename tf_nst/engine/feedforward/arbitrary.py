@@ -33,10 +33,9 @@ from tf_nst.engine.backbones import FeatureExtractor
 from tf_nst.engine.feedforward.arbitrary_stylizer import ArbitraryStylizer  # noqa: F401
 from tf_nst.engine.feedforward.arbitrary_transforms import (adain, covariance_roots, style_statistics,  # noqa: F401
                                                             transform_features, whiten_colour)
-from tf_nst.engine.feedforward.model_files import read_weights
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.atomic import atomic_output
-from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, is_arbitrary, read_model_info
+from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, is_arbitrary, read_model_info, read_weights
 from tf_nst.settings import (ARBITRARY_FEATURE_SCALES, ARBITRARY_KIND, ARBITRARY_LEVEL_LAYERS, MODEL_FORMAT,
                              VGG_BLOCK_CHANNELS, VGG_BLOCK_CONVS)
 from tf_nst.settings.choices import arbitrary_decoder_plan

@@ -3,7 +3,6 @@
 The folder format and its lookup are `tf_nst.io.model_folders`; this module adds the network.
 """
 
-import json
 import os
 
 import keras
@@ -11,8 +10,7 @@ import numpy as np
 
 from tf_nst.engine.feedforward.transformer import TransformerNet
 from tf_nst.errors import ModelError
-from tf_nst.io.atomic import atomic_output
-from tf_nst.io.model_folders import INFO_FILE, WEIGHTS_FILE, read_model_info, trained_stroke_size
+from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info, read_weights, trained_stroke_size, write_model_folder
 from tf_nst.settings import MODEL_FORMAT
 
 
@@ -30,14 +28,10 @@ def save_model(network, folder, provenance):
     save_model(TransformerNet(["starry_night"]), "models/mine", provenance={"styles": []})
     ```
     """
-    os.makedirs(folder, exist_ok=True)
     weights = {weight_key(index): np.asarray(variable.numpy()).astype(np.float16)
                for index, variable in enumerate(network.weights)}
-    with atomic_output(os.path.join(folder, WEIGHTS_FILE)) as stream:
-        np.savez_compressed(stream, **weights)
-    info = {"format": MODEL_FORMAT, "config": network.get_config(), "provenance": provenance}
-    with atomic_output(os.path.join(folder, INFO_FILE), "w") as stream:
-        json.dump(info, stream, indent=1, default=str)
+    write_model_folder(folder, weights, {"format": MODEL_FORMAT, "config": network.get_config(),
+                                         "provenance": provenance})
 
 
 def load_model(folder, dtype=None):
@@ -71,16 +65,3 @@ def load_model(folder, dtype=None):
 
 
 stroke_size = trained_stroke_size  # the folder's stroke size (TensorFlow-free, in tf_nst.io.model_folders)
-
-
-def read_weights(path):
-    """`{key: array}` of a model folder's weights file.
-
-    Raises:
-        ModelError: unreadable.
-    """
-    try:
-        with np.load(path) as stored:
-            return {key: stored[key] for key in stored.files}
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{path}: cannot read weights ({error})")
