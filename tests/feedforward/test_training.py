@@ -206,6 +206,7 @@ def test_average_writes_the_mean_of_the_models_weights(photos, base_model, tmp_p
     sources = info["provenance"]["averaged_from"]
     assert [source["model"] for source in sources] == [base_model, tuned] and sources[1]["start_from"]["steps"] == 2
     assert "losses" not in info["provenance"] and info["provenance"]["styles"][0]["name"] == "starry_night"
+    assert "steps" not in info["provenance"] and "start_from" not in info["provenance"]  # the sources' own, above
     assert FeedForward(mean).stylize(gradient_image(32, 40, seed=1)).shape == (32, 40, 3)
     wide = str(tmp_path / "wide")
     train([STYLE_PATH], [photos], wide, TrainSettings(num_steps=2, **dict(TINY, width=8)), verbose=0)

@@ -144,7 +144,8 @@ def average_models(folders, output):
     Their mean is stochastic weight averaging (Izmailov et al. 2018): a small-batch training wanders around
     a minimum, and the mean of points along it often lies nearer than each (measured for the bundled model:
     docs/realtime.md). The provenance is the first folder's, with `averaged_from` (each folder, its weights'
-    hash and steps) and without the figures no step of the mean measured (losses, seconds).
+    hash, steps and start) in place of its own steps and start, and without the figures no step of the mean
+    measured (losses, seconds).
 
     Raises:
         ModelError: fewer than two folders, one that is not a model folder, models of different networks,
@@ -170,7 +171,7 @@ def average_models(folders, output):
     mean = {key: np.mean([stored[key].astype(np.float64) for stored in weights], axis=0).astype(value.dtype)
             for key, value in weights[0].items()}
     provenance = {key: value for key, value in infos[0].get("provenance", {}).items()
-                  if key not in ("losses", "seconds", "interrupted")}
+                  if key not in ("losses", "seconds", "interrupted", "steps", "start_from")}
     provenance["averaged_from"] = [
         {"model": folder, "weights_sha256": file_sha256(os.path.join(folder, WEIGHTS_FILE)),
          "steps": info.get("provenance", {}).get("steps"), "start_from": info.get("provenance", {}).get("start_from")}
