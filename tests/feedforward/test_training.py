@@ -187,6 +187,40 @@ def test_start_from_begins_at_the_models_weights_and_records_it(photos, base_mod
 
 
 @pytest.mark.large  # 10-20 s: real training steps
+def test_tune_style_trains_only_that_styles_norm_rows(photos, tmp_path):
+    """`--tune-style` on a two-style model: the named style's scales and shifts move; the convolutions and the
+    other style's rows stay the model's exactly; the provenance says which; a name or a start it cannot use is
+    refused."""
+    base = str(tmp_path / "two")
+    train([STYLE_PATH, SCREAM], [photos], base, TrainSettings(num_steps=2, **TINY), verbose=0)
+    tuned = str(tmp_path / "tuned")
+    provenance = train([STYLE_PATH, SCREAM], [photos], tuned, TrainSettings(num_steps=2, **TINY), start_from=base,
+                       tune_styles=["the_scream"], verbose=0)
+    assert provenance["tuned_styles"] == ["the_scream"]
+    assert read_model_info(tuned)["provenance"]["tuned_styles"] == ["the_scream"]
+    (old, _), (new, _) = load_model(base), load_model(tuned)
+    norms = 0
+    for before, after in zip(old.weights, new.weights):
+        if after.path.endswith(("/scale", "/shift")):
+            norms += 1
+            np.testing.assert_array_equal(before.numpy()[0], after.numpy()[0])
+            assert not np.array_equal(before.numpy()[1], after.numpy()[1])
+        else:
+            np.testing.assert_array_equal(before.numpy(), after.numpy())
+    assert norms > 0
+    with pytest.raises(InvalidArgumentError, match=r"expected --tune-style names among the styles "
+                                                   r"\(starry_night, the_scream\). Received: shipwreck"):
+        train([STYLE_PATH, SCREAM], [photos], str(tmp_path / "x"), TrainSettings(num_steps=2, **TINY),
+              start_from=base, tune_styles=["shipwreck"], verbose=0)
+    result = run_cli(["train", STYLE_PATH, "--photos", photos, "-o", str(tmp_path / "y"), "--tune-style",
+                      "starry_night"] + tiny_options())
+    assert result.exit_code != 0 and result.output.strip().splitlines()[-1] == (
+        "Error: expected --start-from MODEL_DIR with --tune-style (it tunes a trained model's styles). "
+        "Received: --tune-style starry_night alone")
+    assert not os.path.exists(tmp_path / "x") and not os.path.exists(tmp_path / "y")
+
+
+@pytest.mark.large  # 10-20 s: real training steps
 def test_average_writes_the_mean_of_the_models_weights(photos, base_model, tmp_path):
     """Two points of one network (the base and a fine-tune of it): the average holds their mean weight by weight
     (within float16 rounding), stylizes, and records what it averaged; other networks are refused."""

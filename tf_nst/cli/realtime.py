@@ -34,6 +34,9 @@ TRAIN_FIELDS = fields_by_name(TrainSettings)
 @click.option("--start-from", "start_from", type=click.Path(file_okay=False), default=None, metavar="MODEL_DIR",
               help="Start from this trained model's weights (the same STYLE(s), --width and --residual-blocks) "
                    "with a fresh optimizer: a fine-tune with other settings, e.g. larger --size crops.")
+@click.option("--tune-style", "tune_styles", multiple=True, metavar="NAME",
+              help="With --start-from: train only this style's normalization parameters (repeatable); the "
+                   "convolutions and the other styles keep the model's weights exactly.")
 @click.option("--tensorboard", type=click.Path(file_okay=False), default=None, help="TensorBoard log folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--connect-timeout", "connect_seconds", type=click.FloatRange(min=0), default=300.0, show_default=True,
@@ -42,8 +45,8 @@ TRAIN_FIELDS = fields_by_name(TrainSettings)
               help="Train an arbitrary-style network instead (no STYLE: decoders that give the photos back "
                    "from their features; any painting at run time with stylize PHOTO PAINTING --model OUTPUT).")
 @settings_options(tuple(name for name, field in TRAIN_FIELDS.items() if field.metadata["cli"]), fields=TRAIN_FIELDS)
-def train(styles, photo_specs, output, preview_specs, add_style, start_from, tensorboard, quiet, connect_seconds,
-          arbitrary, **values):
+def train(styles, photo_specs, output, preview_specs, add_style, start_from, tune_styles, tensorboard, quiet,
+          connect_seconds, arbitrary, **values):
     """Train a feed-forward network for STYLE(s) on photos: real-time stylization afterwards.
 
     Style names are the files' stems. Ctrl-C saves a checkpoint; the same command resumes.
@@ -54,8 +57,9 @@ def train(styles, photo_specs, output, preview_specs, add_style, start_from, ten
         from tf_nst.cli.arbitrary import ARBITRARY_TRAIN_FIELDS, train_arbitrary
 
         misplaced = [name for name in TRAIN_FIELDS if name not in ARBITRARY_TRAIN_FIELDS and given(name)]
-        if styles or add_style or start_from or preview_specs or tensorboard or misplaced:
+        if styles or add_style or start_from or tune_styles or preview_specs or tensorboard or misplaced:
             extra = list(styles[:1]) + ["--add-style"] * bool(add_style) + ["--start-from"] * bool(start_from) + \
+                ["--tune-style"] * bool(tune_styles) + \
                 ["--preview"] * bool(preview_specs) + \
                 ["--tensorboard"] * bool(tensorboard) + [option_name(TRAIN_FIELDS[name]) for name in misplaced]
             raise click.UsageError(f"expected no STYLE and none of the styles' options with --arbitrary (its "
@@ -63,6 +67,9 @@ def train(styles, photo_specs, output, preview_specs, add_style, start_from, ten
         return train_arbitrary(list(photo_specs), output, settings, quiet, connect_seconds)
     if not styles:
         raise click.UsageError("expected at least one STYLE image (or --arbitrary)")
+    if tune_styles and not start_from:
+        raise click.UsageError(f"expected --start-from MODEL_DIR with --tune-style (it tunes a trained model's "
+                               f"styles). Received: --tune-style {', '.join(tune_styles)} alone")
     with stop_signals() as stop, library_errors():
         from tf_nst.io.inputs import expand_inputs
         from tf_nst.runs.training import train as run_training
@@ -70,7 +77,8 @@ def train(styles, photo_specs, output, preview_specs, add_style, start_from, ten
         previews = expand_inputs(preview_specs, name="--preview") if preview_specs else []
         with stop.during_optimization():
             provenance = run_training(list(styles), list(photo_specs), output, settings, preview_paths=previews,
-                                      add_style=add_style, start_from=start_from, tensorboard=tensorboard,
+                                      add_style=add_style, start_from=start_from, tune_styles=list(tune_styles),
+                                      tensorboard=tensorboard,
                                       verbose=0 if quiet else 1,
                                       should_stop=stop, connect_seconds=connect_seconds)
     losses = " ".join(f"{name} {value:.4g}" for name, value in provenance.get("losses", {}).items())

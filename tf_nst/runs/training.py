@@ -124,7 +124,7 @@ def restore_checkpoint(trainer, folder):
 
 
 def train(style_paths, photo_specs, output, settings, preview_paths=(), add_style=None, tensorboard=None,
-          verbose=1, should_stop=None, cluster=None, connect_seconds=300.0, start_from=None):
+          verbose=1, should_stop=None, cluster=None, connect_seconds=300.0, start_from=None, tune_styles=()):
     """Train (or resume, or extend with `add_style`, or fine-tune `start_from`) a model in folder `output`; return
     its provenance.
 
@@ -149,10 +149,14 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
         start_from: a trained model folder of the same styles and shape: the network starts from its weights
             with a fresh optimizer (a fine-tune with other settings, e.g. larger `settings.size`); its path,
             weights' hash and steps go into the provenance. A rerun resumes `output` as usual.
+        tune_styles: with `start_from`, the style names whose normalization parameters alone train (Dumoulin et
+            al.'s conditional instance norm: a style is its scales and shifts); the convolutions and the other
+            styles keep the model's weights exactly. Recorded in the provenance.
 
     Raises:
         InvalidArgumentError: no readable photos, no styles, a style name the base model has, a batch the
-            workers cannot share, a `start_from` model of other styles or shape.
+            workers cannot share, a `start_from` model of other styles or shape, `tune_styles` without
+            `start_from` or naming another style.
         ModelError: an output folder that is not this training's model.
         ClusterError: a worker of the cluster cannot be reached, or was lost.
     """
@@ -164,7 +168,8 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
     photos = photo_io.find_photos(photo_specs, min_side=32)
     resume = check_output_folder(output, styles, add_style)
     cluster = join_cluster(settings, cluster, connect_seconds)
-    trainer, objective, base = _build_trainer(settings, styles, style_paths, add_style, cluster, start_from)
+    trainer, objective, base = _build_trainer(settings, styles, style_paths, add_style, cluster, start_from,
+                                             tune_styles)
     resume = resume and cluster.is_chief
     step, seconds = restore_checkpoint(trainer, output) if resume else (0, 0.0)
     broadcast_from_chief(cluster, training_state(trainer))
@@ -174,6 +179,8 @@ def train(style_paths, photo_specs, output, settings, preview_paths=(), add_styl
                   "precision": objective.extractor.precision, "workers": cluster.num_workers}
     if start_from is not None:
         provenance["start_from"] = started_provenance(start_from)
+    if tune_styles:
+        provenance["tuned_styles"] = [name for name in trainer.network.style_names if name in tune_styles]
     with worker_folder(cluster, output) as folder:
         monitor = TrainingMonitor(trainer, folder, settings, step, seconds, provenance,
                                   photo_io.load_previews(preview_paths, 256) if preview_paths and cluster.is_chief
@@ -241,12 +248,13 @@ def started_provenance(folder):
             "steps": stored.get("steps"), "size": (stored.get("settings") or {}).get("size")}
 
 
-def _build_trainer(settings, styles, style_paths, add_style, cluster, start_from=None):
+def _build_trainer(settings, styles, style_paths, add_style, cluster, start_from=None, tune_styles=()):
     """`(trainer, objective, base provenance)`: every variable made in the cluster's scope, the network's
     start drawn from `settings.seed` (on a cluster, the chief's copy goes to every worker)."""
     with cluster.strategy.scope():
         keras.utils.set_random_seed(settings.seed)
-        network, base, train_styles = build_network(settings, styles, add_style, start_from=start_from)
+        network, base, train_styles = build_network(settings, styles, add_style, start_from=start_from,
+                                                     tune_styles=tune_styles)
         objective = build_objective(settings)
         loss = PerceptualLoss(objective)
         targets = loss.style_targets(load_styles(style_paths, settings.style_size)) if base is None else \
@@ -254,7 +262,7 @@ def _build_trainer(settings, styles, style_paths, add_style, cluster, start_from
         trainer = StyleTrainer(network, loss, targets, (settings.content_weight,
                                                         style_weights(settings, network.style_names),
                                                         settings.tv_weight),
-                               train_styles=train_styles, norm_only=base is not None,
+                               train_styles=train_styles, norm_only=train_styles is not None,
                                norm_learning_rate=settings.norm_learning_rate)
         trainer.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), jit_compile=False)
         for optimizer, variables in trainer.optimized_groups():

@@ -14,7 +14,7 @@ def network_policy(precision):
     return "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
 
 
-def build_network(settings, styles, add_style=None, resume_folder=None, start_from=None):
+def build_network(settings, styles, add_style=None, resume_folder=None, start_from=None, tune_styles=()):
     """`(network, base provenance or None, indices of the styles to train or None)`.
 
     Args:
@@ -24,15 +24,19 @@ def build_network(settings, styles, add_style=None, resume_folder=None, start_fr
         resume_folder: unused for the shape (a checkpoint restores every weight), kept for clarity.
         start_from: a model folder of the same styles and shape whose weights the network starts from (a
             fine-tune with other settings, e.g. larger crops), or `None`.
+        tune_styles: with `start_from`, the names of the styles whose normalization parameters alone are
+            trained (the indices returned); every other weight stays the model's. Empty: all weights train.
 
     Raises:
         InvalidArgumentError: `add_style` with a style name the base model already has; `start_from` with other
-            styles or another shape than the settings', or with `add_style`.
+            styles or another shape than the settings', or with `add_style`; `tune_styles` without `start_from`
+            or naming a style the network does not have.
     """
     names = [style["name"] for style in styles]
     policy = network_policy(settings.precision)
+    tuned = tuned_indices(names, tune_styles, start_from)
     if start_from is not None:
-        return started_network(settings, names, start_from, add_style), None, None
+        return started_network(settings, names, start_from, add_style), None, tuned
     if add_style is None:
         return TransformerNet(names, width=settings.width, num_residual_blocks=settings.num_residual_blocks,
                               dtype=policy), None, None
@@ -47,6 +51,24 @@ def build_network(settings, styles, add_style=None, resume_folder=None, start_fr
     copy_extended(base, network)
     first = base.num_styles
     return network, info["provenance"], list(range(first, first + len(names)))
+
+
+def tuned_indices(names, tune_styles, start_from):
+    """The indices in `names` of `tune_styles` (`--tune-style`), or `None` when none is named.
+
+    Raises:
+        InvalidArgumentError: names without `start_from`, or a name that is not one of `names`.
+    """
+    if not tune_styles:
+        return None
+    if start_from is None:
+        raise InvalidArgumentError(f"expected --start-from MODEL_DIR with --tune-style (it tunes a trained model's "
+                                   f"styles). Received: --tune-style {', '.join(tune_styles)} alone")
+    unknown = [name for name in tune_styles if name not in names]
+    if unknown:
+        raise InvalidArgumentError(f"expected --tune-style names among the styles ({', '.join(names)}). "
+                                   f"Received: {', '.join(unknown)}")
+    return sorted({names.index(name) for name in tune_styles})
 
 
 def started_network(settings, names, start_from, add_style=None):
