@@ -38,13 +38,13 @@ from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.atomic import atomic_output
 from tf_nst.io.images import load_image
 from tf_nst.io.inputs import stem
-from tf_nst.io.model_folders import WEIGHTS_FILE, is_model_folder, read_model_info
+from tf_nst.io.model_folders import is_model_folder, read_model_info
 from tf_nst.io.provenance import file_sha256, versions
 from tf_nst.runs import photos as photo_io
 from tf_nst.runs.cluster import (agree_to_stop, broadcast_from_chief, lost_worker_error, training_cluster,
                                  workers_named)
 from tf_nst.runs.training_callbacks import TrainingMonitor
-from tf_nst.runs.training_models import build_network
+from tf_nst.runs.training_models import build_network, started_provenance
 
 CHECKPOINT_FILE = "checkpoint.npz"
 # Steps per execution at most: fewer Python round trips, while a time budget or a stop
@@ -239,13 +239,6 @@ def style_weights(settings, style_names):
         raise InvalidArgumentError(f"expected --per-style-weight names among the styles ({', '.join(style_names)}). "
                                    f"Received: {', '.join(unknown)}")
     return [float(named.get(name, settings.style_weight)) for name in style_names]
-
-
-def started_provenance(folder):
-    """What a fine-tune records of the model it started from: its folder, weights' hash and steps."""
-    stored = read_model_info(folder)["provenance"]
-    return {"model": folder, "weights_sha256": file_sha256(os.path.join(folder, WEIGHTS_FILE)),
-            "steps": stored.get("steps"), "size": (stored.get("settings") or {}).get("size")}
 
 
 def _build_trainer(settings, styles, style_paths, add_style, cluster, start_from=None, tune_styles=()):

@@ -1,12 +1,16 @@
 """The network a training run starts from: a new one, a trained one's weights (`--start-from`), or a trained one
 extended by styles (`--add-style`)."""
 
+import os
+
 import numpy as np
 
 from tf_nst.engine.backbones import resolve_precision
 from tf_nst.engine.feedforward.model_files import load_model
 from tf_nst.engine.feedforward.transformer import TransformerNet
 from tf_nst.errors import InvalidArgumentError
+from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info
+from tf_nst.io.provenance import file_sha256
 
 
 def network_policy(precision):
@@ -89,6 +93,13 @@ def started_network(settings, names, start_from, add_style=None):
                              dtype=network_policy(settings.precision))
     copy_extended(base, network)
     return network
+
+
+def started_provenance(folder):
+    """What a fine-tune (`--start-from`) records of the model it started from: its folder, weights' hash and steps."""
+    stored = read_model_info(folder)["provenance"]
+    return {"model": folder, "weights_sha256": file_sha256(os.path.join(folder, WEIGHTS_FILE)),
+            "steps": stored.get("steps"), "size": (stored.get("settings") or {}).get("size")}
 
 
 def copy_extended(base, network):
