@@ -221,3 +221,29 @@ def test_workers_run_the_drivers_python_on_a_local_master_unless_set():
     assert nst_spark.worker_python("local", {"spark.pyspark.python": "/a"}, {"PYSPARK_PYTHON": "/b"}) == "/a"
     assert nst_spark.worker_python("spark://10.0.0.5:7077", {}, {}) is None  # a cluster's Python is the user's
     assert nst_spark.worker_python("yarn", {"spark.pyspark.python": "/a"}, {}) == "/a"
+
+
+def test_a_gateway_that_exits_is_launched_again_and_other_errors_are_not():
+    """`start_session`: a JVM that exits before reporting its port (JAVA_GATEWAY_EXITED) is launched again, up to
+    the attempts given; any other error, and the last attempt's, reach the caller."""
+    class Builder:
+        def __init__(self, errors):
+            self.errors, self.calls = list(errors), 0
+
+        def getOrCreate(self):
+            self.calls += 1
+            if self.errors:
+                raise self.errors.pop(0)
+            return "session"
+
+    exited = RuntimeError("[JAVA_GATEWAY_EXITED] Java gateway process exited before sending its port number.")
+    flaky = Builder([exited, exited])
+    assert nst_spark.start_session(flaky, attempts=3, pause=0) == "session" and flaky.calls == 3
+    failing = Builder([exited, exited, exited])
+    with pytest.raises(RuntimeError, match="JAVA_GATEWAY_EXITED"):
+        nst_spark.start_session(failing, attempts=3, pause=0)
+    assert failing.calls == 3
+    other = Builder([RuntimeError("no such master")])
+    with pytest.raises(RuntimeError, match="no such master"):
+        nst_spark.start_session(other, attempts=3, pause=0)
+    assert other.calls == 1

@@ -116,10 +116,8 @@ def parse_conf(pairs):
 
 
 def session(master, conf=None, app_name="tf-nst batch", timeout=CONNECT_TIMEOUT):
-    """A `SparkSession` on `master` (checked first: no hang on a wrong address).
-
-    The Python workers run `worker_python` (a local master: this interpreter unless set); on a
-    cluster set `spark.pyspark.python` (or `PYSPARK_PYTHON`) to the workers' Python.
+    """A `SparkSession` on `master` (checked first: no hang on a wrong address); the Python workers run
+    `worker_python` (a local master: this interpreter unless set; on a cluster set `spark.pyspark.python`).
 
     Raises:
         InvalidArgumentError, ServingError: see `check_master`; the session does not start.
@@ -138,7 +136,7 @@ def session(master, conf=None, app_name="tf-nst batch", timeout=CONNECT_TIMEOUT)
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        return start_session(builder)
     except Exception as error:  # noqa: BLE001 - the JVM's reasons arrive as many types; the user needs the line
         lines = [line for line in str(error).splitlines() if line.strip()]
         raise ServingError(f"expected a Spark session on master={master}. Received: "
@@ -146,6 +144,18 @@ def session(master, conf=None, app_name="tf-nst batch", timeout=CONNECT_TIMEOUT)
     finally:  # the context has read it
         os.environ.pop("PYSPARK_PYTHON", None)
         os.environ.update({} if before is None else {"PYSPARK_PYTHON": before})
+
+
+def start_session(builder, attempts=3, pause=1.0):
+    """`builder.getOrCreate()`, again (`attempts` in all) when PySpark's JVM exits before reporting its port
+    (`JAVA_GATEWAY_EXITED`, seen where gRPC threads were busy at the fork); other errors are raised at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return builder.getOrCreate()
+        except Exception as error:  # noqa: BLE001 - PySpark raises it as a generic runtime error
+            if "JAVA_GATEWAY_EXITED" not in str(error) or attempt == attempts:
+                raise
+        time.sleep(pause)
 
 
 def worker_python(master, conf, environ):
