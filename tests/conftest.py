@@ -116,15 +116,15 @@ def write_batch_inputs(root):
     return contents, styles
 
 
-def tiny_styled_network(seed, styles=("calm", "wild")):
-    """A tiny `TransformerNet` (width 4, one residual block) with distinct per-style norms (a fresh one
-    has equal rows, so every style would look the same)."""
+def tiny_styled_network(seed, styles=("calm", "wild"), **kwargs):
+    """A tiny `TransformerNet` (width 4, one residual block; `kwargs` its other arguments, e.g. `texture_noise`)
+    with distinct per-style norms (a fresh one has equal rows, so every style would look the same)."""
     import keras
 
     from tf_nst.engine.feedforward.transformer import TransformerNet
 
     keras.utils.set_random_seed(seed)
-    network = TransformerNet(list(styles), width=4, num_residual_blocks=1)
+    network = TransformerNet(list(styles), width=4, num_residual_blocks=1, **kwargs)
     rng = np.random.default_rng(0)
     for variable in network.weights:
         if variable.path.endswith(("/scale", "/shift")):

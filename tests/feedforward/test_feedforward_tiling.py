@@ -54,7 +54,7 @@ def test_receptive_radius_bounds_the_reach_of_one_pixel():
     than `receptive_radius` away (and something near it: the bound is not loose by much)."""
     network, weights = tiny(), tf.constant([[1.0, 0.0]])
     rgb = gradient_image(96, 96).astype(np.float32)
-    prepared = network.prepare(tf.constant(rgb[None]))
+    prepared = network.prepare(tf.constant(rgb[None]), weights)
     statistics = tiled_statistics(network, prepared, weights, plan_tiles(96, 96, 96 * 96, 0)[0])
     changed = rgb.copy()
     changed[48, 48] = 255.0 - changed[48, 48]
@@ -124,7 +124,7 @@ def test_per_tile_statistics_would_show_seams():
     weights = style_weights_for(STYLES, {"a": 0.3, "b": 0.7})
     expected = untiled(network, rgb, weights)
     tiles, _ = plan_tiles(150, 97, 88 * 88, default_halo(network))
-    prepared = network.prepare(tf.constant(rgb[None], tf.float32))
+    prepared = network.prepare(tf.constant(rgb[None], tf.float32), weights)
     naive = np.zeros(padded_size(150, 97) + (3,), np.float32)
     for tile in tiles:
         rendered = network.head(network.features(window(prepared, tile), weights))
@@ -155,7 +155,7 @@ def test_feedforward_tiles_above_its_budget_only():
 def test_features_in_stages_equal_one_run():
     """`features(start=, stop=)` resumes where the previous stage stopped (residual skips included)."""
     network, weights = tiny(), tf.constant([[0.4, 0.6]])
-    prepared = network.prepare(tf.constant(gradient_image(40, 36, seed=4)[None], tf.float32))
+    prepared = network.prepare(tf.constant(gradient_image(40, 36, seed=4)[None], tf.float32), weights)
     front, back = stages(network)
     x = network.features(prepared, weights, stop=front)
     assert x.shape[1:3] == (10, 9)

@@ -8,7 +8,8 @@ first use and cached under `tf_nst.engine.onnx_support.cache_folder()` by the we
 `InstanceNormalization` with the blend's scale and shift as inputs, ReLUs, residual sums, nearest ×2
 upsamplings, the 9×9 convolution to RGB and the sigmoid); around it `OnnxFeedForward` repeats
 `tf_nst.engine.feedforward.rendering.FeedForward` step by step in numpy: the stroke scale (the numpy twins
-in `tf_nst.engine.array_resize`), the 16 px reflect border margin, the padding to a multiple of 4, the blend,
+in `tf_nst.engine.array_resize`), the 16 px reflect border margin, the texture noise (`tf_nst.engine.texture_noise`),
+the padding to a multiple of 4, the blend,
 the region masks (`feathered_array`, the composite), the rounding and the colour control. Float32 only; no
 tiles (a pass over more than `FEEDFORWARD_MAX_TILE_PIXELS` takes TensorFlow: `ModelRun`'s runtime rule).
 Equal to the TensorFlow path at float32 within float rounding (tests/feedforward/test_feedforward_onnx.py).
@@ -23,6 +24,7 @@ from tf_nst.engine.array_resize import stroke_scaled
 from tf_nst.engine.colors import apply_colors
 from tf_nst.engine.masks import feathered_array
 from tf_nst.engine.onnx_support import GraphBuilder, cache_folder, cached_graph, onnx_session
+from tf_nst.engine.texture_noise import noise_amplitudes, noise_field
 from tf_nst.errors import InvalidArgumentError, ModelError
 from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info
 from tf_nst.io.provenance import file_sha256
@@ -113,6 +115,8 @@ class OnnxFeedForward:
         if not config.get("style_names"):
             raise ModelError(f"expected a model folder of a style network. Received: {self.folder}")
         self.width, self.blocks = int(config.get("width", 16)), int(config.get("num_residual_blocks", 5))
+        self.texture_noise = np.array(noise_amplitudes(config.get("texture_noise", 0.0), config["style_names"]),
+                                      np.float32)
         self.stroke_size, self.threads, self.cache = int(stroke_size or 0), threads, cache
         self._weights_path = os.path.join(self.folder, WEIGHTS_FILE)
         try:
@@ -164,11 +168,15 @@ class OnnxFeedForward:
 
     def render_pass(self, photo, style_weights):
         """The network's float `(H, W, 3)` output for a float `(H, W, 3)` photo, at its own size: the border margin
-        (`FEEDFORWARD_BORDER_MARGIN`, reflected), [-1, 1], the padding to a multiple of 4 (symmetric), cropped back."""
+        (`FEEDFORWARD_BORDER_MARGIN`, reflected), the texture noise (`TransformerNet.prepare`'s), [-1, 1], the
+        padding to a multiple of 4 (symmetric), cropped back."""
         height, width = photo.shape[:2]
         margin = min(FEEDFORWARD_BORDER_MARGIN, min(height, width) - 1)
         image = np.pad(np.asarray(photo, np.float32), ((margin, margin), (margin, margin), (0, 0)), mode="reflect")
         padded_height, padded_width = image.shape[:2]
+        if any(self.texture_noise):
+            amplitude = np.sum(np.asarray(style_weights, np.float32).reshape(-1) * self.texture_noise, dtype=np.float32)
+            image = image + noise_field(padded_height, padded_width, amplitude)[..., None]
         image = image / np.float32(127.5) - np.float32(1.0)
         image = np.pad(image, ((0, -padded_height % 4), (0, -padded_width % 4), (0, 0)), mode="symmetric")
         feeds = {"image": np.ascontiguousarray(image.transpose(2, 0, 1)[None]), **self.norm_inputs(style_weights)}

@@ -109,10 +109,14 @@ class ModelRun:
     def settings_for(self, blend, size, preserve_colors="none"):
         """What an output stores as its settings (and what "already made?" compares)."""
         provenance_info = self.info.get("provenance", {})
-        return {"model": os.path.basename(os.path.abspath(self.folder)), "model_sha256": self.weights_sha256,
-                "style_blend": self.blend_for(blend), "size": int(size), "preserve_colors": preserve_colors,
-                "precision": self.precision, "runtime": self.runtime, "stroke_size": self.stroke_size,
-                "model_provenance": {key: provenance_info.get(key) for key in ("styles", "steps")}}
+        settings = {"model": os.path.basename(os.path.abspath(self.folder)), "model_sha256": self.weights_sha256,
+                    "style_blend": self.blend_for(blend), "size": int(size), "preserve_colors": preserve_colors,
+                    "precision": self.precision, "runtime": self.runtime, "stroke_size": self.stroke_size,
+                    "model_provenance": {key: provenance_info.get(key) for key in ("styles", "steps")}}
+        noise = self.info["config"].get("texture_noise")
+        if noise:  # not in the weights' hash: a config value that changes the image
+            settings["texture_noise"] = noise
+        return settings
 
     def stylize(self, rgb, size, blend=None, region_masks=None, preserve_colors="none"):
         """uint8 `(h, w, 3)`: the photo fitted to `size` (longest side) through the network.

@@ -43,7 +43,7 @@ def build_network(settings, styles, add_style=None, resume_folder=None, start_fr
         return started_network(settings, names, start_from, add_style), None, tuned
     if add_style is None:
         return TransformerNet(names, width=settings.width, num_residual_blocks=settings.num_residual_blocks,
-                              dtype=policy), None, None
+                              texture_noise=settings.texture_noise or 0.0, dtype=policy), None, None
     base, info = load_model(add_style)
     existing = [name for name in names if name in base.style_names]
     if existing:
@@ -51,7 +51,8 @@ def build_network(settings, styles, add_style=None, resume_folder=None, start_fr
             f"expected new style names for --add-style (the model has {', '.join(base.style_names)}). "
             f"Received: {', '.join(existing)}")
     network = TransformerNet(base.style_names + names, width=base.width,
-                             num_residual_blocks=base.num_residual_blocks, dtype=policy)
+                             num_residual_blocks=base.num_residual_blocks,
+                             texture_noise=extended_noise(base, names, settings.texture_noise), dtype=policy)
     copy_extended(base, network)
     first = base.num_styles
     return network, info["provenance"], list(range(first, first + len(names)))
@@ -90,9 +91,29 @@ def started_network(settings, names, start_from, add_style=None):
                                    f"in {start_from}, for --start-from. Received: --width {wanted[0]} "
                                    f"--residual-blocks {wanted[1]}")
     network = TransformerNet(names, width=base.width, num_residual_blocks=base.num_residual_blocks,
+                             texture_noise=given(settings.texture_noise, base.texture_noise),
                              dtype=network_policy(settings.precision))
     copy_extended(base, network)
     return network
+
+
+def extended_noise(base, names, value):
+    """`--add-style`'s texture noise: the model's styles keep theirs; the new `names` take `value` (one number, or
+    `{name: grey}`), 0 when it is not given.
+
+    Raises:
+        InvalidArgumentError: `value` names a style that is not new (the model's keep theirs: it is part of them).
+    """
+    if isinstance(value, dict) and any(name not in names for name in value):
+        raise InvalidArgumentError(f"expected --texture-noise names among the new styles ({', '.join(names)}) with "
+                                   f"--add-style (the model's keep theirs). Received: {', '.join(map(str, value))}")
+    new = [value.get(name, 0.0) for name in names] if isinstance(value, dict) else [value or 0.0] * len(names)
+    return list(base.texture_noise) + new
+
+
+def given(value, model_value):
+    """A setting left unset (`None`: `--texture-noise`) takes the model's value."""
+    return model_value if value is None else value
 
 
 def started_provenance(folder):

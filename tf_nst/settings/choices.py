@@ -74,6 +74,9 @@ FEEDFORWARD_MAX_TILE_PIXELS = 4096 * 4096
 # Reflect margin (px) around a photo before a trained style network, cropped off after: with a heavy style
 # weight the network paints a column of light and dark dashes a few px inside the right border (docs/realtime.md).
 FEEDFORWARD_BORDER_MARGIN = 16
+# The most texture noise (grey levels of 0-255, the field's standard deviation) a style network may add to its
+# input (`train --texture-noise`, tf_nst/engine/texture_noise.py).
+MAX_TEXTURE_NOISE = 128.0
 MIN_AUTO_TILE = 128  # a tile size chosen by the memory budget is at least this: below it the halos cost more than the cores
 # An arbitrary-style network's photo or painting over this many pixels is processed in tiles of at most this
 # many (halos included; tf_nst/engine/feedforward/arbitrary_tiling.py), so its memory stays bounded whatever

@@ -5,7 +5,7 @@ import os
 import re
 
 from tf_nst.errors import InvalidArgumentError
-from tf_nst.settings.choices import INIT_MODES, MAX_SCALES, MAX_STEPS, MIN_SIDE, MODEL_INIT_PREFIX
+from tf_nst.settings.choices import INIT_MODES, MAX_SCALES, MAX_STEPS, MAX_TEXTURE_NOISE, MIN_SIDE, MODEL_INIT_PREFIX
 
 _UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
           "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -123,6 +123,20 @@ def parse_named_weights(value, name="per_style_weight"):
     if not isinstance(value, dict) and not (isinstance(value, str) and ":" in value):
         raise InvalidArgumentError(f"expected name:weight pairs. Received: {name}={value!r}")
     return _named_blend(value, name)
+
+
+def parse_texture_noise(value, name="texture_noise"):
+    """`train --texture-noise`: `None`, one non-negative number (every style) or `{name: grey}` from `"a:16,b:4"`
+    (checked against the network's styles where it is built: `tf_nst.engine.texture_noise.noise_amplitudes`)."""
+    if value is None or isinstance(value, dict) or (isinstance(value, str) and ":" in value):
+        return None if value is None else _named_blend(value, name)
+    try:
+        grey = float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"expected a number or name:grey pairs. Received: {name}={value!r}") from None
+    if not (0.0 <= grey <= MAX_TEXTURE_NOISE):
+        raise InvalidArgumentError(f"expected a number from 0 to {MAX_TEXTURE_NOISE:g}. Received: {name}={value!r}")
+    return grey
 
 
 def _named_blend(value, name):

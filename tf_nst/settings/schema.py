@@ -30,8 +30,8 @@ from tf_nst.settings.choices import (
     MIN_TILE, DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, TRAIN_CONTENT_LAYERS, TRAIN_STYLE_LAYERS,
     TRAIN_STYLE_WEIGHT, TRAIN_TV_WEIGHT)
 from tf_nst.settings.parsing import (
-    parse_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init, parse_named_weights, parse_weights,
-    parse_memory, parse_frame_range)
+    parse_layer_weights, parse_scales, parse_scale_steps, parse_blend, parse_init, parse_named_weights,
+    parse_texture_noise, parse_weights, parse_memory, parse_frame_range)
 from tf_nst.settings.schedule import schedule
 
 
@@ -279,6 +279,11 @@ class TrainSettings(CheckedSettings):
                          minimum=1, maximum=256)
     num_residual_blocks: int = setting(5, "Residual blocks of the network.", kind=int, minimum=0, maximum=32,
                                        option="--residual-blocks")
+    texture_noise: object = setting(
+        None, "Grey levels (0-255) of the fixed noise field the network adds to its input, so flat areas get "
+              "strokes (tf_nst/engine/texture_noise.py): one number for every style, or STYLE:grey pairs (the "
+              "others 0); 0: none. Default: the --start-from or --add-style model's own, else 0.",
+        parse=parse_texture_noise, metavar="GREY|NAME:GREY,...")
     checkpoint_every: int = setting(100, "Save a resumable checkpoint every N steps (and on Ctrl-C).",
                                     kind=int, minimum=1)
     transfer_weight: float = setting(

@@ -191,7 +191,7 @@ def tiled_statistics(network, x, style_weights, tiles, statistics=(), stop=None,
     Args:
         network: a `TransformerNet`.
         x: the input of norm block `len(statistics)` for the whole image, `stride` px per position:
-            `network.prepare(image)` (stride 1) for block 0.
+            `network.prepare(image, style_weights)` (stride 1) for block 0.
         style_weights: `(1, num_styles)` float32.
         tiles: in image px, with halos covering the reach of blocks `len(statistics)` to `stop`.
         statistics: those of the norm layers before (`None` for one normalized untiled).
@@ -251,7 +251,8 @@ def render_tiled(network, image, style_weights, max_tile_pixels, halos=None):
     halos = stage_halos(network) if halos is None else halos
     (front_tiles, back_tiles), grid = plan_stages(height, width, max_tile_pixels, halos)
     style_weights = tf.cast(style_weights, tf.float32)
-    x, statistics = front_stage(network, network.prepare(tf.cast(image, tf.float32)), style_weights, front_tiles)
+    prepared = network.prepare(tf.cast(image, tf.float32), style_weights)
+    x, statistics = front_stage(network, prepared, style_weights, front_tiles)
     front, back = stages(network)
     # Traced: a graph reuses its buffers (about 50 bytes per image px at the peak, 115 eagerly).
     x = tf.function(lambda x: network.features(x, style_weights, start=front, stop=back))(x)

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from tf_nst.engine.backbones import deserialized
+from tf_nst.engine.texture_noise import NOISE_TILE, noise_amplitudes, noise_tile
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.settings import resolve_blend
 
@@ -131,6 +132,10 @@ class TransformerNet(keras.Model):
         style_names: the names of the styles it renders, in the order of the style-weights vector.
         width: channels of the first convolution (then ×2 and ×4 after the stride-2 convolutions).
         num_residual_blocks: residual blocks at a quarter of the resolution.
+        texture_noise: grey levels (0-255 scale) of the fixed noise field added to the input
+            (`tf_nst.engine.texture_noise`: flat areas then get strokes): one number for every style, one per
+            style (a list in `style_names`' order, or `{style name: grey}`, the others 0); a blend mixes them
+            by its weights. 0: none.
         **kwargs: `keras.Model` arguments (`name`, `dtype` e.g. `"mixed_bfloat16"`).
 
     Returns:
@@ -145,12 +150,13 @@ class TransformerNet(keras.Model):
     ```
     """
 
-    def __init__(self, style_names, width=16, num_residual_blocks=5, **kwargs):
+    def __init__(self, style_names, width=16, num_residual_blocks=5, texture_noise=0.0, **kwargs):
         super().__init__(**kwargs)
         self.style_names = [str(name) for name in style_names]
         if not self.style_names or len(set(self.style_names)) != len(self.style_names):
             raise InvalidArgumentError(
                 f"expected one or more distinct style names. Received: style_names={self.style_names!r}")
+        self.texture_noise = noise_amplitudes(texture_noise, self.style_names)
         self.width, self.num_residual_blocks = int(width), int(num_residual_blocks)
         styles, policy = len(self.style_names), self.dtype_policy
         self.down = [ConvNormBlock(self.width, 9, styles, dtype=policy, name="down_1"),
@@ -209,11 +215,16 @@ class TransformerNet(keras.Model):
             x = skip + x if role == "add" else x
         return x
 
-    def prepare(self, image):
-        """A `(B, H, W, 3)` 0-255 image scaled to [-1, 1] and reflect-padded to a multiple of 4
-        (two stride-2 convolutions), in the compute dtype; `call` crops the padding back off."""
+    def prepare(self, image, style_weights):
+        """A `(B, H, W, 3)` 0-255 image with the texture noise added (the fixed field from the image's top-left
+        corner, times each image's amplitude: `style_weights` `(B, num_styles)` @ `texture_noise`), scaled to
+        [-1, 1] and reflect-padded to a multiple of 4 (two stride-2 convolutions), in the compute dtype; `call`
+        crops the padding back off."""
         height, width = tf.shape(image)[1], tf.shape(image)[2]
         pad_h, pad_w = (-height) % 4, (-width) % 4
+        if any(self.texture_noise):
+            amplitude = tf.reduce_sum(tf.cast(style_weights, tf.float32) * tf.constant(self.texture_noise), -1)
+            image = tf.cast(image, tf.float32) + noise_field(height, width, amplitude[:, None, None])[..., None]
         x = tf.pad(image / 127.5 - 1.0, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="SYMMETRIC")
         return tf.cast(x, self.compute_dtype)
 
@@ -221,7 +232,7 @@ class TransformerNet(keras.Model):
         image = tf.cast(inputs["image"], tf.float32)
         style_weights = tf.cast(inputs["style_weights"], tf.float32)
         height, width = tf.shape(image)[1], tf.shape(image)[2]
-        return self.head(self.features(self.prepare(image), style_weights, statistics), height, width)
+        return self.head(self.features(self.prepare(image, style_weights), style_weights, statistics), height, width)
 
     def head(self, x, height=None, width=None):
         """The last block's output to RGB, its first `height` rows and `width` columns (all: `None`):
@@ -230,13 +241,25 @@ class TransformerNet(keras.Model):
         return 255.0 * tf.sigmoid(x[:, :height, :width, :])
 
     def get_config(self):
-        return {"style_names": list(self.style_names), "width": self.width,
-                "num_residual_blocks": self.num_residual_blocks, "name": self.name,
-                "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
+        config = {"style_names": list(self.style_names), "width": self.width,
+                  "num_residual_blocks": self.num_residual_blocks, "name": self.name,
+                  "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
+        if any(self.texture_noise):  # absent when 0: the folders written before it keep their config
+            config["texture_noise"] = list(self.texture_noise)
+        return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**deserialized(config, "dtype"))
+
+
+def noise_field(height, width, amplitude):
+    """`tf_nst.engine.texture_noise.noise_field` in TensorFlow (eager or in-graph): the float32 `(height, width)`
+    field times `amplitude` (a float32 tensor broadcasting against it), the same values (the tile is a constant;
+    one float32 product)."""
+    tile = tf.constant(noise_tile())
+    reps = tf.stack([(height + NOISE_TILE - 1) // NOISE_TILE, (width + NOISE_TILE - 1) // NOISE_TILE])
+    return tf.tile(tile, reps)[:height, :width] * amplitude
 
 
 def style_weights_for(style_names, blend=None, batch=1):
