@@ -17,7 +17,7 @@ import click
 from tf_nst.cli.feedback import import_tensorflow_quietly, library_errors, stop_signals
 from tf_nst.cli.options import build_settings, given, settings_options
 from tf_nst.errors import ModelError
-from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, TrainSettings, fields_by_name, option_name
+from tf_nst.settings import DEFAULT_MAX_INPUT_PIXELS, TrainSettings, check_tune_styles, fields_by_name, option_name
 
 TRAIN_FIELDS = fields_by_name(TrainSettings)
 
@@ -67,9 +67,8 @@ def train(styles, photo_specs, output, preview_specs, add_style, start_from, tun
         return train_arbitrary(list(photo_specs), output, settings, quiet, connect_seconds)
     if not styles:
         raise click.UsageError("expected at least one STYLE image (or --arbitrary)")
-    if tune_styles and not start_from:
-        raise click.UsageError(f"expected --start-from MODEL_DIR with --tune-style (it tunes a trained model's "
-                               f"styles). Received: --tune-style {', '.join(tune_styles)} alone")
+    with library_errors(tensorflow=False):
+        check_tune_styles(tune_styles, start_from)  # before TensorFlow loads
     with stop_signals() as stop, library_errors():
         from tf_nst.io.inputs import expand_inputs
         from tf_nst.runs.training import train as run_training

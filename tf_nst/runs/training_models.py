@@ -11,6 +11,7 @@ from tf_nst.engine.feedforward.transformer import TransformerNet
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.io.model_folders import WEIGHTS_FILE, read_model_info
 from tf_nst.io.provenance import file_sha256
+from tf_nst.settings import check_tune_styles
 
 
 def network_policy(precision):
@@ -64,11 +65,9 @@ def tuned_indices(names, tune_styles, start_from):
     Raises:
         InvalidArgumentError: names without `start_from`, or a name that is not one of `names`.
     """
+    check_tune_styles(tune_styles, start_from)
     if not tune_styles:
         return None
-    if start_from is None:
-        raise InvalidArgumentError(f"expected --start-from MODEL_DIR with --tune-style (it tunes a trained model's "
-                                   f"styles). Received: --tune-style {', '.join(tune_styles)} alone")
     unknown = [name for name in tune_styles if name not in names]
     if unknown:
         raise InvalidArgumentError(f"expected --tune-style names among the styles ({', '.join(names)}). "

@@ -18,7 +18,7 @@ from tf_nst.settings.choices import (
 from tf_nst.settings.parsing import (
     parse_layer_weights, format_layer_weights, parse_scales, parse_scale_steps, parse_blend, resolve_blend,
     StyleBlend, parse_init,
-    parse_weights, parse_memory, parse_size, parse_frame_range)
+    parse_weights, parse_memory, parse_size, parse_frame_range, check_tune_styles)
 from tf_nst.settings.schema import (
     setting, CheckedSettings, StylizeSettings, VideoSettings, TrainSettings, ArbitrarySettings, NetworkSettings,
     check_value,

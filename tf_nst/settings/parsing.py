@@ -125,6 +125,18 @@ def parse_named_weights(value, name="per_style_weight"):
     return _named_blend(value, name)
 
 
+def check_tune_styles(tune_styles, start_from):
+    """`train --tune-style` needs `--start-from` (it tunes a trained model's styles): checked where TensorFlow is
+    not loaded yet (the CLI) and in the library alike.
+
+    Raises:
+        InvalidArgumentError: style names without `start_from`.
+    """
+    if tune_styles and start_from is None:
+        raise InvalidArgumentError(f"expected --start-from MODEL_DIR with --tune-style (it tunes a trained model's "
+                                   f"styles). Received: --tune-style {', '.join(tune_styles)} alone")
+
+
 def parse_texture_noise(value, name="texture_noise"):
     """`train --texture-noise`: `None`, one non-negative number (every style) or `{name: grey}` from `"a:16,b:4"`
     (checked against the network's styles where it is built: `tf_nst.engine.texture_noise.noise_amplitudes`)."""
