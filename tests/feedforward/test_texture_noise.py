@@ -20,6 +20,7 @@ from tf_nst.engine.texture_noise import NOISE_TILE, noise_amplitudes, noise_fiel
 from tf_nst.errors import InvalidArgumentError
 from tf_nst.serving.feedforward_export import export_network
 from tf_nst.serving import client as serving
+from tf_nst.settings.parsing import parse_texture_noise
 
 STYLES = ("calm", "wild")
 
@@ -54,6 +55,11 @@ def test_amplitudes_per_style_and_their_refusals():
         noise_amplitudes([1, 2, 3], STYLES)
     with pytest.raises(InvalidArgumentError, match="from 0 to 128"):
         noise_amplitudes(-1, STYLES)
+    # The CLI's parser: a named 0 is an amplitude like any other; malformed pairs are refused.
+    assert parse_texture_noise("wild:0") == {"wild": 0.0} and parse_texture_noise("calm:4,wild:16") == {
+        "calm": 4.0, "wild": 16.0}
+    with pytest.raises(InvalidArgumentError, match="name:grey pairs"):
+        parse_texture_noise("wild:1:2")
 
 
 def test_only_the_styles_with_noise_change_and_a_blend_mixes_the_amplitudes():

@@ -138,12 +138,23 @@ def check_tune_styles(tune_styles, start_from):
 
 
 def parse_texture_noise(value, name="texture_noise"):
-    """`train --texture-noise`: `None`, one non-negative number (every style) or `{name: grey}` from `"a:16,b:4"`
-    (checked against the network's styles where it is built: `tf_nst.engine.texture_noise.noise_amplitudes`)."""
-    if value is None or isinstance(value, dict) or (isinstance(value, str) and ":" in value):
-        return None if value is None else _named_blend(value, name)
+    """`train --texture-noise`: `None`, one number from 0 to `MAX_TEXTURE_NOISE` (every style) or `{name: grey}` from
+    `"a:16,b:0"` (the names checked against the network's styles where it is built:
+    `tf_nst.engine.texture_noise.noise_amplitudes`)."""
+    if value is None:
+        return None
+    if isinstance(value, dict) or (isinstance(value, str) and ":" in value):
+        pairs = value.items() if isinstance(value, dict) else [
+            part.split(":") for part in value.split(",") if part.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise InvalidArgumentError(f"expected a number or name:grey pairs. Received: {name}={value!r}")
+        return {str(style).strip(): _grey(grey, name, value) for style, grey in pairs}
+    return _grey(value, name, value)
+
+
+def _grey(grey, name, value):
     try:
-        grey = float(value)
+        grey = float(grey)
     except (TypeError, ValueError):
         raise InvalidArgumentError(f"expected a number or name:grey pairs. Received: {name}={value!r}") from None
     if not (0.0 <= grey <= MAX_TEXTURE_NOISE):
