@@ -144,11 +144,8 @@ def parse_texture_noise(value, name="texture_noise"):
     if value is None:
         return None
     if isinstance(value, dict) or (isinstance(value, str) and ":" in value):
-        pairs = value.items() if isinstance(value, dict) else [
-            part.split(":") for part in value.split(",") if part.strip()]
-        if any(len(pair) != 2 for pair in pairs):
-            raise InvalidArgumentError(f"expected a number or name:grey pairs. Received: {name}={value!r}")
-        return {str(style).strip(): _grey(grey, name, value) for style, grey in pairs}
+        pairs = _name_pairs(value, f"expected a number or name:grey pairs. Received: {name}={value!r}")
+        return {style: _grey(grey, name, value) for style, grey in pairs}
     return _grey(value, name, value)
 
 
@@ -162,11 +159,19 @@ def _grey(grey, name, value):
     return grey
 
 
+def _name_pairs(value, message):
+    """`[(name, value)]` of a `{name: value}` dict or a `"a:1,b:2"` string; `message` for a part that is not one pair."""
+    pairs = list(value.items()) if isinstance(value, dict) else [
+        part.split(":") for part in value.split(",") if part.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise InvalidArgumentError(message)
+    return [(str(style).strip(), number) for style, number in pairs]
+
+
 def _named_blend(value, name):
-    pairs = value.items() if isinstance(value, dict) else (
-        part.rsplit(":", 1) if ":" in part else (part, "") for part in value.split(",") if part.strip())
+    pairs = _name_pairs(value, f"expected name:weight pairs. Received: {name}={value!r}")
     try:
-        blend = {str(style).strip(): float(weight) for style, weight in pairs}
+        blend = {style: float(weight) for style, weight in pairs}
     except ValueError:
         raise InvalidArgumentError(f"expected name:weight pairs. Received: {name}={value!r}")
     if any(not (weight >= 0 and math.isfinite(weight)) for weight in blend.values()) or sum(blend.values()) <= 0:
